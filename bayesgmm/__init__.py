@@ -1,0 +1,17 @@
+"""bayesgmm: Gaussian mixture models, fast EM and full Bayesian (PyMC), one result object."""
+
+from .em import ConvergenceWarning, DegenerateComponentWarning, GaussianMixture
+from .io import load, save
+from .result import MixtureResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GaussianMixture",
+    "MixtureResult",
+    "ConvergenceWarning",
+    "DegenerateComponentWarning",
+    "load",
+    "save",
+    "__version__",
+]

@@ -1,0 +1,428 @@
+"""Input validation: the one place that turns user input into arrays or raises.
+
+Every public entry point (``fit``, ``predict``, ``score_samples`` ... of both
+estimators, and the tools built on results) sends its ``X`` through
+:func:`check_X`, its ``sample_weight`` through :func:`check_sample_weight` and its
+options through :func:`check_int`, :func:`check_float` and :func:`check_option`.
+Messages name what was given, what is allowed and how to fix it.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "ValidatedData",
+    "check_X",
+    "check_sample_weight",
+    "check_random_state",
+    "check_int",
+    "check_float",
+    "check_option",
+    "is_dask_array",
+    "NotFittedError",
+]
+
+
+class NotFittedError(ValueError, AttributeError):
+    """Raised when a method that needs a fitted model is called before ``fit``."""
+
+
+@dataclass(frozen=True)
+class ValidatedData:
+    """An input matrix after validation.
+
+    Attributes
+    ----------
+    X : ndarray or dask array of shape (n_samples, n_features)
+        Float data (float64 unless float32 was given or asked for).
+    feature_names : ndarray of str or None
+        Column names when ``X`` was a DataFrame with string column names.
+    """
+
+    X: Any
+    feature_names: np.ndarray | None
+
+
+def is_dask_array(X: Any) -> bool:
+    """Return True for a dask array (checked by duck typing, dask need not be installed)."""
+    return type(X).__module__.startswith("dask.") and hasattr(X, "chunks")
+
+
+def _feature_names(X: Any) -> np.ndarray | None:
+    columns = getattr(X, "columns", None)
+    if columns is None or not hasattr(X, "iloc"):
+        return None
+    names = list(columns)
+    kinds = {type(name).__name__ for name in names}
+    if len(kinds) > 1 and "str" in kinds:
+        raise TypeError(
+            "Feature names are only supported if all input features have string names, "
+            f"but your input has {sorted(kinds)} as feature name / column name types. "
+            "Convert them all to strings, for example with "
+            "X.columns = X.columns.astype(str)."
+        )
+    if kinds == {"str"}:
+        return np.asarray(names, dtype=object)
+    return None
+
+
+def _is_numeric_dtype(dtype: Any) -> bool:
+    try:
+        return np.dtype(dtype).kind in "biuf"
+    except TypeError:  # pandas extension dtypes (Int64, Float64, category, string)
+        return getattr(dtype, "kind", "O") in "biuf"
+
+
+def _dataframe_to_numpy(X: Any) -> np.ndarray:
+    bad = [str(name) for name, dtype in X.dtypes.items() if not _is_numeric_dtype(dtype)]
+    if bad:
+        raise ValueError(
+            f"Column(s) {bad} of the DataFrame are not numeric. A Gaussian mixture needs "
+            "numeric features: drop these columns (X.drop(columns=[...])) or encode them "
+            "as numbers first."
+        )
+    return X.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _to_numeric(X: Any, dtype: Any) -> np.ndarray:
+    if hasattr(X, "iloc"):
+        if getattr(X, "ndim", 2) == 1:  # a Series: 1-D, rejected with reshape advice below
+            X = X.to_numpy()
+    if hasattr(X, "iloc"):
+        float32 = all(dtype == np.float32 for dtype in X.dtypes)
+        X = _dataframe_to_numpy(X)
+        if float32 and dtype is None:
+            X = X.astype(np.float32)
+    if isinstance(X, str) or (not hasattr(X, "__len__") and not hasattr(X, "__array__")):
+        raise TypeError(
+            f"Expected X as a 2-D array-like of numbers (ndarray, DataFrame or nested lists), "
+            f"got {type(X).__name__}."
+        )
+    array = np.asarray(X)
+    if np.iscomplexobj(array):
+        raise ValueError(
+            "Complex data not supported: a Gaussian mixture is defined on real numbers. "
+            "Pass the real and imaginary parts as separate columns."
+        )
+    if array.dtype.kind in "OUS":
+        if array.dtype.kind in "US":
+            raise ValueError(
+                f"X holds strings (dtype {array.dtype}); a Gaussian mixture needs numbers. "
+                "Convert the columns to numbers or drop the text columns."
+            )
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError) as error:
+            raise TypeError(
+                "X holds objects that are not numbers: float() argument must be a string "
+                f"or a real number ({error}). Convert every column to numbers first."
+            ) from None
+    elif array.dtype.kind not in "biuf":
+        raise TypeError(f"X has dtype {array.dtype}; expected numbers (int, float or bool).")
+    target = (
+        dtype if dtype is not None else (np.float32 if array.dtype == np.float32 else np.float64)
+    )
+    return np.asarray(array, dtype=target)
+
+
+def check_X(
+    X: Any,
+    *,
+    estimator: str = "GaussianMixture",
+    min_samples: int = 1,
+    n_features: int | None = None,
+    feature_names: np.ndarray | None = None,
+    check_names: bool = False,
+    dtype: Any = None,
+    allow_dask: bool = True,
+) -> ValidatedData:
+    """Validate a data matrix and return it as a float array with its feature names.
+
+    Parameters
+    ----------
+    X : array-like, DataFrame or dask array of shape (n_samples, n_features)
+        The data.
+    estimator : str, default="GaussianMixture"
+        Name used in messages.
+    min_samples : int, default=1
+        Fewest rows accepted.
+    n_features : int or None, default=None
+        Number of columns the fitted model expects (None when fitting).
+    feature_names : ndarray of str or None, default=None
+        Column names seen during fit, checked against a DataFrame's columns.
+    check_names : bool, default=False
+        Whether to compare column names with ``feature_names`` (set after fit).
+    dtype : numpy dtype or None, default=None
+        Target float dtype; None keeps float32 input as float32 and turns everything
+        else into float64.
+    allow_dask : bool, default=True
+        Whether a dask array is accepted (it is returned unconverted, checked lazily).
+
+    Returns
+    -------
+    ValidatedData
+        The array (C-contiguous for numpy input) and the feature names.
+
+    Examples
+    --------
+    >>> check_X([[1, 2], [3, 4]]).X.dtype
+    dtype('float64')
+    """
+    if X is None:
+        raise ValueError(
+            f"{estimator} needs data X of shape (n_samples, n_features); got None. "
+            "Expected array-like (array or non-string sequence), got None."
+        )
+    names = _feature_names(X)
+    if check_names:
+        _check_names(estimator, names, feature_names)
+    if is_dask_array(X):
+        if not allow_dask:
+            raise TypeError(f"{estimator} does not accept dask arrays here; call .compute().")
+        array = _check_dask(X, estimator, dtype)
+    else:
+        array = _to_numeric(X, dtype)
+        _check_shape(array, estimator)
+        if array.shape[0] and not np.isfinite(array).all():
+            n_nan = int(np.isnan(array).sum())
+            n_inf = int(np.isinf(array).sum())
+            raise ValueError(
+                f"Input X contains NaN ({n_nan} values) or infinity ({n_inf} values). "
+                f"{estimator} does not accept missing or infinite values: drop those rows "
+                "(X[np.isfinite(X).all(axis=1)]) or impute them before fitting."
+            )
+        array = np.ascontiguousarray(array)
+    n_samples, n_cols = array.shape
+    if n_cols == 0:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape=({n_samples}, 0)) while a minimum of 1 is "
+            "required."
+        )
+    if n_samples < min_samples:
+        raise ValueError(
+            f"Found array with {n_samples} sample(s) (shape={array.shape}) while a minimum "
+            f"of {min_samples} is required by {estimator}."
+        )
+    if n_features is not None and n_cols != n_features:
+        raise ValueError(
+            f"X has {n_cols} features, but {estimator} is expecting {n_features} features "
+            "as input. Pass the same columns, in the same order, as during fit."
+        )
+    return ValidatedData(array, names)
+
+
+def _check_shape(array: np.ndarray, estimator: str) -> None:
+    if array.ndim == 0:
+        raise ValueError(f"Expected a 2-D array, got a scalar {array!r}.")
+    if array.ndim == 1:
+        raise ValueError(
+            f"Expected a 2-D array, got a 1-D array of {array.shape[0]} values. "
+            "Reshape your data either using array.reshape(-1, 1) if your data has a single "
+            "feature or array.reshape(1, -1) if it contains a single sample."
+        )
+    if array.ndim > 2:
+        raise ValueError(
+            f"Expected a 2-D array (n_samples, n_features), got {array.ndim} dimensions with "
+            f"shape {array.shape}. Flatten the trailing axes first, for example "
+            "X.reshape(len(X), -1)."
+        )
+
+
+def _check_dask(X: Any, estimator: str, dtype: Any) -> Any:
+    if X.ndim != 2:
+        raise ValueError(f"Expected a 2-D dask array, got {X.ndim} dimensions.")
+    if any(np.isnan(size) for sizes in X.chunks for size in sizes):
+        raise ValueError(
+            f"{estimator} needs a dask array with known chunk sizes, but this one has unknown "
+            "(NaN) chunk sizes, as after boolean indexing. Call X.compute_chunk_sizes() "
+            "first."
+        )
+    if len(X.chunks[1]) != 1:
+        X = X.rechunk({1: -1})
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"The dask array has dtype {X.dtype}; expected numbers.")
+    target = dtype if dtype is not None else (np.float32 if X.dtype == np.float32 else np.float64)
+    return X.astype(target)
+
+
+def _check_names(estimator: str, names: np.ndarray | None, fitted: np.ndarray | None) -> None:
+    if names is None and fitted is None:
+        return
+    if names is not None and fitted is None:
+        warnings.warn(
+            f"X has feature names, but {estimator} was fitted without feature names",
+            UserWarning,
+            stacklevel=4,
+        )
+        return
+    if names is None:
+        warnings.warn(
+            f"X does not have valid feature names, but {estimator} was fitted with feature names",
+            UserWarning,
+            stacklevel=4,
+        )
+        return
+    if len(names) == len(fitted) and np.all(names == fitted):
+        return
+    message = "The feature names should match those that were passed during fit.\n"
+    unexpected = sorted(set(names) - set(fitted))
+    missing = sorted(set(fitted) - set(names))
+
+    def listing(values: list[str]) -> str:
+        lines = [f"- {value}\n" for value in values[:5]]
+        return "".join(lines) + ("- ...\n" if len(values) > 5 else "")
+
+    if unexpected:
+        message += "Feature names unseen at fit time:\n" + listing(unexpected)
+    if missing:
+        message += "Feature names seen at fit time, yet now missing:\n" + listing(missing)
+    if not unexpected and not missing:
+        message += "Feature names must be in the same order as they were in fit.\n"
+    raise ValueError(message)
+
+
+def check_sample_weight(sample_weight: Any, n_samples: int, dtype: Any = np.float64) -> np.ndarray:
+    """Validate sample weights: finite, non-negative, one per row, not all zero.
+
+    Weights are frequency (or survey) weights: an integer weight ``w`` counts a row
+    ``w`` times, so it gives the same fit as repeating the row.
+
+    Parameters
+    ----------
+    sample_weight : array-like of shape (n_samples,) or None
+        The weights; None means one for every row.
+    n_samples : int
+        Number of rows of X.
+    dtype : numpy dtype, default=np.float64
+        Dtype of the returned array.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+
+    Examples
+    --------
+    >>> check_sample_weight(None, 3)
+    array([1., 1., 1.])
+    """
+    if sample_weight is None:
+        return np.ones(n_samples, dtype=dtype)
+    if isinstance(sample_weight, numbers.Number):
+        sample_weight = np.full(n_samples, sample_weight)
+    weights = np.asarray(sample_weight)
+    if weights.dtype.kind not in "biuf":
+        raise TypeError(f"sample_weight must hold numbers; got dtype {weights.dtype}.")
+    weights = weights.astype(dtype)
+    if weights.ndim != 1 or weights.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight.shape == {weights.shape}, expected ({n_samples},): one weight per "
+            "row of X."
+        )
+    if not np.isfinite(weights).all():
+        raise ValueError(
+            f"sample_weight contains {int((~np.isfinite(weights)).sum())} NaN or infinite "
+            "value(s); give every row a finite, non-negative weight."
+        )
+    if (weights < 0).any():
+        raise ValueError(
+            f"Negative values in sample_weight ({int((weights < 0).sum())} rows, smallest "
+            f"{weights.min():g}); weights count rows and must be >= 0."
+        )
+    if not weights.any():
+        raise ValueError(
+            "Sample weights must contain at least one non-zero number: every weight is zero, "
+            "so there is nothing to fit."
+        )
+    return weights
+
+
+def check_random_state(random_state: Any) -> np.random.Generator:
+    """Turn ``random_state`` (None, int, Generator or RandomState) into a numpy Generator.
+
+    Examples
+    --------
+    >>> check_random_state(0).integers(10)  # doctest: +SKIP
+    """
+    if random_state is None or isinstance(random_state, numbers.Integral):
+        return np.random.default_rng(random_state)
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
+    raise TypeError(
+        f"random_state must be None, an int, a numpy Generator or RandomState; got "
+        f"{type(random_state).__name__}."
+    )
+
+
+def check_int(owner: str, name: str, value: Any, low: int, high: int | None = None) -> int:
+    """Check an integer parameter, in the template scikit-learn uses.
+
+    Examples
+    --------
+    >>> check_int("GaussianMixture", "n_components", 3, 1)
+    3
+    """
+    upper = "inf)" if high is None else f"{high}]"
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"The '{name}' parameter of {owner} must be an int in the range [{low}, {upper}. "
+            f"Got {value!r} of type {type(value).__name__} instead."
+        )
+    if value < low or (high is not None and value > high):
+        raise ValueError(
+            f"The '{name}' parameter of {owner} must be an int in the range [{low}, {upper}. "
+            f"Got {value!r} instead."
+        )
+    return int(value)
+
+
+def check_float(owner: str, name: str, value: Any, low: float, *, strict: bool = False) -> float:
+    """Check a real parameter against a lower bound.
+
+    Examples
+    --------
+    >>> check_float("GaussianMixture", "tol", 1e-3, 0.0)
+    0.001
+    """
+    bound = f"({low}, inf)" if strict else f"[{low}, inf)"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"The '{name}' parameter of {owner} must be a float in the range {bound}. "
+            f"Got {value!r} of type {type(value).__name__} instead."
+        )
+    if not np.isfinite(value) or value < low or (strict and value == low):
+        raise ValueError(
+            f"The '{name}' parameter of {owner} must be a float in the range {bound}. "
+            f"Got {value!r} instead."
+        )
+    return float(value)
+
+
+def check_option(owner: str, name: str, value: Any, options: Iterable[str]) -> str:
+    """Check a string option against the allowed values.
+
+    Examples
+    --------
+    >>> check_option("GaussianMixture", "covariance_type", "full", ("full", "diag"))
+    'full'
+    """
+    allowed = tuple(options)
+    if not isinstance(value, str):
+        raise TypeError(
+            f"The '{name}' parameter of {owner} must be a str among {set(allowed)}. "
+            f"Got {value!r} of type {type(value).__name__} instead."
+        )
+    if value not in allowed:
+        raise ValueError(
+            f"The '{name}' parameter of {owner} must be a str among {set(allowed)}. "
+            f"Got {value!r} instead."
+        )
+    return value

@@ -1,0 +1,846 @@
+"""The EM engine over chunked sufficient statistics, and the GaussianMixture estimator.
+
+One pass over the rows does the E-step of the current parameters and collects the
+M-step's sufficient statistics (``nk``, ``sum r x``, a second-order term) at once,
+block by block. Blocks of an in-memory array and chunks of a dask array go through
+the same :func:`block_statistics`, so a dask cluster runs the same code.
+
+Rows are shifted by the data's weighted mean before any statistic is formed, so
+data far from the origin (offset 1e6 or 1e8) keep their accuracy.
+
+Stopping rule
+-------------
+EM stops when both the last gain in mean log-likelihood per observation and the
+gain still to come, projected by Aitken acceleration (as mclust does), are below
+``tol``. With ``tol=1e-6`` this reaches the optimum where scikit-learn's default
+(``tol=1e-3`` on the last gain alone) stops early on slowly converging data.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import numbers
+import warnings
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from . import gaussian
+from .covariance import COVARIANCE_TYPES, CovarianceType, get_covariance_type
+from .data import (
+    NotFittedError,
+    check_float,
+    check_int,
+    check_option,
+    check_random_state,
+    check_sample_weight,
+    check_X,
+    is_dask_array,
+)
+from .init import INIT_METHODS, initial_responsibilities
+
+__all__ = [
+    "GaussianMixture",
+    "ConvergenceWarning",
+    "DegenerateComponentWarning",
+    "MixtureParameters",
+    "SufficientStatistics",
+    "block_statistics",
+]
+
+logger = logging.getLogger(__name__)
+
+#: A component whose standardised covariance has an eigenvalue below this, or a
+#: variance below a quarter of the data's grid step squared, is degenerate.
+DEGENERATE_EIGENVALUE = 1e-4
+#: Rows of a block of the E/M pass; sized so a block's (B, K, D) work stays in cache.
+BLOCK_BYTES = 4 * 2**20
+#: Starts used by the default ``n_init="auto"`` with ``init_params="kmeans"``.
+AUTO_N_INIT = 5
+#: Rows looked at to detect a feature recorded on a grid (tied values).
+RESOLUTION_ROWS = 10_000
+
+
+class ConvergenceWarning(UserWarning):
+    """EM stopped at ``max_iter`` before meeting its tolerance."""
+
+
+class DegenerateComponentWarning(UserWarning):
+    """A component collapsed onto (nearly) tied values: its likelihood is unbounded."""
+
+
+@dataclass(frozen=True)
+class MixtureParameters:
+    """Parameters of a mixture in the engine's shifted coordinates."""
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    prec_chol: np.ndarray
+
+
+@dataclass(frozen=True)
+class SufficientStatistics:
+    """Sums over rows that the M-step needs, plus the log-likelihood of the E-step."""
+
+    log_likelihood: float
+    total_weight: float
+    nk: np.ndarray
+    sx: np.ndarray
+    second: np.ndarray
+
+    def __add__(self, other: SufficientStatistics) -> SufficientStatistics:
+        return SufficientStatistics(
+            self.log_likelihood + other.log_likelihood,
+            self.total_weight + other.total_weight,
+            self.nk + other.nk,
+            self.sx + other.sx,
+            self.second + other.second,
+        )
+
+
+def _statistics_from_resp(
+    X: np.ndarray, resp: np.ndarray, kind: CovarianceType, log_likelihood: float = 0.0
+) -> SufficientStatistics:
+    return SufficientStatistics(
+        log_likelihood,
+        float(resp.sum()),
+        resp.sum(axis=0),
+        resp.T @ X,
+        kind.second_moment(X, resp),
+    )
+
+
+def block_statistics(
+    X: np.ndarray,
+    weights: np.ndarray,
+    shift: np.ndarray,
+    params: MixtureParameters,
+    kind: CovarianceType,
+) -> SufficientStatistics:
+    """E-step on one block of rows, fused with the M-step's sufficient statistics.
+
+    Parameters
+    ----------
+    X : ndarray of shape (B, D)
+        Rows in the data's own coordinates.
+    weights : ndarray of shape (B,)
+        Frequency weights of the rows.
+    shift : ndarray of shape (D,)
+        Point subtracted from the rows (the data's mean).
+    params : MixtureParameters
+        Current parameters in shifted coordinates.
+    kind : CovarianceType
+
+    Returns
+    -------
+    SufficientStatistics
+    """
+    Xs = np.asarray(X, dtype=np.float64) - shift
+    weights = np.asarray(weights, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        log_weights = np.log(params.weights)
+    weighted = kind.log_density(Xs, params.means, params.prec_chol) + log_weights
+    log_prob, log_resp = gaussian.log_mixture_density(weighted)
+    resp = np.exp(log_resp) * weights[:, None]
+    return _statistics_from_resp(Xs, resp, kind, float(weights @ log_prob))
+
+
+def _row_blocks(n_samples: int, n_components: int, n_features: int) -> list[slice]:
+    size = max(256, BLOCK_BYTES // (8 * n_components * max(n_features, 1)))
+    return [slice(start, min(start + size, n_samples)) for start in range(0, n_samples, size)]
+
+
+def _collect(X: Any, weights: Any, shift: np.ndarray, params, kind) -> SufficientStatistics:
+    """Sum :func:`block_statistics` over the blocks of X (numpy) or its chunks (dask)."""
+    if is_dask_array(X):
+        import dask
+
+        blocks = X.to_delayed().ravel()
+        weight_blocks = weights.to_delayed().ravel()
+        parts = [
+            dask.delayed(block_statistics)(block, weight, shift, params, kind)
+            for block, weight in zip(blocks, weight_blocks, strict=True)
+        ]
+        return dask.delayed(sum)(parts[1:], parts[0]).compute()
+    total = None
+    for rows in _row_blocks(len(X), len(params.weights), X.shape[1]):
+        part = block_statistics(X[rows], weights[rows], shift, params, kind)
+        total = part if total is None else total + part
+    return total
+
+
+def _maximise(
+    stats: SufficientStatistics, kind: CovarianceType, reg: np.ndarray
+) -> MixtureParameters:
+    nk = stats.nk + 10 * np.finfo(np.float64).eps
+    means = stats.sx / nk[:, None]
+    covariances = kind.estimate(stats.second, nk, means, reg)
+    weights = nk / nk.sum()
+    prec_chol = kind.precision_cholesky(covariances, weights)
+    return MixtureParameters(weights, means, covariances, prec_chol)
+
+
+@dataclass
+class _Run:
+    params: MixtureParameters
+    history: list[float]
+    converged: bool
+    n_iter: int
+    degenerate: list[str]
+
+
+def _aitken_converged(history: list[float], tol: float) -> bool:
+    """Last gain and Aitken-projected remaining gain both below ``tol`` (per observation)."""
+    if tol <= 0 or len(history) < 2:
+        return False
+    gain = history[-1] - history[-2]
+    if gain < 0:
+        return True  # at the optimum to rounding
+    if gain >= tol:
+        return False
+    if len(history) < 3:
+        return False
+    previous = history[-2] - history[-3]
+    if previous <= 0:
+        return True
+    rate = gain / previous
+    if rate >= 1:
+        return False
+    return gain * rate / (1.0 - rate) < tol
+
+
+def _data_grid_step(X: Any, weights: Any) -> np.ndarray:
+    """Per feature, the step of the grid the values sit on (0 when they are continuous).
+
+    Looks at a fixed sample of rows with its own seed, so the random stream of the
+    starts does not depend on it.
+    """
+    rng = np.random.default_rng(0)
+    n_samples = X.shape[0]
+    rows = np.sort(rng.choice(n_samples, size=min(n_samples, RESOLUTION_ROWS), replace=False))
+    sample = np.asarray(X[rows], dtype=np.float64)
+    sample_weights = np.asarray(weights[rows])
+    sample = sample[sample_weights > 0]
+    steps = np.zeros(X.shape[1])
+    for feature in range(X.shape[1]):
+        values = np.unique(sample[:, feature])
+        if len(values) > 1 and len(values) <= 0.5 * len(sample):
+            steps[feature] = np.diff(values).min()
+    return steps
+
+
+class GaussianMixture:
+    """Gaussian mixture model fitted by expectation-maximisation.
+
+    A drop-in for :class:`sklearn.mixture.GaussianMixture` (same parameters, methods
+    and fitted attributes) with defaults that reach the optimum: several starts
+    including a deterministic hierarchical one, a stopping rule that does not stop
+    early, a variance floor relative to the data's scale, and warnings when a
+    component collapses.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components K.
+    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+        "full": one full covariance per component; "tied": one full covariance
+        shared by all; "diag": one diagonal covariance per component;
+        "spherical": one variance per component.
+    tol : float, default=1e-6
+        Convergence threshold on the mean log-likelihood per observation: EM stops
+        when both the last gain and the gain still to come (Aitken's projection)
+        fall below ``tol``. scikit-learn's ``tol=1e-3`` on the last gain alone
+        stops early on slowly converging data.
+    reg_covar : float, default=1e-6
+        Added to the variances, as a fraction of each feature's variance in the
+        data (scale-free; scikit-learn adds it in absolute units). Keeps every
+        covariance positive definite.
+    max_iter : int, default=1000
+        Most EM iterations per start.
+    n_init : int or "auto", default="auto"
+        Number of starts; the best (highest likelihood, non-degenerate first) is
+        kept. "auto" means 5 starts for ``init_params="kmeans"`` (one deterministic
+        Ward agglomeration, as mclust uses, and four k-means++ seeded k-means) and
+        one start otherwise or when initial parameters are given.
+    init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
+        How starting responsibilities are made. With ``kmeans`` the first start is
+        the deterministic hierarchical one.
+    weights_init : array-like of shape (K,), default=None
+        User-provided initial weights.
+    means_init : array-like of shape (K, D), default=None
+        User-provided initial means.
+    precisions_init : array-like, default=None
+        User-provided initial precisions (inverse covariances), shaped as
+        ``covariances_`` for the covariance type.
+    random_state : int, numpy Generator or None, default=None
+        Seed of the starts and of :meth:`sample`.
+    warm_start : bool, default=False
+        Start the next ``fit`` from the current solution (one start).
+    verbose : int, default=0
+        Log progress at INFO level on the ``bayesgmm`` logger (1: per start,
+        2: per iteration).
+    verbose_interval : int, default=10
+        Iterations between messages at ``verbose=2``.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (K,)
+    means_ : ndarray of shape (K, D)
+    covariances_ : ndarray
+        Shape per type: full (K, D, D), tied (D, D), diag (K, D), spherical (K,).
+    precisions_ : ndarray
+        Inverse covariances, shaped as ``covariances_``.
+    precisions_cholesky_ : ndarray
+        Cholesky factors of the precisions (upper triangular; inverse standard
+        deviations for diag and spherical).
+    converged_ : bool
+    n_iter_ : int
+    lower_bound_ : float
+        Weighted mean log-likelihood of the training data at the fitted parameters.
+    lower_bounds_ : list of float
+        Mean log-likelihood at each iteration of the best start.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when X was a DataFrame with string column names.
+    result_ : MixtureResult
+        The shared, labelled result object.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.concatenate([rng.normal(-3, 1, (100, 2)), rng.normal(3, 1, (100, 2))])
+    >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+    >>> np.sort(gm.means_[:, 0]).round(1)
+    array([-3.,  3.])
+    """
+
+    def __init__(
+        self,
+        n_components: int = 1,
+        *,
+        covariance_type: str = "full",
+        tol: float = 1e-6,
+        reg_covar: float = 1e-6,
+        max_iter: int = 1000,
+        n_init: int | str = "auto",
+        init_params: str = "kmeans",
+        weights_init: Any = None,
+        means_init: Any = None,
+        precisions_init: Any = None,
+        random_state: Any = None,
+        warm_start: bool = False,
+        verbose: int = 0,
+        verbose_interval: int = 10,
+    ) -> None:
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+
+    # ------------------------------------------------------------------ sklearn API
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Parameters of this estimator, as scikit-learn's ``get_params``."""
+        return {name: getattr(self, name) for name in _PARAMETER_NAMES}
+
+    def set_params(self, **params: Any) -> GaussianMixture:
+        """Set parameters, as scikit-learn's ``set_params``."""
+        for name, value in params.items():
+            if name not in _PARAMETER_NAMES:
+                raise ValueError(
+                    f"Invalid parameter {name!r} for estimator {type(self).__name__}. "
+                    f"Valid parameters are: {sorted(_PARAMETER_NAMES)!r}."
+                )
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = GaussianMixture().get_params()
+        changed = [
+            f"{name}={value!r}"
+            for name, value in self.get_params().items()
+            if not _same(value, defaults[name])
+        ]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def __sklearn_tags__(self):  # pragma: no cover - only called by scikit-learn
+        from sklearn.base import BaseEstimator, DensityMixin
+
+        class _Tagged(DensityMixin, BaseEstimator):
+            pass
+
+        tags = _Tagged().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "result_")
+
+    # ------------------------------------------------------------------ fitting
+    def _check_parameters(self) -> dict[str, Any]:
+        name = type(self).__name__
+        checked = {
+            "n_components": check_int(name, "n_components", self.n_components, 1),
+            "covariance_type": check_option(
+                name, "covariance_type", self.covariance_type, COVARIANCE_TYPES
+            ),
+            "tol": check_float(name, "tol", self.tol, 0.0),
+            "reg_covar": check_float(name, "reg_covar", self.reg_covar, 0.0),
+            "max_iter": check_int(name, "max_iter", self.max_iter, 1),
+            "init_params": check_option(name, "init_params", self.init_params, INIT_METHODS),
+            "verbose": check_int(name, "verbose", self.verbose, 0),
+            "verbose_interval": check_int(name, "verbose_interval", self.verbose_interval, 1),
+        }
+        if self.n_init == "auto":
+            checked["n_init"] = "auto"
+        elif isinstance(self.n_init, numbers.Integral) and not isinstance(self.n_init, bool):
+            checked["n_init"] = check_int(name, "n_init", self.n_init, 1)
+        else:
+            raise (TypeError if not isinstance(self.n_init, str) else ValueError)(
+                f"The 'n_init' parameter of {name} must be an int in the range [1, inf) or "
+                f"'auto'. Got {self.n_init!r} instead."
+            )
+        return checked
+
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> GaussianMixture:
+        """Estimate the model parameters with EM.
+
+        Parameters
+        ----------
+        X : array-like, DataFrame or dask array of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Frequency weights: an integer weight counts a row that many times (the
+            same fit as repeating it); zero drops the row. Survey or time-decay
+            weights work the same way (they scale each row's log-likelihood).
+
+        Returns
+        -------
+        self : GaussianMixture
+        """
+        options = self._check_parameters()
+        n_components = options["n_components"]
+        data = check_X(X, estimator=type(self).__name__, min_samples=2)
+        X = data.X
+        n_samples, n_features = X.shape
+        weights = self._weights_for(X, sample_weight)
+        if n_samples < n_components:
+            raise ValueError(
+                f"Expected n_samples >= n_components but got n_components = {n_components}, "
+                f"n_samples = {n_samples}. Use at most {n_samples} components or more data."
+            )
+        kind = get_covariance_type(options["covariance_type"])
+        user = self._check_initial_values(n_components, n_features, kind)
+        rng = check_random_state(self.random_state)
+        if self.verbose:
+            _ensure_log_handler()
+
+        shift, variance = _weighted_moments(X, weights)
+        constant = np.flatnonzero(variance <= 0)
+        if len(constant):
+            names = _names(data.feature_names, n_features, constant)
+            raise ValueError(
+                f"Feature(s) {names} are constant: a Gaussian mixture cannot estimate a "
+                "variance for them. Drop these columns before fitting."
+            )
+        reg = options["reg_covar"] * variance
+        grid = _data_grid_step(X, weights)
+        starts = self._starts(options, user)
+
+        runs = []
+        for index, start in enumerate(starts):
+            params0 = self._initial_parameters(start, X, weights, shift, kind, reg, user, rng)
+            run = self._run_em(X, weights, shift, params0, kind, reg, variance, grid, options)
+            if self.verbose:
+                logger.info(
+                    "start %d (%s): log-likelihood %.6f after %d iterations%s",
+                    index,
+                    start,
+                    run.history[-1],
+                    run.n_iter,
+                    " (degenerate)" if run.degenerate else "",
+                )
+            runs.append(run)
+        best = max(runs, key=lambda run: (not run.degenerate, run.history[-1]))
+        if best.degenerate:
+            warnings.warn(
+                "Every start ended with a degenerate component, so the likelihood of this "
+                "fit is unbounded and its BIC is not comparable: "
+                + "; ".join(best.degenerate)
+                + ". Use fewer components, a simpler covariance_type, or a larger reg_covar.",
+                DegenerateComponentWarning,
+                stacklevel=2,
+            )
+        if not best.converged:
+            warnings.warn(
+                f"Best of {len(runs)} start(s) did not converge in max_iter={self.max_iter} "
+                f"iterations (last gain {best.history[-1] - best.history[-2]:.3g} per "
+                f"observation, tol={self.tol:g}). Raise max_iter or tol, or check the data.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        self._store(best, shift, kind, data.feature_names, n_features, options, rng)
+        return self
+
+    def _weights_for(self, X: Any, sample_weight: Any) -> Any:
+        if is_dask_array(X):
+            import dask.array as da
+
+            if sample_weight is None:
+                return da.ones(X.shape[0], chunks=X.chunks[0])
+            return da.asarray(sample_weight).rechunk(X.chunks[0])
+        return check_sample_weight(sample_weight, X.shape[0])
+
+    def _starts(self, options: dict[str, Any], user: dict[str, np.ndarray | None]) -> list[str]:
+        if self.warm_start and hasattr(self, "result_"):
+            return ["warm"]
+        if all(value is not None for value in user.values()):
+            return ["user"]
+        method = options["init_params"]
+        n_init = options["n_init"]
+        if n_init == "auto":
+            given = any(value is not None for value in user.values())
+            n_init = AUTO_N_INIT if method == "kmeans" and not given else 1
+        if method == "kmeans":
+            return ["ward"] + ["kmeans"] * (n_init - 1)
+        return [method] * n_init
+
+    def _check_initial_values(
+        self, n_components: int, n_features: int, kind: CovarianceType
+    ) -> dict[str, np.ndarray | None]:
+        name = type(self).__name__
+        weights = means = precisions = None
+        if self.weights_init is not None:
+            weights = np.asarray(self.weights_init, dtype=np.float64)
+            if weights.shape != (n_components,):
+                raise ValueError(
+                    f"weights_init should have the shape ({n_components},), got {weights.shape}."
+                )
+            if (weights < 0).any() or not np.isfinite(weights).all():
+                raise ValueError(
+                    f"weights_init must be finite and non-negative; got min {weights.min():g}."
+                )
+            if not np.isclose(weights.sum(), 1.0, rtol=0.0, atol=1e-6):
+                raise ValueError(
+                    f"weights_init must sum to 1 (they sum to {weights.sum():.6f}); divide them "
+                    "by their sum."
+                )
+        if self.means_init is not None:
+            means = np.asarray(self.means_init, dtype=np.float64)
+            if means.shape != (n_components, n_features):
+                raise ValueError(
+                    f"means_init should have the shape ({n_components}, {n_features}), got "
+                    f"{means.shape}."
+                )
+            if not np.isfinite(means).all():
+                raise ValueError("means_init contains NaN or infinite values.")
+        if self.precisions_init is not None:
+            precisions = np.asarray(self.precisions_init, dtype=np.float64)
+            shape = kind.covariance_shape(n_components, n_features)
+            if precisions.shape != shape:
+                raise ValueError(
+                    f"precisions_init for covariance_type={kind.name!r} should have the shape "
+                    f"{shape}, got {precisions.shape}."
+                )
+            try:
+                prec_chol = kind.precision_cholesky_from_precisions(precisions)
+                ok = np.isfinite(prec_chol).all()
+            except np.linalg.LinAlgError:
+                ok = False
+            if not ok or (precisions.ndim < 3 and kind.name != "tied" and (precisions <= 0).any()):
+                raise ValueError(
+                    f"precisions_init of {name} must be positive definite (positive for "
+                    f"'{kind.name}')."
+                )
+        return {"weights": weights, "means": means, "precisions": precisions}
+
+    def _initial_parameters(
+        self,
+        start: str,
+        X: Any,
+        weights: Any,
+        shift: np.ndarray,
+        kind: CovarianceType,
+        reg: np.ndarray,
+        user: dict[str, np.ndarray | None],
+        rng: np.random.Generator,
+    ) -> MixtureParameters:
+        n_components = check_int(type(self).__name__, "n_components", self.n_components, 1)
+        if start == "warm":
+            return MixtureParameters(
+                self.weights_,
+                self.means_ - shift,
+                self.covariances_,
+                self.precisions_cholesky_,
+            )
+        if start == "user":
+            params = None
+        else:
+            sample, sample_weights = _initialisation_sample(X, weights, rng)
+            sample = sample - shift
+            resp = initial_responsibilities(
+                sample,
+                n_components,
+                "kmeans" if start == "ward" else start,
+                sample_weights,
+                rng,
+                deterministic=start == "ward",
+            )
+            stats = _statistics_from_resp(sample, resp * sample_weights[:, None], kind)
+            params = _maximise(stats, kind, reg)
+        return _apply_user_values(params, user, shift, kind)
+
+    def _run_em(self, X, weights, shift, params, kind, reg, variance, grid, options) -> _Run:
+        history: list[float] = []
+        converged = False
+        n_iter = 0
+        for n_iter in range(1, options["max_iter"] + 1):
+            stats = _collect(X, weights, shift, params, kind)
+            history.append(stats.log_likelihood / stats.total_weight)
+            if self.verbose >= 2 and n_iter % self.verbose_interval == 0:
+                logger.info("  iteration %d: mean log-likelihood %.8f", n_iter, history[-1])
+            params = _maximise(stats, kind, reg)
+            if _aitken_converged(history, options["tol"]):
+                converged = True
+                break
+        final = _collect(X, weights, shift, params, kind)
+        history.append(final.log_likelihood / final.total_weight)
+        degenerate = _degenerate_components(params, kind, reg, variance, grid)
+        return _Run(params, history, converged, n_iter, degenerate)
+
+    def _store(self, run, shift, kind, feature_names, n_features, options, rng) -> None:
+        from .result import MixtureResult
+
+        params = run.params
+        self.weights_ = params.weights
+        self.means_ = params.means + shift
+        self.covariances_ = params.covariances
+        self.precisions_cholesky_ = params.prec_chol
+        self.precisions_ = kind.precisions(params.prec_chol)
+        self.converged_ = run.converged
+        self.n_iter_ = run.n_iter
+        self.lower_bound_ = run.history[-1]
+        self.lower_bounds_ = run.history
+        self.n_features_in_ = n_features
+        if feature_names is not None:
+            self.feature_names_in_ = feature_names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self._rng = rng
+        self.result_ = MixtureResult(
+            weights=self.weights_,
+            means=self.means_,
+            covariances=self.covariances_,
+            covariance_type=kind.name,
+            feature_names=feature_names,
+            history=np.asarray(run.history[:-1]),
+            log_likelihood_=run.history[-1],
+            converged=run.converged,
+            degenerate=run.degenerate,
+            reg_covar=options["reg_covar"],
+            method="em",
+        )
+
+    # ------------------------------------------------------------------ prediction
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "result_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                "appropriate arguments before using this estimator."
+            )
+
+    def _validate(self, X: Any) -> np.ndarray:
+        self._check_fitted()
+        data = check_X(
+            X,
+            estimator=type(self).__name__,
+            n_features=self.n_features_in_,
+            feature_names=getattr(self, "feature_names_in_", None),
+            check_names=True,
+            allow_dask=False,
+        )
+        return data.X
+
+    def _weighted_log_prob(self, X: np.ndarray) -> np.ndarray:
+        kind = get_covariance_type(self.covariance_type)
+        with np.errstate(divide="ignore"):
+            log_weights = np.log(self.weights_)
+        return kind.log_density(X, self.means_, self.precisions_cholesky_) + log_weights
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Log-density of the mixture at each row, shape (n_samples,)."""
+        return gaussian.log_mixture_density(self._weighted_log_prob(self._validate(X)))[0]
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """Mean log-likelihood per row of X."""
+        return float(self.score_samples(X).mean())
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Responsibilities: probability of each component for each row, (n_samples, K)."""
+        return np.exp(gaussian.log_mixture_density(self._weighted_log_prob(self._validate(X)))[1])
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable component of each row, shape (n_samples,)."""
+        return self._weighted_log_prob(self._validate(X)).argmax(axis=1)
+
+    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
+        """Fit, then return the labels of X (the same as ``fit(X).predict(X)``)."""
+        return self.fit(X, sample_weight=sample_weight).predict(X)
+
+    def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Draw rows from the fitted mixture.
+
+        Draws continue the fit's random stream, so repeated calls give new rows.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, D)
+        y : ndarray of shape (n_samples,)
+            Component of each row, sorted as scikit-learn returns them.
+        """
+        self._check_fitted()
+        check_int(type(self).__name__, "n_samples", n_samples, 1)
+        return self.result_.sample(n_samples, random_state=self._rng, return_labels=True)
+
+    def _n_parameters(self) -> int:
+        self._check_fitted()
+        return self.result_.n_parameters
+
+    def _total_log_likelihood(self, X: Any) -> tuple[float, int]:
+        X = self._validate(X)
+        log_prob = gaussian.log_mixture_density(self._weighted_log_prob(X))[0]
+        return float(log_prob.sum()), X.shape[0]
+
+    def bic(self, X: Any) -> float:
+        """Bayesian information criterion on X: ``-2 log L + p log N`` (lower is better)."""
+        total, n_samples = self._total_log_likelihood(X)
+        return -2 * total + self._n_parameters() * np.log(n_samples)
+
+    def aic(self, X: Any) -> float:
+        """Akaike information criterion on X: ``-2 log L + 2 p`` (lower is better)."""
+        total, _ = self._total_log_likelihood(X)
+        return -2 * total + 2 * self._n_parameters()
+
+
+_PARAMETER_NAMES = tuple(inspect.signature(GaussianMixture.__init__).parameters)[1:]
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return a is b
+    return type(a) is type(b) and a == b
+
+
+def _ensure_log_handler() -> None:
+    package_logger = logging.getLogger("bayesgmm")
+    if not package_logger.handlers and not logging.getLogger().handlers:
+        package_logger.addHandler(logging.StreamHandler())
+    if package_logger.level == logging.NOTSET or package_logger.level > logging.INFO:
+        package_logger.setLevel(logging.INFO)
+
+
+def _names(feature_names: np.ndarray | None, n_features: int, index: np.ndarray) -> list[str]:
+    names = feature_names if feature_names is not None else [f"x{i}" for i in range(n_features)]
+    return [str(names[i]) for i in index]
+
+
+def _weighted_moments(X: Any, weights: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean and variance per feature, in two passes for accuracy."""
+    if is_dask_array(X):
+        import dask
+
+        total = weights.sum()
+        mean = (X * weights[:, None]).sum(axis=0) / total
+        mean = np.asarray(dask.compute(mean)[0])
+        variance = (((X - mean) ** 2) * weights[:, None]).sum(axis=0) / total
+        return mean, np.asarray(dask.compute(variance)[0])
+    mean = np.average(X, axis=0, weights=weights)
+    variance = np.average((X - mean) ** 2, axis=0, weights=weights)
+    return mean, variance
+
+
+def _initialisation_sample(
+    X: Any, weights: Any, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """In-memory data as is; for dask data, a uniform sample of rows loaded once."""
+    if not is_dask_array(X):
+        return X, weights
+    n_rows = min(X.shape[0], 100_000)
+    rows = np.sort(rng.choice(X.shape[0], size=n_rows, replace=False))
+    return np.asarray(X[rows].compute(), dtype=np.float64), np.asarray(weights[rows].compute())
+
+
+def _apply_user_values(
+    params: MixtureParameters | None,
+    user: dict[str, np.ndarray | None],
+    shift: np.ndarray,
+    kind: CovarianceType,
+) -> MixtureParameters:
+    if params is None:
+        covariances = kind.covariances_from_precision_cholesky(
+            kind.precision_cholesky_from_precisions(user["precisions"])
+        )
+        return MixtureParameters(
+            user["weights"],
+            user["means"] - shift,
+            covariances,
+            kind.precision_cholesky_from_precisions(user["precisions"]),
+        )
+    if user["weights"] is not None:
+        params = replace(params, weights=user["weights"])
+    if user["means"] is not None:
+        params = replace(params, means=user["means"] - shift)
+    if user["precisions"] is not None:
+        prec_chol = kind.precision_cholesky_from_precisions(user["precisions"])
+        params = replace(
+            params,
+            prec_chol=prec_chol,
+            covariances=kind.covariances_from_precision_cholesky(prec_chol),
+        )
+    return params
+
+
+def _degenerate_components(
+    params: MixtureParameters,
+    kind: CovarianceType,
+    reg: np.ndarray,
+    variance: np.ndarray,
+    grid: np.ndarray,
+) -> list[str]:
+    """Describe components that collapsed (below the data's resolution or rank)."""
+    n_components, n_features = params.means.shape
+    full = np.array(kind.to_full(params.covariances, n_components, n_features), copy=True)
+    index = np.arange(n_features)
+    full[:, index, index] -= reg
+    marginal = np.diagonal(full, axis1=-2, axis2=-1)
+    scale = np.sqrt(variance)
+    standardised = full / (scale[:, None] * scale[None, :])
+    smallest = np.linalg.eigvalsh(standardised)[:, 0]
+    found = []
+    for k in range(n_components):
+        below_grid = np.flatnonzero((grid > 0) & (marginal[k] < grid**2 / 4))
+        if params.weights[k] <= 0:
+            found.append(f"component {k} is empty (weight 0)")
+        elif len(below_grid):
+            found.append(
+                f"component {k} (weight {params.weights[k]:.3g}) sits on tied values of "
+                f"feature(s) {below_grid.tolist()} (variance below the data's grid step)"
+            )
+        elif smallest[k] < DEGENERATE_EIGENVALUE:
+            found.append(
+                f"component {k} (weight {params.weights[k]:.3g}) has a near-singular "
+                f"covariance (smallest standardised eigenvalue {smallest[k]:.2g})"
+            )
+    return found

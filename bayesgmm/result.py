@@ -1,0 +1,385 @@
+"""MixtureResult: the one result object that both fitters return as ``result_``.
+
+It holds plain arrays in the data's own units and presents them as labelled
+xarray data (dims ``component``, ``feature``, ``feature_bis``, ``observation``).
+It knows nothing of how the fit was made: an EM fit fills the parameters and the
+log-likelihood history; a Bayesian fit also attaches its InferenceData.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from . import gaussian
+from .covariance import COVARIANCE_TYPES, get_covariance_type
+from .data import check_int, check_random_state, check_X
+
+__all__ = ["MixtureResult"]
+
+
+class MixtureResult:
+    """A fitted Gaussian mixture: parameters, criteria, responsibilities, sampling.
+
+    Parameters
+    ----------
+    weights : ndarray of shape (K,)
+    means : ndarray of shape (K, D)
+    covariances : ndarray
+        Shaped per ``covariance_type`` as in scikit-learn: full (K, D, D), tied (D, D),
+        diag (K, D), spherical (K,).
+    covariance_type : {"full", "tied", "diag", "spherical"}
+    feature_names : sequence of str or None, default=None
+        Column names; ``x0, x1, ...`` when None.
+    history : ndarray of shape (n_iter,) or None, default=None
+        Mean log-likelihood per EM iteration.
+    log_likelihood_ : float or None, default=None
+        Mean (weighted) log-likelihood of the training data at the fitted parameters.
+    converged : bool or None, default=None
+    degenerate : sequence of str, default=()
+        Descriptions of degenerate (collapsed) components.
+    reg_covar : float or None, default=None
+        Regularisation used, as a fraction of each feature's variance.
+    method : str, default="em"
+        How the fit was made ("em", "nuts", "advi", ...).
+    posterior : arviz.InferenceData or None, default=None
+        The relabelled posterior of a Bayesian fit.
+
+    Examples
+    --------
+    >>> result = MixtureResult(
+    ...     weights=np.array([0.5, 0.5]), means=np.array([[-1.0], [1.0]]),
+    ...     covariances=np.array([1.0, 1.0]), covariance_type="spherical")
+    >>> result.means.dims
+    ('component', 'feature')
+    >>> result.predict([[-2.0], [2.0]]).values
+    array([0, 1])
+    """
+
+    def __init__(
+        self,
+        *,
+        weights: np.ndarray,
+        means: np.ndarray,
+        covariances: np.ndarray,
+        covariance_type: str,
+        feature_names: Any = None,
+        history: np.ndarray | None = None,
+        log_likelihood_: float | None = None,
+        converged: bool | None = None,
+        degenerate: Any = (),
+        reg_covar: float | None = None,
+        method: str = "em",
+        posterior: Any = None,
+    ) -> None:
+        if covariance_type not in COVARIANCE_TYPES:
+            raise ValueError(
+                f"covariance_type must be one of {sorted(COVARIANCE_TYPES)}; got "
+                f"{covariance_type!r}."
+            )
+        self._weights = np.asarray(weights, dtype=np.float64)
+        self._means = np.asarray(means, dtype=np.float64)
+        self._covariances = np.asarray(covariances, dtype=np.float64)
+        self.covariance_type = covariance_type
+        n_features = self._means.shape[1]
+        self._has_names = feature_names is not None
+        self.feature_names = (
+            [str(name) for name in feature_names]
+            if feature_names is not None
+            else [f"x{i}" for i in range(n_features)]
+        )
+        self._history = None if history is None else np.asarray(history, dtype=np.float64)
+        self.log_likelihood_ = None if log_likelihood_ is None else float(log_likelihood_)
+        self.converged = converged
+        self.degenerate = list(degenerate)
+        self.reg_covar = reg_covar
+        self.method = method
+        self.posterior = posterior
+        self._kind = get_covariance_type(covariance_type)
+        self._prec_chol = self._kind.precision_cholesky(self._covariances, self._weights)
+
+    # ------------------------------------------------------------------ shape
+    @property
+    def n_components(self) -> int:
+        """Number of components K."""
+        return self._weights.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        """Number of features D."""
+        return self._means.shape[1]
+
+    @property
+    def n_parameters(self) -> int:
+        """Free parameters: weights (K - 1), means (K D) and covariances."""
+        k, d = self.n_components, self.n_features
+        return (k - 1) + k * d + self._kind.n_parameters(k, d)
+
+    # ------------------------------------------------------------------ labelled parameters
+    def _coords(self) -> dict[str, Any]:
+        return {
+            "component": np.arange(self.n_components),
+            "feature": self.feature_names,
+            "feature_bis": self.feature_names,
+        }
+
+    @property
+    def weights(self) -> xr.DataArray:
+        """Mixture weights, dims ``(component,)``."""
+        return xr.DataArray(
+            self._weights,
+            dims=("component",),
+            coords={"component": self._coords()["component"]},
+            name="weights",
+        )
+
+    @property
+    def means(self) -> xr.DataArray:
+        """Component means, dims ``(component, feature)``."""
+        coords = self._coords()
+        return xr.DataArray(
+            self._means,
+            dims=("component", "feature"),
+            coords={"component": coords["component"], "feature": coords["feature"]},
+            name="means",
+        )
+
+    @property
+    def covariances(self) -> xr.DataArray:
+        """Component covariances as full matrices, dims ``(component, feature, feature_bis)``.
+
+        Tied, diagonal and spherical covariances are expanded; the native arrays are
+        the estimator's ``covariances_``.
+        """
+        full = self._kind.to_full(self._covariances, self.n_components, self.n_features)
+        return xr.DataArray(
+            np.array(full),
+            dims=("component", "feature", "feature_bis"),
+            coords=self._coords(),
+            name="covariances",
+        )
+
+    @property
+    def history(self) -> xr.DataArray | None:
+        """Mean log-likelihood at each EM iteration, dims ``(iteration,)``."""
+        if self._history is None:
+            return None
+        return xr.DataArray(
+            self._history,
+            dims=("iteration",),
+            coords={"iteration": np.arange(1, len(self._history) + 1)},
+            name="log_likelihood",
+        )
+
+    # ------------------------------------------------------------------ evaluation
+    def _check(self, X: Any) -> tuple[np.ndarray, Any]:
+        data = check_X(X, estimator="MixtureResult", n_features=self.n_features, allow_dask=False)
+        if data.feature_names is not None and self._has_names:
+            if list(data.feature_names) != self.feature_names:
+                raise ValueError(
+                    f"X has columns {list(data.feature_names)}, but the model was fitted on "
+                    f"{self.feature_names}. Pass the same columns in the same order."
+                )
+        index = getattr(X, "index", None)
+        return data.X, index
+
+    def _weighted_log_prob(self, X: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            log_weights = np.log(self._weights)
+        return self._kind.log_density(X, self._means, self._prec_chol) + log_weights
+
+    def _observation_coords(self, n: int, index: Any) -> dict[str, Any]:
+        return {"observation": np.asarray(index) if index is not None else np.arange(n)}
+
+    def log_prob(self, X: Any) -> xr.DataArray:
+        """Log-density of the mixture at each row of X, dims ``(observation,)``."""
+        X, index = self._check(X)
+        log_prob, _ = gaussian.log_mixture_density(self._weighted_log_prob(X))
+        return xr.DataArray(
+            log_prob,
+            dims=("observation",),
+            coords=self._observation_coords(len(X), index),
+            name="log_prob",
+        )
+
+    def responsibilities(self, X: Any) -> xr.DataArray:
+        """Probability of each component for each row, dims ``(observation, component)``."""
+        X, index = self._check(X)
+        _, log_resp = gaussian.log_mixture_density(self._weighted_log_prob(X))
+        coords = self._observation_coords(len(X), index)
+        coords["component"] = np.arange(self.n_components)
+        return xr.DataArray(
+            np.exp(log_resp),
+            dims=("observation", "component"),
+            coords=coords,
+            name="responsibilities",
+        )
+
+    def predict(self, X: Any) -> xr.DataArray:
+        """Most probable component of each row, dims ``(observation,)``."""
+        X, index = self._check(X)
+        labels = self._weighted_log_prob(X).argmax(axis=1)
+        return xr.DataArray(
+            labels,
+            dims=("observation",),
+            coords=self._observation_coords(len(X), index),
+            name="label",
+        )
+
+    def _total_log_likelihood(self, X: np.ndarray) -> float:
+        return float(gaussian.log_mixture_density(self._weighted_log_prob(X))[0].sum())
+
+    def bic(self, X: Any) -> float:
+        """Bayesian information criterion ``-2 log L + p log N`` (lower is better).
+
+        See Also
+        --------
+        aic, icl
+        """
+        X, _ = self._check(X)
+        return -2 * self._total_log_likelihood(X) + self.n_parameters * np.log(len(X))
+
+    def aic(self, X: Any) -> float:
+        """Akaike information criterion ``-2 log L + 2 p`` (lower is better).
+
+        See Also
+        --------
+        bic, icl
+        """
+        X, _ = self._check(X)
+        return -2 * self._total_log_likelihood(X) + 2 * self.n_parameters
+
+    def icl(self, X: Any) -> float:
+        """Integrated completed likelihood, BIC plus twice the classification entropy.
+
+        ``ICL = BIC - 2 sum_n log max_k r_nk`` (Biernacki, Celeux & Govaert 2000, as
+        mclust computes it): it penalises components that overlap, so it favours
+        well-separated clusters. Lower is better.
+
+        See Also
+        --------
+        aic, bic
+        """
+        X, _ = self._check(X)
+        _, log_resp = gaussian.log_mixture_density(self._weighted_log_prob(X))
+        bic = -2 * self._total_log_likelihood(X) + self.n_parameters * np.log(len(X))
+        return float(bic - 2 * log_resp.max(axis=1).sum())
+
+    # ------------------------------------------------------------------ sampling
+    def sample(
+        self, n_samples: int, random_state: Any = None, *, return_labels: bool = False
+    ) -> Any:
+        """Draw ``n_samples`` rows from the mixture.
+
+        Parameters
+        ----------
+        n_samples : int
+        random_state : int, Generator or None, default=None
+        return_labels : bool, default=False
+            Also return each row's component (rows are then grouped by component,
+            as scikit-learn's ``sample`` returns them).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, D), or a tuple (X, labels)
+        """
+        check_int("MixtureResult", "n_samples", n_samples, 1)
+        rng = check_random_state(random_state)
+        counts = rng.multinomial(n_samples, self._weights / self._weights.sum())
+        full = self._kind.to_full(self._covariances, self.n_components, self.n_features)
+        chol = np.linalg.cholesky(full)
+        draws, labels = [], []
+        for k, count in enumerate(counts):
+            noise = rng.standard_normal((count, self.n_features))
+            draws.append(self._means[k] + noise @ chol[k].T)
+            labels.append(np.full(count, k))
+        X = np.concatenate(draws)
+        y = np.concatenate(labels)
+        return (X, y) if return_labels else X
+
+    # ------------------------------------------------------------------ conversion
+    def to_dataset(self) -> xr.Dataset:
+        """Parameters and metadata as an :class:`xarray.Dataset` (the saved form).
+
+        Covariances are stored in their native shape for the covariance type.
+        """
+        native_dims = {
+            "full": ("component", "feature", "feature_bis"),
+            "tied": ("feature", "feature_bis"),
+            "diag": ("component", "feature"),
+            "spherical": ("component",),
+        }[self.covariance_type]
+        variables = {
+            "weights": (("component",), self._weights),
+            "means": (("component", "feature"), self._means),
+            "covariances": (native_dims, self._covariances),
+        }
+        if self._history is not None:
+            variables["history"] = (("iteration",), self._history)
+        attrs = {
+            "covariance_type": self.covariance_type,
+            "method": self.method,
+            "feature_names_given": int(self._has_names),
+            "degenerate": json.dumps(self.degenerate),
+        }
+        if self.converged is not None:
+            attrs["converged"] = int(self.converged)
+        if self.log_likelihood_ is not None:
+            attrs["log_likelihood"] = self.log_likelihood_
+        if self.reg_covar is not None:
+            attrs["reg_covar"] = self.reg_covar
+        return xr.Dataset(variables, coords=self._coords(), attrs=attrs)
+
+    @classmethod
+    def from_dataset(cls, dataset: xr.Dataset, posterior: Any = None) -> MixtureResult:
+        """Rebuild a result from :meth:`to_dataset`'s output."""
+        attrs = dataset.attrs
+        names = [str(name) for name in dataset["feature"].values]
+        return cls(
+            weights=dataset["weights"].values,
+            means=dataset["means"].values,
+            covariances=dataset["covariances"].values,
+            covariance_type=str(attrs["covariance_type"]),
+            feature_names=names if int(attrs.get("feature_names_given", 1)) else None,
+            history=dataset["history"].values if "history" in dataset else None,
+            log_likelihood_=attrs.get("log_likelihood"),
+            converged=bool(attrs["converged"]) if "converged" in attrs else None,
+            degenerate=json.loads(attrs.get("degenerate", "[]")),
+            reg_covar=attrs.get("reg_covar"),
+            method=str(attrs.get("method", "em")),
+            posterior=posterior,
+        )
+
+    def save(self, path: Any) -> None:
+        """Write the result to a netCDF file (never pickle); see :func:`bayesgmm.io.save`."""
+        from .io import save
+
+        save(self, path)
+
+    @classmethod
+    def load(cls, path: Any) -> MixtureResult:
+        """Read a result written by :meth:`save`; see :func:`bayesgmm.io.load`."""
+        from .io import load
+
+        return load(path)
+
+    def __repr__(self) -> str:
+        lines = [
+            f"MixtureResult(method={self.method!r}, covariance_type={self.covariance_type!r}, "
+            f"n_components={self.n_components}, n_features={self.n_features})",
+        ]
+        if self.log_likelihood_ is not None:
+            lines.append(f"  mean log-likelihood: {self.log_likelihood_:.6g}")
+        header = "  component  weight  " + "  ".join(
+            f"{name:>10.10}" for name in self.feature_names
+        )
+        lines.append(header + "   (means)")
+        for k in range(self.n_components):
+            values = "  ".join(f"{value:10.4g}" for value in self._means[k])
+            lines.append(f"  {k:9d}  {self._weights[k]:6.3f}  {values}")
+        if self.degenerate:
+            lines.append("  degenerate: " + "; ".join(self.degenerate))
+        return "\n".join(lines)
