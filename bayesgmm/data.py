@@ -20,6 +20,7 @@ import numpy as np
 __all__ = [
     "ValidatedData",
     "check_X",
+    "check_features",
     "check_sample_weight",
     "check_random_state",
     "check_int",
@@ -28,6 +29,16 @@ __all__ = [
     "is_dask_array",
     "NotFittedError",
 ]
+
+
+#: Largest absolute value accepted in X: squares and cross-products must stay finite.
+MAX_ABS_VALUE = 1e100
+#: Smallest per-feature standard deviation accepted: smaller variances underflow.
+MIN_FEATURE_STD = 1e-100
+#: A standardised covariance eigenvalue below this marks linearly dependent features.
+COLLINEAR_EIGENVALUE = 1e-12
+#: Rows looked at when testing features for linear dependence.
+COLLINEAR_ROWS = 50_000
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -91,6 +102,10 @@ def _dataframe_to_numpy(X: Any) -> np.ndarray:
     return X.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
+def _is_sparse(X: Any) -> bool:
+    return type(X).__module__.startswith("scipy.sparse") or hasattr(X, "tocsr")
+
+
 def _to_numeric(X: Any, dtype: Any) -> np.ndarray:
     if hasattr(X, "iloc"):
         if getattr(X, "ndim", 2) == 1:  # a Series: 1-D, rejected with reshape advice below
@@ -105,7 +120,19 @@ def _to_numeric(X: Any, dtype: Any) -> np.ndarray:
             f"Expected X as a 2-D array-like of numbers (ndarray, DataFrame or nested lists), "
             f"got {type(X).__name__}."
         )
-    array = np.asarray(X)
+    if _is_sparse(X):
+        raise TypeError(
+            f"Sparse data was passed for X ({type(X).__name__}), but dense data is required: "
+            "a Gaussian mixture's covariances are dense. Use X.toarray() to convert to a "
+            "dense numpy array."
+        )
+    try:
+        array = np.asarray(X)
+    except ValueError as error:
+        raise ValueError(
+            f"X could not be read as a 2-D array of numbers ({error}). Its rows probably have "
+            "different lengths: give every row the same number of values (one per feature)."
+        ) from None
     if np.iscomplexobj(array):
         raise ValueError(
             "Complex data not supported: a Gaussian mixture is defined on real numbers. "
@@ -198,6 +225,7 @@ def check_X(
                 f"{estimator} does not accept missing or infinite values: drop those rows "
                 "(X[np.isfinite(X).all(axis=1)]) or impute them before fitting."
             )
+        _check_magnitude(array)
         array = np.ascontiguousarray(array)
     n_samples, n_cols = array.shape
     if n_cols == 0:
@@ -216,6 +244,19 @@ def check_X(
             "as input. Pass the same columns, in the same order, as during fit."
         )
     return ValidatedData(array, names)
+
+
+def _check_magnitude(array: np.ndarray) -> None:
+    if not array.size or array.dtype.kind in "biu":
+        return
+    largest = float(np.abs(array).max())
+    if largest > MAX_ABS_VALUE:
+        raise ValueError(
+            f"X has values as large as {largest:.3g} in absolute value; above {MAX_ABS_VALUE:g} "
+            "their squares overflow float64 and the fit would return inf or NaN. Rescale the "
+            "data first, for example divide each column by its largest absolute value "
+            "(X / np.abs(X).max(axis=0)), and scale the results back."
+        )
 
 
 def _check_shape(array: np.ndarray, estimator: str) -> None:
@@ -286,6 +327,162 @@ def _check_names(estimator: str, names: np.ndarray | None, fitted: np.ndarray | 
     if not unexpected and not missing:
         message += "Feature names must be in the same order as they were in fit.\n"
     raise ValueError(message)
+
+
+def check_features(
+    X: Any,
+    weights: Any,
+    variance: np.ndarray,
+    *,
+    n_components: int,
+    covariance_type: str,
+    feature_names: np.ndarray | None = None,
+    estimator: str = "GaussianMixture",
+) -> None:
+    """Check that the model can be fitted to the features of validated data.
+
+    Runs after :func:`check_X` and :func:`check_sample_weight`, once the weighted
+    per-feature variances are known. It refuses, with the cause and the fix: values
+    that are not finite (dask data are only checked here), features with no spread
+    or a spread so small that its variance underflows, all rows identical, fewer
+    rows with non-zero weight than components, and, for ``"full"`` and ``"tied"``
+    covariances, no more rows than features or features that are linear
+    combinations of each other (identical or perfectly correlated columns), since
+    every such covariance estimate is singular.
+
+    Parameters
+    ----------
+    X : ndarray or dask array of shape (n_samples, n_features)
+        Output of :func:`check_X`.
+    weights : ndarray or dask array of shape (n_samples,)
+        Output of :func:`check_sample_weight` (frequency weights).
+    variance : ndarray of shape (n_features,)
+        Weighted variance of each feature.
+    n_components : int
+        Number of mixture components.
+    covariance_type : str
+        One of "full", "tied", "diag", "spherical".
+    feature_names : ndarray of str or None, default=None
+        Used in messages; ``x0, x1, ...`` when None.
+    estimator : str, default="GaussianMixture"
+        Name used in messages.
+
+    Raises
+    ------
+    ValueError
+        Naming the offending features and what to do.
+
+    Examples
+    --------
+    >>> X = np.array([[0.0, 1.0], [1.0, 1.0], [2.0, 1.0]])
+    >>> check_features(X, np.ones(3), X.var(axis=0), n_components=1,
+    ...                covariance_type="diag")
+    Traceback (most recent call last):
+    ...
+    ValueError: Feature(s) ['x1'] are constant: ...
+    """
+    variance = np.asarray(variance, dtype=np.float64)
+    n_features = len(variance)
+    if not np.isfinite(variance).all():
+        raise ValueError(
+            f"Input X contains NaN or infinity: the variance of feature(s) "
+            f"{_names(feature_names, n_features, np.flatnonzero(~np.isfinite(variance)))} "
+            f"is not finite. {estimator} does not accept missing or infinite values: drop "
+            "those rows or impute them before fitting."
+        )
+    tiny = np.flatnonzero(variance <= MIN_FEATURE_STD**2)
+    if len(tiny):
+        spread = _spread(X, weights, tiny)
+        constant = tiny[spread == 0]
+        if len(constant) == n_features:
+            raise ValueError(
+                "All rows of X (with non-zero weight) are identical: there is no spread for a "
+                "mixture to describe. Check that the data were read correctly."
+            )
+        if len(constant):
+            raise ValueError(
+                f"Feature(s) {_names(feature_names, n_features, constant)} are constant: a "
+                "Gaussian mixture cannot estimate a variance for them. Drop these columns "
+                "before fitting."
+            )
+        raise ValueError(
+            f"Feature(s) {_names(feature_names, n_features, tiny)} vary by at most "
+            f"{spread.max():.3g}, so small that their variances underflow float64 (standard "
+            f"deviation below {MIN_FEATURE_STD:g}). Rescale them first, for example divide "
+            "each column by its largest absolute value, and scale the results back."
+        )
+    n_rows = int(np.count_nonzero(np.asarray(weights)))  # computes a dask array's weights
+    if n_rows < n_components:
+        raise ValueError(
+            f"Only {n_rows} row(s) of X have a non-zero sample_weight, fewer than "
+            f"n_components={n_components}. Use at most {n_rows} components or give more "
+            "rows a positive weight."
+        )
+    if covariance_type not in ("full", "tied") or n_features == 1:
+        return
+    if n_rows <= n_features:
+        raise ValueError(
+            f"covariance_type={covariance_type!r} needs more rows than features, but X has "
+            f"{n_rows} row(s) (with non-zero weight) and {n_features} features, so every "
+            "covariance estimate is singular. Use covariance_type='diag' or 'spherical', or "
+            "reduce the number of features first, for example with "
+            f"sklearn.decomposition.PCA(n_components={max(1, min(n_rows - 1, n_features))})."
+        )
+    _check_collinear(X, weights, covariance_type, feature_names)
+
+
+def _names(feature_names: Any, n_features: int, index: np.ndarray) -> list[str]:
+    names = feature_names if feature_names is not None else [f"x{i}" for i in range(n_features)]
+    return [str(names[i]) for i in index]
+
+
+def _spread(X: Any, weights: Any, columns: np.ndarray) -> np.ndarray:
+    """Range (max - min) of the given columns over the rows with non-zero weight."""
+    if is_dask_array(X):
+        import dask
+
+        kept = X[:, columns][weights > 0] if is_dask_array(weights) else X[:, columns]
+        low, high = dask.compute(kept.min(axis=0), kept.max(axis=0))
+        return np.asarray(high, dtype=np.float64) - np.asarray(low, dtype=np.float64)
+    kept = np.asarray(X[np.asarray(weights) > 0][:, columns], dtype=np.float64)
+    return kept.max(axis=0) - kept.min(axis=0)
+
+
+def _check_collinear(X: Any, weights: Any, covariance_type: str, feature_names: Any) -> None:
+    """Refuse features that are linear combinations of others (for full/tied covariances)."""
+    n_samples, n_features = X.shape
+    step = max(1, -(-n_samples // COLLINEAR_ROWS))
+    rows = np.asarray(X[::step], dtype=np.float64)  # computes a strided sample of dask data
+    row_weights = np.asarray(weights[::step], dtype=np.float64)
+    if np.count_nonzero(row_weights) <= n_features:
+        return
+    mean = np.average(rows, axis=0, weights=row_weights)
+    scale = np.sqrt(np.average((rows - mean) ** 2, axis=0, weights=row_weights))
+    if not (scale > 0).all():
+        return  # the sample missed the spread of a feature; nothing to conclude
+    Z = (rows - mean) / scale
+    correlation = (Z * row_weights[:, None]).T @ Z / row_weights.sum()
+    eigenvalues, eigenvectors = np.linalg.eigh(correlation)
+    if eigenvalues[0] >= COLLINEAR_EIGENVALUE:
+        return
+    upper = np.triu(np.abs(correlation) >= 1 - 1e-10, k=1)
+    pairs = [
+        " and ".join(_names(feature_names, n_features, np.array(pair)))
+        for pair in np.argwhere(upper)[:5]
+    ]
+    if pairs:
+        what = "identical or perfectly correlated: " + "; ".join(pairs)
+    else:
+        involved = np.flatnonzero(np.abs(eigenvectors[:, 0]) > 1e-3)
+        what = (
+            f"linearly dependent: a weighted sum of {_names(feature_names, n_features, involved)} "
+            "is constant"
+        )
+    raise ValueError(
+        f"Features of X are {what}. With covariance_type={covariance_type!r} every "
+        "covariance of them is singular. Drop the redundant column(s), reduce the features "
+        "with PCA, or use covariance_type='diag' or 'spherical'."
+    )
 
 
 def check_sample_weight(sample_weight: Any, n_samples: int, dtype: Any = np.float64) -> np.ndarray:

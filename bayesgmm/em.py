@@ -31,6 +31,7 @@ from . import gaussian
 from .covariance import COVARIANCE_TYPES, CovarianceType, get_covariance_type
 from .data import (
     NotFittedError,
+    check_features,
     check_float,
     check_int,
     check_option,
@@ -448,13 +449,15 @@ class GaussianMixture:
             _ensure_log_handler()
 
         shift, variance = _weighted_moments(X, weights)
-        constant = np.flatnonzero(variance <= 0)
-        if len(constant):
-            names = _names(data.feature_names, n_features, constant)
-            raise ValueError(
-                f"Feature(s) {names} are constant: a Gaussian mixture cannot estimate a "
-                "variance for them. Drop these columns before fitting."
-            )
+        check_features(
+            X,
+            weights,
+            variance,
+            n_components=n_components,
+            covariance_type=options["covariance_type"],
+            feature_names=data.feature_names,
+            estimator=type(self).__name__,
+        )
         reg = options["reg_covar"] * variance
         grid = _data_grid_step(X, weights)
         starts = self._starts(options, user)
