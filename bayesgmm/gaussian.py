@@ -107,7 +107,8 @@ def log_density_full(X: np.ndarray, means: np.ndarray, prec_chol: np.ndarray) ->
         stacked = np.swapaxes(prec_chol, -3, -2).reshape(
             *prec_chol.shape[:-3], n_features, n_components * n_features
         )
-        y = (Xc @ stacked).reshape(*Xc.shape[:-1], n_components, n_features)
+        y = Xc @ stacked  # (..., N, K*D): batch dims of the factors come first
+        y = y.reshape(*y.shape[:-1], n_components, n_features)
         if y.ndim < mc.ndim + 1:
             y = np.broadcast_to(y, (*mc.shape[:-2], *y.shape))
         mu_p = np.einsum("...kd,...kde->...ke", mc, prec_chol)
