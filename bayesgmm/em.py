@@ -659,7 +659,7 @@ class GaussianMixture:
     # ------------------------------------------------------------------ prediction
     def _check_fitted(self) -> None:
         if not hasattr(self, "result_"):
-            raise NotFittedError(
+            raise _not_fitted_error_type()(
                 f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
                 "appropriate arguments before using this estimator."
             )
@@ -738,6 +738,29 @@ class GaussianMixture:
 
 
 _PARAMETER_NAMES = tuple(inspect.signature(GaussianMixture.__init__).parameters)[1:]
+_NOT_FITTED_BRIDGES: dict[type, type] = {}
+
+
+def _not_fitted_error_type() -> type:
+    """bayesgmm's NotFittedError, also scikit-learn's when scikit-learn is loaded.
+
+    Code written for scikit-learn catches ``sklearn.exceptions.NotFittedError``; such
+    code has imported scikit-learn, so the error raised then derives from both classes.
+    Without scikit-learn loaded nothing is imported (EM must import fast).
+    """
+    import sys
+
+    sklearn_exceptions = sys.modules.get("sklearn.exceptions")
+    base = getattr(sklearn_exceptions, "NotFittedError", None)
+    if not isinstance(base, type) or issubclass(NotFittedError, base):
+        return NotFittedError
+    if base not in _NOT_FITTED_BRIDGES:
+        _NOT_FITTED_BRIDGES[base] = type(
+            "NotFittedError",
+            (NotFittedError, base),
+            {"__module__": NotFittedError.__module__, "__doc__": NotFittedError.__doc__},
+        )
+    return _NOT_FITTED_BRIDGES[base]
 
 
 def _same(a: Any, b: Any) -> bool:
