@@ -152,7 +152,10 @@ def _to_numeric(X: Any, dtype: Any) -> np.ndarray:
                 f"or a real number ({error}). Convert every column to numbers first."
             ) from None
     elif array.dtype.kind not in "biuf":
-        raise TypeError(f"X has dtype {array.dtype}; expected numbers (int, float or bool).")
+        raise TypeError(
+            f"X has dtype {array.dtype}; expected numbers (int, float or bool). Convert the "
+            "columns to numbers first (dates, for example, to seconds since a reference time)."
+        )
     target = (
         dtype if dtype is not None else (np.float32 if array.dtype == np.float32 else np.float64)
     )
@@ -326,6 +329,7 @@ def _check_names(estimator: str, names: np.ndarray | None, fitted: np.ndarray | 
         message += "Feature names seen at fit time, yet now missing:\n" + listing(missing)
     if not unexpected and not missing:
         message += "Feature names must be in the same order as they were in fit.\n"
+    message += "Pass the columns seen during fit, in that order: X[model.feature_names_in_]."
     raise ValueError(message)
 
 
@@ -515,7 +519,10 @@ def check_sample_weight(sample_weight: Any, n_samples: int, dtype: Any = np.floa
         sample_weight = np.full(n_samples, sample_weight)
     weights = np.asarray(sample_weight)
     if weights.dtype.kind not in "biuf":
-        raise TypeError(f"sample_weight must hold numbers; got dtype {weights.dtype}.")
+        raise TypeError(
+            f"sample_weight must hold numbers; got dtype {weights.dtype}. Pass one "
+            "non-negative number per row of X."
+        )
     weights = weights.astype(dtype)
     if weights.ndim != 1 or weights.shape[0] != n_samples:
         raise ValueError(
