@@ -557,15 +557,33 @@ class GaussianMixture:
                     f"precisions_init for covariance_type={kind.name!r} should have the shape "
                     f"{shape}, got {precisions.shape}."
                 )
+            matrices = kind.name in ("full", "tied")
+            if matrices and not np.allclose(
+                precisions, np.swapaxes(precisions, -1, -2), rtol=1e-10, atol=0.0
+            ):
+                raise ValueError(
+                    f"precisions_init of {name} must hold symmetric matrices for "
+                    f"covariance_type={kind.name!r}; symmetrise them, e.g. (P + P.T) / 2."
+                )
             try:
-                prec_chol = kind.precision_cholesky_from_precisions(precisions)
-                ok = np.isfinite(prec_chol).all()
+                with np.errstate(invalid="ignore"):
+                    prec_chol = kind.precision_cholesky_from_precisions(precisions)
+                ok = bool(np.isfinite(prec_chol).all())
             except np.linalg.LinAlgError:
                 ok = False
-            if not ok or (precisions.ndim < 3 and kind.name != "tied" and (precisions <= 0).any()):
+            if not matrices and not (precisions > 0).all():
+                ok = False
+            if not ok:
                 raise ValueError(
-                    f"precisions_init of {name} must be positive definite (positive for "
-                    f"'{kind.name}')."
+                    f"precisions_init of {name} must be "
+                    + (
+                        f"positive definite for covariance_type={kind.name!r}: a Cholesky "
+                        "factorisation failed."
+                        if matrices
+                        else f"positive for covariance_type={kind.name!r}; got smallest value "
+                        f"{np.nanmin(precisions):g}."
+                    )
+                    + " Pass inverse covariances (precisions), not covariances or their factors."
                 )
         return {"weights": weights, "means": means, "precisions": precisions}
 

@@ -1,0 +1,469 @@
+"""The EM fitter: agreement with scikit-learn, monotone likelihood, weights, the seed example.
+
+References are independent of the code under test: scikit-learn's GaussianMixture run
+from the same initial parameters, repeated or dropped rows for sample weights, the
+EM ascent property, and the seed example's known clusters.
+"""
+
+import logging
+import re
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import adjusted_rand_score
+from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
+
+from bayesgmm import ConvergenceWarning, GaussianMixture
+from bayesgmm.covariance import CovarianceError
+from bayesgmm.data import NotFittedError
+from bayesgmm.datasets import load_seed_example, make_mixture
+
+COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
+N_COMPONENTS = 3
+
+fixed_iterations = pytest.mark.filterwarnings(
+    "ignore::bayesgmm.ConvergenceWarning", "ignore::sklearn.exceptions.ConvergenceWarning"
+)
+
+
+def _assert_close(actual, desired, rtol=1e-6, what=""):
+    """Relative agreement, with an absolute floor at 1e-12 of the array's scale."""
+    desired = np.asarray(desired, dtype=np.float64)
+    atol = 1e-12 * max(float(np.abs(desired).max(initial=0.0)), 1.0)
+    np.testing.assert_allclose(actual, desired, rtol=rtol, atol=atol, err_msg=what)
+
+
+@pytest.fixture(scope="module")
+def standardised():
+    """Three clusters in 3-D, standardised per feature (ddof=0): relative reg = absolute."""
+    X = make_mixture(240, N_COMPONENTS, 3, separation=3.0, random_state=1).X
+    return (X - X.mean(axis=0)) / X.std(axis=0)
+
+
+@pytest.fixture(scope="module")
+def raw():
+    """Features on very different scales and offsets; compared with reg_covar=0."""
+    X = make_mixture(240, N_COMPONENTS, 3, separation=3.0, random_state=2).X
+    return X * np.array([1.0, 100.0, 0.01]) + np.array([50.0, -3e3, 0.0])
+
+
+def _initial_values(X, covariance_type, n_components=N_COMPONENTS, seed=0):
+    """weights_init, means_init and precisions_init (scaled to the data) for a type."""
+    rng = np.random.default_rng(seed)
+    precision = 1.0 / X.var(axis=0)
+    precisions = {
+        "full": np.stack([np.diag(precision)] * n_components),
+        "tied": np.diag(precision),
+        "diag": np.tile(precision, (n_components, 1)),
+        "spherical": np.full(n_components, precision.mean()),
+    }[covariance_type]
+    return {
+        "weights_init": np.full(n_components, 1.0 / n_components),
+        "means_init": X[rng.choice(len(X), n_components, replace=False)],
+        "precisions_init": precisions,
+    }
+
+
+# --------------------------------------------------------------------- scikit-learn agreement
+@fixed_iterations
+@pytest.mark.parametrize("data", ["standardised", "raw"])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_same_start_as_sklearn_gives_the_same_fit(request, data, covariance_type):
+    """The same initial parameters and the same number of EM steps (tol=0) agree to 1e-6.
+
+    Our reg_covar is a fraction of each feature's variance; on standardised data it
+    equals scikit-learn's absolute reg_covar, and on raw data both use 0.
+    """
+    X = request.getfixturevalue(data)
+    reg_covar = 1e-6 if data == "standardised" else 0.0
+    options = dict(
+        n_components=N_COMPONENTS,
+        covariance_type=covariance_type,
+        tol=0.0,
+        max_iter=25,
+        reg_covar=reg_covar,
+        **_initial_values(X, covariance_type),
+    )
+    ours = GaussianMixture(**options).fit(X)
+    theirs = SklearnGaussianMixture(**options).fit(X)
+    assert ours.n_iter_ == theirs.n_iter_ == 25
+    for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
+        _assert_close(getattr(ours, name), getattr(theirs, name), what=name)
+    # lower_bound_ is the log-likelihood at the fitted parameters (scikit-learn's score);
+    # the per-iteration history is scikit-learn's lower_bounds_, plus that final value
+    _assert_close(ours.lower_bound_, theirs.score(X), what="lower_bound_")
+    _assert_close(ours.lower_bounds_[:-1], theirs.lower_bounds_, what="lower_bounds_")
+    _assert_close(ours.score_samples(X), theirs.score_samples(X), what="score_samples")
+    _assert_close(ours.predict_proba(X), theirs.predict_proba(X), what="predict_proba")
+    _assert_close(ours.aic(X), theirs.aic(X), what="aic")
+    _assert_close(ours.bic(X), theirs.bic(X), what="bic")
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_converged_log_likelihood_matches_sklearn(standardised, covariance_type):
+    """Run to convergence from the same start, both reach the same optimum."""
+    X = standardised
+    start = _initial_values(X, covariance_type)
+    ours = GaussianMixture(N_COMPONENTS, covariance_type=covariance_type, **start).fit(X)
+    theirs = SklearnGaussianMixture(
+        N_COMPONENTS, covariance_type=covariance_type, tol=1e-12, max_iter=10_000, **start
+    ).fit(X)
+    assert ours.converged_ and theirs.converged_
+    _assert_close(ours.lower_bound_, theirs.score(X))
+    _assert_close(ours.bic(X), theirs.bic(X))
+    # a flat optimum: 1e-6 in log-likelihood leaves the parameters good to about 1e-2
+    _assert_close(ours.means_, theirs.means_, rtol=1e-2)
+
+
+# --------------------------------------------------------------------- monotone likelihood
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n_samples=st.integers(20, 80),
+    n_features=st.integers(1, 3),
+    n_components=st.integers(1, 4),
+    covariance_type=st.sampled_from(COVARIANCE_TYPES),
+    init_params=st.sampled_from(["kmeans", "k-means++", "random", "random_from_data"]),
+    separation=st.floats(0.5, 6.0),
+)
+def test_log_likelihood_never_decreases(
+    seed, n_samples, n_features, n_components, covariance_type, init_params, separation
+):
+    """Each EM iteration's log-likelihood is at least the previous one (reg_covar=0)."""
+    X = make_mixture(
+        n_samples, n_components, n_features, separation=separation, random_state=seed
+    ).X
+    model = GaussianMixture(
+        n_components,
+        covariance_type=covariance_type,
+        init_params=init_params,
+        n_init=1,
+        reg_covar=0.0,
+        tol=0.0,
+        max_iter=30,
+        random_state=seed,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            model.fit(X)
+        except CovarianceError:  # a component collapsed with no regularisation at all
+            assume(False)
+    history = np.asarray(model.lower_bounds_)
+    assert len(history) == model.n_iter_ + 1
+    assert np.isfinite(history).all()
+    gains = np.diff(history)
+    assert gains.min() >= -1e-9 * max(1.0, np.abs(history).max()), gains.min()
+    assert model.lower_bound_ == history[-1]
+
+
+# --------------------------------------------------------------------- sample weights
+@pytest.fixture(scope="module")
+def weighted_problem():
+    X = make_mixture(90, N_COMPONENTS, 2, random_state=3).X
+    weights = np.random.default_rng(1).integers(0, 4, size=len(X))
+    return X, weights
+
+
+def _assert_same_fit(a, b, rtol=1e-8):
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        _assert_close(getattr(a, name), getattr(b, name), rtol=rtol, what=name)
+    _assert_close(a.lower_bound_, b.lower_bound_, rtol=rtol, what="lower_bound_")
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_integer_weights_equal_repeated_rows_kmeans_plus_plus(weighted_problem, covariance_type):
+    """Weighted k-means++ seeding picks the same rows as repeated data: the same fit."""
+    X, weights = weighted_problem
+    options = dict(covariance_type=covariance_type, init_params="k-means++", random_state=0)
+    weighted = GaussianMixture(N_COMPONENTS, **options).fit(X, sample_weight=weights)
+    repeated = GaussianMixture(N_COMPONENTS, **options).fit(np.repeat(X, weights, axis=0))
+    _assert_same_fit(weighted, repeated)
+
+
+@fixed_iterations
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_integer_weights_equal_repeated_rows_user_start(weighted_problem, covariance_type):
+    X, weights = weighted_problem
+    options = dict(
+        covariance_type=covariance_type, tol=0.0, max_iter=20, **_initial_values(X, covariance_type)
+    )
+    weighted = GaussianMixture(N_COMPONENTS, **options).fit(X, sample_weight=weights)
+    repeated = GaussianMixture(N_COMPONENTS, **options).fit(np.repeat(X, weights, axis=0))
+    _assert_same_fit(weighted, repeated, rtol=1e-9)
+    _assert_close(weighted.lower_bounds_, repeated.lower_bounds_, rtol=1e-9)
+
+
+@pytest.mark.parametrize("init_params", ["k-means++", "random_from_data"])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_zero_weight_equals_dropping_rows(weighted_problem, covariance_type, init_params):
+    X, _ = weighted_problem
+    keep = np.random.default_rng(2).random(len(X)) < 0.7
+    options = dict(covariance_type=covariance_type, init_params=init_params, random_state=0)
+    weighted = GaussianMixture(N_COMPONENTS, **options).fit(X, sample_weight=keep.astype(float))
+    dropped = GaussianMixture(N_COMPONENTS, **options).fit(X[keep])
+    _assert_same_fit(weighted, dropped)
+
+
+def test_uniform_weights_do_not_change_the_fit(weighted_problem):
+    """Scaling every weight by the same factor leaves the (mean) fit unchanged."""
+    X, _ = weighted_problem
+    options = dict(init_params="k-means++", random_state=0)
+    plain = GaussianMixture(N_COMPONENTS, **options).fit(X)
+    scaled = GaussianMixture(N_COMPONENTS, **options).fit(X, sample_weight=np.full(len(X), 3.0))
+    _assert_same_fit(plain, scaled)
+
+
+# --------------------------------------------------------------------- the seed example
+@pytest.fixture(scope="module")
+def seed_example():
+    return load_seed_example(return_labels=True)
+
+
+def test_seed_example_recovers_the_clusters(seed_example):
+    X, labels = seed_example
+    model = GaussianMixture(4, covariance_type="full", random_state=0).fit(X)
+    assert model.converged_
+    assert adjusted_rand_score(labels, model.predict(X)) > 0.95
+
+
+def test_seed_example_bic_is_lowest_at_four_components(seed_example):
+    X, _ = seed_example
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # large K may warn about degenerate components
+        bics = [GaussianMixture(k, random_state=0).fit(X).bic(X) for k in range(1, 10)]
+    assert int(np.argmin(bics)) + 1 == 4, np.round(bics, 1)
+
+
+# --------------------------------------------------------------------- restarts, warm start
+@fixed_iterations
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_warm_start_continues_where_the_last_fit_stopped(standardised, covariance_type):
+    """Two warm fits of 6 iterations equal one fit of 12 from the same start."""
+    X = standardised
+    start = _initial_values(X, covariance_type)
+    options = dict(covariance_type=covariance_type, tol=0.0, **start)
+    warm = GaussianMixture(N_COMPONENTS, max_iter=6, warm_start=True, **options)
+    warm.fit(X)
+    first = warm.lower_bound_
+    warm.fit(X)
+    once = GaussianMixture(N_COMPONENTS, max_iter=12, **options).fit(X)
+    assert warm.lower_bound_ >= first
+    _assert_same_fit(warm, once, rtol=1e-9)
+
+
+def test_warm_start_false_refits_from_scratch(standardised):
+    model = GaussianMixture(N_COMPONENTS, init_params="k-means++", random_state=0)
+    first = model.fit(standardised).means_.copy()
+    np.testing.assert_array_equal(model.fit(standardised).means_, first)
+
+
+def test_n_init_keeps_the_best_start(caplog):
+    """With verbose=1 every start is logged; the kept fit has the best log-likelihood."""
+    X = make_mixture(150, 5, 2, separation=2.0, random_state=4).X
+    model = GaussianMixture(5, init_params="random_from_data", n_init=6, random_state=1, verbose=1)
+    with caplog.at_level(logging.INFO, logger="bayesgmm"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X)
+    pattern = re.compile(r"start \d+ .*log-likelihood (-?[\d.]+) after \d+ iterations(.*)")
+    starts = [pattern.search(record.getMessage()) for record in caplog.records]
+    starts = [match for match in starts if match]
+    assert len(starts) == 6
+    values = [float(m.group(1)) for m in starts if "degenerate" not in m.group(2)]
+    assert len(set(np.round(values, 4))) > 1, "the starts should reach different optima"
+    assert model.lower_bound_ == pytest.approx(max(values), abs=1e-6)
+
+
+def test_more_starts_never_do_worse():
+    """n_init=5 begins with the start n_init=1 makes (same seed), then keeps the best."""
+    X = make_mixture(150, 5, 2, separation=2.0, random_state=4).X
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one = GaussianMixture(5, init_params="random", n_init=1, random_state=3).fit(X)
+        five = GaussianMixture(5, init_params="random", n_init=5, random_state=3).fit(X)
+    assert five.lower_bound_ >= one.lower_bound_ - 1e-12
+
+
+# --------------------------------------------------------------------- predict and sample
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_fit_predict_equals_fit_then_predict(standardised, covariance_type):
+    options = dict(covariance_type=covariance_type, random_state=0)
+    labels = GaussianMixture(N_COMPONENTS, **options).fit_predict(standardised)
+    fitted = GaussianMixture(N_COMPONENTS, **options).fit(standardised)
+    np.testing.assert_array_equal(labels, fitted.predict(standardised))
+    np.testing.assert_array_equal(labels, fitted.predict_proba(standardised).argmax(axis=1))
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_score_and_criteria_closed_forms(standardised, covariance_type):
+    X = standardised
+    model = GaussianMixture(N_COMPONENTS, covariance_type=covariance_type, random_state=0).fit(X)
+    log_prob = model.score_samples(X)
+    # weights K - 1 = 2, means K D = 9, covariances 18 / 6 / 9 / 3
+    n_parameters = {"full": 29, "tied": 17, "diag": 20, "spherical": 14}[covariance_type]
+    assert model.score(X) == pytest.approx(log_prob.mean(), rel=1e-12)
+    assert model.lower_bound_ == pytest.approx(log_prob.mean(), rel=1e-10)
+    assert model.bic(X) == pytest.approx(-2 * log_prob.sum() + n_parameters * np.log(len(X)))
+    assert model.aic(X) == pytest.approx(-2 * log_prob.sum() + 2 * n_parameters)
+    np.testing.assert_allclose(model.predict_proba(X).sum(axis=1), 1.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_sample_shapes_and_labels(standardised, covariance_type):
+    model = GaussianMixture(N_COMPONENTS, covariance_type=covariance_type, random_state=0)
+    model.fit(standardised)
+    X, y = model.sample(500)
+    assert X.shape == (500, standardised.shape[1])
+    assert y.shape == (500,)
+    assert set(np.unique(y)) <= set(range(N_COMPONENTS))
+    assert (np.diff(y) >= 0).all(), "labels come grouped by component, as in scikit-learn"
+    # each row is drawn from its own component: it is closer to that mean than chance
+    assert (model.predict(X) == y).mean() > 0.8
+
+
+def test_sample_continues_the_random_stream(standardised):
+    """Repeated calls give new draws; the same seed reproduces the whole sequence."""
+    first_model = GaussianMixture(N_COMPONENTS, random_state=0).fit(standardised)
+    second_model = GaussianMixture(N_COMPONENTS, random_state=0).fit(standardised)
+    a1, _ = first_model.sample(20)
+    a2, _ = first_model.sample(20)
+    b1, _ = second_model.sample(20)
+    b2, _ = second_model.sample(20)
+    assert not np.allclose(a1, a2)
+    np.testing.assert_array_equal(a1, b1)
+    np.testing.assert_array_equal(a2, b2)
+
+
+@pytest.mark.parametrize("n_samples", [0, -1])
+def test_sample_rejects_non_positive_sizes(standardised, n_samples):
+    model = GaussianMixture(1).fit(standardised)
+    with pytest.raises(ValueError, match=r"'n_samples'.*\[1, inf\).*Got"):
+        model.sample(n_samples)
+
+
+# --------------------------------------------------------------------- estimator surface
+@pytest.mark.parametrize(
+    "method", ["predict", "predict_proba", "score_samples", "score", "bic", "aic"]
+)
+def test_unfitted_model_raises_not_fitted(method):
+    from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+
+    with pytest.raises(NotFittedError, match="not fitted yet.*Call 'fit'") as info:
+        getattr(GaussianMixture(), method)(np.zeros((3, 2)))
+    assert isinstance(info.value, SklearnNotFittedError)
+
+
+def test_unfitted_sample_raises_not_fitted():
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        GaussianMixture().sample(3)
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "match"),
+    [
+        ({"n_components": 0}, ValueError, r"'n_components'.*range \[1, inf\).*Got 0"),
+        ({"n_components": 2.5}, TypeError, r"'n_components'.*must be an int"),
+        ({"covariance_type": "ful"}, ValueError, r"'covariance_type'.*among.*Got 'ful'"),
+        ({"init_params": "kmeans+"}, ValueError, r"'init_params'.*Got 'kmeans\+'"),
+        ({"tol": -1.0}, ValueError, r"'tol'.*range \[0\.0, inf\)"),
+        ({"reg_covar": -1e-3}, ValueError, r"'reg_covar'.*range \[0\.0, inf\)"),
+        ({"max_iter": 0}, ValueError, r"'max_iter'.*range \[1, inf\)"),
+        ({"n_init": 0}, ValueError, r"'n_init'.*range \[1, inf\)"),
+        ({"n_init": "many"}, ValueError, r"'n_init'.*or 'auto'.*Got 'many'"),
+        ({"n_init": 1.5}, TypeError, r"'n_init'.*or 'auto'"),
+        ({"weights_init": [0.5, 0.6]}, ValueError, r"weights_init must sum to 1"),
+        ({"weights_init": [1.0]}, ValueError, r"weights_init should have the shape \(2,\)"),
+        ({"means_init": np.zeros((3, 2))}, ValueError, r"means_init should have the shape"),
+        ({"precisions_init": -np.ones(2)}, ValueError, r"positive for.*smallest value -1"),
+        (
+            {"covariance_type": "full", "precisions_init": np.array([[[1, 0.5], [0, 1]]] * 2)},
+            ValueError,
+            r"must hold symmetric matrices",
+        ),
+        (
+            {"covariance_type": "tied", "precisions_init": np.array([[1.0, 2.0], [2.0, 1.0]])},
+            ValueError,
+            r"positive definite for covariance_type='tied'",
+        ),
+        ({"random_state": "seed"}, TypeError, r"random_state must be None, an int"),
+    ],
+)
+def test_invalid_parameters_are_named_in_the_error(params, error, match):
+    options = {"n_components": 2, "covariance_type": "spherical", **params}
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    with pytest.raises(error, match=match):
+        GaussianMixture(**options).fit(X)
+
+
+def test_more_components_than_rows_is_refused():
+    with pytest.raises(ValueError, match=r"n_components"):
+        GaussianMixture(5).fit(np.random.default_rng(0).normal(size=(4, 2)))
+
+
+def test_get_params_set_params_and_repr():
+    model = GaussianMixture(2, covariance_type="diag")
+    assert model.get_params()["covariance_type"] == "diag"
+    assert model.set_params(n_components=3, tol=1e-4) is model
+    assert (model.n_components, model.tol) == (3, 1e-4)
+    assert repr(model) == "GaussianMixture(n_components=3, covariance_type='diag', tol=0.0001)"
+    with pytest.raises(ValueError, match=r"Invalid parameter 'n_comp'.*Valid parameters"):
+        model.set_params(n_comp=2)
+
+
+def test_fit_does_not_modify_the_constructor_parameters(standardised):
+    start = _initial_values(standardised, "full")
+    copies = {name: value.copy() for name, value in start.items()}
+    model = GaussianMixture(N_COMPONENTS, **start).fit(standardised)
+    for name, value in copies.items():
+        np.testing.assert_array_equal(getattr(model, name), value)
+        assert getattr(model, name) is start[name]
+
+
+def test_feature_names_are_recorded_and_checked(standardised):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(standardised, columns=["a", "b", "c"])
+    model = GaussianMixture(2, random_state=0).fit(frame)
+    np.testing.assert_array_equal(model.feature_names_in_, ["a", "b", "c"])
+    assert model.n_features_in_ == 3
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        np.testing.assert_array_equal(model.predict(frame), model.predict(standardised))
+    with pytest.raises(ValueError, match="Feature names must be in the same order"):
+        model.predict(frame[["b", "a", "c"]])
+    refit = model.fit(standardised)
+    assert not hasattr(refit, "feature_names_in_")
+
+
+def test_predict_with_wrong_number_of_features(standardised):
+    model = GaussianMixture(2, random_state=0).fit(standardised)
+    with pytest.raises(ValueError, match=r"X has 2 features, but GaussianMixture is expecting 3"):
+        model.predict(standardised[:, :2])
+
+
+def test_max_iter_reached_warns_with_the_numbers(standardised):
+    model = GaussianMixture(N_COMPONENTS, max_iter=2, n_init=1, random_state=0)
+    with pytest.warns(ConvergenceWarning, match=r"did not converge in max_iter=2.*tol="):
+        model.fit(standardised)
+    assert not model.converged_
+    assert model.n_iter_ == 2
+
+
+def test_result_matches_the_estimator_attributes(standardised):
+    model = GaussianMixture(N_COMPONENTS, covariance_type="diag", random_state=0)
+    model.fit(standardised)
+    result = model.result_
+    np.testing.assert_array_equal(result.weights.values, model.weights_)
+    np.testing.assert_array_equal(result.means.values, model.means_)
+    np.testing.assert_allclose(
+        result.log_prob(standardised).values, model.score_samples(standardised)
+    )
+    np.testing.assert_array_equal(result.predict(standardised).values, model.predict(standardised))
+    np.testing.assert_allclose(result.bic(standardised), model.bic(standardised))
+    np.testing.assert_array_equal(result.history.values, model.lower_bounds_[:-1])
