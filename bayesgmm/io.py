@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import xarray as xr
 
 from .result import MixtureResult
@@ -91,6 +92,7 @@ def load(path: str | os.PathLike) -> MixtureResult:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No such file: {str(path)!r}.")
+    _check_signature(path)
     try:
         with xr.open_dataset(path, group=_GROUP, engine=_ENGINE) as stored:
             dataset = stored.load()
@@ -99,17 +101,66 @@ def load(path: str | os.PathLike) -> MixtureResult:
     except Exception as error:  # h5py raises several types for non-HDF5 input
         raise _not_a_result(path, f"cannot be read as netCDF-4: {error}") from None
     if dataset.attrs.get("format") != FORMAT_NAME:
-        raise _not_a_result(path, "its 'format' attribute is missing or different")
-    version = int(dataset.attrs.get("format_version", -1))
+        found = dataset.attrs.get("format")
+        raise _not_a_result(
+            path,
+            "it has no 'format' attribute"
+            if found is None
+            else f"its 'format' attribute is {str(found)!r}, not {FORMAT_NAME!r}",
+        )
+    version = _format_version(dataset.attrs.get("format_version"))
     if version != FORMAT_VERSION:
+        writer = dataset.attrs.get("bayesgmm_version", "unknown")
         raise ValueError(
             f"{str(path)!r} was written in bayesgmm result format version {version}, but this "
             f"bayesgmm ({_installed_version()}) reads version {FORMAT_VERSION}. Load it with "
-            f"the bayesgmm version that wrote it ({dataset.attrs.get('bayesgmm_version')}) "
+            f"the bayesgmm version that wrote it ({writer}) "
             "and refit or re-save."
         )
+    missing = [name for name in _REQUIRED_VARIABLES if name not in dataset.variables]
+    missing += [f"attribute {name!r}" for name in _REQUIRED_ATTRS if name not in dataset.attrs]
+    if missing:
+        raise _not_a_result(path, f"it is damaged or incomplete: {missing} missing")
     posterior = _load_posterior(path) if dataset.attrs.get("method", "em") != "em" else None
-    return MixtureResult.from_dataset(dataset, posterior=posterior)
+    try:
+        return MixtureResult.from_dataset(dataset, posterior=posterior)
+    except (ValueError, KeyError, IndexError, TypeError, np.linalg.LinAlgError) as error:
+        raise _not_a_result(path, f"its contents are inconsistent: {error}") from None
+
+
+#: What a version-1 file must hold in its ``bayesgmm`` group.
+_REQUIRED_VARIABLES = ("weights", "means", "covariances", "feature")
+_REQUIRED_ATTRS = ("covariance_type",)
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _check_signature(path: Path) -> None:
+    """Refuse, by its first bytes, a file that is not HDF5 (netCDF-4) before opening it."""
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+        for offset in (512, 1024, 2048):  # HDF5 allows a user block before the superblock
+            if head == _HDF5_SIGNATURE:
+                return
+            handle.seek(offset)
+            if handle.read(8) == _HDF5_SIGNATURE:
+                return
+    if head[:3] == b"CDF":
+        why = "it is a netCDF-3 file; bayesgmm results are netCDF-4 (HDF5)"
+    elif head[:1] == b"\x80":
+        why = "it looks like a Python pickle, which bayesgmm never loads: it could run code"
+    elif not head:
+        why = "it is empty"
+    else:
+        why = f"it is not a netCDF-4 (HDF5) file: it starts with {head!r}"
+    raise _not_a_result(path, why)
+
+
+def _format_version(value: Any) -> int | str:
+    """The stored format version as an int, or as found when it is not a whole number."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return repr(value)
 
 
 def _installed_version() -> str:
