@@ -517,6 +517,8 @@ def check_sample_weight(sample_weight: Any, n_samples: int, dtype: Any = np.floa
         return np.ones(n_samples, dtype=dtype)
     if isinstance(sample_weight, numbers.Number):
         sample_weight = np.full(n_samples, sample_weight)
+    if is_dask_array(sample_weight):
+        return _check_dask_sample_weight(sample_weight, n_samples, dtype)
     weights = np.asarray(sample_weight)
     if weights.dtype.kind not in "biuf":
         raise TypeError(
@@ -529,22 +531,58 @@ def check_sample_weight(sample_weight: Any, n_samples: int, dtype: Any = np.floa
             f"sample_weight.shape == {weights.shape}, expected ({n_samples},): one weight per "
             "row of X."
         )
-    if not np.isfinite(weights).all():
-        raise ValueError(
-            f"sample_weight contains {int((~np.isfinite(weights)).sum())} NaN or infinite "
-            "value(s); give every row a finite, non-negative weight."
+    finite = np.isfinite(weights)
+    _raise_for_weights(
+        int((~finite).sum()),
+        int((weights < 0).sum()),
+        float(weights[finite].min()) if finite.any() else np.nan,
+        int((weights > 0).sum()),
+    )
+    return weights
+
+
+def _check_dask_sample_weight(weights: Any, n_samples: int, dtype: Any) -> Any:
+    """The checks of :func:`check_sample_weight` on a dask array, in one pass over it."""
+    import dask
+    import dask.array as da
+
+    if weights.dtype.kind not in "biuf":
+        raise TypeError(
+            f"sample_weight must hold numbers; got dtype {weights.dtype}. Pass one "
+            "non-negative number per row of X."
         )
-    if (weights < 0).any():
+    if weights.ndim != 1 or weights.shape[0] != n_samples:
         raise ValueError(
-            f"Negative values in sample_weight ({int((weights < 0).sum())} rows, smallest "
-            f"{weights.min():g}); weights count rows and must be >= 0."
+            f"sample_weight.shape == {weights.shape}, expected ({n_samples},): one weight per "
+            "row of X."
         )
-    if not weights.any():
+    weights = weights.astype(dtype)
+    n_bad, n_negative, smallest, n_positive = dask.compute(
+        (~da.isfinite(weights)).sum(),
+        (weights < 0).sum(),
+        weights.min(),
+        (weights > 0).sum(),
+    )
+    _raise_for_weights(int(n_bad), int(n_negative), float(smallest), int(n_positive))
+    return weights
+
+
+def _raise_for_weights(n_bad: int, n_negative: int, smallest: float, n_positive: int) -> None:
+    if n_bad:
+        raise ValueError(
+            f"sample_weight contains {n_bad} NaN or infinite value(s); give every row a "
+            "finite, non-negative weight."
+        )
+    if n_negative:
+        raise ValueError(
+            f"Negative values in sample_weight ({n_negative} rows, smallest {smallest:g}); "
+            "weights count rows and must be >= 0."
+        )
+    if not n_positive:
         raise ValueError(
             "Sample weights must contain at least one non-zero number: every weight is zero, "
             "so there is nothing to fit."
         )
-    return weights
 
 
 def check_random_state(random_state: Any) -> np.random.Generator:

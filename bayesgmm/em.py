@@ -503,7 +503,7 @@ class GaussianMixture:
 
             if sample_weight is None:
                 return da.ones(X.shape[0], chunks=X.chunks[0])
-            return da.asarray(sample_weight).rechunk(X.chunks[0])
+            return da.asarray(check_sample_weight(sample_weight, X.shape[0])).rechunk(X.chunks[0])
         return check_sample_weight(sample_weight, X.shape[0])
 
     def _starts(self, options: dict[str, Any], user: dict[str, np.ndarray | None]) -> list[str]:

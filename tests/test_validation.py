@@ -286,6 +286,12 @@ CASES = [
          (r"unknown \(NaN\) chunk sizes", r"X\.compute_chunk_sizes\(\)")),
     Case("dask-with-nan", lambda: gm().fit(_dask(_with(X, 3, 1, np.nan))), ValueError,
          (r"contains NaN or infinity", r"impute")),
+    Case("dask-sample-weight-negative",
+         lambda: gm().fit(_dask(X), sample_weight=np.r_[-1.0, np.ones(N - 1)]), ValueError,
+         (r"Negative values in sample_weight \(1 rows, smallest -1\)", r"must be >= 0")),
+    Case("dask-sample-weight-wrong-length",
+         lambda: gm().fit(_dask(X), sample_weight=_dask(np.ones((N - 1, 1)))[:, 0]), ValueError,
+         (r"sample_weight\.shape == \(119,\), expected \(120,\)", r"one weight per row")),
     Case("dask", lambda: gm().fit(_dask(X)), check=lambda model, ref: _close_fit(model, ref)),
 ]  # fmt: skip
 
