@@ -695,7 +695,8 @@ class GaussianMixture:
         return data.X
 
     def _weighted_log_prob(self, X: np.ndarray) -> np.ndarray:
-        kind = get_covariance_type(self.covariance_type)
+        # the type that was fitted, not the parameter (which set_params may have changed)
+        kind = get_covariance_type(self.result_.covariance_type)
         with np.errstate(divide="ignore"):
             log_weights = np.log(self.weights_)
         return kind.log_density(X, self.means_, self.precisions_cholesky_) + log_weights
