@@ -54,9 +54,11 @@ def _initial_values(X, covariance_type, n_components=N_COMPONENTS, seed=0):
     """weights_init, means_init and precisions_init (scaled to the data) for a type."""
     rng = np.random.default_rng(seed)
     precision = 1.0 / X.var(axis=0)
+    # full and tied start from the data's (correlated) precision matrix
+    matrix = np.linalg.inv(np.cov(X, rowvar=False, bias=True))
     precisions = {
-        "full": np.stack([np.diag(precision)] * n_components),
-        "tied": np.diag(precision),
+        "full": np.stack([matrix] * n_components),
+        "tied": matrix,
         "diag": np.tile(precision, (n_components, 1)),
         "spherical": np.full(n_components, precision.mean()),
     }[covariance_type]
