@@ -46,24 +46,38 @@ def _squared_distances(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
 def kmeans_plusplus(
     X: np.ndarray, n_components: int, weights: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
-    """Choose ``n_components`` seeds by weighted D² sampling (Arthur & Vassilvitskii 2007).
+    """Choose ``n_components`` seeds by greedy weighted D² sampling.
+
+    Arthur & Vassilvitskii (2007) with the greedy refinement scikit-learn uses: at
+    each step ``2 + log K`` candidates are drawn with probability proportional to
+    weight times squared distance to the nearest seed, and the one that lowers the
+    weighted potential most is kept.
 
     Returns
     -------
     ndarray of shape (n_components, D)
         The chosen rows of X.
+
+    Examples
+    --------
+    >>> X = np.array([[0.0], [0.1], [10.0], [10.1]])
+    >>> np.sort(kmeans_plusplus(X, 2, np.ones(4), np.random.default_rng(0))[:, 0] > 5)
+    array([False,  True])
     """
+    n_trials = 2 + int(np.log(n_components))
     first = _weighted_choice(weights, 1, rng)[0]
     centers = [X[first]]
     closest = _squared_distances(X, X[first][None, :])[:, 0]
     for _ in range(1, n_components):
         score = weights * closest
         if score.sum() <= 0:  # fewer distinct points than components
-            index = _weighted_choice(weights, 1, rng)[0]
+            candidates = _weighted_choice(weights, n_trials, rng)
         else:
-            index = _weighted_choice(score, 1, rng)[0]
-        centers.append(X[index])
-        np.minimum(closest, _squared_distances(X, X[index][None, :])[:, 0], out=closest)
+            candidates = _weighted_choice(score, n_trials, rng)
+        distances = np.minimum(closest[:, None], _squared_distances(X, X[candidates]))
+        best = int(np.argmin(weights @ distances))
+        centers.append(X[candidates[best]])
+        closest = distances[:, best]
     return np.array(centers)
 
 
@@ -96,9 +110,12 @@ def kmeans(
     return centers
 
 
-def _whiten(X: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Scale the data by its SVD (mclust's ``hcUse = "SVD"``) so Ward sees round data."""
+def _whiten(X: np.ndarray, weights: np.ndarray, scaling: str) -> np.ndarray:
+    """Scale the data by its SVD (mclust's ``hcUse = "SVD"``) or per feature ("VARS")."""
     center = np.average(X, axis=0, weights=weights)
+    if scaling == "std":
+        spread = np.sqrt(np.average((X - center) ** 2, axis=0, weights=weights))
+        return (X - center) / np.where(spread > 0, spread, 1.0)
     Xc = (X - center) * np.sqrt(weights / weights.sum())[:, None]
     _, singular, vt = np.linalg.svd(Xc, full_matrices=False)
     keep = singular > singular[0] * 1e-10
@@ -106,14 +123,21 @@ def _whiten(X: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 def ward_labels(
-    X: np.ndarray, n_components: int, weights: np.ndarray, rng: np.random.Generator
+    X: np.ndarray,
+    n_components: int,
+    weights: np.ndarray,
+    rng: np.random.Generator,
+    scaling: str = "svd",
 ) -> np.ndarray:
-    """Deterministic start: Ward agglomeration on SVD-whitened data, cut at K clusters.
+    """Deterministic start: Ward agglomeration on scaled data, cut at K clusters.
+
+    ``scaling="svd"`` whitens the data by its singular value decomposition (mclust's
+    default ``hcUse="SVD"``); ``"std"`` divides each feature by its standard deviation.
 
     Data with more than ``WARD_MAX_ROWS`` positive-weight rows are agglomerated on a
     weighted subsample; every row then joins the nearest cluster centre.
     """
-    Z = _whiten(X, weights)
+    Z = _whiten(X, weights, scaling)
     rows = np.flatnonzero(weights > 0)
     if len(rows) > WARD_MAX_ROWS:
         rows = np.unique(_weighted_choice(weights, WARD_MAX_ROWS, rng))
@@ -146,8 +170,6 @@ def initial_responsibilities(
     method: str,
     weights: np.ndarray,
     rng: np.random.Generator,
-    *,
-    deterministic: bool = False,
 ) -> np.ndarray:
     """Starting responsibilities ``(N, K)`` for one EM run.
 
@@ -155,19 +177,27 @@ def initial_responsibilities(
     ----------
     X : ndarray of shape (N, D)
     n_components : int
-    method : {"kmeans", "k-means++", "random", "random_from_data"}
-        ``kmeans``: Lloyd's k-means from k-means++ seeds (or, with
-        ``deterministic=True``, from Ward agglomeration on whitened data);
-        ``k-means++``: nearest seed; ``random``: uniform random soft
-        responsibilities; ``random_from_data``: nearest of K random rows.
+    method : {"kmeans", "k-means++", "random", "random_from_data", "ward-svd", "ward-std"}
+        ``kmeans``: Lloyd's k-means from k-means++ seeds; ``k-means++``: nearest
+        seed; ``random``: uniform random soft responsibilities;
+        ``random_from_data``: nearest of K random rows; ``ward-svd`` / ``ward-std``:
+        the deterministic hierarchical start (Ward agglomeration on SVD-whitened or
+        standardised data), used among the default starts.
     weights : ndarray of shape (N,)
     rng : numpy Generator
-    deterministic : bool, default=False
-        Use the hierarchical start (only for ``kmeans``).
 
     Returns
     -------
     ndarray of shape (N, K)
+
+    Examples
+    --------
+    >>> X = np.array([[0.0], [0.1], [5.0], [5.1]])
+    >>> initial_responsibilities(X, 2, "ward-svd", np.ones(4), np.random.default_rng(0))
+    array([[1., 0.],
+           [1., 0.],
+           [0., 1.],
+           [0., 1.]])
     """
     if method == "random":
         resp = rng.uniform(size=(len(X), n_components))
@@ -178,9 +208,9 @@ def initial_responsibilities(
     if method == "k-means++":
         centers = kmeans_plusplus(X, n_components, weights, rng)
         return _one_hot(_squared_distances(X, centers).argmin(axis=1), n_components)
-    # "kmeans"
-    if deterministic:
-        return _one_hot(ward_labels(X, n_components, weights, rng), n_components)
+    if method.startswith("ward-"):
+        labels = ward_labels(X, n_components, weights, rng, scaling=method[len("ward-") :])
+        return _one_hot(labels, n_components)
     Xs, ws = _subsample(X, weights, rng, KMEANS_MAX_ROWS)
     centers = kmeans(Xs, kmeans_plusplus(Xs, n_components, ws, rng), ws)
     return _one_hot(_squared_distances(X, centers).argmin(axis=1), n_components)
