@@ -211,6 +211,19 @@ def test_integer_weights_equal_repeated_rows_user_start(weighted_problem, covari
     _assert_close(weighted.lower_bounds_, repeated.lower_bounds_, rtol=1e-9)
 
 
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_integer_weights_equal_repeated_rows_default_settings(weighted_problem, covariance_type):
+    """With the default starts (Ward + k-means) the fits agree up to the order of components."""
+    X, weights = weighted_problem
+    options = dict(covariance_type=covariance_type, random_state=0)
+    weighted = GaussianMixture(N_COMPONENTS, **options).fit(X, sample_weight=weights)
+    repeated = GaussianMixture(N_COMPONENTS, **options).fit(np.repeat(X, weights, axis=0))
+    _assert_close(weighted.lower_bound_, repeated.lower_bound_, rtol=1e-8)
+    order_w, order_r = np.lexsort(weighted.means_.T), np.lexsort(repeated.means_.T)
+    _assert_close(weighted.means_[order_w], repeated.means_[order_r], rtol=1e-6)
+    _assert_close(weighted.weights_[order_w], repeated.weights_[order_r], rtol=1e-6)
+
+
 @pytest.mark.parametrize("init_params", ["k-means++", "random_from_data"])
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_zero_weight_equals_dropping_rows(weighted_problem, covariance_type, init_params):
@@ -486,3 +499,13 @@ def test_predictions_use_the_fitted_covariance_type(standardised):
     model.set_params(covariance_type="full")
     np.testing.assert_array_equal(model.predict(standardised), labels)
     np.testing.assert_array_equal(model.score_samples(standardised), log_prob)
+
+
+def test_verbose_logs_starts_and_iterations_without_printing(standardised, caplog, capsys):
+    model = GaussianMixture(N_COMPONENTS, n_init=2, verbose=2, verbose_interval=5, random_state=0)
+    with caplog.at_level(logging.INFO, logger="bayesgmm"):
+        model.fit(standardised)
+    messages = [record.getMessage() for record in caplog.records]
+    assert sum("start" in message for message in messages) == 2
+    assert any(re.search(r"iteration 5: mean log-likelihood -?\d", m) for m in messages)
+    assert capsys.readouterr().out == ""
