@@ -1,0 +1,25 @@
+"""Bayesian Gaussian mixtures with PyMC: model, inference, relabelling, estimator.
+
+Importing this package imports PyMC lazily (inside the functions that need it), but
+``bayesgmm`` itself does not import this package until ``BayesianGaussianMixture`` is
+first used.
+"""
+
+from .estimator import BayesianGaussianMixture
+from .inference import SamplerWarning, limit_blas_threads, run_inference, start_values
+from .model import Standardisation, build_model
+from .priors import Priors
+from .relabel import raw_posterior, relabel
+
+__all__ = [
+    "BayesianGaussianMixture",
+    "Priors",
+    "SamplerWarning",
+    "Standardisation",
+    "build_model",
+    "limit_blas_threads",
+    "raw_posterior",
+    "relabel",
+    "run_inference",
+    "start_values",
+]

@@ -1,0 +1,421 @@
+"""Posterior inference for the mixture model: NUTS, ADVI, full-rank ADVI and MAP.
+
+Every method starts from the EM solution (``start_values``): chains that start
+inside one labelling rarely switch labels, and the sampler spends its tuning on
+the posterior instead of on finding it. While it runs, BLAS is held to one thread
+(``limit_blas_threads``): a mixture's log-density is many tiny matrix products,
+which multi-threaded OpenBLAS runs 10-20 times slower.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from ..covariance import get_covariance_type
+from .model import PARAMETER_NAMES, Standardisation
+
+__all__ = [
+    "METHODS",
+    "NUTS_SAMPLERS",
+    "SamplerWarning",
+    "default_nuts_sampler",
+    "limit_blas_threads",
+    "start_values",
+    "run_inference",
+]
+
+logger = logging.getLogger(__name__)
+
+METHODS = ("nuts", "advi", "fullrank_advi", "map")
+NUTS_SAMPLERS = ("auto", "pymc", "nutpie", "numpyro")
+_EXTRAS = {"nutpie": ("nutpie",), "numpyro": ("numpyro", "jax")}
+
+
+class SamplerWarning(UserWarning):
+    """Sampler trouble: divergences, R-hat, effective sample size, non-convergence."""
+
+
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def default_nuts_sampler() -> str:
+    """The fastest NUTS sampler installed: nutpie, else PyMC's own.
+
+    Examples
+    --------
+    >>> default_nuts_sampler() in ("nutpie", "pymc")
+    True
+    """
+    return "nutpie" if _installed("nutpie") else "pymc"
+
+
+def resolve_nuts_sampler(name: str) -> str:
+    """Check that the named sampler is installed; "auto" picks the fastest one.
+
+    Raises
+    ------
+    ImportError
+        Naming the package and the extra that installs it.
+    """
+    if name == "auto":
+        return default_nuts_sampler()
+    missing = [module for module in _EXTRAS.get(name, ()) if not _installed(module)]
+    if missing:
+        raise ImportError(
+            f"nuts_sampler={name!r} needs {' and '.join(missing)}, which is not installed. "
+            "Install the extra with `pip install 'bayesgmm[nuts]'` (or `pip install "
+            f"{' '.join(missing)}`), or use nuts_sampler='pymc'."
+        )
+    return name
+
+
+@contextlib.contextmanager
+def limit_blas_threads(n_threads: int = 1) -> Iterator[None]:
+    """Hold BLAS (and OpenMP) to ``n_threads`` inside the block, here and in workers.
+
+    threadpoolctl limits this process; the environment variables reach worker
+    processes that PyMC starts for parallel chains. Both are restored afterwards.
+
+    Examples
+    --------
+    >>> with limit_blas_threads(1):
+    ...     pass
+    """
+    from threadpoolctl import threadpool_limits
+
+    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    saved = {name: os.environ.get(name) for name in names}
+    try:
+        for name in names:
+            os.environ[name] = str(n_threads)
+        with threadpool_limits(limits=n_threads):
+            yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _packed_lower(matrix: np.ndarray) -> np.ndarray:
+    rows, cols = np.tril_indices(matrix.shape[-1])
+    return np.linalg.cholesky(matrix)[..., rows, cols]
+
+
+def start_values(
+    weights: np.ndarray,
+    means: np.ndarray,
+    covariances: np.ndarray,
+    covariance_type: str,
+    standard: Standardisation,
+) -> dict[str, np.ndarray]:
+    """Initial values of the model's free variables from parameters in data units.
+
+    Parameters
+    ----------
+    weights, means, covariances : ndarray
+        A fitted mixture (for example the EM solution), covariances shaped per type.
+    covariance_type : {"full", "tied", "diag", "spherical"}
+    standard : Standardisation
+        The model's standardisation.
+
+    Returns
+    -------
+    dict
+        Untransformed values keyed by free-variable name, as ``pm.sample``'s
+        ``initvals`` takes them.
+
+    Examples
+    --------
+    >>> s = Standardisation(center=np.zeros(1), scale=np.full(1, 2.0))
+    >>> start_values(np.array([1.0]), np.ones((1, 1)), np.full((1, 1), 4.0), "diag", s)["z_sds"]
+    array([[1.]])
+    """
+    scale = standard.scale
+    weights = np.clip(np.asarray(weights, dtype=np.float64), 1e-6, None)
+    start = {
+        "weights": weights / weights.sum(),
+        "z_means": (np.asarray(means) - standard.center) / scale,
+    }
+    covariances = np.asarray(covariances, dtype=np.float64)
+    if covariance_type == "full":
+        z_cov = covariances / scale[None, :, None] / scale[None, None, :]
+        for k, packed in enumerate(_packed_lower(z_cov)):
+            start[f"z_chol_{k}"] = packed
+    elif covariance_type == "tied":
+        start["z_chol"] = _packed_lower(covariances / scale[:, None] / scale[None, :])
+    elif covariance_type == "diag":
+        start["z_sds"] = np.sqrt(covariances) / scale[None, :]
+    else:
+        start["z_sds"] = np.sqrt(covariances) / scale[0]
+    return start
+
+
+def _jitter(start: dict[str, np.ndarray], rng: np.random.Generator, size: float) -> dict:
+    """A chain's start: means moved by ``size`` standardised units, weights and scales
+    multiplied by ``exp(size * noise)``; correlations kept."""
+    if size == 0:
+        return {name: value.copy() for name, value in start.items()}
+    out = {}
+    for name, value in start.items():
+        if name == "z_means":
+            out[name] = value + size * rng.standard_normal(value.shape)
+        elif name == "weights" or name == "z_sds":
+            moved = value * np.exp(size * rng.standard_normal(value.shape))
+            out[name] = moved / moved.sum() if name == "weights" else moved
+        else:  # packed Cholesky factors of correlated scales: kept as they are
+            out[name] = value.copy()
+    return out
+
+
+def _seed(rng: np.random.Generator) -> int:
+    return int(rng.integers(2**31 - 1))
+
+
+def run_inference(
+    model: Any,
+    *,
+    method: str = "nuts",
+    starts: list[dict[str, np.ndarray]],
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    cores: int | None = None,
+    nuts_sampler: str = "auto",
+    target_accept: float = 0.8,
+    advi_max_iter: int = 50_000,
+    advi_tol: float = 1e-3,
+    advi_window: int = 200,
+    advi_learning_rate: float = 0.01,
+    rng: np.random.Generator,
+    progressbar: bool = False,
+) -> tuple[Any, dict[str, Any]]:
+    """Run one inference method on a model from :func:`~bayesgmm.bayes.model.build_model`.
+
+    Parameters
+    ----------
+    model : pymc.Model
+    method : {"nuts", "advi", "fullrank_advi", "map"}, default="nuts"
+    starts : list of dict
+        One start (untransformed values, :func:`start_values`) per chain; the
+        variational methods and MAP use the first.
+    draws, tune, chains : int
+        Draws kept and tuning steps per chain; number of chains. The variational
+        methods draw ``draws * chains`` values from the approximation, as one chain.
+    cores : int or None, default=None
+        Chains run in parallel (None: ``min(chains, os.cpu_count())``).
+    nuts_sampler : {"auto", "pymc", "nutpie", "numpyro"}, default="auto"
+    target_accept : float, default=0.8
+    advi_max_iter : int, default=50000
+        Most optimisation steps of (full-rank) ADVI.
+    advi_tol : float, default=1e-3
+        Convergence criterion of ADVI: the optimisation stops when the mean of the
+        variational parameters averaged over a window of ``advi_window`` steps moves,
+        from one window to the next, by less than ``advi_tol`` (largest absolute
+        change, in standardised and log units). Averaging over a window removes most
+        of the stochastic-gradient noise, so the check can fire.
+    advi_window : int, default=200
+    advi_learning_rate : float, default=0.01
+        Adam's step size.
+    rng : numpy Generator
+        Source of every seed, so that a ``random_state`` reproduces the draws.
+    progressbar : bool, default=False
+
+    Returns
+    -------
+    idata : arviz.InferenceData
+        Raw (not relabelled) draws of ``weights``, ``means`` and ``covariances`` in data
+        units; ``sample_stats`` as the sampler writes them.
+    info : dict
+        ``method``, ``sampler``, ``seconds`` and, for ADVI, ``converged``, ``n_iter``.
+    """
+    import pymc as pm
+
+    started = time.perf_counter()
+    info: dict[str, Any] = {"method": method}
+    cores = min(chains, os.cpu_count() or 1) if cores is None else cores
+    with limit_blas_threads(1), model:
+        if method == "nuts":
+            sampler = resolve_nuts_sampler(nuts_sampler)
+            info["sampler"] = sampler
+            if sampler == "nutpie":
+                idata = _nutpie(
+                    model, starts, draws, tune, chains, cores, target_accept, rng, progressbar
+                )
+            else:
+                kwargs = {"nuts_sampler": sampler}
+                if sampler == "pymc":
+                    kwargs.update(init="adapt_diag", initvals=starts, cores=cores)
+                else:
+                    kwargs.update(nuts_sampler_kwargs={"chain_method": "sequential"})
+                idata = pm.sample(
+                    draws=draws,
+                    tune=tune,
+                    chains=chains,
+                    target_accept=target_accept,
+                    random_seed=_seed(rng),
+                    progressbar=progressbar,
+                    compute_convergence_checks=False,
+                    var_names=list(PARAMETER_NAMES),
+                    idata_kwargs={"log_likelihood": False},
+                    **kwargs,
+                )
+        elif method in ("advi", "fullrank_advi"):
+            idata = _advi(
+                model,
+                method,
+                starts[0],
+                draws * chains,
+                advi_max_iter,
+                advi_tol,
+                advi_window,
+                advi_learning_rate,
+                rng,
+                progressbar,
+                info,
+            )
+        elif method == "map":
+            point = pm.find_MAP(start=starts[0], progressbar=progressbar, seed=_seed(rng))
+            idata = _point_idata(model, point)
+        else:  # pragma: no cover - validated by the estimator
+            raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
+    info["seconds"] = time.perf_counter() - started
+    for name in list(idata.groups()):  # the estimator adds the data groups in data units
+        if name not in ("posterior", "sample_stats"):
+            delattr(idata, name)
+    return idata, info
+
+
+def _nutpie(model, starts, draws, tune, chains, cores, target_accept, rng, progressbar):
+    import dataclasses
+
+    import nutpie
+
+    compiled = nutpie.compile_pymc_model(
+        model, initial_points=starts[0], jitter_rvs=set(), var_names=list(PARAMETER_NAMES)
+    )
+    # per-chain starts: the EM point, jittered in the unconstrained space
+    base = compiled.initial_point_func
+    jitter_rng = np.random.default_rng(_seed(rng))
+    offsets = {}
+
+    def initial_point(seed: Any) -> np.ndarray:
+        point = np.asarray(base(seed), dtype=np.float64)
+        key = repr(seed)
+        if key not in offsets:
+            offsets[key] = 0.05 * jitter_rng.standard_normal(point.shape)
+        return point + offsets[key]
+
+    compiled = dataclasses.replace(compiled, initial_point_func=initial_point)
+    return nutpie.sample(
+        compiled,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        cores=cores,
+        seed=_seed(rng),
+        target_accept=target_accept,
+        progress_bar=progressbar,
+        save_warmup=False,
+    )
+
+
+class _WindowConvergence:
+    """Stop ADVI when the window-averaged variational mean stops moving."""
+
+    def __init__(self, window: int, tol: float) -> None:
+        self.window = window
+        self.tol = tol
+        self.total: np.ndarray | None = None
+        self.previous: np.ndarray | None = None
+        self.count = 0
+        self.converged = False
+        self.change = np.inf
+        self.n_iter = 0
+
+    def __call__(self, approx: Any, losses: Any, i: int) -> None:
+        mean = np.asarray(approx.mean.eval())
+        self.total = mean if self.total is None else self.total + mean
+        self.count += 1
+        self.n_iter = i
+        if self.count < self.window:
+            return
+        average = self.total / self.count
+        self.total, self.count = None, 0
+        if self.previous is not None:
+            self.change = float(np.abs(average - self.previous).max())
+            if self.change < self.tol:
+                self.converged = True
+                raise StopIteration(
+                    f"window-averaged mean moved by {self.change:.2g} < {self.tol:.2g}"
+                )
+        self.previous = average
+
+
+def _advi(
+    model, method, start, n_draws, max_iter, tol, window, learning_rate, rng, progressbar, info
+):
+    import warnings
+
+    import pymc as pm
+
+    approximation = pm.ADVI if method == "advi" else pm.FullRankADVI
+    kwargs = {"start": start, "random_seed": _seed(rng)}
+    if method == "advi":
+        sigma = {var.name: 0.1 for var in model.value_vars}
+        kwargs["start_sigma"] = sigma
+    inference = approximation(**kwargs)
+    check = _WindowConvergence(window, tol)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*StopIteration.*")
+        approx = inference.fit(
+            n=max_iter,
+            callbacks=[check],
+            progressbar=progressbar,
+            obj_optimizer=pm.adam(learning_rate=learning_rate),
+        )
+    info.update(
+        converged=check.converged,
+        n_iter=check.n_iter + 1,
+        change=check.change,
+        loss=np.asarray(approx.hist),
+    )
+    if not check.converged:
+        warnings.warn(
+            f"{method} did not converge in {max_iter} iterations: the window-averaged "
+            f"variational mean still moved by {check.change:.3g} (tolerance {tol:g}). "
+            "Raise advi_max_iter or advi_tol, or use method='nuts'.",
+            SamplerWarning,
+            stacklevel=4,
+        )
+    return approx.sample(
+        n_draws, random_seed=_seed(rng), var_names=list(PARAMETER_NAMES), return_inferencedata=True
+    )
+
+
+def _point_idata(model: Any, point: dict[str, np.ndarray]) -> Any:
+    import arviz as az
+
+    dims = {name: list(model.named_vars_to_dims.get(name, ())) for name in PARAMETER_NAMES}
+    coords = {name: np.asarray(values) for name, values in model.coords.items()}
+    posterior = {name: np.asarray(point[name])[None, None] for name in PARAMETER_NAMES}
+    return az.from_dict(posterior=posterior, coords=coords, dims=dims)
+
+
+def covariance_draws(posterior: Any, covariance_type: str) -> np.ndarray:
+    """Covariances of every draw as full matrices, ``(chain, draw, K, D, D)``."""
+    kind = get_covariance_type(covariance_type)
+    k = posterior.sizes["component"]
+    d = posterior.sizes["feature"]
+    return np.asarray(kind.to_full(posterior["covariances"].values, k, d))
