@@ -15,3 +15,11 @@ __all__ = [
     "save",
     "__version__",
 ]
+
+
+def __getattr__(name: str):  # lazy, so that `import bayesgmm` does not import PyMC
+    if name == "BayesianGaussianMixture":
+        from .bayes import BayesianGaussianMixture
+
+        return BayesianGaussianMixture
+    raise AttributeError(f"module 'bayesgmm' has no attribute {name!r}")

@@ -20,6 +20,9 @@ from .data import check_int, check_random_state, check_X
 
 __all__ = ["MixtureResult"]
 
+# Largest number of (draw, row, component) log-densities held at once.
+_DRAW_BLOCK_ELEMENTS = 1 << 21
+
 
 class MixtureResult:
     """A fitted Gaussian mixture: parameters, criteria, responsibilities, sampling.
@@ -195,9 +198,16 @@ class MixtureResult:
         return {"observation": np.asarray(index) if index is not None else np.arange(n)}
 
     def log_prob(self, X: Any) -> xr.DataArray:
-        """Log-density of the mixture at each row of X, dims ``(observation,)``."""
+        """Log-density of the mixture at each row of X, dims ``(observation,)``.
+
+        For a Bayesian fit this is the posterior predictive density: the mixture's
+        density averaged over the posterior draws, ``log (1/S) sum_s p(x | theta_s)``.
+        """
         X, index = self._check(X)
-        log_prob, _ = gaussian.log_mixture_density(self._weighted_log_prob(X))
+        if self.posterior is not None:
+            log_prob = self._posterior_log_prob(X)
+        else:
+            log_prob, _ = gaussian.log_mixture_density(self._weighted_log_prob(X))
         return xr.DataArray(
             log_prob,
             dims=("observation",),
@@ -205,9 +215,27 @@ class MixtureResult:
             name="log_prob",
         )
 
-    def responsibilities(self, X: Any) -> xr.DataArray:
-        """Probability of each component for each row, dims ``(observation, component)``."""
+    def responsibilities(self, X: Any, *, ci_prob: float = 0.94) -> Any:
+        """Probability of each component for each row, dims ``(observation, component)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (N, D)
+        ci_prob : float, default=0.94
+            Bayesian fits only: probability mass of the equal-tailed credible
+            interval reported per point and component.
+
+        Returns
+        -------
+        xarray.DataArray or xarray.Dataset
+            EM fit: a DataArray of responsibilities. Bayesian fit: a Dataset with
+            ``mean`` (the posterior mean responsibility), ``lower`` and ``upper`` (the
+            credible bounds over the posterior draws), computed in blocks of rows so
+            that N x K x draws never sits in memory at once.
+        """
         X, index = self._check(X)
+        if self.posterior is not None:
+            return self._posterior_responsibilities(X, index, ci_prob)
         _, log_resp = gaussian.log_mixture_density(self._weighted_log_prob(X))
         coords = self._observation_coords(len(X), index)
         coords["component"] = np.arange(self.n_components)
@@ -219,9 +247,15 @@ class MixtureResult:
         )
 
     def predict(self, X: Any) -> xr.DataArray:
-        """Most probable component of each row, dims ``(observation,)``."""
+        """Most probable component of each row, dims ``(observation,)``.
+
+        For a Bayesian fit: the component of highest posterior mean responsibility.
+        """
         X, index = self._check(X)
-        labels = self._weighted_log_prob(X).argmax(axis=1)
+        if self.posterior is not None:
+            labels = self._posterior_responsibilities(X, index, None)["mean"].values.argmax(1)
+        else:
+            labels = self._weighted_log_prob(X).argmax(axis=1)
         return xr.DataArray(
             labels,
             dims=("observation",),
@@ -285,9 +319,18 @@ class MixtureResult:
         Returns
         -------
         ndarray of shape (n_samples, D), or a tuple (X, labels)
+
+        Notes
+        -----
+        For a Bayesian fit the rows come from the posterior predictive distribution:
+        each row takes a posterior draw at random, then a component and a point from
+        that draw's mixture.
         """
         check_int("MixtureResult", "n_samples", n_samples, 1)
         rng = check_random_state(random_state)
+        if self.posterior is not None:
+            X, y = self._posterior_sample(n_samples, rng)
+            return (X, y) if return_labels else X
         counts = rng.multinomial(n_samples, self._weights / self._weights.sum())
         full = self._kind.to_full(self._covariances, self.n_components, self.n_features)
         chol = np.linalg.cholesky(full)
@@ -299,6 +342,142 @@ class MixtureResult:
         X = np.concatenate(draws)
         y = np.concatenate(labels)
         return (X, y) if return_labels else X
+
+    # ------------------------------------------------------------------ posterior draws
+    def _posterior_draws(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Weights (S, K), means (S, K, D) and precision factors of every draw."""
+        cached = getattr(self, "_draw_cache", None)
+        if cached is not None and cached[0] is self.posterior:
+            return cached[1]
+        post = self.posterior.posterior
+        weights = post["weights"].transpose("chain", "draw", "component").values
+        means = post["means"].transpose("chain", "draw", "component", "feature").values
+        covariances = post["covariances"].transpose("chain", "draw", ...).values
+        n_draws = weights.shape[0] * weights.shape[1]
+        weights = weights.reshape(n_draws, -1)
+        means = means.reshape(n_draws, *means.shape[2:])
+        covariances = covariances.reshape(n_draws, *covariances.shape[2:])
+        prec_chol = self._kind.precision_cholesky(covariances, weights)
+        draws = (weights, means, prec_chol)
+        self._draw_cache = (self.posterior, draws)
+        return draws
+
+    def _draw_blocks(self, X: np.ndarray) -> Any:
+        """Yield (rows, weighted log-densities (S, B, K)) over blocks of rows."""
+        weights, means, prec_chol = self._posterior_draws()
+        n_draws, n_components = weights.shape
+        block = max(1, _DRAW_BLOCK_ELEMENTS // (n_draws * n_components))
+        with np.errstate(divide="ignore"):
+            log_weights = np.log(weights)[:, None, :]
+        for start in range(0, len(X), block):
+            rows = slice(start, min(start + block, len(X)))
+            yield rows, self._kind.log_density(X[rows], means, prec_chol) + log_weights
+
+    def _posterior_log_prob(self, X: np.ndarray) -> np.ndarray:
+        out = np.empty(len(X))
+        n_draws = self._posterior_draws()[0].shape[0]
+        for rows, weighted in self._draw_blocks(X):
+            per_draw, _ = gaussian.log_mixture_density(weighted)  # (S, B)
+            out[rows] = gaussian.log_mixture_density(per_draw.T)[0] - np.log(n_draws)
+        return out
+
+    def log_likelihood_draws(self, X: Any) -> xr.DataArray:
+        """Pointwise log-likelihood of X under every posterior draw (Bayesian fits).
+
+        Returns
+        -------
+        xarray.DataArray
+            dims ``(chain, draw, observation)``, in the data's units: the
+            ``log_likelihood`` group of the InferenceData that ``az.loo`` reads.
+        """
+        posterior = self._require_posterior("log_likelihood_draws")
+        X, index = self._check(X)
+        n_chains, n_draws = posterior.sizes["chain"], posterior.sizes["draw"]
+        out = np.empty((n_chains * n_draws, len(X)))
+        for rows, weighted in self._draw_blocks(X):
+            out[:, rows] = gaussian.log_mixture_density(weighted)[0]
+        coords = {"chain": posterior["chain"].values, "draw": posterior["draw"].values}
+        coords.update(self._observation_coords(len(X), index))
+        return xr.DataArray(
+            out.reshape(n_chains, n_draws, len(X)),
+            dims=("chain", "draw", "observation"),
+            coords=coords,
+            name="log_likelihood",
+        )
+
+    def _posterior_responsibilities(self, X: np.ndarray, index: Any, ci_prob: Any) -> xr.Dataset:
+        n_components = self.n_components
+        mean = np.empty((len(X), n_components))
+        bounds = None
+        if ci_prob is not None:
+            ci_prob = float(ci_prob)
+            if not 0.0 < ci_prob < 1.0:
+                raise ValueError(f"ci_prob must be in the open interval (0, 1); got {ci_prob}.")
+            tail = (1.0 - ci_prob) / 2.0
+            bounds = np.empty((2, len(X), n_components))
+        for rows, weighted in self._draw_blocks(X):
+            resp = np.exp(gaussian.log_mixture_density(weighted)[1])  # (S, B, K)
+            mean[rows] = resp.mean(axis=0)
+            if bounds is not None:
+                bounds[:, rows] = np.quantile(resp, [tail, 1.0 - tail], axis=0)
+        coords = self._observation_coords(len(X), index)
+        coords["component"] = np.arange(n_components)
+        dims = ("observation", "component")
+        variables = {"mean": (dims, mean)}
+        attrs = {"description": "posterior mean responsibilities"}
+        if bounds is not None:
+            variables["lower"] = (dims, bounds[0])
+            variables["upper"] = (dims, bounds[1])
+            attrs = {
+                "ci_prob": ci_prob,
+                "description": f"posterior mean and {ci_prob:.0%} equal-tailed credible "
+                "interval of each responsibility over the posterior draws",
+            }
+        return xr.Dataset(variables, coords=coords, attrs=attrs)
+
+    def _posterior_sample(self, n_samples: int, rng: np.random.Generator) -> tuple:
+        weights, means, _ = self._posterior_draws()
+        post = self.posterior.posterior
+        covariances = post["covariances"].transpose("chain", "draw", ...).values
+        covariances = covariances.reshape(weights.shape[0], *covariances.shape[2:])
+        full = self._kind.to_full(covariances, self.n_components, self.n_features)
+        draw = rng.integers(weights.shape[0], size=n_samples)
+        cumulative = np.cumsum(weights[draw], axis=1)
+        uniform = rng.random(n_samples)[:, None] * cumulative[:, -1:]
+        labels = np.minimum((cumulative < uniform).sum(axis=1), self.n_components - 1)
+        chol = np.linalg.cholesky(full[draw, labels])  # (n, D, D)
+        noise = rng.standard_normal((n_samples, self.n_features))
+        X = means[draw, labels] + np.einsum("nde,ne->nd", chol, noise)
+        order = np.argsort(labels, kind="stable")
+        return X[order], labels[order]
+
+    def _require_posterior(self, what: str) -> Any:
+        if self.posterior is None:
+            raise ValueError(
+                f"{what} needs a Bayesian fit (a result with a posterior); this result was "
+                f"made by method={self.method!r}. Fit BayesianGaussianMixture instead."
+            )
+        return self.posterior.posterior
+
+    def summary(self, var_names: Any = ("weights", "means", "covariances"), **kwargs: Any) -> Any:
+        """ArviZ summary of the relabelled posterior (Bayesian fits).
+
+        Parameters
+        ----------
+        var_names : sequence of str, default=("weights", "means", "covariances")
+        **kwargs
+            Passed to :func:`arviz.summary` (``hdi_prob``, ``kind``, ...).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Mean, sd, HDI, MCSE, bulk and tail ESS and R-hat per parameter, computed on
+            the relabelled draws.
+        """
+        import arviz as az
+
+        self._require_posterior("summary")
+        return az.summary(self.posterior, var_names=list(var_names), **kwargs)
 
     # ------------------------------------------------------------------ conversion
     def to_dataset(self) -> xr.Dataset:
