@@ -172,6 +172,10 @@ def _installed_version() -> str:
 def _load_posterior(path: Path) -> Any:
     import arviz as az
 
+    # ArviZ reads every group of the file, ours included; the posterior is the rest
     idata = az.from_netcdf(str(path), engine=_ENGINE)
-    idata.load() if hasattr(idata, "load") else None
+    if _GROUP in idata.groups():
+        delattr(idata, _GROUP)
+    for group in idata.groups():  # read into memory, so the file is not held open
+        getattr(idata, group).load()
     return idata
