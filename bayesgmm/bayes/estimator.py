@@ -380,7 +380,8 @@ class BayesianGaussianMixture:
 
     def score_samples(self, X: Any) -> np.ndarray:
         """Log posterior-predictive density at each row (averaged over draws), (N,)."""
-        return self.result_.log_prob(self._validate(X)).values
+        X = self._validate(X)
+        return self.result_.log_prob(X).values
 
     def score(self, X: Any, y: Any = None) -> float:
         """Mean log posterior-predictive density per row of X."""
@@ -388,7 +389,8 @@ class BayesianGaussianMixture:
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Posterior mean responsibilities, (N, K)."""
-        return self.result_.responsibilities(self._validate(X), ci_prob=None)["mean"].values
+        X = self._validate(X)
+        return self.result_.responsibilities(X, ci_prob=None)["mean"].values
 
     def predict(self, X: Any) -> np.ndarray:
         """Component of highest posterior mean responsibility per row, (N,)."""

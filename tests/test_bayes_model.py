@@ -1,0 +1,183 @@
+"""The PyMC model: priors, standardisation, the marginal likelihood against gaussian.py,
+start values, and the error paths of the Bayesian estimator (no sampling here)."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from bayesgmm import gaussian
+from bayesgmm.bayes import BayesianGaussianMixture, Priors, Standardisation, build_model
+from bayesgmm.bayes.inference import resolve_nuts_sampler, start_values
+from bayesgmm.covariance import get_covariance_type
+
+COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
+
+
+def _data(seed=0, n=60):
+    rng = np.random.default_rng(seed)
+    X = np.concatenate([rng.normal(-2, 1, (n, 3)), rng.normal(2, 0.5, (n, 3))])
+    return X * [1.0, 10.0, 0.1] + [0.0, 100.0, -5.0]
+
+
+def _evaluate(model, outputs, point):
+    """Evaluate model variables at a point of the value variables (fast compile)."""
+    fn = model.compile_fn(
+        model.replace_rvs_by_values(outputs),
+        inputs=model.value_vars,
+        on_unused_input="ignore",
+        mode="FAST_COMPILE",
+    )
+    return fn(point)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_marginal_likelihood_equals_gaussian_py(covariance_type):
+    """The PyTensor log-density of x, back in data units, equals the numpy mixture."""
+    X = _data()
+    model = build_model(X, 3, covariance_type)
+    rng = np.random.default_rng(1)
+    point = {k: v + rng.normal(0, 0.3, v.shape) for k, v in model.initial_point().items()}
+    weights, means, covariances = _evaluate(
+        model, [model["weights"], model["means"], model["covariances"]], point
+    )
+    log_lik = _evaluate(model, model.logp(vars=[model["x"]], sum=False), point)[0]
+    kind = get_covariance_type(covariance_type)
+    expected = gaussian.log_mixture_density(
+        kind.log_density(X, means, kind.precision_cholesky(covariances, weights))
+        + np.log(weights)
+    )[0]
+    scale = model["scale"].get_value()
+    np.testing.assert_allclose(log_lik - np.log(scale).sum(), expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_start_values_reproduce_parameters(covariance_type):
+    """Start values put the model's data-unit deterministics at the given parameters."""
+    X = _data()
+    model = build_model(X, 2, covariance_type)
+    kind = get_covariance_type(covariance_type)
+    rng = np.random.default_rng(3)
+    weights = np.array([0.3, 0.7])
+    means = X[rng.choice(len(X), 2)]
+    full = np.cov(X.T) * rng.uniform(0.2, 0.5)
+    covariances = {
+        "full": np.stack([full, 0.5 * full]),
+        "tied": full,
+        "diag": np.stack([np.diag(full), 0.5 * np.diag(full)]),
+        "spherical": np.array([1.0, 2.0]),
+    }[covariance_type]
+    standard = Standardisation.from_data(X, covariance_type)
+    start = start_values(weights, means, covariances, covariance_type, standard)
+    from pymc.initial_point import make_initial_point_fn
+
+    # the route pm.sample(initvals=...) and nutpie's initial_points take
+    point = make_initial_point_fn(
+        model=model, overrides=start, jitter_rvs=set(), return_transformed=True
+    )(0)
+    got = _evaluate(model, [model["weights"], model["means"], model["covariances"]], point)
+    for value, expected in zip(got, (weights, means, covariances), strict=True):
+        np.testing.assert_allclose(value, expected, rtol=1e-8, atol=1e-12)
+    assert kind.name == covariance_type
+
+
+def test_model_variables_dims_and_data_groups():
+    """Coordinates come from DataFrame columns; standardisation lives in the model's data."""
+    pd = pytest.importorskip("pandas")
+    X = pd.DataFrame(_data(), columns=["a", "b", "c"])
+    model = build_model(X, 2, "full")
+    assert [rv.name for rv in model.free_RVs] == ["weights", "z_means", "z_chol_0", "z_chol_1"]
+    assert list(model.coords["feature"]) == ["a", "b", "c"]
+    assert model.named_vars_to_dims["covariances"] == ("component", "feature", "feature_bis")
+    assert model.named_vars_to_dims["x"] == ("observation", "feature")
+    z = model["z"].get_value()
+    np.testing.assert_allclose(z.mean(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(z.std(axis=0), 1.0)
+
+
+def test_spherical_standardisation_uses_one_scale():
+    """A spherical covariance on the model's scale must stay spherical in data units."""
+    X = _data()
+    standard = Standardisation.from_data(X, "spherical")
+    assert np.all(standard.scale == standard.scale[0])
+    np.testing.assert_allclose(standard.scale[0] ** 2, X.var(axis=0).mean())
+    assert not np.all(Standardisation.from_data(X, "diag").scale == standard.scale[0])
+
+
+def test_priors_defaults_and_concentration():
+    priors = Priors()
+    assert (priors.weights_alpha, priors.means_sigma, priors.lkj_eta) == (1.0, 2.0, 2.0)
+    np.testing.assert_array_equal(Priors(weights_alpha=[1, 2]).weights_concentration(2), [1, 2])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"means_sigma": -1.0}, ValueError, "means_sigma must be a positive float"),
+        ({"lkj_eta": "2"}, TypeError, "lkj_eta must be a positive float"),
+        ({"sd_beta": np.inf}, ValueError, "sd_beta"),
+        ({"weights_alpha": [1.0, -1.0]}, ValueError, "weights_alpha"),
+    ],
+)
+def test_priors_refuse_bad_values(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        Priors(**kwargs)
+
+
+def test_priors_concentration_length_must_match():
+    with pytest.raises(ValueError, match="3 components"):
+        Priors(weights_alpha=[1.0, 1.0]).weights_concentration(3)
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "match"),
+    [
+        ({"method": "gibbs"}, ValueError, "'method' parameter"),
+        ({"draws": 0}, ValueError, "'draws' parameter"),
+        ({"nuts_sampler": "stan"}, ValueError, "'nuts_sampler' parameter"),
+        ({"target_accept": 1.0}, ValueError, "'target_accept' parameter"),
+        ({"priors": {"means_sigma": 1.0}}, TypeError, "'priors' parameter"),
+        ({"covariance_type": "banded"}, ValueError, "'covariance_type' parameter"),
+    ],
+)
+def test_estimator_refuses_bad_parameters(params, error, match):
+    with pytest.raises(error, match=match):
+        BayesianGaussianMixture(2, **params).fit(_data())
+
+
+def test_estimator_refuses_fewer_rows_than_components():
+    with pytest.raises(ValueError, match="fewer rows than components"):
+        BayesianGaussianMixture(5, method="map").fit(_data(n=1))
+
+
+def test_missing_sampler_names_the_extra(monkeypatch):
+    import bayesgmm.bayes.inference as inference
+
+    monkeypatch.setattr(inference, "_installed", lambda module: module != "numpyro")
+    with pytest.raises(ImportError, match=r"bayesgmm\[nuts\]"):
+        resolve_nuts_sampler("numpyro")
+    monkeypatch.setattr(inference, "_installed", lambda module: False)
+    assert resolve_nuts_sampler("auto") == "pymc"
+
+
+def test_estimator_follows_sklearn_parameter_conventions():
+    """The constructor stores parameters only; get_params/set_params round-trip."""
+    bgmm = BayesianGaussianMixture(3, method="advi", random_state=0)
+    params = bgmm.get_params()
+    assert params["n_components"] == 3 and params["method"] == "advi"
+    assert bgmm.set_params(draws=10).draws == 10
+    assert not hasattr(bgmm, "result_")
+    with pytest.raises(ValueError, match="Invalid parameter"):
+        bgmm.set_params(n_draws=5)
+    with pytest.raises(ValueError, match="not fitted"):
+        bgmm.predict(_data())
+
+
+def test_import_bayesgmm_does_not_import_pymc():
+    code = (
+        "import sys, bayesgmm; assert 'pymc' not in sys.modules; "
+        "bayesgmm.BayesianGaussianMixture; assert 'pymc' not in sys.modules; print('ok')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr
