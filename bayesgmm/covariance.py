@@ -242,8 +242,14 @@ class Spherical(Diag):
     def n_parameters(self, n_components, n_features):
         return n_components
 
+    def second_moment(self, X, resp):
+        # sum_n r_nk |x_n|^2: the one second-order statistic a spherical variance needs
+        return resp.T @ np.einsum("nd,nd->n", X, X)
+
     def estimate(self, second, nk, means, reg):
-        return Diag.estimate(self, second, nk, means, reg).mean(axis=1)
+        # mean over features of the diagonal estimate: (sum r |x|^2 / nk - |mu|^2) / D
+        n_features = means.shape[-1]
+        return (second / nk - np.einsum("kd,kd->k", means, means)) / n_features + np.mean(reg)
 
     def log_density(self, X, means, prec_chol):
         prec_sqrt = np.broadcast_to(prec_chol[..., None], means.shape)

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from . import gaussian
+from . import _blocks, gaussian
 from .covariance import COVARIANCE_TYPES, CovarianceType, get_covariance_type
 from .data import (
     NotFittedError,
@@ -56,8 +56,6 @@ logger = logging.getLogger(__name__)
 #: A component whose standardised covariance has an eigenvalue below this, or a
 #: variance below a quarter of the data's grid step squared, is degenerate.
 DEGENERATE_EIGENVALUE = 1e-4
-#: Rows of a block of the E/M pass; sized so a block's (B, K, D) work stays in cache.
-BLOCK_BYTES = 4 * 2**20
 #: Starts used by the default ``n_init="auto"`` with ``init_params="kmeans"``.
 AUTO_N_INIT = 5
 #: Rows looked at to detect a feature recorded on a grid (tied values).
@@ -114,6 +112,38 @@ def _statistics_from_resp(
     )
 
 
+def _kernel(X: Any, shift: np.ndarray, params: MixtureParameters, kind) -> _blocks.BlockKernel:
+    dtype = np.float32 if X.dtype == np.float32 else np.float64
+    return _blocks.BlockKernel(
+        kind.name, params.weights, params.means, params.prec_chol, shift, dtype
+    )
+
+
+def _finish(
+    kernel: _blocks.BlockKernel,
+    log_likelihood: float,
+    T: np.ndarray,
+    data_second: np.ndarray | None,
+    params: MixtureParameters,
+) -> SufficientStatistics:
+    """Statistics from the summed features ``T`` (K, P) of a pass (or of one block)."""
+    n_features = kernel.n_features
+    q = kernel.n_quadratic
+    nk = T[:, -1].copy()
+    total_weight = float(nk.sum())
+    second = kernel.features.second(T, n_features)
+    if kernel.features.uses_data_moment:  # tied: x^T Lambda x and the constant, through S
+        prec_chol = params.prec_chol
+        log_det = float(np.log(np.diagonal(prec_chol)).sum())
+        quadratic = float(np.sum((prec_chol.T @ data_second) * prec_chol.T))  # tr(P^T S P)
+        log_likelihood += total_weight * (log_det - 0.5 * n_features * gaussian.LOG_2PI)
+        log_likelihood -= 0.5 * quadratic
+        second = data_second
+    return SufficientStatistics(
+        log_likelihood, total_weight, nk, np.ascontiguousarray(T[:, q : q + n_features]), second
+    )
+
+
 def block_statistics(
     X: np.ndarray,
     weights: np.ndarray,
@@ -122,6 +152,10 @@ def block_statistics(
     kind: CovarianceType,
 ) -> SufficientStatistics:
     """E-step on one block of rows, fused with the M-step's sufficient statistics.
+
+    The in-memory pass and the dask pass both run the same kernel
+    (:class:`bayesgmm._blocks.BlockKernel`) on their blocks; this function is that
+    kernel on one block, with everything the M-step needs.
 
     Parameters
     ----------
@@ -139,38 +173,55 @@ def block_statistics(
     -------
     SufficientStatistics
     """
-    Xs = np.asarray(X, dtype=np.float64) - shift
-    weights = np.asarray(weights, dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        log_weights = np.log(params.weights)
-    weighted = kind.log_density(Xs, params.means, params.prec_chol) + log_weights
-    log_prob, log_resp = gaussian.log_mixture_density(weighted)
-    resp = np.exp(log_resp) * weights[:, None]
-    return _statistics_from_resp(Xs, resp, kind, float(weights @ log_prob))
+    X = np.asarray(X)
+    kernel = _kernel(X, shift, params, kind)
+    log_likelihood, T = kernel(X, weights)
+    data_second = None
+    if kernel.features.uses_data_moment:
+        data_second = _blocks._block_second_moment(X, weights, shift)
+    return _finish(kernel, log_likelihood, T, data_second, params)
 
 
-def _row_blocks(n_samples: int, n_components: int, n_features: int) -> list[slice]:
-    size = max(256, BLOCK_BYTES // (8 * n_components * max(n_features, 1)))
-    return [slice(start, min(start + size, n_samples)) for start in range(0, n_samples, size)]
+def _row_blocks(
+    n_samples: int, n_columns: int, dtype: Any = np.float64, workers: int = 1
+) -> list[slice]:
+    """Blocks of rows for the in-memory pass (see :func:`bayesgmm._blocks.row_blocks`)."""
+    return _blocks.row_blocks(n_samples, n_columns, dtype, workers)
 
 
 def _collect(X: Any, weights: Any, shift: np.ndarray, params, kind) -> SufficientStatistics:
-    """Sum :func:`block_statistics` over the blocks of X (numpy) or its chunks (dask)."""
+    """One E-step fused with the M-step's statistics over all rows of X.
+
+    In-memory data: the kernel runs on row blocks spread over threads (BLAS at one
+    thread inside); dask data: on each chunk, as dask tasks. Parts are summed in
+    float64 in block order, so the result does not depend on the thread count.
+    """
+    kernel = _kernel(X, shift, params, kind)
     if is_dask_array(X):
         import dask
 
-        blocks = X.to_delayed().ravel()
-        weight_blocks = weights.to_delayed().ravel()
+        X = X.rechunk({1: -1})
         parts = [
-            dask.delayed(block_statistics)(block, weight, shift, params, kind)
-            for block, weight in zip(blocks, weight_blocks, strict=True)
+            dask.delayed(kernel)(block, weight)
+            for block, weight in zip(
+                X.to_delayed().ravel(), weights.to_delayed().ravel(), strict=True
+            )
         ]
-        return dask.delayed(sum)(parts[1:], parts[0]).compute()
-    total = None
-    for rows in _row_blocks(len(X), len(params.weights), X.shape[1]):
-        part = block_statistics(X[rows], weights[rows], shift, params, kind)
-        total = part if total is None else total + part
-    return total
+        with _blocks.single_threaded_blas():
+            parts = dask.compute(*parts)
+    else:
+        workers = _blocks.n_threads()
+        n_columns = kernel.n_columns + len(params.weights)
+        blocks = _row_blocks(X.shape[0], n_columns, kernel.dtype, workers)
+        parts = _blocks.map_blocks(lambda rows: kernel(X[rows], weights[rows]), blocks, workers)
+    log_likelihood = float(sum(part[0] for part in parts))
+    T = parts[0][1].copy()
+    for part in parts[1:]:
+        T += part[1]
+    data_second = None
+    if kernel.features.uses_data_moment:
+        data_second = _blocks.data_second_moment(X, weights, shift)
+    return _finish(kernel, log_likelihood, T, data_second, params)
 
 
 def _maximise(
@@ -802,7 +853,12 @@ def _names(feature_names: np.ndarray | None, n_features: int, index: np.ndarray)
 
 
 def _weighted_moments(X: Any, weights: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted mean and variance per feature, in two passes for accuracy."""
+    """Weighted mean and variance per feature, in two passes for accuracy.
+
+    Called once as a fit starts: it also drops what the engine remembers about X from
+    an earlier fit (X may have changed in place since).
+    """
+    _blocks.forget_data(X)
     if is_dask_array(X):
         import dask
 
