@@ -317,7 +317,7 @@ def test_more_starts_never_do_worse():
 # --------------------------------------------------------------------- predict and sample
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_fit_predict_equals_fit_then_predict(standardised, covariance_type):
-    options = dict(covariance_type=covariance_type, random_state=0)
+    options = dict(covariance_type=covariance_type, n_init=1, random_state=0)
     labels = GaussianMixture(N_COMPONENTS, **options).fit_predict(standardised)
     fitted = GaussianMixture(N_COMPONENTS, **options).fit(standardised)
     np.testing.assert_array_equal(labels, fitted.predict(standardised))
@@ -327,7 +327,7 @@ def test_fit_predict_equals_fit_then_predict(standardised, covariance_type):
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_score_and_criteria_closed_forms(standardised, covariance_type):
     X = standardised
-    model = GaussianMixture(N_COMPONENTS, covariance_type=covariance_type, random_state=0).fit(X)
+    model = GaussianMixture(N_COMPONENTS, covariance_type=covariance_type, n_init=1).fit(X)
     log_prob = model.score_samples(X)
     # weights K - 1 = 2, means K D = 9, covariances 18 / 6 / 9 / 3
     n_parameters = {"full": 29, "tied": 17, "diag": 20, "spherical": 14}[covariance_type]
@@ -340,7 +340,7 @@ def test_score_and_criteria_closed_forms(standardised, covariance_type):
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_sample_shapes_and_labels(standardised, covariance_type):
-    model = GaussianMixture(N_COMPONENTS, covariance_type=covariance_type, random_state=0)
+    model = GaussianMixture(N_COMPONENTS, covariance_type=covariance_type, n_init=1)
     model.fit(standardised)
     X, y = model.sample(500)
     assert X.shape == (500, standardised.shape[1])
@@ -353,8 +353,8 @@ def test_sample_shapes_and_labels(standardised, covariance_type):
 
 def test_sample_continues_the_random_stream(standardised):
     """Repeated calls give new draws; the same seed reproduces the whole sequence."""
-    first_model = GaussianMixture(N_COMPONENTS, random_state=0).fit(standardised)
-    second_model = GaussianMixture(N_COMPONENTS, random_state=0).fit(standardised)
+    first_model = GaussianMixture(N_COMPONENTS, n_init=1, random_state=0).fit(standardised)
+    second_model = GaussianMixture(N_COMPONENTS, n_init=1, random_state=0).fit(standardised)
     a1, _ = first_model.sample(20)
     a2, _ = first_model.sample(20)
     b1, _ = second_model.sample(20)
@@ -366,7 +366,7 @@ def test_sample_continues_the_random_stream(standardised):
 
 @pytest.mark.parametrize("n_samples", [0, -1])
 def test_sample_rejects_non_positive_sizes(standardised, n_samples):
-    model = GaussianMixture(1).fit(standardised)
+    model = GaussianMixture(1, n_init=1).fit(standardised)
     with pytest.raises(ValueError, match=r"'n_samples'.*\[1, inf\).*Got"):
         model.sample(n_samples)
 
@@ -452,7 +452,7 @@ def test_fit_does_not_modify_the_constructor_parameters(standardised):
 def test_feature_names_are_recorded_and_checked(standardised):
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame(standardised, columns=["a", "b", "c"])
-    model = GaussianMixture(2, random_state=0).fit(frame)
+    model = GaussianMixture(2, n_init=1).fit(frame)
     np.testing.assert_array_equal(model.feature_names_in_, ["a", "b", "c"])
     assert model.n_features_in_ == 3
     with pytest.warns(UserWarning, match="X does not have valid feature names"):
@@ -464,7 +464,7 @@ def test_feature_names_are_recorded_and_checked(standardised):
 
 
 def test_predict_with_wrong_number_of_features(standardised):
-    model = GaussianMixture(2, random_state=0).fit(standardised)
+    model = GaussianMixture(2, n_init=1).fit(standardised)
     with pytest.raises(ValueError, match=r"X has 2 features, but GaussianMixture is expecting 3"):
         model.predict(standardised[:, :2])
 
@@ -478,7 +478,7 @@ def test_max_iter_reached_warns_with_the_numbers(standardised):
 
 
 def test_result_matches_the_estimator_attributes(standardised):
-    model = GaussianMixture(N_COMPONENTS, covariance_type="diag", random_state=0)
+    model = GaussianMixture(N_COMPONENTS, covariance_type="diag", n_init=1)
     model.fit(standardised)
     result = model.result_
     np.testing.assert_array_equal(result.weights.values, model.weights_)
@@ -493,7 +493,7 @@ def test_result_matches_the_estimator_attributes(standardised):
 
 def test_predictions_use_the_fitted_covariance_type(standardised):
     """Changing covariance_type with set_params after fit does not corrupt predictions."""
-    model = GaussianMixture(N_COMPONENTS, covariance_type="diag", random_state=0)
+    model = GaussianMixture(N_COMPONENTS, covariance_type="diag", n_init=1)
     labels = model.fit(standardised).predict(standardised)
     log_prob = model.score_samples(standardised)
     model.set_params(covariance_type="full")
