@@ -13,6 +13,7 @@ from .. import gaussian
 from ..covariance import COVARIANCE_TYPES, get_covariance_type
 from ..data import (
     NotFittedError,
+    check_features,
     check_float,
     check_int,
     check_option,
@@ -267,6 +268,15 @@ class BayesianGaussianMixture:
                 f"n_samples={X.shape[0]} should be >= n_components={k}: fewer rows than "
                 "components. Use fewer components or more data."
             )
+        check_features(
+            X,
+            np.ones(len(X)),
+            X.var(axis=0),
+            n_components=k,
+            covariance_type=ct,
+            feature_names=data.feature_names,
+            estimator=name,
+        )
         em_options = {"covariance_type": ct, "random_state": int(rng.integers(2**31 - 1))}
         em_options.update(self.em_kwargs or {})
         em = GaussianMixture(k, **em_options).fit(X)
