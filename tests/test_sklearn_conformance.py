@@ -56,7 +56,7 @@ def test_clone_keeps_every_parameter():
     "code",
     [
         "from sklearn.model_selection import GridSearchCV\n"
-        "search = GridSearchCV(GaussianMixture(random_state=0), "
+        "search = GridSearchCV(GaussianMixture(n_init=1), "
         "{'n_components': [1, 2, 3], 'covariance_type': ['full', 'diag']}, cv=3).fit(X)\n"
         "best = search.best_params_\n",
         "from sklearn.pipeline import make_pipeline\n"
