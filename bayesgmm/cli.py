@@ -1,38 +1,448 @@
-"""The ``bayesgmm`` command line: ``bayesgmm demo`` runs the main job on bundled data."""
+"""The ``bayesgmm`` command line.
+
+Commands
+--------
+demo
+    The main job on bundled data (Old Faithful): model selection by BIC, an EM fit,
+    a Bayesian fit of the chosen model, their comparison, and PNG plots.
+fit DATA.csv
+    Fit one model (EM, NUTS or ADVI) and save it as netCDF.
+select DATA.csv
+    Fit a grid of components x covariance types and rank it.
+predict MODEL.nc DATA.csv
+    Labels, responsibilities and log-densities of new rows, as CSV.
+info MODEL.nc
+    Describe a saved model.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import warnings
+from pathlib import Path
+from typing import Any
 
 __all__ = ["main"]
 
+_EXIT_ERROR = 2
+_METHODS = ("em", "nuts", "advi")
+_TYPES = ("full", "tied", "diag", "spherical")
 
-def _demo(args: argparse.Namespace) -> int:
-    from .datasets import load_faithful
-    from .em import GaussianMixture
 
-    X = load_faithful()
-    print(f"Old Faithful: {len(X)} eruptions, features {list(X.columns)}")
-    print("BIC (lower is better) by number of components, full covariance:")
-    fits = {}
-    for k in range(1, 6):
-        fits[k] = GaussianMixture(k, covariance_type="full", random_state=0).fit(X)
-        print(f"  K={k}: BIC {fits[k].bic(X):10.2f}")
-    best = min(fits, key=lambda k: fits[k].bic(X))
-    print(f"\nBest by BIC: K={best}")
-    print(fits[best].result_)
+class CommandError(Exception):
+    """A problem with the user's files or options: reported in one line, exit code 2."""
+
+
+# ---------------------------------------------------------------------- input helpers
+def _read_csv(path: str, columns: str | None = None, expected: list[str] | None = None) -> Any:
+    import pandas as pd
+
+    file = Path(path)
+    if not file.exists():
+        raise CommandError(f"{path}: no such file. Give the path of a CSV file with a header row.")
+    if file.is_dir():
+        raise CommandError(f"{path} is a folder; give the path of a CSV file.")
+    try:
+        frame = pd.read_csv(file)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise CommandError(
+            f"{path} could not be read as CSV ({type(error).__name__}: {error}). The file "
+            "must be comma-separated text with a header row."
+        ) from None
+    if frame.empty:
+        raise CommandError(f"{path} has no data rows.")
+    if columns:
+        wanted = [name.strip() for name in columns.split(",") if name.strip()]
+        missing = [name for name in wanted if name not in frame.columns]
+        if missing:
+            raise CommandError(
+                f"{path} has no column(s) {missing}. Its columns are {list(frame.columns)}."
+            )
+        frame = frame[wanted]
+    elif expected is not None and all(name in frame.columns for name in expected):
+        frame = frame[expected]
+    else:
+        numeric = frame.select_dtypes("number")
+        dropped = [name for name in frame.columns if name not in numeric.columns]
+        if numeric.shape[1] == 0:
+            raise CommandError(
+                f"{path} has no numeric columns (columns: {list(frame.columns)}); a mixture "
+                "model needs numbers."
+            )
+        if dropped:
+            logging.getLogger("bayesgmm.cli").warning(
+                "ignoring non-numeric column(s) %s of %s", dropped, path
+            )
+        frame = numeric
+    if expected is not None and frame.shape[1] != len(expected):
+        raise CommandError(
+            f"The model was fitted on {len(expected)} feature(s) {expected}, but {path} gives "
+            f"{frame.shape[1]} ({list(frame.columns)}). Pass the same columns (--columns)."
+        )
+    if expected is not None and list(frame.columns) != expected:
+        frame = frame.set_axis(expected, axis=1)
+    return frame
+
+
+def _parse_components(text: str) -> list[int]:
+    """``"3"``, ``"1-9"`` or ``"2,3,5"`` to a list of ints."""
+    values: list[int] = []
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if "-" in part:
+                low, high = (int(v) for v in part.split("-", 1))
+                values.extend(range(low, high + 1))
+            elif part:
+                values.append(int(part))
+    except ValueError:
+        raise CommandError(
+            f"--components {text!r} is not a number, a range like 1-9 or a list like 2,3,5."
+        ) from None
+    if not values or min(values) < 1:
+        raise CommandError(f"--components {text!r} must give numbers of components >= 1.")
+    return values
+
+
+def _parse_types(text: str) -> list[str]:
+    types = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in types if name not in _TYPES]
+    if unknown or not types:
+        raise CommandError(
+            f"--covariance {text!r}: unknown type(s) {unknown}. Choose from {list(_TYPES)} "
+            "(comma-separated for select)."
+        )
+    return types
+
+
+def _load_model(path: str) -> Any:
+    from .io import load
+
+    if not Path(path).exists():
+        raise CommandError(f"{path}: no such file. Give a model saved by 'bayesgmm fit --out'.")
+    try:
+        return load(path)
+    except (ValueError, OSError, KeyError) as error:
+        raise CommandError(f"{path} is not a bayesgmm model file: {error}") from None
+
+
+def _estimator(args: argparse.Namespace, n_components: int, covariance_type: str) -> Any:
+    if args.method == "em":
+        from .em import GaussianMixture
+
+        return GaussianMixture(
+            n_components, covariance_type=covariance_type, random_state=args.seed
+        )
+    try:
+        from .bayes import BayesianGaussianMixture
+    except ImportError as error:  # pragma: no cover - depends on the installation
+        raise CommandError(f"Bayesian fits are unavailable: {error}") from None
+    return BayesianGaussianMixture(
+        n_components=n_components,
+        covariance_type=covariance_type,
+        method=args.method,
+        draws=args.draws,
+        chains=args.chains,
+        random_state=args.seed,
+        progressbar=not args.quiet,
+    )
+
+
+def _print_table(frame: Any, file: Any = None) -> None:
+    print(frame.to_string(float_format=lambda v: f"{v:.4g}", na_rep="-"), file=file)
+
+
+# ---------------------------------------------------------------------- commands
+def _fit(args: argparse.Namespace) -> int:
+    X = _read_csv(args.data, args.columns)
+    ks = _parse_components(str(args.components))
+    types = _parse_types(args.covariance)
+    if len(ks) != 1 or len(types) != 1:
+        raise CommandError(
+            "fit takes one number of components and one covariance type; use 'bayesgmm "
+            "select' to compare several."
+        )
+    k, covariance_type = ks[0], types[0]
+    estimator = _estimator(args, k, covariance_type)
+    estimator.fit(X)
+    result = estimator.result_
+    print(result)
+    print(f"BIC {result.bic(X):.2f}   AIC {result.aic(X):.2f}   ICL {result.icl(X):.2f}")
+    if args.out:
+        result.save(args.out)
+        print(f"saved to {args.out}")
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``bayesgmm`` command."""
-    parser = argparse.ArgumentParser(prog="bayesgmm", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="fit the bundled Old Faithful data and print the model")
+def _select(args: argparse.Namespace) -> int:
+    from .selection import select
+
+    X = _read_csv(args.data, args.columns)
+    params: dict[str, Any] = {}
+    if args.method != "em":
+        params = {"draws": args.draws, "chains": args.chains}
+    selection = select(
+        X,
+        n_components=_parse_components(args.components),
+        covariance_types=_parse_types(args.covariance),
+        criterion=args.criterion,
+        method=args.method,
+        random_state=args.seed,
+        progress=not args.quiet,
+        estimator_params=params,
+    )
+    print(selection)
+    best = selection.best_params_
+    print(f"\nbest: {best['covariance_type']} with {best['n_components']} components")
+    if args.out:
+        selection.table.to_csv(args.out, index=False)
+        print(f"table written to {args.out}")
+    if args.save_best:
+        selection.best_.result_.save(args.save_best)
+        print(f"best model saved to {args.save_best}")
+    if args.plot:
+        _use_agg()
+        ax = selection.plot()
+        ax.figure.savefig(args.plot, dpi=120)
+        print(f"plot written to {args.plot}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import numpy as np
+    import pandas as pd
+
+    result = _load_model(args.model)
+    X = _read_csv(args.data, args.columns, expected=list(result.feature_names))
+    resp = result.responsibilities(X)
+    if hasattr(resp, "data_vars"):  # Bayesian: mean and credible bounds
+        name = next(n for n in ("mean", "responsibilities", *resp.data_vars) if n in resp)
+        bounds = [n for n in resp.data_vars if n != name]
+        table = {"label": np.asarray(resp[name].argmax("component").values)}
+        for k in range(result.n_components):
+            table[f"prob_{k}"] = resp[name].isel(component=k).values
+            for bound in bounds:
+                table[f"prob_{k}_{bound}"] = resp[bound].isel(component=k).values
+    else:
+        table = {"label": result.predict(X).values}
+        for k in range(result.n_components):
+            table[f"prob_{k}"] = resp.isel(component=k).values
+    table["log_density"] = result.log_prob(X).values
+    frame = pd.DataFrame(table, index=X.index)
+    if args.out:
+        frame.to_csv(args.out, index=False)
+        print(f"{len(frame)} predictions written to {args.out}")
+    else:
+        frame.to_csv(sys.stdout, index=False)
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    result = _load_model(args.model)
+    print(result)
+    print(f"features: {', '.join(result.feature_names)}")
+    print(f"free parameters: {result.n_parameters}")
+    if result.converged is not None:
+        print(f"converged: {result.converged}")
+    if result.reg_covar is not None:
+        print(f"reg_covar: {result.reg_covar:g} (fraction of each feature's variance)")
+    print(f"degenerate components: {'; '.join(result.degenerate) or 'none'}")
+    if result.posterior is not None:
+        posterior = result.posterior.posterior
+        print(
+            f"posterior: {posterior.sizes['chain']} chain(s) x {posterior.sizes['draw']} draws; "
+            f"groups {list(result.posterior.groups())}"
+        )
+    return 0
+
+
+# ---------------------------------------------------------------------- demo
+def _use_agg() -> None:
+    try:
+        import matplotlib
+    except ImportError:
+        raise CommandError(
+            'Plots need matplotlib: pip install "bayesgmm[plot]" (or run without --plot).'
+        ) from None
+    matplotlib.use("Agg")
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .datasets import load_faithful
+    from .selection import select
+
+    X = load_faithful()
+    out = Path(args.out)
+    print(f"Old Faithful: {len(X)} eruptions, features {list(X.columns)} (minutes)")
+    ks = range(1, 3) if args.fast else range(1, 7)
+    print(
+        f"\n1. Model selection by BIC over K = {ks.start}..{ks.stop - 1} x 4 covariance types (EM)"
+    )
+    selection = select(X, n_components=ks, random_state=0, progress=not args.quiet)
+    shown = selection.table.pivot(index="n_components", columns="covariance_type", values="bic")
+    print("BIC (lower is better):")
+    _print_table(shown[[t for t in _TYPES if t in shown]])
+    best = selection.best_params_
+    em = selection.best_
+    print(f"best: {best['covariance_type']} with {best['n_components']} components")
+    print(em.result_)
+
+    bayes = comparison = None
+    if args.method != "none":
+        print(f"\n2. Bayesian fit of the same model ({args.method})")
+        try:
+            from .bayes import BayesianGaussianMixture
+        except ImportError as error:
+            print(f"skipped: the Bayesian estimator is not available ({error})")
+        else:
+            draws, chains = (100, 2) if args.fast else (500, 2)
+            kwargs: dict[str, Any] = {
+                "n_components": best["n_components"],
+                "covariance_type": best["covariance_type"],
+                "method": args.method,
+                "draws": draws,
+                "chains": chains,
+                "random_state": 0,
+                "progressbar": not args.quiet,
+            }
+            if args.method == "nuts":
+                kwargs["tune"] = draws
+            bayes = BayesianGaussianMixture(**kwargs).fit(X)
+            print(bayes.result_)
+            from .compare import compare
+
+            comparison = compare(em, bayes, X)
+            print("\n3. EM versus Bayes, component by component (EM's numbering)")
+            shown = comparison.table.copy()
+            shown["inside"] = np.where(shown.pop("em_inside"), "yes", "NO")
+            _print_table(shown.drop(columns=["posterior_sd"]).set_index("parameter"))
+            print()
+            _print_table(comparison.global_table)
+
+    if args.no_plots:
+        return 0
+    try:
+        _use_agg()
+    except CommandError as error:
+        print(f"\nno plots: {error}")
+        return 0
+    import matplotlib.pyplot as plt
+
+    from . import plot
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+
+    def save(ax_or_fig: Any, name: str) -> None:
+        figure = getattr(ax_or_fig, "figure", ax_or_fig)
+        figure.savefig(out / name, dpi=110)
+        plt.close(figure)
+        written.append(name)
+
+    save(selection.plot(), "selection_bic.png")
+    save(plot.plot_clusters(em, X), "em_clusters.png")
+    save(plot.plot_uncertainty(em, X), "em_uncertainty.png")
+    save(plot.plot_density(em, X), "em_density.png")
+    if bayes is not None:
+        save(plot.plot_posterior_ellipses(bayes, X), "bayes_posterior_ellipses.png")
+        save(plot.plot_uncertainty(bayes, X), "bayes_uncertainty.png")
+        save(comparison.plot(X), "em_vs_bayes.png")
+    print(f"\nplots written to {out.resolve()}/: {', '.join(written)}")
+    return 0
+
+
+# ---------------------------------------------------------------------- parser
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bayesgmm",
+        description="Gaussian mixture models: EM and Bayesian (PyMC) fits, selection, plots.",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def bayes_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--method", choices=_METHODS, default="em", help="default: em")
+        sub.add_argument("--draws", type=int, default=1000, help="posterior draws per chain")
+        sub.add_argument("--chains", type=int, default=4, help="chains (NUTS)")
+        sub.add_argument("--seed", type=int, default=0, help="random_state (default 0)")
+        sub.add_argument("--columns", help="comma-separated columns to use (default: numeric)")
+
+    demo = commands.add_parser(
+        "demo",
+        parents=[common],
+        help="the main job: selection, EM and Bayesian fits on Old Faithful, plots",
+    )
+    demo.add_argument("--out", default="bayesgmm-demo", help="folder for the PNG plots")
+    demo.add_argument(
+        "--method",
+        choices=("advi", "nuts", "none"),
+        default="advi",
+        help="Bayesian method (default advi, about a minute; none: EM only)",
+    )
+    demo.add_argument("--fast", action="store_true", help="a smaller grid and fewer draws")
+    demo.add_argument("--no-plots", action="store_true", help="print tables only")
     demo.set_defaults(run=_demo)
+
+    fit = commands.add_parser("fit", parents=[common], help="fit one model and save it (netCDF)")
+    fit.add_argument("data", help="CSV file with a header row")
+    fit.add_argument("--components", "-k", default="2", help="number of components")
+    fit.add_argument("--covariance", default="full", help=f"one of {', '.join(_TYPES)}")
+    fit.add_argument("--out", help="save the model to this .nc file")
+    bayes_options(fit)
+    fit.set_defaults(run=_fit)
+
+    sel = commands.add_parser("select", parents=[common], help="rank components x covariance types")
+    sel.add_argument("data", help="CSV file with a header row")
+    sel.add_argument("--components", "-k", default="1-9", help="e.g. 1-9 or 2,3,4")
+    sel.add_argument("--covariance", default=",".join(_TYPES), help="comma-separated types")
+    sel.add_argument("--criterion", choices=("bic", "aic", "icl"), default="bic")
+    sel.add_argument("--out", help="write the table to this CSV file")
+    sel.add_argument("--save-best", help="save the best model to this .nc file")
+    sel.add_argument("--plot", help="write the criterion plot to this PNG file")
+    bayes_options(sel)
+    sel.set_defaults(run=_select)
+
+    pred = commands.add_parser(
+        "predict", parents=[common], help="labels and probabilities of new rows (CSV)"
+    )
+    pred.add_argument("model", help="model file written by 'bayesgmm fit --out'")
+    pred.add_argument("data", help="CSV file with the model's feature columns")
+    pred.add_argument("--out", help="CSV file to write (default: standard output)")
+    pred.add_argument("--columns", help="comma-separated columns to use")
+    pred.set_defaults(run=_predict)
+
+    info = commands.add_parser("info", parents=[common], help="describe a saved model")
+    info.add_argument("model", help="model file written by 'bayesgmm fit --out'")
+    info.set_defaults(run=_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``bayesgmm`` command; returns the exit status.
+
+    Examples
+    --------
+    >>> main(["info", "no-such-file.nc"])
+    2
+    """
+    parser = _parser()
     args = parser.parse_args(argv)
-    return args.run(args)
+    logging.basicConfig(level=logging.WARNING, format="bayesgmm: %(message)s")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            return args.run(args)
+    except CommandError as error:
+        print(f"bayesgmm {args.command}: error: {error}", file=sys.stderr)
+        return _EXIT_ERROR
+    except (ValueError, TypeError) as error:
+        print(f"bayesgmm {args.command}: error: {error}", file=sys.stderr)
+        return _EXIT_ERROR
 
 
 if __name__ == "__main__":  # pragma: no cover

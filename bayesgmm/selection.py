@@ -362,7 +362,7 @@ def select(
             if estimator is not None:
                 estimators[(covariance_type, k)] = estimator
                 result = estimator.result_
-                total = float(result.log_prob(X).sum())
+                total = -0.5 * (result.aic(X) - 2 * result.n_parameters)  # at the estimates
                 row.update(
                     n_parameters=result.n_parameters,
                     log_likelihood=total,
