@@ -56,8 +56,18 @@ logger = logging.getLogger(__name__)
 #: A component whose standardised covariance has an eigenvalue below this, or a
 #: variance below a quarter of the data's grid step squared, is degenerate.
 DEGENERATE_EIGENVALUE = 1e-4
-#: Starts used by the default ``n_init="auto"`` with ``init_params="kmeans"``.
-AUTO_N_INIT = 5
+#: Starts of the default ``n_init="auto"`` with ``init_params="kmeans"``: two
+#: deterministic hierarchical ones (as mclust) and k-means / k-means++ seeds.
+#: Their number falls from AUTO_MAX_STARTS to AUTO_MIN_STARTS as the work of one
+#: iteration (rows x K x D, rows capped at SCREEN_ROWS) grows past AUTO_BUDGET.
+AUTO_MIN_STARTS = 10
+AUTO_MAX_STARTS = 40
+AUTO_BUDGET = 4_000_000
+#: The default starts run at most SCREEN_ITERATIONS iterations, on at most SCREEN_ROWS
+#: rows (a sample of larger data); the best SCREEN_KEEP continue to convergence.
+SCREEN_ITERATIONS = 100
+SCREEN_ROWS = 20_000
+SCREEN_KEEP = 5
 #: Rows looked at to detect a feature recorded on a grid (tied values).
 RESOLUTION_ROWS = 10_000
 
@@ -242,6 +252,7 @@ class _Run:
     converged: bool
     n_iter: int
     degenerate: list[str]
+    start: str = ""
 
 
 def _aitken_converged(history: list[float], tol: float) -> bool:
@@ -313,13 +324,17 @@ class GaussianMixture:
     max_iter : int, default=1000
         Most EM iterations per start.
     n_init : int or "auto", default="auto"
-        Number of starts; the best (highest likelihood, non-degenerate first) is
-        kept. "auto" means 5 starts for ``init_params="kmeans"`` (one deterministic
-        Ward agglomeration, as mclust uses, and four k-means++ seeded k-means) and
-        one start otherwise or when initial parameters are given.
+        Number of starts; the best (non-degenerate first, then highest likelihood)
+        is kept. "auto" with ``init_params="kmeans"`` runs two deterministic Ward
+        agglomerations (on SVD-whitened and on standardised data, as mclust starts)
+        and k-means from greedy k-means++ seeds: 40 starts in all on small problems,
+        falling to 10 as rows x K x D grows. Every start runs up to 100 iterations
+        (on a sample of 20,000 rows when the data are larger) and the best 5 run on
+        all rows to convergence. "auto" means one start for
+        the other methods or when initial parameters are given. An integer runs
+        that many starts to convergence (for "kmeans", the first is Ward's).
     init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
-        How starting responsibilities are made. With ``kmeans`` the first start is
-        the deterministic hierarchical one.
+        How starting responsibilities are made.
     weights_init : array-like of shape (K,), default=None
         User-provided initial weights.
     means_init : array-like of shape (K, D), default=None
@@ -511,22 +526,25 @@ class GaussianMixture:
         )
         reg = options["reg_covar"] * variance
         grid = _data_grid_step(X, weights)
-        starts = self._starts(options, user)
-
-        runs = []
-        for index, start in enumerate(starts):
-            params0 = self._initial_parameters(start, X, weights, shift, kind, reg, user, rng)
-            run = self._run_em(X, weights, shift, params0, kind, reg, variance, grid, options)
+        starts, screen = self._starts(options, user, n_samples, n_features)
+        fit_args = (shift, kind, reg, variance, grid, options)
+        if screen:
+            runs = self._screened_runs(starts, X, weights, user, rng, fit_args)
+        else:
+            runs = []
+            for start in starts:
+                params0 = self._initial_parameters(start, X, weights, shift, kind, reg, user, rng)
+                runs.append(self._run_em(X, weights, params0, *fit_args))
+        for index, run in enumerate(runs):
             if self.verbose:
                 logger.info(
                     "start %d (%s): log-likelihood %.6f after %d iterations%s",
                     index,
-                    start,
+                    run.start,
                     run.history[-1],
                     run.n_iter,
                     " (degenerate)" if run.degenerate else "",
                 )
-            runs.append(run)
         best = max(runs, key=lambda run: (not run.degenerate, run.history[-1]))
         if best.degenerate:
             warnings.warn(
@@ -557,19 +575,58 @@ class GaussianMixture:
             return da.asarray(check_sample_weight(sample_weight, X.shape[0])).rechunk(X.chunks[0])
         return check_sample_weight(sample_weight, X.shape[0])
 
-    def _starts(self, options: dict[str, Any], user: dict[str, np.ndarray | None]) -> list[str]:
+    def _starts(
+        self,
+        options: dict[str, Any],
+        user: dict[str, np.ndarray | None],
+        n_samples: int,
+        n_features: int,
+    ) -> tuple[list[str], bool]:
+        """The starts to run, and whether to screen them by a short EM run first."""
         if self.warm_start and hasattr(self, "result_"):
-            return ["warm"]
+            return ["warm"], False
         if all(value is not None for value in user.values()):
-            return ["user"]
+            return ["user"], False
         method = options["init_params"]
         n_init = options["n_init"]
         if n_init == "auto":
-            given = any(value is not None for value in user.values())
-            n_init = AUTO_N_INIT if method == "kmeans" and not given else 1
+            if method == "kmeans" and not any(value is not None for value in user.values()):
+                return _auto_starts(n_samples, options["n_components"], n_features), True
+            return [method], False
         if method == "kmeans":
-            return ["ward"] + ["kmeans"] * (n_init - 1)
-        return [method] * n_init
+            return ["ward-svd"] + ["kmeans"] * (n_init - 1), False
+        return [method] * n_init, False
+
+    def _screened_runs(self, starts, X, weights, user, rng, fit_args) -> list[_Run]:
+        """EM from every start for a while; the best few run on to convergence.
+
+        Every start runs at most ``SCREEN_ITERATIONS`` iterations, on the data when
+        it has at most ``SCREEN_ROWS`` rows in memory, else on a uniform sample of
+        that many rows. The best ``SCREEN_KEEP`` (non-degenerate first, then by
+        likelihood) continue on all rows until they converge. Most starts on small
+        data converge within the first phase; on slowly converging data (overlapping
+        components) the second phase bounds the cost.
+        """
+        shift, kind, reg, variance, grid, options = fit_args
+        sample, sample_weights = _screening_sample(X, weights, rng)
+        short_options = {**options, "max_iter": min(SCREEN_ITERATIONS, options["max_iter"])}
+        short_args = (shift, kind, reg, variance, grid, short_options)
+        screened = []
+        for start in starts:
+            params0 = self._initial_parameters(
+                start, sample, sample_weights, shift, kind, reg, user, rng
+            )
+            run = self._run_em(sample, sample_weights, params0, *short_args)
+            screened.append(replace(run, start=start))
+        screened.sort(key=lambda run: (not run.degenerate, run.history[-1]), reverse=True)
+        runs = []
+        for short in screened[:SCREEN_KEEP]:
+            if short.converged and sample is X:
+                runs.append(short)
+                continue
+            run = self._run_em(X, weights, short.params, *fit_args)
+            runs.append(replace(run, start=short.start, n_iter=run.n_iter + short.n_iter))
+        return runs
 
     def _check_initial_values(
         self, n_components: int, n_features: int, kind: CovarianceType
@@ -662,19 +719,12 @@ class GaussianMixture:
         else:
             sample, sample_weights = _initialisation_sample(X, weights, rng)
             sample = sample - shift
-            resp = initial_responsibilities(
-                sample,
-                n_components,
-                "kmeans" if start == "ward" else start,
-                sample_weights,
-                rng,
-                deterministic=start == "ward",
-            )
+            resp = initial_responsibilities(sample, n_components, start, sample_weights, rng)
             stats = _statistics_from_resp(sample, resp * sample_weights[:, None], kind)
             params = _maximise(stats, kind, reg)
         return _apply_user_values(params, user, shift, kind)
 
-    def _run_em(self, X, weights, shift, params, kind, reg, variance, grid, options) -> _Run:
+    def _run_em(self, X, weights, params, shift, kind, reg, variance, grid, options) -> _Run:
         history: list[float] = []
         converged = False
         n_iter = 0
@@ -853,20 +903,29 @@ def _names(feature_names: np.ndarray | None, n_features: int, index: np.ndarray)
 
 
 def _weighted_moments(X: Any, weights: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted mean and variance per feature, in two passes for accuracy.
+    """Weighted mean and variance per feature, accurate for data far from the origin.
 
-    Called once as a fit starts: it also drops what the engine remembers about X from
-    an earlier fit (X may have changed in place since).
+    In memory: two passes (mean, then squares about it). Dask: one pass, each chunk
+    centred on its own mean and the chunks combined by Chan et al.'s pairwise
+    update, so out-of-core data are read once. Called once as a fit starts: it also
+    drops what the engine remembers about X from an earlier fit (X may have changed
+    in place since).
     """
     _blocks.forget_data(X)
     if is_dask_array(X):
         import dask
 
-        total = weights.sum()
-        mean = (X * weights[:, None]).sum(axis=0) / total
-        mean = np.asarray(dask.compute(mean)[0])
-        variance = (((X - mean) ** 2) * weights[:, None]).sum(axis=0) / total
-        return mean, np.asarray(dask.compute(variance)[0])
+        X = X.rechunk({1: -1})
+        parts = dask.compute(
+            *[
+                dask.delayed(_blocks.chunk_moments)(block, weight)
+                for block, weight in zip(
+                    X.to_delayed().ravel(), weights.to_delayed().ravel(), strict=True
+                )
+            ]
+        )
+        total, mean, squares = _blocks.combine_moments(parts)
+        return mean, squares / total
     mean = np.average(X, axis=0, weights=weights)
     variance = np.average((X - mean) ** 2, axis=0, weights=weights)
     return mean, variance
@@ -881,6 +940,25 @@ def _initialisation_sample(
     n_rows = min(X.shape[0], 100_000)
     rows = np.sort(rng.choice(X.shape[0], size=n_rows, replace=False))
     return np.asarray(X[rows].compute(), dtype=np.float64), np.asarray(weights[rows].compute())
+
+
+def _auto_starts(n_samples: int, n_components: int, n_features: int) -> list[str]:
+    """The default starts: Ward on whitened and on standardised data, then k-means."""
+    work = min(n_samples, SCREEN_ROWS) * n_components * n_features
+    count = int(np.clip(AUTO_BUDGET // max(work, 1), AUTO_MIN_STARTS, AUTO_MAX_STARTS))
+    return ["ward-svd", "ward-std"] + ["kmeans"] * (count - 2)
+
+
+def _screening_sample(X: Any, weights: Any, rng: np.random.Generator) -> tuple[Any, Any]:
+    """The data itself when small and in memory; otherwise a uniform sample of rows."""
+    n_samples = X.shape[0]
+    if n_samples <= SCREEN_ROWS and not is_dask_array(X):
+        return X, weights
+    rows = np.sort(rng.choice(n_samples, size=min(n_samples, SCREEN_ROWS), replace=False))
+    sample, sample_weights = X[rows], weights[rows]
+    if is_dask_array(X):
+        sample, sample_weights = sample.compute(), sample_weights.compute()
+    return np.asarray(sample, dtype=np.float64), np.asarray(sample_weights, dtype=np.float64)
 
 
 def _apply_user_values(

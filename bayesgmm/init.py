@@ -25,7 +25,7 @@ INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
 
 #: Rows used by k-means and by Ward agglomeration; larger data are subsampled for them.
 KMEANS_MAX_ROWS = 50_000
-WARD_MAX_ROWS = 2_000
+WARD_MAX_ROWS = 1_000
 
 
 def _weighted_choice(weights: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
