@@ -1,0 +1,34 @@
+"""Sphinx configuration of the bayesgmm documentation (pydata-sphinx-theme, numpydoc)."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.abspath(".."))
+
+import bayesgmm  # noqa: E402
+
+project = "bayesgmm"
+author = "bayesgmm developers"
+copyright = "2026, bayesgmm developers"
+version = release = bayesgmm.__version__
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.intersphinx",
+    "sphinx.ext.mathjax",
+    "numpydoc",
+]
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_xref_param_type = False
+autodoc_typehints = "none"
+autodoc_default_options = {"members": False}
+
+intersphinx_mapping = {}  # no network at build time: references stay plain text
+nitpicky = False
+templates_path = []
+exclude_patterns = ["_build"]
+html_theme = "pydata_sphinx_theme"
+html_title = "bayesgmm"
+html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
+html_static_path = []
