@@ -239,3 +239,203 @@ def test_hierarchical_start_does_not_depend_on_the_random_state() -> None:
     """With one kmeans start, EM starts from the deterministic Ward agglomeration."""
     starts = {_first_log_likelihood("kmeans", state) for state in range(3)}
     assert len(starts) == 1
+
+
+# ------------------------------------------------------------- the Bayesian estimator
+# Sampler faults and interrupts are dialled in through a stand-in for run_inference
+# (tests/fake_sampler.py) that returns draws shaped as the sampler's without sampling,
+# so relabelling, diagnostics and the result run for real in well under a second.
+@pytest.fixture(scope="module")
+def centre() -> dict:
+    from fake_sampler import em_parameters
+
+    return em_parameters(X, 3, "full")
+
+
+def _bayes(**options):
+    from bayesgmm import BayesianGaussianMixture
+
+    options = {"draws": 400, "chains": 2, "random_state": 0, "em_kwargs": {"n_init": 1}, **options}
+    return BayesianGaussianMixture(3, **options)
+
+
+def _use_sampler(monkeypatch, centre, **faults):
+    from fake_sampler import fake_run_inference
+
+    import bayesgmm.bayes.estimator as estimator
+
+    fake = fake_run_inference(centre, **faults)
+    monkeypatch.setattr(estimator, "run_inference", fake)
+    return fake
+
+
+def _fitted_attributes(model) -> dict:
+    return {name: value for name, value in vars(model).items() if name.endswith("_")}
+
+
+def test_healthy_draws_give_no_sampler_warning(monkeypatch, centre) -> None:
+    from bayesgmm.bayes import SamplerWarning
+
+    _use_sampler(monkeypatch, centre)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SamplerWarning)
+        model = _bayes().fit(X)
+    assert model.converged_
+    assert model.inference_info_["diagnostics"]["problems"] == []
+
+
+def test_divergences_warn_with_their_count_and_advice(monkeypatch, centre) -> None:
+    from bayesgmm.bayes import SamplerWarning
+
+    _use_sampler(monkeypatch, centre, n_divergent=7)
+    with pytest.warns(
+        SamplerWarning, match=r"7 of 800 draws \(0\.9%\) diverged; raise target_accept"
+    ):
+        model = _bayes().fit(X)
+    assert not model.converged_
+    assert model.inference_info_["diagnostics"]["divergences"] == 7
+
+
+def test_chains_that_have_not_mixed_warn_with_rhat(monkeypatch, centre) -> None:
+    import arviz as az
+
+    from bayesgmm.bayes import SamplerWarning
+
+    _use_sampler(monkeypatch, centre, stuck_chain_shift=6.0)
+    with pytest.warns(SamplerWarning) as record:
+        model = _bayes().fit(X)
+    rhat = az.rhat(model.result_.posterior, var_names=["weights", "means", "covariances"])
+    largest = max(float(rhat[name].max()) for name in ("weights", "means", "covariances"))
+    assert largest > 1.5  # the stuck chain is visible to an independent computation
+    message = str(record[0].message)
+    assert f"the largest R-hat is {largest:.3f} > 1.01; chains have not mixed: draw more" in message
+    assert not model.converged_
+
+
+def test_autocorrelated_draws_warn_with_the_effective_sample_size(monkeypatch, centre) -> None:
+    import arviz as az
+
+    from bayesgmm.bayes import SamplerWarning
+
+    _use_sampler(monkeypatch, centre, autocorrelation=0.95)
+    with pytest.warns(SamplerWarning) as record:
+        model = _bayes().fit(X)
+    ess = az.ess(model.result_.posterior, var_names=["weights", "means", "covariances"])
+    smallest = min(float(ess[name].min()) for name in ("weights", "means", "covariances"))
+    message = str(record[0].message)
+    assert f"smallest bulk effective sample size is {smallest:.0f} < 400; draw more" in message
+    assert not model.converged_
+
+
+def test_failed_initialisation_raises_with_the_numbers_and_advice(monkeypatch, centre) -> None:
+    from pymc.exceptions import SamplingError
+
+    pymc_text = (
+        "Initial evaluation of model at starting point failed!\n"
+        "Starting values:\n{'means': array([[-inf, 0.2]])}\n\n"
+        "Logp initial evaluation results:\n{'means': -inf, 'x': -inf}"
+    )
+    _use_sampler(monkeypatch, centre, raises=SamplingError(pymc_text))
+    model = _bayes()
+    with pytest.raises(SamplingError) as excinfo:
+        model.fit(X)
+    message = str(excinfo.value)
+    assert "could not start sampling from the EM solution" in message
+    assert "{'means': -inf, 'x': -inf}" in message  # PyMC's numbers are kept
+    assert "other priors" in message and "method='advi'" in message
+    assert _fitted_attributes(model) == {}
+
+
+@pytest.mark.parametrize("stage", ["sampling", "relabelling", "diagnostics"])
+def test_interrupt_leaves_the_estimator_unfitted(monkeypatch, centre, stage) -> None:
+    import bayesgmm.bayes.estimator as estimator
+    from bayesgmm.data import NotFittedError
+
+    _use_sampler(monkeypatch, centre, raises=KeyboardInterrupt() if stage == "sampling" else None)
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    if stage != "sampling":
+        monkeypatch.setattr(estimator, {"relabelling": "relabel"}.get(stage, "_diagnostics"),
+                            interrupt)  # fmt: skip
+    model = _bayes()
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X)
+    assert _fitted_attributes(model) == {}
+    with pytest.raises(NotFittedError):
+        model.predict(X)
+
+
+def test_interrupted_refit_keeps_the_previous_fit_whole(monkeypatch, centre) -> None:
+    model = _bayes()
+    _use_sampler(monkeypatch, centre)
+    model.fit(X)
+    before = _fitted_attributes(model)
+    _use_sampler(monkeypatch, centre, raises=KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X[::-1])
+    after = _fitted_attributes(model)
+    assert after.keys() == before.keys()
+    assert all(after[name] is before[name] for name in before)
+
+
+# slow: these compile the model and run PyMC's own NUTS sampler
+BAYES_SMALL = {"draws": 200, "tune": 200, "chains": 2, "cores": 1, "nuts_sampler": "pymc"}
+
+
+def _two_clusters() -> np.ndarray:
+    rng = np.random.default_rng(4)
+    return np.concatenate([rng.normal(-2.5, 1, (60, 2)), rng.normal(2.5, 0.7, (60, 2))])
+
+
+@pytest.mark.slow
+def test_pymc_sampler_draws_depend_on_the_random_state_only() -> None:
+    from bayesgmm import BayesianGaussianMixture
+    from bayesgmm.bayes import SamplerWarning
+
+    values = _two_clusters()
+    draws = {}
+    for state in (1, 1, 2):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SamplerWarning)
+            model = BayesianGaussianMixture(
+                2, covariance_type="diag", random_state=state, **BAYES_SMALL
+            ).fit(values)
+        draws.setdefault(state, []).append(model.result_.posterior.posterior["means"].values)
+    assert draws[1][0].tobytes() == draws[1][1].tobytes()
+    assert not np.array_equal(draws[1][0], draws[2][0])
+
+
+@pytest.mark.slow
+def test_badly_scaled_data_sample_as_well_as_standardised_data() -> None:
+    """Units of 1e-6 and 1e6 around an offset of 1e8: the same posterior, mapped."""
+    import arviz as az
+
+    from bayesgmm import BayesianGaussianMixture
+    from bayesgmm.bayes import SamplerWarning
+
+    values = _two_clusters()
+    scale, shift = np.array([1e-6, 1e6]), np.array([1e8, -3e3])
+    fits = {}
+    for label, data in (("standard", values), ("scaled", values * scale + shift)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SamplerWarning)
+            fits[label] = BayesianGaussianMixture(
+                2, covariance_type="full", random_state=0, **BAYES_SMALL
+            ).fit(data)
+    standard, scaled = fits["standard"], fits["scaled"]
+    for model in (standard, scaled):
+        diagnostics = model.inference_info_["diagnostics"]
+        assert diagnostics["divergences"] == 0
+        assert diagnostics["rhat_max"] < 1.05
+    ess = [fit.inference_info_["diagnostics"]["ess_bulk_min"] for fit in (standard, scaled)]
+    assert 0.5 < ess[1] / ess[0] < 2.0
+    order = [np.argsort(fit.means_[:, 0]) for fit in (standard, scaled)]
+    means_back = (scaled.means_[order[1]] - shift) / scale
+    sd = az.extract(standard.result_.posterior)["means"].std("sample").values[order[0]]
+    assert np.all(np.abs(means_back - standard.means_[order[0]]) < 0.25 * sd)
+    covariances_back = scaled.covariances_[order[1]] / np.outer(scale, scale)
+    np.testing.assert_allclose(
+        covariances_back, standard.covariances_[order[0]], rtol=0.05, atol=0.02
+    )

@@ -93,6 +93,14 @@ def _sparse(values: np.ndarray):
     return sparse.csr_matrix(values)
 
 
+def bgmm(**options: Any):
+    from bayesgmm import BayesianGaussianMixture
+
+    options.setdefault("n_components", 2)
+    options.setdefault("random_state", 0)
+    return BayesianGaussianMixture(**options)
+
+
 def _fitted_on_frame() -> GaussianMixture:
     return gm().fit(pd.DataFrame(X, columns=["a", "b"]))
 
@@ -293,6 +301,31 @@ CASES = [
          lambda: gm().fit(_dask(X), sample_weight=_dask(np.ones((N - 1, 1)))[:, 0]), ValueError,
          (r"sample_weight\.shape == \(119,\), expected \(120,\)", r"one weight per row")),
     Case("dask", lambda: gm().fit(_dask(X)), check=lambda model, ref: _close_fit(model, ref)),
+    # --- the Bayesian estimator: the same gate, refusing before PyMC compiles anything
+    Case("bayes-unknown-method", lambda: bgmm(method="hmc").fit(X), ValueError,
+         (r"'method' parameter of BayesianGaussianMixture must be a str among",
+          r"'fullrank_advi'", r"Got 'hmc'")),
+    Case("bayes-unknown-nuts-sampler", lambda: bgmm(nuts_sampler="stan").fit(X), ValueError,
+         (r"'nuts_sampler' parameter .* among", r"'nutpie'", r"Got 'stan'")),
+    Case("bayes-nan", lambda: bgmm().fit(_with(X, 3, 1, np.nan)), ValueError,
+         (r"Input X contains NaN \(1 values\)",
+          r"BayesianGaussianMixture does not accept missing", r"impute")),
+    Case("bayes-constant-column",
+         lambda: bgmm().fit(pd.DataFrame(np.c_[X, np.ones(N)], columns=["a", "b", "c"])),
+         ValueError, (r"Feature\(s\) \['c'\] are constant", r"Drop these columns")),
+    Case("bayes-more-features-than-rows",
+         lambda: bgmm().fit(np.random.default_rng(1).normal(size=(10, 20))), ValueError,
+         (r"needs more rows than features", r"covariance_type='diag'")),
+    Case("bayes-fewer-rows-than-components", lambda: bgmm(n_components=5).fit(X[:3]),
+         ValueError, (r"n_samples=3 should be >= n_components=5", r"fewer components")),
+    Case("bayes-dask", lambda: bgmm().fit(_dask(X)), TypeError,
+         (r"BayesianGaussianMixture does not accept dask arrays", r"\.compute\(\)")),
+    Case("bayes-draws-zero", lambda: bgmm(draws=0).fit(X), ValueError,
+         (r"'draws' parameter .* int in the range \[1, inf\)\. Got 0",)),
+    Case("bayes-target-accept-one", lambda: bgmm(target_accept=1.0).fit(X), ValueError,
+         (r"'target_accept' parameter .* range \(0, 1\)\. Got 1\.0",)),
+    Case("bayes-predict-before-fit", lambda: bgmm().predict(X), NotFittedError,
+         (r"BayesianGaussianMixture instance is not fitted yet", r"Call 'fit'")),
 ]  # fmt: skip
 
 

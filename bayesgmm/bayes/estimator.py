@@ -75,9 +75,10 @@ class BayesianGaussianMixture:
         Spread of the chains' starting points around the EM solution (standardised
         units for means, log units for weights and scales).
     advi_max_iter : int, default=50000
-    advi_tol : float, default=1e-3
-        ADVI stops when the variational mean, averaged over windows of 200 steps,
-        moves by less than this from one window to the next.
+    advi_tol : float, default=0.05
+        ADVI stops when the variational mean, averaged over windows of 100 steps,
+        moves from one window to the next by less than this many of the
+        approximation's standard deviations, in every parameter.
     compute_log_likelihood : bool, default=True
         Store the pointwise log-likelihood (chain, draw, observation), which
         ``az.loo`` and ``az.waic`` need; it costs draws x N numbers.
@@ -141,7 +142,7 @@ class BayesianGaussianMixture:
         cores: int | None = None,
         jitter: float = 0.05,
         advi_max_iter: int = 50_000,
-        advi_tol: float = 1e-3,
+        advi_tol: float = 0.05,
         compute_log_likelihood: bool = True,
         rhat_max: float = 1.01,
         ess_min: float = 400,
@@ -287,21 +288,31 @@ class BayesianGaussianMixture:
         starts = [start] + [
             jitter_start(start, rng, options["jitter"]) for _ in range(options["chains"] - 1)
         ]
-        idata, info = run_inference(
-            model,
-            method=options["method"],
-            starts=starts,
-            draws=options["draws"],
-            tune=options["tune"],
-            chains=options["chains"],
-            cores=options.get("cores"),
-            nuts_sampler=options["nuts_sampler"],
-            target_accept=options["target_accept"],
-            advi_max_iter=options["advi_max_iter"],
-            advi_tol=options["advi_tol"],
-            rng=rng,
-            progressbar=self.progressbar,
-        )
+        from pymc.exceptions import SamplingError
+
+        try:
+            idata, info = run_inference(
+                model,
+                method=options["method"],
+                starts=starts,
+                draws=options["draws"],
+                tune=options["tune"],
+                chains=options["chains"],
+                cores=options.get("cores"),
+                nuts_sampler=options["nuts_sampler"],
+                target_accept=options["target_accept"],
+                advi_max_iter=options["advi_max_iter"],
+                advi_tol=options["advi_tol"],
+                rng=rng,
+                progressbar=self.progressbar,
+            )
+        except SamplingError as error:  # failed initialisation: PyMC's text has the numbers
+            raise SamplingError(
+                f"{name} could not start sampling from the EM solution: {error}\nThe model's "
+                "log-density is not finite at the start (see the values above). Try fewer "
+                "components or a simpler covariance_type, other priors (bayesgmm.bayes.Priors), "
+                "jitter=0, or method='advi'. The estimator is left unfitted."
+            ) from None
         idata, relabel_info = relabel(idata, ct, (em.means_, em.covariances_))
         info["relabel"] = relabel_info
         _add_data_groups(idata, X, standard, model)
