@@ -144,7 +144,9 @@ class Full(CovarianceType):
         return _batched_precision_cholesky(covariances, weights)
 
     def precision_cholesky_from_precisions(self, precisions):
-        return np.linalg.cholesky(precisions)
+        # the upper factor U with U U^T = P: Cholesky of the flipped matrix, flipped back
+        flipped = np.linalg.cholesky(precisions[..., ::-1, ::-1])
+        return np.ascontiguousarray(flipped[..., ::-1, ::-1])
 
     def covariances_from_precision_cholesky(self, prec_chol):
         return gaussian.covariance_from_precision_cholesky(prec_chol)

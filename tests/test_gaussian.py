@@ -174,29 +174,7 @@ def test_covariance_type_round_trip_through_precision_cholesky(rng, covariance_t
     )
 
 
-@pytest.mark.parametrize(
-    "covariance_type",
-    [
-        pytest.param(
-            "full",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="Full.precision_cholesky_from_precisions returns the LOWER Cholesky "
-                "factor (np.linalg.cholesky) while covariances_from_precision_cholesky "
-                "solves with it as UPPER (lower=False), so precisions -> factor -> "
-                "covariances is wrong; scikit-learn flips to get the upper factor",
-            ),
-        ),
-        pytest.param(
-            "tied",
-            marks=pytest.mark.xfail(
-                strict=True, reason="same lower/upper factor mismatch as 'full' (inherited)"
-            ),
-        ),
-        "diag",
-        "spherical",
-    ],
-)
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
 def test_precisions_to_factor_to_covariances_round_trip(rng, covariance_type):
     """A user's precisions_init turns into the covariances it is the inverse of."""
     kind = get_covariance_type(covariance_type)
