@@ -944,6 +944,8 @@ def _initialisation_sample(
 
 def _auto_starts(n_samples: int, n_components: int, n_features: int) -> list[str]:
     """The default starts: Ward on whitened and on standardised data, then k-means."""
+    if n_components == 1:  # every start gives the same one-component fit
+        return ["ward-svd"]
     work = min(n_samples, SCREEN_ROWS) * n_components * n_features
     count = int(np.clip(AUTO_BUDGET // max(work, 1), AUTO_MIN_STARTS, AUTO_MAX_STARTS))
     return ["ward-svd", "ward-std"] + ["kmeans"] * (count - 2)
