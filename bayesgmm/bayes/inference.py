@@ -195,8 +195,8 @@ def run_inference(
     nuts_sampler: str = "auto",
     target_accept: float = 0.8,
     advi_max_iter: int = 50_000,
-    advi_tol: float = 1e-3,
-    advi_window: int = 200,
+    advi_tol: float = 0.05,
+    advi_window: int = 100,
     advi_learning_rate: float = 0.01,
     rng: np.random.Generator,
     progressbar: bool = False,
@@ -219,13 +219,15 @@ def run_inference(
     target_accept : float, default=0.8
     advi_max_iter : int, default=50000
         Most optimisation steps of (full-rank) ADVI.
-    advi_tol : float, default=1e-3
-        Convergence criterion of ADVI: the optimisation stops when the mean of the
-        variational parameters averaged over a window of ``advi_window`` steps moves,
-        from one window to the next, by less than ``advi_tol`` (largest absolute
-        change, in standardised and log units). Averaging over a window removes most
-        of the stochastic-gradient noise, so the check can fire.
-    advi_window : int, default=200
+    advi_tol : float, default=0.05
+        Convergence criterion of ADVI: the optimisation stops when the variational
+        mean, averaged over a window of ``advi_window`` steps, moves from one window
+        to the next by less than ``advi_tol`` times the approximation's own standard
+        deviation, for every parameter (unconstrained space). Averaging over a window
+        and a decaying step size remove most of the stochastic-gradient noise, so the
+        check can fire; measuring the move in posterior standard deviations makes it
+        mean the same at every N.
+    advi_window : int, default=100
     advi_learning_rate : float, default=0.01
         Adam's step size.
     rng : numpy Generator
@@ -332,9 +334,17 @@ def _nutpie(model, starts, draws, tune, chains, cores, target_accept, rng, progr
 
 
 class _WindowConvergence:
-    """Stop ADVI when the window-averaged variational mean stops moving."""
+    """Stop ADVI when the window-averaged variational mean stops moving.
 
-    def __init__(self, window: int, tol: float) -> None:
+    After every window the step size decays as ``lr0 / (1 + windows / 5)`` (a
+    Robbins-Monro schedule), so the iterates' noise shrinks and the criterion can
+    be met; a constant step size leaves them wandering at a fixed noise level.
+    """
+
+    def __init__(self, window: int, tol: float, learning_rate: Any = None) -> None:
+        self.learning_rate = learning_rate
+        self.initial_rate = None if learning_rate is None else float(learning_rate.get_value())
+        self.windows = 0
         self.window = window
         self.tol = tol
         self.total: np.ndarray | None = None
@@ -353,12 +363,16 @@ class _WindowConvergence:
             return
         average = self.total / self.count
         self.total, self.count = None, 0
+        self.windows += 1
+        if self.learning_rate is not None:
+            self.learning_rate.set_value(self.initial_rate / (1.0 + self.windows / 5.0))
         if self.previous is not None:
-            self.change = float(np.abs(average - self.previous).max())
+            std = np.asarray(approx.std.eval())
+            self.change = float((np.abs(average - self.previous) / std).max())
             if self.change < self.tol:
                 self.converged = True
                 raise StopIteration(
-                    f"window-averaged mean moved by {self.change:.2g} < {self.tol:.2g}"
+                    f"window-averaged mean moved by {self.change:.2g} sd < {self.tol:.2g}"
                 )
         self.previous = average
 
@@ -372,18 +386,25 @@ def _advi(
 
     approximation = pm.ADVI if method == "advi" else pm.FullRankADVI
     kwargs = {"start": start, "random_seed": _seed(rng)}
+    # posterior standard deviations shrink as 1/sqrt(N): start the approximation's
+    # scales there, and keep Adam's (scale-free) steps below them
+    n_obs = int(model["z"].get_value().shape[0])
     if method == "advi":
-        sigma = {var.name: 0.1 for var in model.value_vars}
-        kwargs["start_sigma"] = sigma
+        sigma = min(0.1, 1.0 / np.sqrt(n_obs))
+        kwargs["start_sigma"] = {var.name: sigma for var in model.value_vars}
+    learning_rate = min(learning_rate, 0.5 / np.sqrt(n_obs))
     inference = approximation(**kwargs)
-    check = _WindowConvergence(window, tol)
+    import pytensor
+
+    rate = pytensor.shared(np.asarray(learning_rate, dtype=pytensor.config.floatX), "rate")
+    check = _WindowConvergence(window, tol, rate)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*StopIteration.*")
         approx = inference.fit(
             n=max_iter,
             callbacks=[check],
             progressbar=progressbar,
-            obj_optimizer=pm.adam(learning_rate=learning_rate),
+            obj_optimizer=pm.adam(learning_rate=rate),
         )
     info.update(
         converged=check.converged,
@@ -399,9 +420,9 @@ def _advi(
             SamplerWarning,
             stacklevel=4,
         )
-    return approx.sample(
-        n_draws, random_seed=_seed(rng), var_names=list(PARAMETER_NAMES), return_inferencedata=True
-    )
+    idata = approx.sample(n_draws, random_seed=_seed(rng), return_inferencedata=True)
+    idata.posterior = idata.posterior[list(PARAMETER_NAMES)]
+    return idata
 
 
 def _point_idata(model: Any, point: dict[str, np.ndarray]) -> Any:
