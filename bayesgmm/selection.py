@@ -401,17 +401,22 @@ def _add_loo(table: pd.DataFrame, estimators: dict[tuple[str, int], Any]) -> pd.
 
     labels = {f"{t}-K{k}": (t, k) for (t, k) in estimators}
     columns = ("elpd_loo", "se", "p_loo", "elpd_diff", "dse", "weight", "loo_warning")
-    for column in columns:
+    for column in columns[:-1]:
         table[column] = np.nan
+    table["loo_warning"] = False
     if not labels:
         return table
     idatas = {label: estimators[key].result_.posterior for label, key in labels.items()}
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # Pareto-k warnings go in loo_warning
+        # Pareto-k warnings are recorded in loo_warning; ArviZ's own pandas deprecations
+        # are not the user's business
+        warnings.simplefilter("ignore")
         compared = az.compare(idatas, ic="loo", scale="log") if len(idatas) > 1 else None
     if compared is None:  # one candidate: compare() needs two, loo() gives the same numbers
         label = next(iter(idatas))
-        loo = az.loo(idatas[label])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loo = az.loo(idatas[label])
         compared = pd.DataFrame(
             {
                 "elpd_loo": [loo["elpd_loo"]],

@@ -157,3 +157,43 @@ def test_bad_options_raise_clear_errors(kwargs, error, text):
 def test_bad_data_raises_before_any_fit():
     with pytest.raises(ValueError, match="NaN"):
         select(np.array([[1.0, np.nan], [2.0, 3.0], [0.0, 1.0]]))
+
+
+class _FakeBayesFit:
+    def __init__(self, result):
+        self.result_ = result
+
+
+@pytest.mark.filterwarnings("ignore:Estimated shape parameter:UserWarning")
+def test_bayesian_candidates_are_ranked_by_loo(monkeypatch):
+    """The LOO path of select, with stand-in posteriors instead of a sampler."""
+    import arviz as az
+    from bayes_fakes import fake_posterior_result
+
+    import bayesgmm.selection as selection_module
+
+    truth = make_mixture(80, 2, 1, separation=10.0, random_state=4)
+    X = truth.X
+    fits = {}
+    for k in (1, 2):
+        em = GaussianMixture(k, random_state=0).fit(X)
+        fits[k] = _FakeBayesFit(
+            fake_posterior_result(em.weights_, em.means_, em.covariances_, X, draws=40)
+        )
+
+    def fake_fit_one(X, n_components, covariance_type, method, *rest):
+        assert method == "advi"
+        return fits[n_components], [], None
+
+    monkeypatch.setattr(selection_module, "_fit_one", fake_fit_one)
+    selection = select(X, n_components=[1, 2], covariance_types="full", method="advi")
+    assert selection.criterion == "loo"
+    table = selection.table.set_index("n_components")
+    for k in (1, 2):
+        expected = az.loo(fits[k].result_.posterior)
+        assert table.loc[k, "elpd_loo"] == pytest.approx(expected["elpd_loo"])
+        assert table.loc[k, "se"] == pytest.approx(expected["se"])
+    assert selection.best_params_["n_components"] == 2  # two separated clusters
+    assert table.loc[2, "elpd_diff"] == 0 and table.loc[1, "elpd_diff"] > 0
+    assert selection.ranking()["elpd_loo"].is_monotonic_decreasing
+    assert "elpd_loo" in repr(selection)
