@@ -42,6 +42,8 @@ __all__ = [
     "map_blocks",
     "single_threaded_blas",
     "data_second_moment",
+    "chunk_moments",
+    "combine_moments",
     "forget_data",
 ]
 
@@ -340,13 +342,16 @@ def row_blocks(
 ) -> list[slice]:
     """Slices of about :data:`BLOCK_BYTES` worth of ``n_columns`` feature rows each.
 
-    At least ``workers`` blocks when every block keeps :data:`MIN_BLOCK_ROWS` rows,
-    so small data still use every thread.
+    With several ``workers``, data of more than half a block's bytes are cut into at
+    least two blocks; below that, handing work to a thread costs more than it saves
+    (and far more on a loaded machine, where a woken thread waits for a core).
     """
     itemsize = np.dtype(dtype).itemsize
     size = BLOCK_BYTES // (itemsize * max(n_columns, 1))
     size = int(min(MAX_BLOCK_ROWS, max(MIN_BLOCK_ROWS, size)))
-    n_blocks = max(math.ceil(n_rows / size), min(workers, n_rows // MIN_BLOCK_ROWS))
+    n_blocks = math.ceil(n_rows / size)
+    if workers > 1 and 2 * n_rows >= size:
+        n_blocks = max(n_blocks, min(workers, n_rows // MIN_BLOCK_ROWS))
     if n_blocks <= 1:
         return [slice(0, n_rows)]
     size = math.ceil(n_rows / n_blocks)  # even blocks
@@ -415,6 +420,33 @@ _MAX_CACHED = 4
 def _block_second_moment(X: np.ndarray, weights: np.ndarray, shift: np.ndarray) -> np.ndarray:
     Xs = np.asarray(X, dtype=np.float64) - shift
     return (Xs * np.asarray(weights, dtype=np.float64)[:, None]).T @ Xs
+
+
+def chunk_moments(X: Any, weights: Any) -> tuple[float, np.ndarray, np.ndarray]:
+    """Total weight, weighted mean and weighted sum of squares about it, of one chunk."""
+    X = np.asarray(X, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    total = float(weights.sum())
+    if total <= 0:
+        return 0.0, np.zeros(X.shape[1]), np.zeros(X.shape[1])
+    mean = weights @ X / total
+    return total, mean, weights @ (X - mean) ** 2
+
+
+def combine_moments(
+    parts: list[tuple[float, np.ndarray, np.ndarray]],
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Combine chunk moments (Chan, Golub & LeVeque 1979): no cancellation at any offset."""
+    total, mean, squares = parts[0]
+    for part_total, part_mean, part_squares in parts[1:]:
+        if part_total <= 0:
+            continue
+        combined = total + part_total
+        delta = part_mean - mean
+        mean = mean + delta * (part_total / combined)
+        squares = squares + part_squares + delta**2 * (total * part_total / combined)
+        total = combined
+    return total, mean, squares
 
 
 def data_second_moment(X: Any, weights: Any, shift: np.ndarray) -> np.ndarray:

@@ -11,6 +11,8 @@ number of iterations (``tol=0``) with each fitter, and prints per covariance typ
   mclust are installed) and its ratio;
 * ``f32``: our time on float32 data, ``f64/f32`` speed-up and the relative difference
   of its log-likelihood from float64;
+* ``cpu1``: scikit-learn's CPU seconds over ours, both at one thread (a per-core
+  efficiency ratio that load on the machine does not distort);
 * ``dLL``: relative difference between our and scikit-learn's final mean
   log-likelihood; ``MB``: peak traced memory of our fit and scikit-learn's.
 
@@ -122,6 +124,12 @@ def timed(function, *args):
     return time.perf_counter() - start, result
 
 
+def cpu_timed(function, *args) -> float:
+    start = time.process_time()
+    function(*args)
+    return time.process_time() - start
+
+
 def peak_mb(function, *args) -> float:
     tracemalloc.start()
     try:
@@ -151,13 +159,14 @@ con <- file(args[1], "rb")
 X <- matrix(readBin(con, "double", n * d), nrow = n, ncol = d, byrow = TRUE)
 z <- matrix(readBin(con, "double", n * k), nrow = n, ncol = k, byrow = TRUE)
 close(con)
-control <- emControl(tol = c(-1, -1), itmax = c(n_iter, .Machine$integer.max))
+control <- emControl(tol = c(0, 0), itmax = c(n_iter, .Machine$integer.max))
 fit <- me(modelName = model, data = X, z = z, control = control)  # warm-up
 times <- numeric(reps)
 for (r in seq_len(reps)) {
   times[r] <- system.time(fit <- me(modelName = model, data = X, z = z, control = control))[3]
 }
-cat(median(times) / n_iter, fit$loglik / n, attr(fit, "info")[1], "\n")
+iters <- abs(attr(fit, "info")[1])  # negative when itmax was reached
+cat(median(times) / iters, fit$loglik / n, iters, "\n")
 """
 
 
@@ -204,7 +213,7 @@ def bench_case(name, types, args, use_mclust):
     )
     header = (
         f"{'type':<10}{'ours s/it':>11}{'sk1':>9}{'sk2':>9}{'ratio':>7}{'mclust':>9}{'ratio':>7}"
-        f"{'f32':>9}{'f64/f32':>8}{'dLL f32':>9}{'dLL sk':>9}{'MB ours':>9}{'MB sk':>7}"
+        f"{'cpu1':>6}{'f32':>9}{'f64/f32':>8}{'dLL f32':>9}{'dLL sk':>9}{'MB ours':>8}{'MB sk':>7}"
     )
     print(header)
     rows = []
@@ -216,7 +225,7 @@ def bench_case(name, types, args, use_mclust):
             fit_ours(X32, n_components, covariance_type, 2, init)
         with threadpool_limits(1):
             fit_sklearn(X, n_components, covariance_type, 2, init)
-        times = {"ours": [], "f32": [], "sk1": [], "sk2": []}
+        times = {"ours": [], "f32": [], "sk1": [], "sk2": [], "cpu_ours": [], "cpu_sk": []}
         for _ in range(args.reps):
             with threadpool_limits(args.threads):
                 elapsed, ours = timed(fit_ours, X, *call)
@@ -227,6 +236,9 @@ def bench_case(name, types, args, use_mclust):
                 with threadpool_limits(threads):
                     elapsed, sk = timed(fit_sklearn, X, *call)
                 times[f"sk{threads}"].append(elapsed)
+            with threadpool_limits(1):  # one thread each, CPU seconds: robust to load
+                times["cpu_ours"].append(cpu_timed(fit_ours, X, *call))
+                times["cpu_sk"].append(cpu_timed(fit_sklearn, X, *call))
         per_iter = {key: statistics.median(value) / n_iter for key, value in times.items()}
         best_sk = min(per_iter["sk1"], per_iter["sk2"])
         ll_ours, ll_sk, ll_32 = ours.score(X), sk.score(X), ours32.lower_bound_
@@ -245,6 +257,7 @@ def bench_case(name, types, args, use_mclust):
             "sk1": per_iter["sk1"],
             "sk2": per_iter["sk2"],
             "ratio": best_sk / per_iter["ours"],
+            "cpu_ratio": per_iter["cpu_sk"] / per_iter["cpu_ours"],
             "mclust": mclust_time,
             "mclust_ratio": None if mclust_time is None else mclust_time / per_iter["ours"],
             "f32": per_iter["f32"],
@@ -263,8 +276,9 @@ def bench_case(name, types, args, use_mclust):
         )
         print(
             f"{covariance_type:<10}{row['ours']:>11.5f}{row['sk1']:>9.4f}{row['sk2']:>9.4f}"
-            f"{row['ratio']:>7.1f}{mclust_text}{row['f32']:>9.5f}{row['speedup32']:>8.2f}"
-            f"{row['dll32']:>9.1e}{row['dll']:>9.1e}{mb_ours:>9.1f}{mb_sk:>7.1f}",
+            f"{row['ratio']:>7.1f}{mclust_text}{row['cpu_ratio']:>6.1f}{row['f32']:>9.5f}"
+            f"{row['speedup32']:>8.2f}{row['dll32']:>9.1e}{row['dll']:>9.1e}{mb_ours:>8.1f}"
+            f"{mb_sk:>7.1f}",
             flush=True,
         )
     return rows

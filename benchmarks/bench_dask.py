@@ -1,0 +1,148 @@
+"""Out of core: EM on a dask array that is never whole in memory.
+
+1. ``same``: the same fit from numpy and from dask (N=1M by default, chunks of 100k):
+   relative difference of the log-likelihood and largest parameter differences, and
+   seconds per iteration of each.
+2. ``big``: N=10M x D=10, K=8 generated chunk by chunk (each chunk from its own
+   seed, so nothing holds all rows), fitted with a k-means start on a sample; prints
+   the start's time, seconds per iteration, and the peak resident memory of the
+   process (``ru_maxrss``; run it alone, as the README command does).
+
+Run ``python benchmarks/bench_dask.py same`` and ``python benchmarks/bench_dask.py big``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bayesgmm import GaussianMixture  # noqa: E402
+
+N_FEATURES = 10
+N_COMPONENTS = 8
+
+
+def _mixture(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0, 2.5, (N_COMPONENTS, N_FEATURES))
+    mix = rng.normal(size=(N_COMPONENTS, N_FEATURES, N_FEATURES)) / np.sqrt(N_FEATURES)
+    return centers, mix + np.eye(N_FEATURES)
+
+
+def make_chunk(index: int, n_rows: int, seed: int = 0) -> np.ndarray:
+    """Rows of chunk ``index``: a function of (seed, index) only."""
+    centers, mix = _mixture(seed)
+    rng = np.random.default_rng([seed, index])
+    counts = rng.multinomial(n_rows, np.full(N_COMPONENTS, 1.0 / N_COMPONENTS))
+    X = rng.normal(size=(n_rows, N_FEATURES))
+    start = 0
+    for k, count in enumerate(counts):
+        rows = slice(start, start + count)
+        X[rows] = X[rows] @ mix[k] + centers[k]
+        start += count
+    return X[rng.permutation(n_rows)]
+
+
+def dask_data(n_samples: int, chunk: int, seed: int = 0):
+    import dask.array as da
+
+    n_chunks = -(-n_samples // chunk)
+    sizes = tuple(min(chunk, n_samples - i * chunk) for i in range(n_chunks))
+
+    def block(block_info=None):
+        index = block_info[None]["chunk-location"][0]
+        return make_chunk(index, sizes[index], seed)
+
+    return da.map_blocks(
+        block, chunks=(sizes, (N_FEATURES,)), dtype=np.float64, meta=np.empty((0, N_FEATURES))
+    )
+
+
+def _start(seed: int = 1):
+    rng = np.random.default_rng(seed)
+    centers, _ = _mixture()
+    return {
+        "weights_init": np.full(N_COMPONENTS, 1.0 / N_COMPONENTS),
+        "means_init": centers + rng.normal(0, 0.5, centers.shape),
+        "precisions_init": np.repeat(np.eye(N_FEATURES)[None], N_COMPONENTS, axis=0),
+    }
+
+
+def _fit(X, n_iter, **kwargs):
+    model = GaussianMixture(N_COMPONENTS, tol=0.0, max_iter=n_iter, n_init=1, **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start = time.perf_counter()
+        model.fit(X)
+    return model, time.perf_counter() - start
+
+
+def same(args):
+    n_samples = args.n
+    X_dask = dask_data(n_samples, args.chunk)
+    X = X_dask.compute()
+    init = _start()
+    with threadpool_limits(args.threads):
+        _fit(X, 1, **init)
+        numpy_fit, numpy_time = _fit(X, args.iters, **init)
+        dask_fit, dask_time = _fit(X_dask, args.iters, **init)
+    ll = abs(dask_fit.lower_bound_ - numpy_fit.lower_bound_) / abs(numpy_fit.lower_bound_)
+    print(
+        f"same: N={n_samples:,} D={N_FEATURES} K={N_COMPONENTS}, {args.iters} iterations, "
+        f"chunks of {args.chunk:,}, {args.threads} threads\n"
+        f"  numpy {numpy_time / args.iters:.3f} s/it, dask {dask_time / args.iters:.3f} s/it "
+        f"(dask regenerates each chunk at every pass)\n"
+        f"  log-likelihood {numpy_fit.lower_bound_:.12f} vs {dask_fit.lower_bound_:.12f} "
+        f"(relative difference {ll:.1e}); max |means diff| "
+        f"{np.abs(dask_fit.means_ - numpy_fit.means_).max():.1e}, max |cov diff| "
+        f"{np.abs(dask_fit.covariances_ - numpy_fit.covariances_).max():.1e}"
+    )
+
+
+def big(args):
+    n_samples = args.n
+    X = dask_data(n_samples, args.chunk)
+    with threadpool_limits(args.threads):
+        start = time.perf_counter()
+        model, elapsed = _fit(X, args.iters, init_params="k-means++", random_state=0)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
+    print(
+        f"big: N={n_samples:,} x D={N_FEATURES} (float64, {n_samples * N_FEATURES * 8 / 2**30:.2f}"
+        f" GiB if loaded), K={N_COMPONENTS}, chunks of {args.chunk:,}, {args.iters} iterations "
+        f"after a k-means++ start on a sample, {args.threads} threads\n"
+        f"  fit {elapsed:.1f} s in all ({elapsed / (args.iters + 1):.2f} s per pass over the data "
+        f"counting the final E-step); mean log-likelihood {model.lower_bound_:.6f}\n"
+        f"  peak resident memory {peak:.2f} GiB"
+    )
+    del start
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("mode", choices=["same", "big"])
+    parser.add_argument("--n", type=int, default=0, help="rows (default 1M same, 10M big)")
+    parser.add_argument("--chunk", type=int, default=0, help="rows per chunk")
+    parser.add_argument("--iters", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    if args.mode == "same":
+        args.n = args.n or 1_000_000
+        args.chunk = args.chunk or 100_000
+        same(args)
+    else:
+        args.n = args.n or 10_000_000
+        args.chunk = args.chunk or 250_000
+        big(args)
+
+
+if __name__ == "__main__":
+    main()
