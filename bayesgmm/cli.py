@@ -311,6 +311,8 @@ def _demo(args: argparse.Namespace) -> int:
             }
             if args.method == "nuts":
                 kwargs["tune"] = draws
+            else:  # a demo: stop ADVI once its window-averaged mean moves < 0.01 (std. units)
+                kwargs.update(advi_max_iter=20_000, advi_tol=1e-2)
             bayes = BayesianGaussianMixture(**kwargs).fit(X)
             print(bayes.result_)
             from .compare import compare

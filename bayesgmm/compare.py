@@ -21,7 +21,77 @@ from scipy.special import comb
 
 from .data import check_float
 
-__all__ = ["compare", "Comparison", "adjusted_rand_index", "match_components"]
+__all__ = [
+    "compare",
+    "Comparison",
+    "adjusted_rand_index",
+    "match_components",
+    "posterior_parameters",
+]
+
+
+def posterior_parameters(model: Any) -> xr.Dataset:
+    """Posterior draws of a Bayesian fit with covariances as full matrices.
+
+    The stored posterior keeps each covariance type's native shape (tied: one
+    matrix; diag: variances; spherical: one variance per component); this expands
+    them so every type looks the same.
+
+    Parameters
+    ----------
+    model : BayesianGaussianMixture or MixtureResult
+        A fit with ``result_.posterior``.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``weights`` (chain, draw, component), ``means`` (chain, draw, component,
+        feature) and ``covariances`` (chain, draw, component, feature, feature_bis).
+
+    Examples
+    --------
+    >>> import arviz as az
+    >>> from bayesgmm import MixtureResult
+    >>> posterior = az.from_dict(posterior={
+    ...     "weights": np.full((1, 3, 2), 0.5), "means": np.zeros((1, 3, 2, 2)),
+    ...     "covariances": np.ones((1, 3, 2))},
+    ...     dims={"weights": ["component"], "means": ["component", "feature"],
+    ...           "covariances": ["component"]})
+    >>> fit = MixtureResult(weights=np.full(2, 0.5), means=np.zeros((2, 2)),
+    ...                     covariances=np.ones(2), covariance_type="spherical",
+    ...                     posterior=posterior)
+    >>> posterior_parameters(fit)["covariances"].shape
+    (1, 3, 2, 2, 2)
+    """
+    from .covariance import get_covariance_type
+
+    result = getattr(model, "result_", model)
+    posterior = getattr(result.posterior, "posterior", None)
+    if posterior is None:
+        raise ValueError(
+            "This needs posterior draws: fit BayesianGaussianMixture (method='nuts' or "
+            "'advi'); an EM fit has none."
+        )
+    k, d = result.n_components, result.n_features
+    weights = posterior["weights"].transpose("chain", "draw", "component").values
+    means = posterior["means"].transpose("chain", "draw", "component", ...).values
+    native = posterior["covariances"].transpose("chain", "draw", ...).values
+    full = np.array(get_covariance_type(result.covariance_type).to_full(native, k, d))
+    coords = {
+        "chain": posterior["chain"].values,
+        "draw": posterior["draw"].values,
+        "component": np.arange(k),
+        "feature": list(result.feature_names),
+        "feature_bis": list(result.feature_names),
+    }
+    return xr.Dataset(
+        {
+            "weights": (("chain", "draw", "component"), weights),
+            "means": (("chain", "draw", "component", "feature"), means.reshape(*weights.shape, d)),
+            "covariances": (("chain", "draw", "component", "feature", "feature_bis"), full),
+        },
+        coords=coords,
+    )
 
 
 def adjusted_rand_index(labels_a: Any, labels_b: Any) -> float:
@@ -226,8 +296,7 @@ def compare(em_fit: Any, bayes_fit: Any, X: Any, *, ci_prob: float = 0.94) -> Co
             raise TypeError(
                 f"{name} must be a fitted estimator or a MixtureResult; got {type(fit).__name__}."
             )
-    posterior = getattr(bayes.posterior, "posterior", None)
-    if posterior is None:
+    if getattr(bayes.posterior, "posterior", None) is None:
         raise ValueError(
             "bayes_fit has no posterior draws: fit BayesianGaussianMixture with method='nuts' "
             "or 'advi' (an EM or MAP fit cannot give intervals)."
@@ -238,7 +307,7 @@ def compare(em_fit: Any, bayes_fit: Any, X: Any, *, ci_prob: float = 0.94) -> Co
             "Fit both to the same columns."
         )
     order = match_components(em, bayes)
-    aligned = _aligned_posterior(posterior, order)
+    aligned = _aligned_posterior(posterior_parameters(bayes), order)
     hdi = az.hdi(aligned[["weights", "means", "covariances"]], hdi_prob=ci_prob)
     mean = aligned.mean(("chain", "draw"))
     sd = aligned.std(("chain", "draw"))

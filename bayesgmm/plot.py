@@ -104,13 +104,9 @@ def _posterior_draws(
     result: Any, n_draws: int | None, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Weights (S, K), means (S, K, D), full covariances (S, K, D, D) of posterior draws."""
-    posterior = _posterior(result)
-    if posterior is None:
-        raise ValueError(
-            "This plot needs posterior draws: fit BayesianGaussianMixture (method='nuts' or "
-            "'advi'); an EM fit has none."
-        )
-    stacked = posterior.stack(sample=("chain", "draw"))
+    from .compare import posterior_parameters
+
+    stacked = posterior_parameters(result).stack(sample=("chain", "draw"))
     total = stacked.sizes["sample"]
     take = np.arange(total)
     if n_draws is not None and n_draws < total:

@@ -165,9 +165,10 @@ def mixture_parameters_1d(model: Any) -> tuple[np.ndarray, np.ndarray, np.ndarra
             f"{result.n_features} features {result.feature_names}. Fit one column, e.g. "
             "X[['returns']]."
         )
-    posterior = getattr(result.posterior, "posterior", None)
-    if posterior is not None:
-        stacked = posterior.stack(sample=("chain", "draw"))
+    if getattr(result.posterior, "posterior", None) is not None:
+        from .compare import posterior_parameters
+
+        stacked = posterior_parameters(result).stack(sample=("chain", "draw"))
         weights = stacked["weights"].transpose("sample", "component").values
         means = stacked["means"].isel(feature=0).transpose("sample", "component").values
         cov = stacked["covariances"].isel(feature=0, feature_bis=0)

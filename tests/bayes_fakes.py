@@ -27,6 +27,7 @@ def fake_posterior_result(
     draws=200,
     spread=0.02,
     seed=0,
+    tied=False,
 ):
     """A MixtureResult with a posterior concentrated around the given full parameters."""
     rng = np.random.default_rng(seed)
@@ -40,6 +41,8 @@ def fake_posterior_result(
     m = means + spread * scale * rng.standard_normal(shape + (K, D))
     factor = 1 + spread * rng.standard_normal(shape + (K, 1, 1))
     c = covariances * np.abs(factor)
+    if tied:  # one shared matrix per draw, stored in its native (D, D) shape
+        c = np.broadcast_to(c[:, :, :1], c.shape).copy()
     X = np.asarray(getattr(X, "values", X), float)
     log_lik = np.empty(shape + (len(X),))
     for a in range(chains):
@@ -51,7 +54,7 @@ def fake_posterior_result(
             log_lik[a, b] = np.log(np.atleast_1d(dens))
     names = list(feature_names) if feature_names is not None else [f"x{i}" for i in range(D)]
     idata = az.from_dict(
-        posterior={"weights": w, "means": m, "covariances": c},
+        posterior={"weights": w, "means": m, "covariances": c[:, :, 0] if tied else c},
         log_likelihood={"X": log_lik},
         observed_data={"X": X},
         coords={
@@ -64,15 +67,16 @@ def fake_posterior_result(
         dims={
             "weights": ["component"],
             "means": ["component", "feature"],
-            "covariances": ["component", "feature", "feature_bis"],
+            "covariances": (["feature", "feature_bis"] if tied else [])
+            or ["component", "feature", "feature_bis"],
             "X": ["observation"],
         },
     )
     return MixtureResult(
         weights=w.mean(axis=(0, 1)),
         means=m.mean(axis=(0, 1)),
-        covariances=c.mean(axis=(0, 1)),
-        covariance_type="full",
+        covariances=c[:, :, 0].mean(axis=(0, 1)) if tied else c.mean(axis=(0, 1)),
+        covariance_type="tied" if tied else "full",
         feature_names=feature_names,
         method="nuts",
         posterior=idata,

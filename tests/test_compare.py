@@ -120,3 +120,26 @@ def test_errors_name_the_problem(fits):
     )
     with pytest.raises(ValueError, match="different features"):
         compare(renamed, bayes, X.set_axis(["c", "d"], axis=1))
+
+
+def test_tied_posterior_in_its_native_shape_is_expanded():
+    """Tied draws are stored as one (D, D) matrix per draw; every component gets it."""
+    truth = make_mixture(120, 2, 2, separation=8.0, random_state=5)
+    em = GaussianMixture(2, covariance_type="tied", random_state=0).fit(truth.X)
+    full = np.broadcast_to(em.covariances_, (2, 2, 2))
+    bayes = fake_posterior_result(em.weights_, em.means_, full, truth.X, draws=20, tied=True)
+    assert bayes.posterior.posterior["covariances"].dims == (
+        "chain",
+        "draw",
+        "feature",
+        "feature_bis",
+    )
+    table = compare(em, bayes, truth.X).table
+    cov = table[table["parameter"] == "covariances"]
+    assert len(cov) == 2 * 3
+    for k in (0, 1):
+        np.testing.assert_allclose(
+            cov[cov["component"] == k]["posterior_mean"].to_numpy(),
+            cov[cov["component"] == 0]["posterior_mean"].to_numpy(),
+        )
+    assert cov["em_inside"].all()
