@@ -431,11 +431,25 @@ def test_badly_scaled_data_sample_as_well_as_standardised_data() -> None:
         assert diagnostics["rhat_max"] < 1.05
     ess = [fit.inference_info_["diagnostics"]["ess_bulk_min"] for fit in (standard, scaled)]
     assert 0.5 < ess[1] / ess[0] < 2.0
+    # the posterior means agree within Monte Carlo error (4 combined standard errors),
+    # computed on the scaled fit's draws mapped back to the standard units
     order = [np.argsort(fit.means_[:, 0]) for fit in (standard, scaled)]
-    means_back = (scaled.means_[order[1]] - shift) / scale
-    sd = az.extract(standard.result_.posterior)["means"].std("sample").values[order[0]]
-    assert np.all(np.abs(means_back - standard.means_[order[0]]) < 0.25 * sd)
-    covariances_back = scaled.covariances_[order[1]] / np.outer(scale, scale)
-    np.testing.assert_allclose(
-        covariances_back, standard.covariances_[order[0]], rtol=0.05, atol=0.02
-    )
+    outer = np.outer(scale, scale)
+    draws = {
+        "means": (
+            standard.result_.posterior.posterior["means"].values,
+            (scaled.result_.posterior.posterior["means"].values - shift) / scale,
+        ),
+        "covariances": (
+            standard.result_.posterior.posterior["covariances"].values,
+            scaled.result_.posterior.posterior["covariances"].values / outer,
+        ),
+    }
+    for name, (first, second) in draws.items():
+        first, second = first[:, :, order[0]], second[:, :, order[1]]
+        mcse = np.hypot(
+            az.mcse(az.convert_to_dataset(first))["x"].values,
+            az.mcse(az.convert_to_dataset(second))["x"].values,
+        )
+        difference = np.abs(first.mean(axis=(0, 1)) - second.mean(axis=(0, 1)))
+        assert np.all(difference < 4 * mcse), name
