@@ -247,6 +247,7 @@ def build_model(
     priors: Priors | None = None,
     *,
     feature_names: Any = None,
+    standardisation: Standardisation | None = None,
 ) -> Any:
     """Build the PyMC model of a Gaussian mixture on standardised data.
 
@@ -262,6 +263,11 @@ def build_model(
     feature_names : sequence of str or None, default=None
         Coordinates of the ``feature`` dim; a DataFrame's columns, else
         ``x0, x1, ...``.
+    standardisation : Standardisation or None, default=None
+        Centre and scale of the model's working units; None takes them from X
+        (:meth:`Standardisation.from_data`). Pass ``Standardisation(zeros, ones)`` to
+        state the priors in the data's own units (as simulation-based calibration
+        needs, where data are drawn from the prior).
 
     Returns
     -------
@@ -304,7 +310,13 @@ def build_model(
     )
     if len(names) != n_features:
         raise ValueError(f"feature_names has {len(names)} names but X has {n_features} features.")
-    standard = Standardisation.from_data(X, covariance_type)
+    if standardisation is None:
+        standard = Standardisation.from_data(X, covariance_type)
+    else:
+        standard = Standardisation(
+            center=np.broadcast_to(np.asarray(standardisation.center, float), (n_features,)),
+            scale=np.broadcast_to(np.asarray(standardisation.scale, float), (n_features,)),
+        )
     coords = {
         "component": np.arange(n_components),
         "feature": names,
