@@ -252,7 +252,7 @@ def check_X(
 def _check_magnitude(array: np.ndarray) -> None:
     if not array.size or array.dtype.kind in "biu":
         return
-    largest = float(np.abs(array).max())
+    largest = max(float(array.max()), -float(array.min()))  # no temporary copy of X
     if largest > MAX_ABS_VALUE:
         raise ValueError(
             f"X has values as large as {largest:.3g} in absolute value; above {MAX_ABS_VALUE:g} "
