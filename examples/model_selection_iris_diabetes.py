@@ -16,7 +16,7 @@ from bayesgmm.compare import adjusted_rand_index
 from bayesgmm.datasets import load_diabetes, load_iris
 
 args = options(__doc__)
-ks = range(1, 5) if args.fast else range(1, 10)
+ks = range(1, 4) if args.fast else range(1, 10)
 types = ("full", "diag") if args.fast else ("full", "tied", "diag", "spherical")
 
 fig, axes = plt.subplots(2, 2, figsize=(12, 9), layout="constrained")
