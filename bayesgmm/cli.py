@@ -217,13 +217,11 @@ def _predict(args: argparse.Namespace) -> int:
     result = _load_model(args.model)
     X = _read_csv(args.data, args.columns, expected=list(result.feature_names))
     resp = result.responsibilities(X)
-    if hasattr(resp, "data_vars"):  # Bayesian: mean and credible bounds
-        name = next(n for n in ("mean", "responsibilities", *resp.data_vars) if n in resp)
-        bounds = [n for n in resp.data_vars if n != name]
-        table = {"label": np.asarray(resp[name].argmax("component").values)}
+    if hasattr(resp, "data_vars"):  # Bayesian: posterior mean and 94% credible bounds
+        table = {"label": np.asarray(resp["mean"].argmax("component").values)}
         for k in range(result.n_components):
-            table[f"prob_{k}"] = resp[name].isel(component=k).values
-            for bound in bounds:
+            table[f"prob_{k}"] = resp["mean"].isel(component=k).values
+            for bound in ("lower", "upper"):
                 table[f"prob_{k}_{bound}"] = resp[bound].isel(component=k).values
     else:
         table = {"label": result.predict(X).values}
@@ -350,8 +348,9 @@ def _demo(args: argparse.Namespace) -> int:
     save(plot.plot_uncertainty(em, X), "em_uncertainty.png")
     save(plot.plot_density(em, X), "em_density.png")
     if bayes is not None:
-        save(plot.plot_posterior_ellipses(bayes, X), "bayes_posterior_ellipses.png")
-        save(plot.plot_uncertainty(bayes, X), "bayes_uncertainty.png")
+        aligned = comparison.bayes_aligned  # numbered as EM's components, so colours match
+        save(plot.plot_posterior_ellipses(aligned, X), "bayes_posterior_ellipses.png")
+        save(plot.plot_uncertainty(aligned, X), "bayes_uncertainty.png")
         save(comparison.plot(X), "em_vs_bayes.png")
     print(f"\nplots written to {out.resolve()}/: {', '.join(written)}")
     return 0

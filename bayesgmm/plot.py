@@ -776,7 +776,8 @@ def plot_risk(
     if returns is not None:
         values = _as_array(returns).ravel()
         low, high = np.quantile(values, [0.0005, 0.9995])
-        style = {"bins": 120, "density": True, "color": "0.8", "label": "observed returns"}
+        bins = int(np.clip(len(values) // 20, 30, 120))
+        style = {"bins": bins, "density": True, "color": "0.8", "label": "observed returns"}
         style.update(hist_kwargs or {})
         ax.hist(values[(values >= low) & (values <= high)], **style)
     else:
@@ -826,7 +827,7 @@ def plot_risk(
     ax.set_xlabel(f"return ({result.feature_names[0]})")
     ax.set_ylabel("density (log scale)")
     ax.set_title(f"Return distribution and value at risk ({result.n_components} components)")
-    ax.legend(fontsize="small", loc="upper left")
+    ax.legend(fontsize="small", loc="upper right")
     return ax
 
 

@@ -448,6 +448,6 @@ def backtest(returns: Any, var: Any, alpha: float) -> Backtest:
     # Kupiec: LR = -2 [log L(alpha) - log L(rate)], binomial likelihoods
     log_null = special.xlogy(n - x, 1 - alpha) + special.xlogy(x, alpha)
     log_alt = special.xlogy(n - x, 1 - rate) + special.xlogy(x, rate)
-    statistic = max(float(-2 * (log_null - log_alt)), 0.0)
+    statistic = max(float(-2 * (log_null - log_alt)), 0.0) + 0.0  # no "-0"
     p_value = float(stats.chi2.sf(statistic, df=1))
     return Backtest(alpha, n, x, alpha * n, rate, statistic, p_value, exceed)
