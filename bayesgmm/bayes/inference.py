@@ -259,8 +259,10 @@ def run_inference(
                 kwargs = {"nuts_sampler": sampler}
                 if sampler == "pymc":
                     kwargs.update(init="adapt_diag", initvals=starts, cores=cores)
-                else:
-                    kwargs.update(nuts_sampler_kwargs={"chain_method": "sequential"})
+                else:  # numpyro: one JAX device runs the chains one after another
+                    kwargs.update(
+                        initvals=starts, nuts_sampler_kwargs={"chain_method": "sequential"}
+                    )
                 idata = pm.sample(
                     draws=draws,
                     tune=tune,
