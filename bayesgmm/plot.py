@@ -331,10 +331,11 @@ def plot_uncertainty(
         rows = np.arange(len(labels))
         uncertainty = upper[rows, labels] - lower[rows, labels]
         what = f"width of the {ci_prob:.0%} credible interval of the responsibility"
-        title = "Assignment uncertainty (posterior)"
+        short = f"{ci_prob:.0%} interval width"
+        title = f"Assignment uncertainty: {ci_prob:.0%} interval width of the responsibility"
     else:
         uncertainty = 1.0 - mean.max(axis=1)
-        what = "1 - max responsibility"
+        what = short = "1 - max responsibility"
         title = "Assignment uncertainty: 1 - max responsibility"
     colors = _colors(result.n_components)
     if result.n_features == 1:
@@ -382,7 +383,7 @@ def plot_uncertainty(
                 markersize=np.sqrt(6 + 120 * value / top),
             )
         )
-        legend_labels.append(f"{what} = {value:.2f}")
+        legend_labels.append(f"{short} = {value:.2f}")
     ax.legend(handles, legend_labels, fontsize="small", loc="best", framealpha=0.8)
     return ax
 

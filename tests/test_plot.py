@@ -88,8 +88,8 @@ def test_uncertainty_sizes_follow_one_minus_max_responsibility(data):
 def test_uncertainty_of_a_bayesian_fit_uses_the_interval_width(data, bayes):
     X, _ = data
     ax = plot.plot_uncertainty(bayes, X, ci_prob=0.9)
-    assert ax.get_title() == "Assignment uncertainty (posterior)"
-    assert "90% credible interval" in ax.get_legend().texts[-1].get_text()
+    assert ax.get_title() == "Assignment uncertainty: 90% interval width of the responsibility"
+    assert "90% interval width" in ax.get_legend().texts[-1].get_text()
     summary = bayes.responsibilities(X, ci_prob=0.9)
     labels = summary["mean"].values.argmax(axis=1)
     rows = np.arange(len(labels))
