@@ -3,8 +3,10 @@
 Every case fits the same data from the same initial parameters for the same fixed
 number of iterations (``tol=0``) with each fitter, and prints per covariance type:
 
-* ``ours``: bayesgmm seconds per iteration (fit time / iterations, all overheads in),
-  float64, at ``--threads`` worker threads (BLAS at one thread inside);
+* ``ours``: bayesgmm seconds per EM iteration, float64, at ``--threads`` worker
+  threads (BLAS at one thread inside). Every per-iteration time here, ours and the
+  peers', is ``(t(fit of n iterations) - t(fit of 1 iteration)) / (n - 1)`` so that
+  fixed per-fit costs (validation, moments, result objects) cancel;
 * ``sk1``/``sk2``: scikit-learn's seconds per iteration with BLAS pinned to 1 and 2
   threads (threadpoolctl), and ``ratio`` = best scikit-learn time / ours;
 * ``mclust``: mclust's ``me()`` seconds per iteration, timed inside R (when Rscript and
@@ -124,10 +126,12 @@ def timed(function, *args):
     return time.perf_counter() - start, result
 
 
-def cpu_timed(function, *args) -> float:
-    start = time.process_time()
-    function(*args)
-    return time.process_time() - start
+def cpu_timed(function, *args):
+    """CPU seconds of the calling thread (run at one thread: all the work is there;
+    process time would also count BLAS threads still spinning from an earlier fit)."""
+    start = time.thread_time()
+    result = function(*args)
+    return time.thread_time() - start, result
 
 
 def peak_mb(function, *args) -> float:
@@ -204,7 +208,7 @@ def run_mclust(X, resp, covariance_type, n_iter, reps):
 
 def bench_case(name, types, args, use_mclust):
     n_samples, n_features, n_components = CASES[name]
-    n_iter = args.iters or (20 if n_samples * n_features <= 1_000_000 else 8)
+    n_iter = args.iters or {"S": 30, "M": 15}.get(name, 4)
     X = make_data(n_samples, n_features, n_components)
     X32 = X.astype(np.float32)
     print(
@@ -225,21 +229,29 @@ def bench_case(name, types, args, use_mclust):
             fit_ours(X32, n_components, covariance_type, 2, init)
         with threadpool_limits(1):
             fit_sklearn(X, n_components, covariance_type, 2, init)
+        one = (n_components, covariance_type, 1, init)
         times = {"ours": [], "f32": [], "sk1": [], "sk2": [], "cpu_ours": [], "cpu_sk": []}
+        fits = {}
+
+        plan = [
+            ("ours", fit_ours, X, args.threads, timed),
+            ("f32", fit_ours, X32, args.threads, timed),
+            ("sk1", fit_sklearn, X, 1, timed),
+            ("sk2", fit_sklearn, X, 2, timed),
+            # one thread each, CPU seconds: a ratio that load on the machine does not distort
+            ("cpu_ours", fit_ours, X, 1, cpu_timed),
+            ("cpu_sk", fit_sklearn, X, 1, cpu_timed),
+        ]
         for _ in range(args.reps):
-            with threadpool_limits(args.threads):
-                elapsed, ours = timed(fit_ours, X, *call)
-                times["ours"].append(elapsed)
-                elapsed, ours32 = timed(fit_ours, X32, *call)
-                times["f32"].append(elapsed)
-            for threads in (1, 2):
+            for key, function, data, threads, clock in plan:
+                # seconds per iteration: (fit of n_iter - fit of 1) / (n_iter - 1), so the
+                # fixed per-fit costs (validation, moments, result object) cancel
                 with threadpool_limits(threads):
-                    elapsed, sk = timed(fit_sklearn, X, *call)
-                times[f"sk{threads}"].append(elapsed)
-            with threadpool_limits(1):  # one thread each, CPU seconds: robust to load
-                times["cpu_ours"].append(cpu_timed(fit_ours, X, *call))
-                times["cpu_sk"].append(cpu_timed(fit_sklearn, X, *call))
-        per_iter = {key: statistics.median(value) / n_iter for key, value in times.items()}
+                    long_time, fits[key] = clock(function, data, *call)
+                    short_time, _ = clock(function, data, *one)
+                times[key].append((long_time - short_time) / (n_iter - 1))
+        ours, ours32, sk = fits["ours"], fits["f32"], fits["sk1"]
+        per_iter = {key: statistics.median(value) for key, value in times.items()}
         best_sk = min(per_iter["sk1"], per_iter["sk2"])
         ll_ours, ll_sk, ll_32 = ours.score(X), sk.score(X), ours32.lower_bound_
         with threadpool_limits(args.threads):
@@ -247,7 +259,7 @@ def bench_case(name, types, args, use_mclust):
         with threadpool_limits(1):
             mb_sk = peak_mb(fit_sklearn, X, *call)
         mclust_time = mclust_ll = None
-        if use_mclust:
+        if use_mclust and name in args.mclust_cases.split(","):
             resp = initial_responsibilities(X, covariance_type, init)
             mclust_time, mclust_ll = run_mclust(X, resp, covariance_type, n_iter, args.reps)
         row = {
@@ -324,6 +336,7 @@ def main(argv=None):
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--iters", type=int, default=0, help="EM iterations (0: by case)")
     parser.add_argument("--no-mclust", action="store_true")
+    parser.add_argument("--mclust-cases", default="S,M,L", help="cases that run mclust")
     parser.add_argument("--init", action="store_true", help="also time initialisation at L")
     args = parser.parse_args(argv)
     cases = ["S", "M"] if args.quick else args.cases.split(",")
