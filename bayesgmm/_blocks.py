@@ -259,6 +259,8 @@ class BlockKernel:
         weights = np.asarray(weights, dtype=np.float64)
         total_log_likelihood = 0.0
         total = np.zeros((self.n_components, self.n_columns))
+        if X.shape[0] == 0:  # an empty dask chunk
+            return total_log_likelihood, total
         for rows in row_blocks(X.shape[0], self.n_columns + self.n_components, self.dtype):
             log_likelihood, T = self._block(X[rows], weights[rows])
             total_log_likelihood += log_likelihood

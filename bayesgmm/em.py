@@ -905,11 +905,11 @@ def _names(feature_names: np.ndarray | None, n_features: int, index: np.ndarray)
 def _weighted_moments(X: Any, weights: Any) -> tuple[np.ndarray, np.ndarray]:
     """Weighted mean and variance per feature, accurate for data far from the origin.
 
-    In memory: two passes (mean, then squares about it). Dask: one pass, each chunk
-    centred on its own mean and the chunks combined by Chan et al.'s pairwise
-    update, so out-of-core data are read once. Called once as a fit starts: it also
-    drops what the engine remembers about X from an earlier fit (X may have changed
-    in place since).
+    One pass: each block (in memory) or chunk (dask) is centred on its own mean and
+    the parts are combined by Chan et al.'s pairwise update, so out-of-core data are
+    read once and no temporary larger than a block is made. Called once as a fit
+    starts: it also drops what the engine remembers about X from an earlier fit (X
+    may have changed in place since).
     """
     _blocks.forget_data(X)
     if is_dask_array(X):
@@ -924,11 +924,14 @@ def _weighted_moments(X: Any, weights: Any) -> tuple[np.ndarray, np.ndarray]:
                 )
             ]
         )
-        total, mean, squares = _blocks.combine_moments(parts)
-        return mean, squares / total
-    mean = np.average(X, axis=0, weights=weights)
-    variance = np.average((X - mean) ** 2, axis=0, weights=weights)
-    return mean, variance
+    else:
+        workers = _blocks.n_threads()
+        blocks = _row_blocks(X.shape[0], 2 * X.shape[1], np.float64, workers)
+        parts = _blocks.map_blocks(
+            lambda rows: _blocks.chunk_moments(X[rows], weights[rows]), blocks, workers
+        )
+    total, mean, squares = _blocks.combine_moments(parts)
+    return mean, squares / total
 
 
 def _initialisation_sample(
