@@ -7,6 +7,13 @@ sys.path.insert(0, os.path.abspath(".."))
 
 import bayesgmm  # noqa: E402
 
+# The EM examples run during the build (matplotlib's plot directive) in their fast mode,
+# writing their own PNG files to a scratch folder.
+os.environ.setdefault("BAYESGMM_FAST", "1")
+os.environ.setdefault(
+    "BAYESGMM_EXAMPLES_OUT", os.path.join(os.path.dirname(__file__), "_build", "example-plots")
+)
+
 project = "bayesgmm"
 author = "bayesgmm developers"
 copyright = "2026, bayesgmm developers"
@@ -17,7 +24,12 @@ extensions = [
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
     "numpydoc",
+    "matplotlib.sphinxext.plot_directive",
 ]
+plot_include_source = False
+plot_html_show_source_link = False
+plot_html_show_formats = False
+plot_formats = [("png", 90)]
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
