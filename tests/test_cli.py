@@ -108,3 +108,29 @@ def test_demo_em_only_writes_plots(tmp_path, capsys):
     assert "Model selection by BIC" in text and "best:" in text
     names = sorted(p.name for p in out.glob("*.png"))
     assert names == ["em_clusters.png", "em_density.png", "em_uncertainty.png", "selection_bic.png"]
+
+
+@pytest.mark.slow
+def test_demo_with_a_bayesian_fit(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--fast", "--method", "advi", "--out", str(out), "-q"]) == 0
+    text = capsys.readouterr().out
+    assert "EM versus Bayes" in text and "adjusted_rand_index" in text
+    for name in ("bayes_posterior_ellipses.png", "bayes_uncertainty.png", "em_vs_bayes.png"):
+        assert (out / name).stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_fit_advi_saves_a_posterior_that_info_and_predict_read(csv, capsys):
+    folder, path, X = csv
+    model = folder / "advi.nc"
+    argv = ["fit", str(path), "-k", "2", "--method", "advi", "--draws", "100", "--chains", "2"]
+    assert main([*argv, "--out", str(model), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["info", str(model)]) == 0
+    assert "posterior:" in capsys.readouterr().out
+    out_csv = folder / "advi_pred.csv"
+    assert main(["predict", str(model), str(path), "--out", str(out_csv)]) == 0
+    predictions = pd.read_csv(out_csv)
+    assert {"prob_0_lower", "prob_0_upper", "log_density"} <= set(predictions.columns)
+    assert (predictions["prob_0_lower"] <= predictions["prob_0"] + 1e-12).all()

@@ -197,3 +197,19 @@ def test_bayesian_candidates_are_ranked_by_loo(monkeypatch):
     assert table.loc[2, "elpd_diff"] == 0 and table.loc[1, "elpd_diff"] > 0
     assert selection.ranking()["elpd_loo"].is_monotonic_decreasing
     assert "elpd_loo" in repr(selection)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_select_with_advi_fits_prefers_the_true_number_of_components():
+    truth = make_mixture(150, 2, 2, separation=10.0, random_state=7)
+    selection = select(
+        truth.X,
+        n_components=[1, 2],
+        covariance_types="full",
+        method="advi",
+        estimator_params={"draws": 100, "chains": 2, "advi_max_iter": 5000},
+    )
+    assert selection.criterion == "loo"
+    assert selection.best_params_["n_components"] == 2
+    assert selection.table["elpd_loo"].notna().all()
