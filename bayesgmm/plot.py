@@ -690,6 +690,14 @@ def plot_posterior_ellipses(
     Returns
     -------
     matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> from bayesgmm import BayesianGaussianMixture
+    >>> from bayesgmm.datasets import load_faithful
+    >>> X = load_faithful()
+    >>> fit = BayesianGaussianMixture(2, method="advi", random_state=0).fit(X)  # doctest: +SKIP
+    >>> plot_posterior_ellipses(fit, X, n_draws=30)  # doctest: +SKIP
     """
     from matplotlib.lines import Line2D
 
@@ -850,6 +858,15 @@ def plot_comparison(
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from bayesgmm import BayesianGaussianMixture, GaussianMixture, compare
+    >>> from bayesgmm.datasets import load_faithful
+    >>> X = load_faithful()
+    >>> em = GaussianMixture(2, random_state=0).fit(X)
+    >>> bayes = BayesianGaussianMixture(2, method="advi", random_state=0).fit(X)  # doctest: +SKIP
+    >>> plot_comparison(compare(em, bayes, X), X).savefig("em_vs_bayes.png")  # doctest: +SKIP
     """
     plt = _pyplot()
     fig, axes = plt.subplots(1, 3, figsize=figsize, layout="constrained")
