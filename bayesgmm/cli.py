@@ -424,7 +424,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``bayesgmm`` command; returns the exit status.
+    """Entry point of the ``bayesgmm`` command.
+
+    Parameters
+    ----------
+    argv : list of str or None, default=None
+        Command-line arguments without the program name (None: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Exit status: 0 on success, 2 for a problem with the files or options.
 
     Examples
     --------

@@ -99,6 +99,16 @@ def adjusted_rand_index(labels_a: Any, labels_b: Any) -> float:
 
     1 for identical partitions (up to renaming), about 0 for independent ones.
 
+    Parameters
+    ----------
+    labels_a, labels_b : array-like of shape (n,)
+        Two labellings of the same points.
+
+    Returns
+    -------
+    float
+        The adjusted Rand index, at most 1.
+
     Examples
     --------
     >>> adjusted_rand_index([0, 0, 1, 1], [1, 1, 0, 0])
