@@ -54,7 +54,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: A component whose standardised covariance has an eigenvalue below this, or a
-#: variance below a quarter of the data's grid step squared, is degenerate.
+#: standard deviation below 1/20 of the step of the grid the data sit on (whole
+#: minutes, say), is degenerate: its points share one value of that feature.
 DEGENERATE_EIGENVALUE = 1e-4
 #: Starts of the default ``n_init="auto"`` with ``init_params="kmeans"``: two
 #: deterministic hierarchical ones (as mclust) and k-means / k-means++ seeds.
@@ -66,6 +67,8 @@ AUTO_BUDGET = 4_000_000
 #: The default starts run at most SCREEN_ITERATIONS iterations, on at most SCREEN_ROWS
 #: rows (a sample of larger data); the best SCREEN_KEEP continue to convergence.
 SCREEN_ITERATIONS = 100
+#: Problems with rows x K x D up to this run every default start to convergence.
+FULL_RUN_WORK = 10_000
 SCREEN_ROWS = 20_000
 SCREEN_KEEP = 5
 #: Rows looked at to detect a feature recorded on a grid (tied values).
@@ -275,6 +278,24 @@ def _aitken_converged(history: list[float], tol: float) -> bool:
     return gain * rate / (1.0 - rate) < tol
 
 
+def _aitken_limit(history: list[float]) -> float:
+    """The log-likelihood a run is heading for, by Aitken's projection of its last steps.
+
+    Used to rank starts that have not converged yet: a slowly climbing start can end
+    above one that is higher now but already flat.
+    """
+    if len(history) < 3:
+        return history[-1]
+    gain = history[-1] - history[-2]
+    previous = history[-2] - history[-3]
+    if gain <= 0 or previous <= 0:
+        return history[-1]
+    rate = gain / previous
+    if rate >= 1:
+        return history[-1]
+    return history[-1] + gain * rate / (1.0 - rate)
+
+
 def _data_grid_step(X: Any, weights: Any) -> np.ndarray:
     """Per feature, the step of the grid the values sit on (0 when they are continuous).
 
@@ -328,9 +349,10 @@ class GaussianMixture:
         is kept. "auto" with ``init_params="kmeans"`` runs two deterministic Ward
         agglomerations (on SVD-whitened and on standardised data, as mclust starts)
         and k-means from greedy k-means++ seeds: 40 starts in all on small problems,
-        falling to 10 as rows x K x D grows. Every start runs up to 100 iterations
-        (on a sample of 20,000 rows when the data are larger) and the best 5 run on
-        all rows to convergence. "auto" means one start for
+        falling to 10 as rows x K x D grows. On small problems (rows x K x D up to
+        10,000) every start runs to convergence; on larger ones every start runs up
+        to 100 iterations (on a sample of 20,000 rows when the data are larger) and
+        the best 5 run on all rows to convergence. "auto" means one start for
         the other methods or when initial parameters are given. An integer runs
         that many starts to convergence (for "kmeans", the first is Ward's).
     init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
@@ -600,16 +622,22 @@ class GaussianMixture:
     def _screened_runs(self, starts, X, weights, user, rng, fit_args) -> list[_Run]:
         """EM from every start for a while; the best few run on to convergence.
 
-        Every start runs at most ``SCREEN_ITERATIONS`` iterations, on the data when
+        On small problems (rows x K x D at most ``FULL_RUN_WORK``) every start runs
+        to convergence. Otherwise every start runs at most ``SCREEN_ITERATIONS``
+        iterations, on the data when
         it has at most ``SCREEN_ROWS`` rows in memory, else on a uniform sample of
-        that many rows. The best ``SCREEN_KEEP`` (non-degenerate first, then by
-        likelihood) continue on all rows until they converge. Most starts on small
+        that many rows. The best ``SCREEN_KEEP`` (non-degenerate first, then by the
+        likelihood they head for, projected by Aitken acceleration) continue on all
+        rows until they converge. Most starts on small
         data converge within the first phase; on slowly converging data (overlapping
         components) the second phase bounds the cost.
         """
         shift, kind, reg, variance, grid, options = fit_args
         sample, sample_weights = _screening_sample(X, weights, rng)
-        short_options = {**options, "max_iter": min(SCREEN_ITERATIONS, options["max_iter"])}
+        n_components = options["n_components"]
+        small = sample is X and X.shape[0] * n_components * X.shape[1] <= FULL_RUN_WORK
+        short_iterations = options["max_iter"] if small else SCREEN_ITERATIONS
+        short_options = {**options, "max_iter": min(short_iterations, options["max_iter"])}
         short_args = (shift, kind, reg, variance, grid, short_options)
         screened = []
         for start in starts:
@@ -618,7 +646,11 @@ class GaussianMixture:
             )
             run = self._run_em(sample, sample_weights, params0, *short_args)
             screened.append(replace(run, start=start))
-        screened.sort(key=lambda run: (not run.degenerate, run.history[-1]), reverse=True)
+        if small:
+            return screened
+        screened.sort(
+            key=lambda run: (not run.degenerate, _aitken_limit(run.history[:-1])), reverse=True
+        )
         runs = []
         for short in screened[:SCREEN_KEEP]:
             if short.converged and sample is X:
@@ -1014,13 +1046,13 @@ def _degenerate_components(
     smallest = np.linalg.eigvalsh(standardised)[:, 0]
     found = []
     for k in range(n_components):
-        below_grid = np.flatnonzero((grid > 0) & (marginal[k] < grid**2 / 4))
+        below_grid = np.flatnonzero((grid > 0) & (marginal[k] < (grid / 20) ** 2))
         if params.weights[k] <= 0:
             found.append(f"component {k} is empty (weight 0)")
         elif len(below_grid):
             found.append(
                 f"component {k} (weight {params.weights[k]:.3g}) sits on tied values of "
-                f"feature(s) {below_grid.tolist()} (variance below the data's grid step)"
+                f"feature(s) {below_grid.tolist()} (standard deviation below 1/20 of the data's grid step)"
             )
         elif smallest[k] < DEGENERATE_EIGENVALUE:
             found.append(
