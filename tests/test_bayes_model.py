@@ -45,8 +45,7 @@ def test_marginal_likelihood_equals_gaussian_py(covariance_type):
     log_lik = _evaluate(model, model.logp(vars=[model["x"]], sum=False), point)[0]
     kind = get_covariance_type(covariance_type)
     expected = gaussian.log_mixture_density(
-        kind.log_density(X, means, kind.precision_cholesky(covariances, weights))
-        + np.log(weights)
+        kind.log_density(X, means, kind.precision_cholesky(covariances, weights)) + np.log(weights)
     )[0]
     scale = model["scale"].get_value()
     np.testing.assert_allclose(log_lik - np.log(scale).sum(), expected, rtol=1e-10)

@@ -287,8 +287,8 @@ def build_model(
     >>> model = build_model(X, 2, "diag")
     >>> [rv.name for rv in model.free_RVs]
     ['weights', 'z_means', 'z_sds']
-    >>> model["covariances"].type.shape
-    (2, 2)
+    >>> model.named_vars_to_dims["covariances"]
+    ('component', 'feature')
     """
     import pymc as pm
 
