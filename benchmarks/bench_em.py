@@ -342,6 +342,7 @@ def main(argv=None):
     cases = ["S", "M"] if args.quick else args.cases.split(",")
     types = args.types.split(",")
     use_mclust = not args.no_mclust and mclust_available()
+    mclust_state = "yes" if use_mclust else "off" if args.no_mclust else "not installed"
     import sklearn
 
     print(
@@ -349,7 +350,7 @@ def main(argv=None):
         f"({platform.processor() or platform.machine()}, {os.cpu_count()} CPUs); python "
         f"{platform.python_version()}, numpy {np.__version__}, scikit-learn "
         f"{sklearn.__version__}; ours at {args.threads} thread(s); load average "
-        f"{os.getloadavg()[0]:.1f}; mclust {'yes' if use_mclust else 'not installed'}"
+        f"{os.getloadavg()[0]:.1f}; mclust {mclust_state}"
     )
     rows = []
     for name in cases:
