@@ -54,6 +54,9 @@ LOG_2PI = float(np.log(2.0 * np.pi))
 BLOCK_BYTES = 2 * 2**20
 MIN_BLOCK_ROWS = 512
 MAX_BLOCK_ROWS = 32_768
+#: Above this many features, full covariances use the stacked-factor kernel: the
+#: D(D+1)/2 quadratic features would make the feature block larger than the data.
+STACKED_FEATURES = 24
 
 
 # --------------------------------------------------------------------------- feature maps
@@ -233,6 +236,10 @@ class BlockKernel:
     ) -> None:
         self.features = FEATURE_MAPS[kind_name]
         self.n_features = means.shape[1]
+        # full covariances in many dimensions: K stacked factors instead of D(D+1)/2 features
+        self.stacked = kind_name == "full" and self.n_features > STACKED_FEATURES
+        if self.stacked:
+            self._prepare_stacked(weights, means, prec_chol, dtype)
         self.n_quadratic = self.features.n_quadratic(self.n_features)
         self.dtype = np.dtype(dtype)
         with np.errstate(divide="ignore"):
@@ -254,6 +261,32 @@ class BlockKernel:
         n_components = len(weights)
         self.log_group = int(max(1, min(64, 300 // max(np.log10(n_components), 1e-3))))
 
+    def _prepare_stacked(self, weights, means, prec_chol, dtype) -> None:
+        n_components, n_features = means.shape
+        self.stacked_factors = np.ascontiguousarray(
+            np.swapaxes(prec_chol, 0, 1).reshape(n_features, n_components * n_features),
+            dtype=dtype,
+        )
+        self.stacked_means = np.einsum("kd,kde->ke", means, prec_chol).reshape(-1).astype(dtype)
+        with np.errstate(divide="ignore"):
+            self.stacked_constant = (
+                np.log(np.diagonal(prec_chol, axis1=-2, axis2=-1)).sum(axis=-1)
+                - 0.5 * n_features * LOG_2PI
+                + np.log(weights)
+            )
+
+    def _stacked_log_densities(self, Xs: np.ndarray) -> np.ndarray:
+        """(K, B) weighted log-densities through the stacked factors: one GEMM."""
+        n_components = len(self.stacked_constant)
+        Y = Xs @ self.stacked_factors  # (B, K*D)
+        Y -= self.stacked_means
+        np.square(Y, out=Y)
+        maha = Y.reshape(len(Xs), n_components, self.n_features).sum(axis=2)  # (B, K)
+        L = np.ascontiguousarray(maha.T, dtype=np.float64)
+        L *= -0.5
+        L += self.stacked_constant[:, None]
+        return L
+
     def __call__(self, X: Any, weights: Any) -> tuple[float, np.ndarray]:
         X = np.asarray(X)
         weights = np.asarray(weights, dtype=np.float64)
@@ -268,6 +301,8 @@ class BlockKernel:
         return total_log_likelihood, total
 
     def _block(self, X: np.ndarray, weights: np.ndarray) -> tuple[float, np.ndarray]:
+        if self.stacked:
+            return self._stacked_block(X, weights)
         n_rows = X.shape[0]
         Z = np.empty((self.n_columns, n_rows), dtype=self.dtype)
         q = self.n_quadratic
@@ -289,6 +324,36 @@ class BlockKernel:
         L *= scale.astype(self.dtype, copy=False)
         T = L @ Z.T  # (K, P)
         return log_likelihood, T.astype(np.float64, copy=False)
+
+    def _stacked_block(self, X: np.ndarray, weights: np.ndarray) -> tuple[float, np.ndarray]:
+        """Full covariances, large D: E-step by stacked factors, M-step by K products.
+
+        Returns the same ``(log_likelihood, T)`` as the feature path, with ``T`` laid
+        out as ``[vech(sum r x x^T), sum r x, sum r]`` per component.
+        """
+        Xs = np.empty(X.shape, dtype=self.dtype)
+        np.subtract(X, self.shift, out=Xs, casting="unsafe")
+        L = self._stacked_log_densities(Xs)
+        top = L.max(axis=0)
+        if not np.isfinite(top.sum()):
+            top = np.where(np.isfinite(top), top, 0.0)
+        L -= top
+        _exp_in_place(L, self.negligible, self.floor)
+        norm = L.sum(axis=0)
+        log_likelihood = self._log_likelihood(top, norm, weights)
+        L *= weights / norm
+        R = L.astype(self.dtype, copy=False)
+        rows, cols = _upper_triangle(self.n_features)
+        q = len(rows)
+        n_components, n_features = len(R), self.n_features
+        # all K second moments in one GEMM: X^T [r_1 X, ..., r_K X]
+        weighted = (R.T[:, :, None] * Xs[:, None, :]).reshape(len(Xs), -1)
+        seconds = (Xs.T @ weighted).reshape(n_features, n_components, n_features)
+        T = np.empty((n_components, self.n_columns))
+        T[:, :q] = seconds[rows, :, cols].T
+        T[:, q:-1] = R @ Xs
+        T[:, -1] = L.sum(axis=1)
+        return log_likelihood, T
 
     def _log_likelihood(self, top: np.ndarray, norm: np.ndarray, weights: np.ndarray) -> float:
         """``sum_n w_n (top_n + log norm_n)``.

@@ -247,3 +247,22 @@ def test_maximise_matches_closed_form_for_one_component():
     fitted = _maximise(stats, kind, np.zeros(3))
     np.testing.assert_allclose(fitted.covariances[0], np.cov(X.T, ddof=0), rtol=1e-10)
     np.testing.assert_allclose(fitted.means[0], 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_stacked_kernel_for_many_features_matches_feature_kernel(dtype, monkeypatch):
+    """Full covariances with D above STACKED_FEATURES take the stacked-factor path."""
+    from sklearn.mixture import GaussianMixture as SkGaussianMixture
+
+    n_features = _blocks.STACKED_FEATURES + 6
+    X = _data(n_samples=1500, n_features=n_features, seed=13).astype(dtype)
+    init = _start(X.astype(np.float64), 3, "full")
+    stacked = _fit(GaussianMixture, X, "full", n_iter=8, **init)
+    monkeypatch.setattr(_blocks, "STACKED_FEATURES", 10_000)
+    features = _fit(GaussianMixture, X, "full", n_iter=8, **init)
+    rel = 1e-10 if dtype == np.float64 else 1e-6
+    assert stacked.lower_bound_ == pytest.approx(features.lower_bound_, rel=rel)
+    if dtype == np.float64:
+        theirs = _fit(SkGaussianMixture, X, "full", n_iter=8, **init)
+        assert stacked.score(X) == pytest.approx(theirs.score(X), rel=1e-10)
+        np.testing.assert_allclose(stacked.covariances_, theirs.covariances_, rtol=1e-7, atol=1e-9)
