@@ -38,8 +38,11 @@ DATASETS = {
     "seed": load_seed_example,
 }
 TYPES = ("full", "tied", "diag", "spherical")
-#: Slack in mean log-likelihood per observation: the stopping tolerance of both fits.
-SLACK = 1e-6
+#: Slack in mean log-likelihood per observation within which two solutions are the same
+#: optimum: both fits stop by a tolerance (ours: Aitken-projected remaining gain < 1e-6 per
+#: observation, whose projection can be off by a small factor), and 1e-5 per observation is
+#: under 0.01 nats in total on these data, invisible to BIC.
+SLACK = 1e-5
 
 
 def sklearn_solution_is_degenerate(X: np.ndarray, reference) -> list[str]:
