@@ -204,6 +204,7 @@ def _triangular_inverse(factors: np.ndarray, lower: bool) -> np.ndarray:
         inverse[index], info = trtri(factor, lower=int(lower))
         if info != 0:
             raise np.linalg.LinAlgError("Singular triangular factor.")
+    inverse += 0.0  # -0.0 (from -0 / x) prints as "-0."; make it +0.0
     return inverse.reshape(factors.shape)
 
 
