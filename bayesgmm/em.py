@@ -18,7 +18,6 @@ gain still to come, projected by Aitken acceleration (as mclust does), are below
 
 from __future__ import annotations
 
-import inspect
 import logging
 import numbers
 import warnings
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from . import _blocks, gaussian
+from ._params import ParamsMixin
 from .covariance import COVARIANCE_TYPES, CovarianceType, get_covariance_type
 from .data import (
     NotFittedError,
@@ -316,7 +316,7 @@ def _data_grid_step(X: Any, weights: Any) -> np.ndarray:
     return steps
 
 
-class GaussianMixture:
+class GaussianMixture(ParamsMixin):
     """Gaussian mixture model fitted by expectation-maximisation.
 
     A drop-in for :class:`sklearn.mixture.GaussianMixture` (same parameters, methods
@@ -440,30 +440,6 @@ class GaussianMixture:
         self.verbose_interval = verbose_interval
 
     # ------------------------------------------------------------------ sklearn API
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Parameters of this estimator, as scikit-learn's ``get_params``."""
-        return {name: getattr(self, name) for name in _PARAMETER_NAMES}
-
-    def set_params(self, **params: Any) -> GaussianMixture:
-        """Set parameters, as scikit-learn's ``set_params``."""
-        for name, value in params.items():
-            if name not in _PARAMETER_NAMES:
-                raise ValueError(
-                    f"Invalid parameter {name!r} for estimator {type(self).__name__}. "
-                    f"Valid parameters are: {sorted(_PARAMETER_NAMES)!r}."
-                )
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self) -> str:
-        defaults = GaussianMixture().get_params()
-        changed = [
-            f"{name}={value!r}"
-            for name, value in self.get_params().items()
-            if not _same(value, defaults[name])
-        ]
-        return f"{type(self).__name__}({', '.join(changed)})"
-
     def __sklearn_tags__(self):  # pragma: no cover - only called by scikit-learn
         from sklearn.base import BaseEstimator, DensityMixin
 
@@ -473,9 +449,6 @@ class GaussianMixture:
         tags = _Tagged().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
-
-    def __sklearn_is_fitted__(self) -> bool:
-        return hasattr(self, "result_")
 
     # ------------------------------------------------------------------ fitting
     def _check_parameters(self) -> dict[str, Any]:
@@ -889,7 +862,6 @@ class GaussianMixture:
         return -2 * total + 2 * self._n_parameters()
 
 
-_PARAMETER_NAMES = tuple(inspect.signature(GaussianMixture.__init__).parameters)[1:]
 _NOT_FITTED_BRIDGES: dict[type, type] = {}
 
 
@@ -913,12 +885,6 @@ def _not_fitted_error_type() -> type:
             {"__module__": NotFittedError.__module__, "__doc__": NotFittedError.__doc__},
         )
     return _NOT_FITTED_BRIDGES[base]
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return a is b
-    return type(a) is type(b) and a == b
 
 
 def _ensure_log_handler() -> None:
@@ -1052,7 +1018,8 @@ def _degenerate_components(
         elif len(below_grid):
             found.append(
                 f"component {k} (weight {params.weights[k]:.3g}) sits on tied values of "
-                f"feature(s) {below_grid.tolist()} (standard deviation below 1/20 of the data's grid step)"
+                f"feature(s) {below_grid.tolist()} (standard deviation below 1/20 of the "
+                "data's grid step)"
             )
         elif smallest[k] < DEGENERATE_EIGENVALUE:
             found.append(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 import warnings
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .. import gaussian
+from .._params import ParamsMixin
 from ..covariance import COVARIANCE_TYPES, get_covariance_type
 from ..data import (
     NotFittedError,
@@ -38,7 +38,7 @@ __all__ = ["BayesianGaussianMixture"]
 logger = logging.getLogger(__name__)
 
 
-class BayesianGaussianMixture:
+class BayesianGaussianMixture(ParamsMixin):
     """Gaussian mixture with a full posterior, from NUTS, ADVI or MAP in PyMC.
 
     The model (:func:`bayesgmm.bayes.build_model`) runs on standardised data with
@@ -171,32 +171,6 @@ class BayesianGaussianMixture:
         self.progressbar = progressbar
 
     # ------------------------------------------------------------------ sklearn API
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Parameters of this estimator, as scikit-learn's ``get_params``."""
-        return {name: getattr(self, name) for name in _PARAMETER_NAMES}
-
-    def set_params(self, **params: Any) -> BayesianGaussianMixture:
-        """Set parameters, as scikit-learn's ``set_params``."""
-        for name, value in params.items():
-            if name not in _PARAMETER_NAMES:
-                raise ValueError(
-                    f"Invalid parameter {name!r} for estimator {type(self).__name__}. "
-                    f"Valid parameters are: {sorted(_PARAMETER_NAMES)!r}."
-                )
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self) -> str:
-        defaults = BayesianGaussianMixture().get_params()
-        changed = [
-            f"{name}={value!r}"
-            for name, value in self.get_params().items()
-            if value is not defaults[name] and not _equal(value, defaults[name])
-        ]
-        return f"{type(self).__name__}({', '.join(changed)})"
-
-    def __sklearn_is_fitted__(self) -> bool:
-        return hasattr(self, "result_")
 
     def _check_parameters(self) -> dict[str, Any]:
         name = type(self).__name__
@@ -443,16 +417,6 @@ class BayesianGaussianMixture:
         """``az.summary`` of the relabelled posterior (see ``MixtureResult.summary``)."""
         self._check_fitted()
         return self.result_.summary(**kwargs)
-
-
-_PARAMETER_NAMES = tuple(inspect.signature(BayesianGaussianMixture.__init__).parameters)[1:]
-
-
-def _equal(a: Any, b: Any) -> bool:
-    try:
-        return bool(a == b)
-    except Exception:  # arrays and other objects without a plain truth value
-        return False
 
 
 def _add_data_groups(idata: Any, X: np.ndarray, standard: Standardisation, model: Any) -> None:
