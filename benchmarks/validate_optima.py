@@ -125,8 +125,10 @@ def main() -> None:
                     f"{row['ours_s']:7.2f} {row['sklearn_s']:7.2f}{flag}",
                     flush=True,
                 )
-    counts = {verdict: sum(row["verdict"] == verdict for row in rows) for verdict in
-              ("as good", "better", "sk degenerate", "WORSE")}
+    counts = {
+        verdict: sum(row["verdict"] == verdict for row in rows)
+        for verdict in ("as good", "better", "sk degenerate", "WORSE")
+    }
     print(f"\n{len(rows)} cases: " + ", ".join(f"{v}: {n}" for v, n in counts.items()))
 
 

@@ -54,8 +54,7 @@ def test_sp500_bic_picks_the_k_of_a_tight_tolerance_fit():
         warnings.simplefilter("ignore")
         ours = {k: GaussianMixture(k, random_state=0).fit(X).bic(X) for k in range(1, 5)}
         early = {
-            k: sklearn_mixture.GaussianMixture(k, random_state=0).fit(X).bic(X)
-            for k in range(1, 5)
+            k: sklearn_mixture.GaussianMixture(k, random_state=0).fit(X).bic(X) for k in range(1, 5)
         }
     assert min(early, key=early.get) == 2
     assert min(ours, key=ours.get) == 3
