@@ -25,7 +25,9 @@ def main() -> None:
     wall = time.perf_counter() - start
     idata = fit.result_.posterior
     ess = min(float(az.ess(idata.posterior, var_names=[v])[v].min()) for v in ("weights", "means"))
-    rhat = max(float(az.rhat(idata.posterior, var_names=[v])[v].max()) for v in ("weights", "means"))
+    rhat = max(
+        float(az.rhat(idata.posterior, var_names=[v])[v].max()) for v in ("weights", "means")
+    )
     divergences = int(idata.sample_stats["diverging"].sum())
     print(
         f"N=5000 K=3 D=2 4x(1000+1000): whole fit {wall:.1f} s, min bulk ESS {ess:.0f}, "
