@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from . import _kernels
+
 __all__ = [
     "BlockKernel",
     "FEATURE_MAPS",
@@ -57,6 +59,9 @@ MAX_BLOCK_ROWS = 32_768
 #: Above this many features, full covariances use the stacked-factor kernel: the
 #: D(D+1)/2 quadratic features would make the feature block larger than the data.
 STACKED_FEATURES = 24
+#: Stand-in for log(0) (an empty component) in the compiled kernel's coefficients: its
+#: terms are exp(-1e300) = 0 relative to any row's largest, without an infinity.
+EMPTY_LOG_WEIGHT = {"d": -1e300, "f": -1e30}
 
 
 # --------------------------------------------------------------------------- feature maps
@@ -234,17 +239,25 @@ class BlockKernel:
         shift: np.ndarray,
         dtype: Any = np.float64,
     ) -> None:
+        self.kind_name = kind_name
         self.features = FEATURE_MAPS[kind_name]
         self.n_features = means.shape[1]
         # full covariances in many dimensions: K stacked factors instead of D(D+1)/2 features
         self.stacked = kind_name == "full" and self.n_features > STACKED_FEATURES
+        self.dtype = np.dtype(dtype)
         if self.stacked:
             self._prepare_stacked(weights, means, prec_chol, dtype)
         self.n_quadratic = self.features.n_quadratic(self.n_features)
-        self.dtype = np.dtype(dtype)
         with np.errstate(divide="ignore"):
             log_weights = np.log(weights)
         theta = self.features.theta(log_weights, means, prec_chol)
+        # the compiled kernel wants finite log-probabilities: an empty component's
+        # log-weight (-inf) becomes a number whose exp is 0 all the same
+        self.compiled = (self.compiled if self.stacked else _kernels.available()) and bool(
+            np.isfinite(np.where(theta == -np.inf, 0.0, theta)).all()
+        )
+        if self.compiled:
+            theta = np.maximum(theta, EMPTY_LOG_WEIGHT[self.dtype.char])
         self.n_components = theta.shape[0]
         self.theta = np.ascontiguousarray(theta, dtype=self.dtype)
         if self.dtype != np.float64:
@@ -274,6 +287,14 @@ class BlockKernel:
                 - 0.5 * n_features * LOG_2PI
                 + np.log(weights)
             )
+        constant = np.where(self.stacked_constant == -np.inf, 0.0, self.stacked_constant)
+        self.compiled = _kernels.available() and bool(
+            np.isfinite(constant).all()
+            and np.isfinite(self.stacked_factors).all()
+            and np.isfinite(self.stacked_means).all()
+        )
+        if self.compiled:
+            self.stacked_constant = np.maximum(self.stacked_constant, EMPTY_LOG_WEIGHT["d"])
 
     def _stacked_log_densities(self, Xs: np.ndarray) -> np.ndarray:
         """(K, B) weighted log-densities through the stacked factors: one GEMM."""
@@ -305,6 +326,12 @@ class BlockKernel:
             return self._stacked_block(X, weights)
         n_rows = X.shape[0]
         Z = np.empty((self.n_columns, n_rows), dtype=self.dtype)
+        if self.compiled:
+            _kernels.fill_features(np.ascontiguousarray(X), self.shift, Z, self.kind_name)
+            L = self.theta @ Z  # (K, B) weighted log-densities (2K rows: float32 residual)
+            log_likelihood = _kernels.responsibilities(L, self.n_components, weights)
+            T = L[: self.n_components] @ Z.T  # (K, P)
+            return log_likelihood, T.astype(np.float64, copy=False)
         q = self.n_quadratic
         Xt = Z[q : q + self.n_features]
         np.subtract(X.T, self.shift[:, None], out=Xt, casting="unsafe")
@@ -334,14 +361,17 @@ class BlockKernel:
         Xs = np.empty(X.shape, dtype=self.dtype)
         np.subtract(X, self.shift, out=Xs, casting="unsafe")
         L = self._stacked_log_densities(Xs)
-        top = L.max(axis=0)
-        if not np.isfinite(top.sum()):
-            top = np.where(np.isfinite(top), top, 0.0)
-        L -= top
-        _exp_in_place(L, self.negligible, self.floor)
-        norm = L.sum(axis=0)
-        log_likelihood = self._log_likelihood(top, norm, weights)
-        L *= weights / norm
+        if self.compiled:
+            log_likelihood = _kernels.responsibilities(L, len(L), weights)
+        else:
+            top = L.max(axis=0)
+            if not np.isfinite(top.sum()):
+                top = np.where(np.isfinite(top), top, 0.0)
+            L -= top
+            _exp_in_place(L, self.negligible, self.floor)
+            norm = L.sum(axis=0)
+            log_likelihood = self._log_likelihood(top, norm, weights)
+            L *= weights / norm
         R = L.astype(self.dtype, copy=False)
         rows, cols = _upper_triangle(self.n_features)
         q = len(rows)
