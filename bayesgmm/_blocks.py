@@ -34,8 +34,6 @@ from typing import Any
 
 import numpy as np
 
-from . import _kernels
-
 __all__ = [
     "BlockKernel",
     "FEATURE_MAPS",
@@ -210,6 +208,19 @@ FEATURE_MAPS: dict[str, FeatureMap] = {
 
 
 # --------------------------------------------------------------------------- the kernel
+@functools.cache
+def _compiled() -> Any:
+    """The compiled kernels (:mod:`bayesgmm._kernels`), or None without numba.
+
+    Imported on the first fit, not with the package: numba takes half a second to import.
+    """
+    try:
+        from . import _kernels
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return None
+    return _kernels
+
+
 class BlockKernel:
     """E-step of fixed parameters fused with the M-step's feature sums, for any rows.
 
@@ -253,7 +264,7 @@ class BlockKernel:
         theta = self.features.theta(log_weights, means, prec_chol)
         # the compiled kernel wants finite log-probabilities: an empty component's
         # log-weight (-inf) becomes a number whose exp is 0 all the same
-        self.compiled = (self.compiled if self.stacked else _kernels.available()) and bool(
+        self.compiled = (self.compiled if self.stacked else _compiled() is not None) and bool(
             np.isfinite(np.where(theta == -np.inf, 0.0, theta)).all()
         )
         if self.compiled:
@@ -288,7 +299,7 @@ class BlockKernel:
                 + np.log(weights)
             )
         constant = np.where(self.stacked_constant == -np.inf, 0.0, self.stacked_constant)
-        self.compiled = _kernels.available() and bool(
+        self.compiled = _compiled() is not None and bool(
             np.isfinite(constant).all()
             and np.isfinite(self.stacked_factors).all()
             and np.isfinite(self.stacked_means).all()
@@ -327,9 +338,12 @@ class BlockKernel:
         n_rows = X.shape[0]
         Z = np.empty((self.n_columns, n_rows), dtype=self.dtype)
         if self.compiled:
-            _kernels.fill_features(np.ascontiguousarray(X), self.shift, Z, self.kind_name)
+            kernels = _compiled()
+            kernels.fill_features(
+                np.ascontiguousarray(X), self.shift, Z, kernels.QUADRATIC_CODES[self.kind_name]
+            )
             L = self.theta @ Z  # (K, B) weighted log-densities (2K rows: float32 residual)
-            log_likelihood = _kernels.responsibilities(L, self.n_components, weights)
+            log_likelihood = kernels.responsibilities(L, self.n_components, weights)
             T = L[: self.n_components] @ Z.T  # (K, P)
             return log_likelihood, T.astype(np.float64, copy=False)
         q = self.n_quadratic
@@ -362,7 +376,7 @@ class BlockKernel:
         np.subtract(X, self.shift, out=Xs, casting="unsafe")
         L = self._stacked_log_densities(Xs)
         if self.compiled:
-            log_likelihood = _kernels.responsibilities(L, len(L), weights)
+            log_likelihood = _compiled().responsibilities(L, len(L), weights)
         else:
             top = L.max(axis=0)
             if not np.isfinite(top.sum()):

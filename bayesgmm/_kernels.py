@@ -1,4 +1,4 @@
-"""Compiled (numba) inner loops of the EM block kernel.
+"""Compiled (numba) inner loops of the EM block _kernel.
 
 numpy has no SIMD float64 ``exp`` or ``log`` on AVX2 machines (10 ns a call), and the
 log-sum-exp of a block made five passes over its (K, B) log-probabilities. Here the
@@ -7,244 +7,222 @@ block of rows held in the first-level cache, with an ``exp`` and a ``log`` writt
 polynomials that the compiler vectorises (about 1 ns a term, within 1 ulp of the
 libm result). The feature block ``[q(x), x, 1]`` is written in one pass too.
 
-Functions compile on first use (a few seconds) and are cached on disk
-(``cache=True``), so later processes load them in well under a second. They release
-the GIL, so the engine's thread pool runs blocks in parallel. Without numba the
-engine falls back to its numpy path (:func:`available` says which).
+This module imports numba: :mod:`bayesgmm._blocks` imports it on the first fit (so
+``import bayesgmm`` stays fast) and falls back to its numpy path without numba. The
+functions compile on first use and are cached on disk (``cache=True``), so later
+processes load them; they release the GIL, so the engine's thread pool runs blocks in
+parallel.
 """
 
 from __future__ import annotations
 
-import functools
-import logging
-from typing import Any
-
+import numba
 import numpy as np
+from numba.core import types
+from numba.extending import intrinsic
 
-__all__ = ["available", "fill_features", "responsibilities"]
+__all__ = ["QUADRATIC_CODES", "fill_features", "responsibilities"]
 
-logger = logging.getLogger(__name__)
-
-#: Covariance types' second-order features, as the compiled builder knows them.
+#: Covariance types' second-order features, as :func:`fill_features` knows them.
 QUADRATIC_CODES = {"full": 0, "tied": 1, "diag": 2, "spherical": 3}
 
 
-@functools.cache
-def _compiled() -> Any:
-    """Build the compiled functions (numba imported here: ``import bayesgmm`` stays fast)."""
-    try:
-        import numba
-        from numba.core import types
-        from numba.extending import intrinsic
-    except ImportError:  # pragma: no cover - numba is a dependency; numpy path otherwise
-        return None
+@intrinsic
+def _int_as_float(typingctx, value):
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
 
-    @intrinsic
-    def _int_as_float(typingctx, value):
-        def codegen(context, builder, signature, args):
-            return builder.bitcast(args[0], context.get_value_type(types.float64))
-
-        return types.float64(types.int64), codegen
-
-    @intrinsic
-    def _float_as_int(typingctx, value):
-        def codegen(context, builder, signature, args):
-            return builder.bitcast(args[0], context.get_value_type(types.int64))
-
-        return types.int64(types.float64), codegen
-
-    # Flags: contraction into FMAs, but no reassociation (it would fold the rounding
-    # constant away) and no finite-math assumption (NaN and -inf must propagate).
-    flags = {"contract", "nsz", "arcp"}
-    # error_model="numpy": no ZeroDivisionError check, which would stop vectorisation
-    inline = numba.njit(inline="always", fastmath=flags, error_model="numpy")
-    kernel = numba.njit(
-        cache=True, nogil=True, fastmath=flags, error_model="numpy", boundscheck=False
-    )
-
-    log2e = 1.4426950408889634
-    ln2_hi = 6.93147180369123816490e-01
-    ln2_lo = 1.90821492927058770002e-10
-    shifter = 6755399441055744.0  # 1.5 * 2**52: adding it rounds to an integer
-
-    @inline
-    def fast_exp(x):
-        """exp(x) for x in [-708, 0]: 2**n e**r with |r| <= ln2/2, degree-13 Taylor."""
-        t = x * log2e + shifter
-        n = t - shifter
-        r = x - n * ln2_hi
-        r = r - n * ln2_lo
-        p = 1.0 / 6227020800.0
-        p = p * r + 1.0 / 479001600.0
-        p = p * r + 1.0 / 39916800.0
-        p = p * r + 1.0 / 3628800.0
-        p = p * r + 1.0 / 362880.0
-        p = p * r + 1.0 / 40320.0
-        p = p * r + 1.0 / 5040.0
-        p = p * r + 1.0 / 720.0
-        p = p * r + 1.0 / 120.0
-        p = p * r + 1.0 / 24.0
-        p = p * r + 1.0 / 6.0
-        p = p * r + 0.5
-        p = p * r + 1.0
-        p = p * r + 1.0
-        # the integer n sits in t's low mantissa bits: 2**n = (n + 1023) << 52
-        return p * _int_as_float((_float_as_int(t) + 1023) << 52)
-
-    sqrt_half = 0.7071067811865476
-
-    @inline
-    def fast_log(x):
-        """log(x) for positive normal x: e ln2 + 2 atanh((m-1)/(m+1)), m in [0.707, 1.414)."""
-        bits = _float_as_int(x)
-        # the exponent as a double without an int64 -> double conversion (none in AVX2)
-        e = _int_as_float(0x4330000000000000 | (bits >> 52)) - (4503599627370496.0 + 1023.0)
-        m = _int_as_float((bits & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000)
-        big = m > 2.0 * sqrt_half
-        m = 0.5 * m if big else m
-        e = e + 1.0 if big else e
-        f = (m - 1.0) / (m + 1.0)
-        f2 = f * f
-        s = 1.0 / 23.0
-        s = s * f2 + 1.0 / 21.0
-        s = s * f2 + 1.0 / 19.0
-        s = s * f2 + 1.0 / 17.0
-        s = s * f2 + 1.0 / 15.0
-        s = s * f2 + 1.0 / 13.0
-        s = s * f2 + 1.0 / 11.0
-        s = s * f2 + 1.0 / 9.0
-        s = s * f2 + 1.0 / 7.0
-        s = s * f2 + 1.0 / 5.0
-        s = s * f2 + 1.0 / 3.0
-        s = s * f2 + 1.0
-        return e * ln2_hi + (2.0 * f * s + e * ln2_lo)
-
-    chunk = 256
-    lowest = -708.0  # exp below this is subnormal: the term counts as 0
-
-    @kernel
-    def responsibilities(L, n_components, weights):
-        """In place: ``L[:K]`` (K, B) log-probabilities -> responsibilities times weights.
-
-        Rows ``K:2K`` (float32 blocks) hold the coefficients' rounding residual and are
-        added first. Every entry must be finite (an empty component's log-weight is a
-        large negative number, not -inf). Returns the weighted sum of the rows'
-        log-likelihoods.
-        """
-        n_rows = L.shape[1]
-        residual = L.shape[0] > n_components
-        top = np.empty(chunk)
-        norm = np.empty(chunk)
-        work = np.empty((n_components, chunk))
-        partial = np.zeros(chunk)
-        # 1-d row views in the inner loops: 2-d indexing there does not vectorise
-        for start in range(0, n_rows, chunk):
-            width = min(chunk, n_rows - start)
-            stop = start + width
-            for b in range(width):
-                top[b] = L[0, start + b]
-                norm[b] = 0.0
-            for k in range(n_components):
-                source = L[k, start:stop]
-                row = work[k]
-                if residual:
-                    rounding = L[n_components + k, start:stop]
-                    for b in range(width):
-                        row[b] = np.float64(source[b]) + np.float64(rounding[b])
-                else:
-                    for b in range(width):
-                        row[b] = source[b]
-                for b in range(width):
-                    top[b] = row[b] if row[b] > top[b] else top[b]
-            for k in range(n_components):
-                row = work[k]
-                for b in range(width):
-                    row[b] -= top[b]
-                for b in range(width):  # in place: the fastest form of this loop
-                    d = row[b]
-                    e = fast_exp(d if d > lowest else lowest)
-                    row[b] = e if d >= lowest else 0.0
-                for b in range(width):
-                    norm[b] += row[b]
-            row_weights = weights[start:stop]
-            for b in range(width):  # norm is in [1, K]: the largest term is exp(0) = 1
-                w = row_weights[b]
-                partial[b] += w * (top[b] + fast_log(norm[b]))
-                norm[b] = w / norm[b]
-            for k in range(n_components):
-                target = L[k, start:stop]
-                row = work[k]
-                for b in range(width):
-                    target[b] = row[b] * norm[b]
-        total = 0.0
-        for b in range(chunk):
-            total += partial[b]
-        return total
-
-    @kernel
-    def fill_features(X, shift, Z, quadratic):
-        """Write ``[q(x - shift), x - shift, 1]`` of rows X (B, D) into Z (P, B)."""
-        n_rows, n_features = X.shape
-        if quadratic == 0:
-            q = n_features * (n_features + 1) // 2
-        elif quadratic == 1:
-            q = 0
-        elif quadratic == 2:
-            q = n_features
-        else:
-            q = 1
-        for start in range(0, n_rows, chunk):
-            width = min(chunk, n_rows - start)
-            stop = start + width
-            for d in range(n_features):
-                row = Z[q + d, start:stop]
-                centre = shift[d]
-                for b in range(width):
-                    row[b] = np.float64(X[start + b, d]) - centre
-            ones = Z[q + n_features, start:stop]
-            for b in range(width):
-                ones[b] = 1.0
-            if quadratic == 0:
-                out = 0
-                for i in range(n_features):
-                    left = Z[q + i, start:stop]
-                    for j in range(i, n_features):
-                        right = Z[q + j, start:stop]
-                        target = Z[out, start:stop]
-                        for b in range(width):
-                            target[b] = left[b] * right[b]
-                        out += 1
-            elif quadratic == 2:
-                for d in range(n_features):
-                    source = Z[q + d, start:stop]
-                    target = Z[d, start:stop]
-                    for b in range(width):
-                        target[b] = source[b] * source[b]
-            elif quadratic == 3:
-                target = Z[0, start:stop]
-                for b in range(width):
-                    target[b] = 0.0
-                for d in range(n_features):
-                    source = Z[q + d, start:stop]
-                    for b in range(width):
-                        target[b] += source[b] * source[b]
-
-    return {"responsibilities": responsibilities, "fill_features": fill_features}
+    return types.float64(types.int64), codegen
 
 
-def available() -> bool:
-    """Whether the compiled kernels can be used (numba importable)."""
-    return _compiled() is not None
+@intrinsic
+def _float_as_int(typingctx, value):
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.int64))
+
+    return types.int64(types.float64), codegen
 
 
-def responsibilities(L: np.ndarray, n_components: int, weights: np.ndarray) -> float:
-    """Weighted responsibilities in place of the log-probabilities ``L`` (K or 2K, B).
+# Flags: contraction into FMAs, but no reassociation (it would fold SHIFTER's rounding
+# away) and no finite-math assumptions.
+_FLAGS = {"contract", "nsz", "arcp"}
+# error_model="numpy": no ZeroDivisionError check, which would stop vectorisation
+_inline = numba.njit(inline="always", fastmath=_FLAGS, error_model="numpy")
+_kernel = numba.njit(
+    cache=True, nogil=True, fastmath=_FLAGS, error_model="numpy", boundscheck=False
+)
 
-    Returns the weighted sum of the rows' log-likelihoods.
+LOG2E = 1.4426950408889634
+LN2_HI = 6.93147180369123816490e-01
+LN2_LO = 1.90821492927058770002e-10
+SHIFTER = 6755399441055744.0  # 1.5 * 2**52: adding it rounds to an integer
+
+
+@_inline
+def _fast_exp(x):
+    """exp(x) for x in [-708, 0]: 2**n e**r with |r| <= ln2/2, degree-13 Taylor."""
+    t = x * LOG2E + SHIFTER
+    n = t - SHIFTER
+    r = x - n * LN2_HI
+    r = r - n * LN2_LO
+    p = 1.0 / 6227020800.0
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    # the integer n sits in t's low mantissa bits: 2**n = (n + 1023) << 52
+    return p * _int_as_float((_float_as_int(t) + 1023) << 52)
+
+
+SQRT_HALF = 0.7071067811865476
+
+
+@_inline
+def _fast_log(x):
+    """log(x) for positive normal x: e ln2 + 2 atanh((m-1)/(m+1)), m in [0.707, 1.414)."""
+    bits = _float_as_int(x)
+    # the exponent as a double without an int64 -> double conversion (none in AVX2)
+    e = _int_as_float(0x4330000000000000 | (bits >> 52)) - (4503599627370496.0 + 1023.0)
+    m = _int_as_float((bits & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000)
+    big = m > 2.0 * SQRT_HALF
+    m = 0.5 * m if big else m
+    e = e + 1.0 if big else e
+    f = (m - 1.0) / (m + 1.0)
+    f2 = f * f
+    s = 1.0 / 23.0
+    s = s * f2 + 1.0 / 21.0
+    s = s * f2 + 1.0 / 19.0
+    s = s * f2 + 1.0 / 17.0
+    s = s * f2 + 1.0 / 15.0
+    s = s * f2 + 1.0 / 13.0
+    s = s * f2 + 1.0 / 11.0
+    s = s * f2 + 1.0 / 9.0
+    s = s * f2 + 1.0 / 7.0
+    s = s * f2 + 1.0 / 5.0
+    s = s * f2 + 1.0 / 3.0
+    s = s * f2 + 1.0
+    return e * LN2_HI + (2.0 * f * s + e * LN2_LO)
+
+
+#: Rows of a block processed together (their (K, CHUNK) terms stay in cache).
+CHUNK = 256
+#: exp below this is subnormal: such a term counts as 0.
+LOWEST = -708.0
+
+
+@_kernel
+def responsibilities(L, n_components, weights):
+    """In place: ``L[:K]`` (K, B) log-probabilities -> responsibilities times weights.
+
+    Rows ``K:2K`` (float32 blocks) hold the coefficients' rounding residual and are
+    added first. Every entry must be finite (an empty component's log-weight is a
+    large negative number, not -inf). Returns the weighted sum of the rows'
+    log-likelihoods.
     """
-    return _compiled()["responsibilities"](L, n_components, weights)
+    n_rows = L.shape[1]
+    residual = L.shape[0] > n_components
+    top = np.empty(CHUNK)
+    norm = np.empty(CHUNK)
+    work = np.empty((n_components, CHUNK))
+    partial = np.zeros(CHUNK)
+    # 1-d row views in the inner loops: 2-d indexing there does not vectorise
+    for start in range(0, n_rows, CHUNK):
+        width = min(CHUNK, n_rows - start)
+        stop = start + width
+        for b in range(width):
+            top[b] = L[0, start + b]
+            norm[b] = 0.0
+        for k in range(n_components):
+            source = L[k, start:stop]
+            row = work[k]
+            if residual:
+                rounding = L[n_components + k, start:stop]
+                for b in range(width):
+                    row[b] = np.float64(source[b]) + np.float64(rounding[b])
+            else:
+                for b in range(width):
+                    row[b] = source[b]
+            for b in range(width):
+                top[b] = row[b] if row[b] > top[b] else top[b]
+        for k in range(n_components):
+            row = work[k]
+            for b in range(width):
+                row[b] -= top[b]
+            for b in range(width):  # in place: the fastest form of this loop
+                d = row[b]
+                e = _fast_exp(d if d > LOWEST else LOWEST)
+                row[b] = e if d >= LOWEST else 0.0
+            for b in range(width):
+                norm[b] += row[b]
+        row_weights = weights[start:stop]
+        for b in range(width):  # norm is in [1, K]: the largest term is exp(0) = 1
+            w = row_weights[b]
+            partial[b] += w * (top[b] + _fast_log(norm[b]))
+            norm[b] = w / norm[b]
+        for k in range(n_components):
+            target = L[k, start:stop]
+            row = work[k]
+            for b in range(width):
+                target[b] = row[b] * norm[b]
+    total = 0.0
+    for b in range(CHUNK):
+        total += partial[b]
+    return total
 
 
-def fill_features(X: np.ndarray, shift: np.ndarray, Z: np.ndarray, kind_name: str) -> None:
-    """The feature block of a covariance type: ``Z[:] = [q(x - shift), x - shift, 1]``."""
-    _compiled()["fill_features"](X, shift, Z, QUADRATIC_CODES[kind_name])
+@_kernel
+def fill_features(X, shift, Z, quadratic):
+    """Write ``[q(x - shift), x - shift, 1]`` of rows X (B, D) into Z (P, B)."""
+    n_rows, n_features = X.shape
+    if quadratic == 0:
+        q = n_features * (n_features + 1) // 2
+    elif quadratic == 1:
+        q = 0
+    elif quadratic == 2:
+        q = n_features
+    else:
+        q = 1
+    for start in range(0, n_rows, CHUNK):
+        width = min(CHUNK, n_rows - start)
+        stop = start + width
+        for d in range(n_features):
+            row = Z[q + d, start:stop]
+            centre = shift[d]
+            for b in range(width):
+                row[b] = np.float64(X[start + b, d]) - centre
+        ones = Z[q + n_features, start:stop]
+        for b in range(width):
+            ones[b] = 1.0
+        if quadratic == 0:
+            out = 0
+            for i in range(n_features):
+                left = Z[q + i, start:stop]
+                for j in range(i, n_features):
+                    right = Z[q + j, start:stop]
+                    target = Z[out, start:stop]
+                    for b in range(width):
+                        target[b] = left[b] * right[b]
+                    out += 1
+        elif quadratic == 2:
+            for d in range(n_features):
+                source = Z[q + d, start:stop]
+                target = Z[d, start:stop]
+                for b in range(width):
+                    target[b] = source[b] * source[b]
+        elif quadratic == 3:
+            target = Z[0, start:stop]
+            for b in range(width):
+                target[b] = 0.0
+            for d in range(n_features):
+                source = Z[q + d, start:stop]
+                for b in range(width):
+                    target[b] += source[b] * source[b]
