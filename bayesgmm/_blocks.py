@@ -374,30 +374,45 @@ class BlockKernel:
         """
         Xs = np.empty(X.shape, dtype=self.dtype)
         np.subtract(X, self.shift, out=Xs, casting="unsafe")
-        L = self._stacked_log_densities(Xs)
         if self.compiled:
-            log_likelihood = _compiled().responsibilities(L, len(L), weights)
-        else:
-            top = L.max(axis=0)
-            if not np.isfinite(top.sum()):
-                top = np.where(np.isfinite(top), top, 0.0)
-            L -= top
-            _exp_in_place(L, self.negligible, self.floor)
-            norm = L.sum(axis=0)
-            log_likelihood = self._log_likelihood(top, norm, weights)
-            L *= weights / norm
+            return self._stacked_block_compiled(Xs, weights)
+        L = self._stacked_log_densities(Xs)
+        top = L.max(axis=0)
+        if not np.isfinite(top.sum()):
+            top = np.where(np.isfinite(top), top, 0.0)
+        L -= top
+        _exp_in_place(L, self.negligible, self.floor)
+        norm = L.sum(axis=0)
+        log_likelihood = self._log_likelihood(top, norm, weights)
+        L *= weights / norm
         R = L.astype(self.dtype, copy=False)
+        # all K second moments in one GEMM: X^T [r_1 X, ..., r_K X]
+        weighted = (R.T[:, :, None] * Xs[:, None, :]).reshape(len(Xs), -1)
+        return log_likelihood, self._stacked_statistics(Xs, R, L, weighted)
+
+    def _stacked_block_compiled(self, Xs: np.ndarray, weights: np.ndarray):
+        """The stacked path with its elementwise passes compiled (fused per row)."""
+        kernels = _compiled()
+        n_components = len(self.stacked_constant)
+        Y = Xs @ self.stacked_factors  # (B, K*D): one GEMM for the E-step of all K
+        L = np.empty((n_components, len(Xs)))
+        kernels.stacked_log_densities(Y, self.stacked_means, self.stacked_constant, L)
+        log_likelihood = kernels.responsibilities(L, n_components, weights)
+        R = L.astype(self.dtype, copy=False)
+        kernels.weight_rows(R, Xs, Y)  # Y's memory, reused
+        return log_likelihood, self._stacked_statistics(Xs, R, L, Y)
+
+    def _stacked_statistics(self, Xs, R, L, weighted) -> np.ndarray:
+        """``T`` from the responsibilities and the rows weighted once per component."""
         rows, cols = _upper_triangle(self.n_features)
         q = len(rows)
         n_components, n_features = len(R), self.n_features
-        # all K second moments in one GEMM: X^T [r_1 X, ..., r_K X]
-        weighted = (R.T[:, :, None] * Xs[:, None, :]).reshape(len(Xs), -1)
         seconds = (Xs.T @ weighted).reshape(n_features, n_components, n_features)
         T = np.empty((n_components, self.n_columns))
         T[:, :q] = seconds[rows, :, cols].T
         T[:, q:-1] = R @ Xs
         T[:, -1] = L.sum(axis=1)
-        return log_likelihood, T
+        return T
 
     def _log_likelihood(self, top: np.ndarray, norm: np.ndarray, weights: np.ndarray) -> float:
         """``sum_n w_n (top_n + log norm_n)``.

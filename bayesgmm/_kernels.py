@@ -21,7 +21,13 @@ import numpy as np
 from numba.core import types
 from numba.extending import intrinsic
 
-__all__ = ["QUADRATIC_CODES", "fill_features", "responsibilities"]
+__all__ = [
+    "QUADRATIC_CODES",
+    "fill_features",
+    "responsibilities",
+    "stacked_log_densities",
+    "weight_rows",
+]
 
 #: Covariance types' second-order features, as :func:`fill_features` knows them.
 QUADRATIC_CODES = {"full": 0, "tied": 1, "diag": 2, "spherical": 3}
@@ -50,6 +56,14 @@ _FLAGS = {"contract", "nsz", "arcp"}
 _inline = numba.njit(inline="always", fastmath=_FLAGS, error_model="numpy")
 _kernel = numba.njit(
     cache=True, nogil=True, fastmath=_FLAGS, error_model="numpy", boundscheck=False
+)
+# Sums of squares may be reassociated (vectorised): no rounding trick depends on order.
+_sum_kernel = numba.njit(
+    cache=True,
+    nogil=True,
+    fastmath=_FLAGS | {"reassoc"},
+    error_model="numpy",
+    boundscheck=False,
 )
 
 LOG2E = 1.4426950408889634
@@ -129,6 +143,8 @@ def responsibilities(L, n_components, weights):
     log-likelihoods.
     """
     n_rows = L.shape[1]
+    if weights.shape[0] != n_rows or L.shape[0] not in (n_components, 2 * n_components):
+        raise ValueError("responsibilities: L must be (K or 2K, B) and weights (B,)")
     residual = L.shape[0] > n_components
     top = np.empty(CHUNK)
     norm = np.empty(CHUNK)
@@ -191,6 +207,8 @@ def fill_features(X, shift, Z, quadratic):
         q = n_features
     else:
         q = 1
+    if Z.shape[0] != q + n_features + 1 or Z.shape[1] != n_rows:
+        raise ValueError("fill_features: Z must have shape (Q + D + 1, B)")
     for start in range(0, n_rows, CHUNK):
         width = min(CHUNK, n_rows - start)
         stop = start + width
@@ -226,3 +244,47 @@ def fill_features(X, shift, Z, quadratic):
                 source = Z[q + d, start:stop]
                 for b in range(width):
                     target[b] += source[b] * source[b]
+
+
+@_sum_kernel
+def stacked_log_densities(Y, offsets, constant, L):
+    """``L[k, b] = constant[k] - |Y[b, kD:(k+1)D] - offsets[kD:(k+1)D]|^2 / 2``.
+
+    ``Y`` (B, K D) holds the rows times the K stacked precision factors; ``L`` (K, B)
+    receives the weighted log-densities of the full-covariance components.
+    """
+    n_rows, width = Y.shape
+    n_components = constant.shape[0]
+    n_features = width // n_components
+    if width != n_components * n_features or L.shape[0] != n_components:
+        raise ValueError("stacked_log_densities: Y must be (B, K D) and L (K, B)")
+    if L.shape[1] != n_rows or offsets.shape[0] != width:
+        raise ValueError("stacked_log_densities: Y, offsets and L disagree on B or K D")
+    for b in range(n_rows):
+        row = Y[b]
+        for k in range(n_components):
+            total = 0.0
+            base = k * n_features
+            for d in range(n_features):
+                value = np.float64(row[base + d]) - np.float64(offsets[base + d])
+                total += value * value
+            L[k, b] = constant[k] - 0.5 * total
+
+
+@_kernel
+def weight_rows(R, X, out):
+    """``out[b, k D + d] = R[k, b] X[b, d]``: the rows once per component, weighted."""
+    n_components, n_rows = R.shape
+    n_features = X.shape[1]
+    if X.shape[0] != n_rows or out.shape[0] != n_rows:
+        raise ValueError("weight_rows: R, X and out disagree on B")
+    if out.shape[1] != n_components * n_features:
+        raise ValueError("weight_rows: out must be (B, K D)")
+    for b in range(n_rows):
+        row = X[b]
+        target = out[b]
+        for k in range(n_components):
+            weight = R[k, b]
+            base = k * n_features
+            for d in range(n_features):
+                target[base + d] = weight * row[d]
