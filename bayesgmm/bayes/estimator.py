@@ -20,6 +20,7 @@ from ..data import (
     check_random_state,
     check_X,
 )
+from .density import PosteriorDensity
 from .inference import (
     METHODS,
     NUTS_SAMPLERS,
@@ -279,6 +280,7 @@ class BayesianGaussianMixture(ParamsMixin):
                 advi_tol=options["advi_tol"],
                 rng=rng,
                 progressbar=self.progressbar,
+                density=PosteriorDensity(model["z"].get_value(), k, ct, options["priors"]),
             )
         except SamplingError as error:  # failed initialisation: PyMC's text has the numbers
             raise SamplingError(

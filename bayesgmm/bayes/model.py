@@ -15,9 +15,10 @@ parameters in the data's own units through deterministic variables:
 
 The labels are summed out (no discrete variables), so NUTS and ADVI apply, and the
 likelihood is one observed variable ``x`` whose pointwise log-density fills the
-InferenceData's ``log_likelihood`` group. It is written once, vectorised over the
-components through precision Cholesky factors ``W_k = L_k^{-T}``: the quadratic forms
-of all components are one ``(N, D) x (D, K D)`` product, as in ``gaussian.py``.
+InferenceData's ``log_likelihood`` group. It is computed through precision Cholesky
+factors ``W_k = L_k^{-T}`` by one fused Op (``likelihood.py``) that returns each row's
+log-density and responsibilities in one pass; its gradient is a few matrix products of
+the responsibilities.
 
 ========== =============================================== ======================
 type       covariance prior (standardised units)           reported ``covariances``
@@ -41,7 +42,6 @@ import numpy as np
 
 from ..covariance import COVARIANCE_TYPES
 from ..data import check_int, check_option, check_X
-from ..gaussian import LOG_2PI
 from .priors import Priors
 
 __all__ = ["Standardisation", "build_model", "OBSERVED_NAME", "PARAMETER_NAMES"]
@@ -132,46 +132,6 @@ def _covariance_parts(
     return factor, sds**2
 
 
-def _log_components_full(value: Any, means: Any, factor: Any) -> Any:
-    import pytensor.tensor as pt
-
-    n_components, n_features = factor.shape[0], factor.shape[1]
-    # all components' quadratic forms in one (N, D) x (D, K D) product
-    stacked = factor.transpose(1, 0, 2).reshape((n_features, n_components * n_features))
-    y = (value @ stacked).reshape((value.shape[0], n_components, n_features))
-    shift = (means[:, :, None] * factor).sum(axis=1)  # mu_k W_k, (K, D)
-    maha = pt.sqr(y - shift[None, :, :]).sum(axis=-1)
-    log_det = pt.log(pt.diagonal(factor, axis1=-2, axis2=-1)).sum(axis=-1)
-    return log_det - 0.5 * maha
-
-
-def _log_components_tied(value: Any, means: Any, factor: Any) -> Any:
-    import pytensor.tensor as pt
-
-    y = value @ factor  # (N, D)
-    shift = means @ factor  # (K, D)
-    maha = pt.sqr(y[:, None, :] - shift[None, :, :]).sum(axis=-1)
-    return pt.log(pt.diagonal(factor)).sum() - 0.5 * maha
-
-
-def _log_components_diag(value: Any, means: Any, factor: Any) -> Any:
-    import pytensor.tensor as pt
-
-    precision = pt.sqr(factor)  # (K, D)
-    maha = (
-        pt.sqr(value) @ precision.T
-        - 2.0 * value @ (means * precision).T
-        + (pt.sqr(means) * precision).sum(axis=-1)[None, :]
-    )
-    return pt.log(factor).sum(axis=-1)[None, :] - 0.5 * maha
-
-
-_LOG_COMPONENTS = {
-    "full": _log_components_full,
-    "tied": _log_components_tied,
-    "diag": _log_components_diag,
-    "spherical": _log_components_diag,
-}
 _SIGNATURES = {
     "full": "(k),(k,d),(k,d,d)->(d)",
     "tied": "(k),(k,d),(d,d)->(d)",
@@ -183,15 +143,18 @@ _SIGNATURES = {
 def mixture_logp(value: Any, weights: Any, means: Any, factor: Any, covariance_type: str) -> Any:
     """Pointwise log-density of a Gaussian mixture with the labels summed out (PyTensor).
 
+    One fused Op (:class:`~bayesgmm.bayes.likelihood.MixtureLogp`) computes it and
+    its gradient.
+
     Parameters
     ----------
     value : tensor of shape (N, D)
     weights : tensor of shape (K,)
     means : tensor of shape (K, D)
     factor : tensor
-        Precision factors ``W`` with ``precision = W W^T``: (K, D, D) for "full",
-        (D, D) for "tied", inverse standard deviations (K, D) for "diag" and
-        "spherical".
+        Upper-triangular precision factors ``W`` with ``precision = W W^T``: (K, D, D)
+        for "full", (D, D) for "tied"; inverse standard deviations (K, D) for "diag"
+        and "spherical".
     covariance_type : {"full", "tied", "diag", "spherical"}
 
     Returns
@@ -207,13 +170,14 @@ def mixture_logp(value: Any, weights: Any, means: Any, factor: Any, covariance_t
     array([-0.9189])
     """
     import pytensor.tensor as pt
-    from pytensor.tensor.math import logsumexp
 
-    n_features = value.shape[-1]
-    log_components = _LOG_COMPONENTS[covariance_type](value, means, factor)
-    return logsumexp(
-        pt.log(weights)[None, :] + log_components - 0.5 * n_features * LOG_2PI, axis=-1
-    )
+    from .likelihood import mixture_logp_op
+
+    if covariance_type == "tied":
+        n_features = factor.shape[-1]
+        factor = pt.broadcast_to(factor, (means.shape[0], n_features, n_features))
+    kind = "full" if covariance_type in ("full", "tied") else "diag"
+    return mixture_logp_op(value, pt.log(weights), means, factor, kind)
 
 
 def _core(param: Any, ndim: int) -> Any:
@@ -222,7 +186,14 @@ def _core(param: Any, ndim: int) -> Any:
     return param
 
 
-def _data_units(covariance_type: str, z_covariances: Any, scale: Any) -> Any:
+def data_units(covariance_type: str, z_covariances: Any, scale: Any) -> Any:
+    """Covariances from standardised units to the data's (NumPy or PyTensor).
+
+    Examples
+    --------
+    >>> data_units("diag", np.ones((1, 2)), np.array([1.0, 3.0]))
+    array([[1., 9.]])
+    """
     if covariance_type == "full":
         return z_covariances * scale[None, :, None] * scale[None, None, :]
     if covariance_type == "tied":
@@ -337,7 +308,7 @@ def build_model(
         pm.Deterministic("means", center + scale * z_means, dims=("component", "feature"))
         pm.Deterministic(
             "covariances",
-            _data_units(covariance_type, z_covariances, scale),
+            data_units(covariance_type, z_covariances, scale),
             dims=_COVARIANCE_DIMS[covariance_type],
         )
 
