@@ -271,9 +271,18 @@ class BlockKernel:
             theta = np.maximum(theta, EMPTY_LOG_WEIGHT[self.dtype.char])
         self.n_components = theta.shape[0]
         self.theta = np.ascontiguousarray(theta, dtype=self.dtype)
-        if self.dtype != np.float64:
-            # float32: the coefficients' rounding would bias every row of a component
-            # alike (1e-6 of the log-likelihood); carry it as a second set of rows
+        # float32 blocks: the coefficients' rounding would bias every row of a component
+        # alike (1e-7 to 1e-6 of the log-likelihood). The compiled path adds the constant
+        # column's rest in float64 before the log-sum-exp, and the other columns' to the
+        # log-likelihood through the feature sums T: sum_n sum_k r_nk dtheta_k . z_n =
+        # sum_k dtheta_k . T_k (exact to first order; the second is ~1e-14)
+        with np.errstate(invalid="ignore"):
+            rest = theta - self.theta
+        self.offsets = rest[:, -1].copy()
+        rest[:, -1] = 0.0
+        self.correction = rest if self.dtype != np.float64 else None
+        if self.dtype != np.float64 and not self.compiled:
+            # numpy path: the rounding rest as a second set of rows
             with np.errstate(invalid="ignore"):
                 residual = np.where(np.isfinite(theta), theta - self.theta, 0.0)
             self.theta = np.concatenate([self.theta, residual.astype(self.dtype)])
@@ -342,10 +351,12 @@ class BlockKernel:
             kernels.fill_features(
                 np.ascontiguousarray(X), self.shift, Z, kernels.QUADRATIC_CODES[self.kind_name]
             )
-            L = self.theta @ Z  # (K, B) weighted log-densities (2K rows: float32 residual)
-            log_likelihood = kernels.responsibilities(L, self.n_components, weights)
-            T = L[: self.n_components] @ Z.T  # (K, P)
-            return log_likelihood, T.astype(np.float64, copy=False)
+            L = self.theta @ Z  # (K, B) weighted log-densities
+            log_likelihood = kernels.responsibilities(L, weights, self.offsets)
+            T = (L @ Z.T).astype(np.float64, copy=False)  # (K, P)
+            if self.correction is not None:
+                log_likelihood += float(np.sum(self.correction * T))
+            return log_likelihood, T
         q = self.n_quadratic
         Xt = Z[q : q + self.n_features]
         np.subtract(X.T, self.shift[:, None], out=Xt, casting="unsafe")
@@ -397,7 +408,7 @@ class BlockKernel:
         Y = Xs @ self.stacked_factors  # (B, K*D): one GEMM for the E-step of all K
         L = np.empty((n_components, len(Xs)))
         kernels.stacked_log_densities(Y, self.stacked_means, self.stacked_constant, L)
-        log_likelihood = kernels.responsibilities(L, n_components, weights)
+        log_likelihood = kernels.responsibilities(L, weights, np.zeros(n_components))
         R = L.astype(self.dtype, copy=False)
         kernels.weight_rows(R, Xs, Y)  # Y's memory, reused
         return log_likelihood, self._stacked_statistics(Xs, R, L, Y)

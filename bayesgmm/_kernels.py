@@ -134,18 +134,18 @@ LOWEST = -708.0
 
 
 @_kernel
-def responsibilities(L, n_components, weights):
-    """In place: ``L[:K]`` (K, B) log-probabilities -> responsibilities times weights.
+def responsibilities(L, weights, offsets):
+    """In place: log-probabilities ``L`` (K, B) -> responsibilities times row weights.
 
-    Rows ``K:2K`` (float32 blocks) hold the coefficients' rounding residual and are
-    added first. Every entry must be finite (an empty component's log-weight is a
-    large negative number, not -inf). Returns the weighted sum of the rows'
+    ``offsets`` (K,) are added to the log-probabilities first, in float64 (a float32
+    block's log-weights and constants rounded to float32 would bias every row of a
+    component alike). Every entry must be finite (an empty component's log-weight is
+    a large negative number, not -inf). Returns the weighted sum of the rows'
     log-likelihoods.
     """
-    n_rows = L.shape[1]
-    if weights.shape[0] != n_rows or L.shape[0] not in (n_components, 2 * n_components):
-        raise ValueError("responsibilities: L must be (K or 2K, B) and weights (B,)")
-    residual = L.shape[0] > n_components
+    n_components, n_rows = L.shape
+    if weights.shape[0] != n_rows or offsets.shape[0] != n_components:
+        raise ValueError("responsibilities: L must be (K, B), weights (B,) and offsets (K,)")
     top = np.empty(CHUNK)
     norm = np.empty(CHUNK)
     work = np.empty((n_components, CHUNK))
@@ -155,18 +155,14 @@ def responsibilities(L, n_components, weights):
         width = min(CHUNK, n_rows - start)
         stop = start + width
         for b in range(width):
-            top[b] = L[0, start + b]
+            top[b] = -np.inf
             norm[b] = 0.0
         for k in range(n_components):
             source = L[k, start:stop]
             row = work[k]
-            if residual:
-                rounding = L[n_components + k, start:stop]
-                for b in range(width):
-                    row[b] = np.float64(source[b]) + np.float64(rounding[b])
-            else:
-                for b in range(width):
-                    row[b] = source[b]
+            offset = offsets[k]
+            for b in range(width):
+                row[b] = np.float64(source[b]) + offset
             for b in range(width):
                 top[b] = row[b] if row[b] > top[b] else top[b]
         for k in range(n_components):

@@ -42,7 +42,7 @@ def test_responsibilities_match_logsumexp(dtype, weighted):
     if weighted:
         weights[::7] = 0.0
     work = L.copy()
-    total = kernels.responsibilities(work, n_components, weights)
+    total = kernels.responsibilities(work, weights, np.zeros(n_components))
     L64 = L.astype(np.float64)
     log_norm = logsumexp(L64, axis=0)
     assert total == pytest.approx(weights @ log_norm, rel=1e-14)
@@ -52,22 +52,21 @@ def test_responsibilities_match_logsumexp(dtype, weighted):
     np.testing.assert_allclose(work, expected, rtol=tolerance, atol=tolerance)
 
 
-def test_responsibilities_add_float32_residual_rows():
-    """Rows K:2K are a rounding residual, added to rows :K before anything else."""
+def test_responsibilities_add_offsets_in_float64():
+    """Offsets (K,) carry what float32 log-probabilities lose: added before anything."""
     L = _logits(n_components=3, n_rows=300)
     head = L.astype(np.float32)
-    tail = (L - head).astype(np.float32)
-    work = np.concatenate([head, tail])
-    total = kernels.responsibilities(work, 3, np.ones(300))
-    exact = head.astype(np.float64) + tail.astype(np.float64)
+    offsets = np.array([1e-4, -3e-5, 0.25])
+    total = kernels.responsibilities(head.copy(), np.ones(300), offsets)
+    exact = head.astype(np.float64) + offsets[:, None]
     assert total == pytest.approx(logsumexp(exact, axis=0).sum(), rel=1e-14)
 
 
 def test_responsibilities_reject_mismatched_shapes():
     with pytest.raises(ValueError, match="weights"):
-        kernels.responsibilities(np.zeros((3, 10)), 3, np.ones(9))
-    with pytest.raises(ValueError, match="2K"):
-        kernels.responsibilities(np.zeros((4, 10)), 3, np.ones(10))
+        kernels.responsibilities(np.zeros((3, 10)), np.ones(9), np.zeros(3))
+    with pytest.raises(ValueError, match="offsets"):
+        kernels.responsibilities(np.zeros((3, 10)), np.ones(10), np.zeros(4))
 
 
 @pytest.mark.parametrize("kind", TYPES)
