@@ -43,51 +43,12 @@ from typing import Any
 import numba
 import numpy as np
 
-from ..gaussian import LOG_2PI
+from ._compiled import likelihood_sums
 from .priors import Priors
 
 __all__ = ["PosteriorDensity"]
 
 _TYPE_CODES = {"full": 0, "tied": 1, "diag": 2, "spherical": 3}
-_LOG_BLOCK = 32  # rows whose normalisers (each in [1, K]) are multiplied before one log
-_ROW_BLOCK = 256  # rows per block: the (K, block) terms stay in L1 cache
-# reassociation lets the row sums vectorise; no nnan/ninf: -inf and NaN keep their meaning
-_FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
-
-
-@numba.njit(cache=True, nogil=True, fastmath=_FASTMATH, inline="always")
-def _exp_nonpositive(value):  # pragma: no cover - compiled
-    """exp(value) for value <= 0, in plain arithmetic so that loops of it vectorise.
-
-    ``exp(v) = (e^{-5/16} exp(v/64 + 5/16))^64``: a degree-12 Taylor polynomial on
-    ``|w| <= 5/16`` (truncation 4e-17), then six squarings, which multiply the
-    rounding error by 64: at most 1.2e-14 relative, measured against ``np.exp``.
-    Values below -40 (relative terms under 4e-18, which cannot change a sum that
-    holds a 1) give 0. numba's ``np.exp`` is a scalar call per value (7 ns here);
-    this is 1.3 ns in a vectorised loop.
-    """
-    w = max(value, -40.0) * (1.0 / 64.0) + 0.3125
-    p = 1.0 / 479001600.0
-    p = p * w + 1.0 / 39916800.0
-    p = p * w + 1.0 / 3628800.0
-    p = p * w + 1.0 / 362880.0
-    p = p * w + 1.0 / 40320.0
-    p = p * w + 1.0 / 5040.0
-    p = p * w + 1.0 / 720.0
-    p = p * w + 1.0 / 120.0
-    p = p * w + 1.0 / 24.0
-    p = p * w + 1.0 / 6.0
-    p = p * w + 0.5
-    p = p * w + 1.0
-    p = p * w + 1.0
-    p *= 0.7316156289466418  # exp(-5/16)
-    p = p * p
-    p = p * p
-    p = p * p
-    p = p * p
-    p = p * p
-    p = p * p
-    return p if value > -40.0 else 0.0
 
 
 @numba.njit(cache=True, nogil=True)
@@ -191,102 +152,6 @@ def _pack_gradient(chol, grad_chol, grad, start):  # pragma: no cover - compiled
             position += 1
 
 
-@numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)
-def _likelihood(  # pragma: no cover - compiled
-    zt, log_weights, means, inverses, log_dets, diagonal, resp_sum, first, scatter
-):
-    """Σ_n log p(z_n) and the responsibility-weighted sums R, S, C, over row blocks.
-
-    ``zt`` is the data transposed (D, N) so that every inner loop runs over
-    contiguous rows and vectorises. ``inverses`` (K, D, D) are the inverse
-    Cholesky factors ``L_k^{-1}`` (lower), diagonal when ``diagonal``; ``log_dets``
-    their ``log|L_k|``. ``C`` is filled in full (both triangles), or on its
-    diagonal only when ``diagonal``.
-    """
-    n_features, n_samples = zt.shape
-    n_components = means.shape[0]
-    const = np.empty(n_components)
-    for k in range(n_components):
-        const[k] = log_weights[k] - log_dets[k] - 0.5 * n_features * LOG_2PI
-    resp_sum[:] = 0.0
-    first[:] = 0.0
-    scatter[:] = 0.0
-    block = _ROW_BLOCK
-    terms = np.empty((n_components, block))
-    diff = np.empty((n_features, block))
-    y = np.empty(block)
-    top = np.empty(block)
-    inv_norm = np.empty(block)
-    total_log = 0.0
-    for start in range(0, n_samples, block):
-        m = min(block, n_samples - start)
-        for k in range(n_components):
-            for a in range(n_features):
-                mu = means[k, a]
-                for i in range(m):
-                    diff[a, i] = zt[a, start + i] - mu
-            row = terms[k]
-            for i in range(m):
-                row[i] = const[k]
-            for a in range(n_features):
-                for i in range(m):
-                    y[i] = 0.0
-                for b in range(a if diagonal else 0, a + 1):
-                    c = inverses[k, a, b]
-                    for i in range(m):
-                        y[i] += c * diff[b, i]
-                for i in range(m):
-                    row[i] -= 0.5 * y[i] * y[i]
-        for i in range(m):
-            top[i] = terms[0, i]
-        for k in range(1, n_components):
-            for i in range(m):
-                top[i] = max(top[i], terms[k, i])
-        for i in range(m):
-            inv_norm[i] = 0.0
-        for k in range(n_components):
-            for i in range(m):
-                value = _exp_nonpositive(terms[k, i] - top[i])
-                terms[k, i] = value
-                inv_norm[i] += value
-        # log of the normalisers: one log per _LOG_BLOCK rows (each lies in [1, K])
-        for group in range(0, m, _LOG_BLOCK):
-            product = 1.0
-            for i in range(group, min(group + _LOG_BLOCK, m)):
-                product *= inv_norm[i]
-                total_log += top[i]
-            total_log += np.log(product)
-        for i in range(m):
-            inv_norm[i] = 1.0 / inv_norm[i]
-        for k in range(n_components):
-            row = terms[k]
-            total = 0.0
-            for i in range(m):
-                row[i] *= inv_norm[i]
-                total += row[i]
-            resp_sum[k] += total
-            for a in range(n_features):
-                mu = means[k, a]
-                for i in range(m):
-                    diff[a, i] = zt[a, start + i] - mu
-            for a in range(n_features):
-                weighted_sum = 0.0
-                for i in range(m):
-                    y[i] = row[i] * diff[a, i]
-                    weighted_sum += y[i]
-                first[k, a] += weighted_sum
-                for b in range(a if diagonal else 0, a + 1):
-                    cross = 0.0
-                    for i in range(m):
-                        cross += y[i] * diff[b, i]
-                    scatter[k, a, b] += cross
-    for k in range(n_components):  # symmetric: fill the upper triangle
-        for a in range(n_features):
-            for b in range(a + 1, n_features):
-                scatter[k, a, b] = scatter[k, b, a]
-    return total_log
-
-
 @numba.njit(cache=True, nogil=True)
 def log_posterior(  # pragma: no cover - compiled
     theta, zt, type_code, n_components, hyper, alpha, grad
@@ -338,7 +203,7 @@ def log_posterior(  # pragma: no cover - compiled
             for a in range(n_features):
                 log_dets[k] += np.log(chols[f][a, a])
         scatter = np.empty((n_components, n_features, n_features))
-        logp += _likelihood(
+        logp += likelihood_sums(
             zt, log_weights, means, inverses, log_dets, False, resp_sum, first, scatter
         )
         grad_chols = np.zeros((n_factors, n_features, n_features))
@@ -371,7 +236,7 @@ def log_posterior(  # pragma: no cover - compiled
                 inv_sds[k, a, a] = np.exp(-log_sd)
                 log_dets[k] += log_sd
         scatter = np.empty((n_components, n_features, n_features))
-        logp += _likelihood(
+        logp += likelihood_sums(
             zt, log_weights, means, inv_sds, log_dets, True, resp_sum, first, scatter
         )
         n_sds = n_components if spherical else n_components * n_features

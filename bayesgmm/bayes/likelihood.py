@@ -42,6 +42,7 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
 from ..gaussian import LOG_2PI
+from ._compiled import likelihood_rows
 
 __all__ = ["MixtureLogp", "mixture_logp_op"]
 
@@ -49,84 +50,42 @@ FACTOR_KINDS = ("full", "diag")
 
 
 @numba.njit(cache=True, nogil=True)
-def _forward_full(z, log_weights, means, factor):  # pragma: no cover - compiled
-    n_samples, n_features = z.shape
-    n_components = means.shape[0]
-    const = np.empty(n_components)
-    for k in range(n_components):
-        log_det = 0.0
-        for a in range(n_features):
-            log_det += np.log(factor[k, a, a])
-        const[k] = log_weights[k] + log_det - 0.5 * n_features * LOG_2PI
-    log_prob = np.empty(n_samples)
-    resp = np.empty((n_samples, n_components))
-    diff = np.empty(n_features)
-    for i in range(n_samples):
-        top = -np.inf
-        for k in range(n_components):
-            for a in range(n_features):
-                diff[a] = z[i, a] - means[k, a]
-            maha = 0.0
-            for b in range(n_features):
-                y = 0.0
-                for a in range(n_features):
-                    y += diff[a] * factor[k, a, b]
-                maha += y * y
-            value = const[k] - 0.5 * maha
-            resp[i, k] = value
-            if value > top:
-                top = value
-        _normalise_row(resp, log_prob, i, top)
+def _rows(z, log_weights, means, inverses, log_dets, diagonal):  # pragma: no cover - compiled
+    log_prob = np.empty(z.shape[0])
+    resp = np.empty((z.shape[0], means.shape[0]))
+    zt = np.ascontiguousarray(z.T)
+    likelihood_rows(zt, log_weights, means, inverses, log_dets, diagonal, log_prob, resp)
     return log_prob, resp
 
 
 @numba.njit(cache=True, nogil=True)
-def _forward_diag(z, log_weights, means, factor):  # pragma: no cover - compiled
-    n_samples, n_features = z.shape
-    n_components = means.shape[0]
-    const = np.empty(n_components)
+def _forward_full(z, log_weights, means, factor):  # pragma: no cover - compiled
+    """The Op's outputs for upper-triangular factors W (K, D, D): ``L^{-1} = W^T``."""
+    n_components, n_features = means.shape
+    inverses = np.zeros((n_components, n_features, n_features))
+    log_dets = np.zeros(n_components)
     for k in range(n_components):
-        log_det = 0.0
         for a in range(n_features):
-            log_det += np.log(factor[k, a])
-        const[k] = log_weights[k] + log_det - 0.5 * n_features * LOG_2PI
-    log_prob = np.empty(n_samples)
-    resp = np.empty((n_samples, n_components))
-    for i in range(n_samples):
-        top = -np.inf
-        for k in range(n_components):
-            maha = 0.0
-            for a in range(n_features):
-                y = (z[i, a] - means[k, a]) * factor[k, a]
-                maha += y * y
-            value = const[k] - 0.5 * maha
-            resp[i, k] = value
-            if value > top:
-                top = value
-        _normalise_row(resp, log_prob, i, top)
-    return log_prob, resp
+            for b in range(a + 1):
+                inverses[k, a, b] = factor[k, b, a]
+            log_dets[k] -= np.log(factor[k, a, a])
+    return _rows(z, log_weights, means, inverses, log_dets, False)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _normalise_row(resp, log_prob, i, top):  # pragma: no cover - compiled
-    """Row i of ``resp`` holds log terms: turn it into responsibilities, fill log_prob."""
-    n_components = resp.shape[1]
-    if not np.isfinite(top):  # every weight zero, or a NaN parameter: no silent numbers
-        log_prob[i] = top
-        for k in range(n_components):
-            resp[i, k] = np.nan if np.isnan(top) else 0.0
-        return
-    total = 0.0
+@numba.njit(cache=True, nogil=True)
+def _forward_diag(z, log_weights, means, factor):  # pragma: no cover - compiled
+    """The Op's outputs for inverse standard deviations (K, D)."""
+    n_components, n_features = means.shape
+    inverses = np.zeros((n_components, n_features, n_features))
+    log_dets = np.zeros(n_components)
     for k in range(n_components):
-        term = np.exp(resp[i, k] - top)
-        resp[i, k] = term
-        total += term
-    log_prob[i] = top + np.log(total)
-    for k in range(n_components):
-        resp[i, k] /= total
+        for a in range(n_features):
+            inverses[k, a, a] = factor[k, a]
+            log_dets[k] -= np.log(factor[k, a])
+    return _rows(z, log_weights, means, inverses, log_dets, True)
 
 
-_KERNELS = {"full": _forward_full, "diag": _forward_diag}
+_FORWARD = {"full": _forward_full, "diag": _forward_diag}
 
 
 def _jax_forward(kind: str) -> Any:
@@ -189,7 +148,8 @@ class MixtureLogp(Op):
         return Apply(self, inputs, outputs)
 
     def perform(self, node: Apply, inputs: list, output_storage: list) -> None:
-        log_prob, resp = _KERNELS[self.kind](*(np.asarray(v, dtype=np.float64) for v in inputs))
+        arrays = [np.asarray(v, dtype=np.float64) for v in inputs]
+        log_prob, resp = _FORWARD[self.kind](*arrays)
         output_storage[0][0] = log_prob
         output_storage[1][0] = resp
 
@@ -262,11 +222,11 @@ def _register_backends() -> None:
 
     @numba_basic.register_funcify_default_op_cache_key(MixtureLogp)
     def numba_funcify_mixture_logp(op: MixtureLogp, node: Any = None, **kwargs: Any) -> Any:
-        kernel = _KERNELS[op.kind]
+        forward = _FORWARD[op.kind]
 
         @numba_basic.numba_njit
         def mixture_logp(z, log_weights, means, factor):
-            return kernel(z, log_weights, means, factor)
+            return forward(z, log_weights, means, factor)
 
         return mixture_logp
 
