@@ -9,6 +9,7 @@ log-likelihood history; a Bayesian fit also attaches its InferenceData.
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import numpy as np
@@ -393,9 +394,7 @@ class MixtureResult:
         posterior = self._require_posterior("log_likelihood_draws")
         X, index = self._check(X)
         n_chains, n_draws = posterior.sizes["chain"], posterior.sizes["draw"]
-        out = np.empty((n_chains * n_draws, len(X)))
-        for rows, weighted in self._draw_blocks(X):
-            out[:, rows] = gaussian.log_mixture_density(weighted)[0]
+        out = _compiled_log_likelihood_draws(self, X)
         coords = {"chain": posterior["chain"].values, "draw": posterior["draw"].values}
         coords.update(self._observation_coords(len(X), index))
         return xr.DataArray(
@@ -562,3 +561,44 @@ class MixtureResult:
         if self.degenerate:
             lines.append("  degenerate: " + "; ".join(self.degenerate))
         return "\n".join(lines)
+
+
+def _compiled_log_likelihood_draws(result: MixtureResult, X: np.ndarray) -> np.ndarray:
+    """Row log-likelihoods under every posterior draw, (S, N), by the compiled kernel.
+
+    The draws are split among threads (the kernel releases the GIL); BLAS is not used.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ._mixture_kernels import log_likelihood_draws
+
+    post = result.posterior.posterior
+    weights = post["weights"].transpose("chain", "draw", "component").values
+    n_draws = weights.shape[0] * weights.shape[1]
+    k, d = result.n_components, result.n_features
+    means = post["means"].transpose("chain", "draw", "component", "feature").values
+    covariances = post["covariances"].transpose("chain", "draw", ...).values
+    covariances = covariances.reshape(n_draws, *covariances.shape[2:])
+    full = np.broadcast_to(result._kind.to_full(covariances, k, d), (n_draws, k, d, d))
+    chol = np.linalg.cholesky(full)
+    eye = np.broadcast_to(np.eye(d), chol.shape)
+    inverses = np.ascontiguousarray(np.linalg.solve(chol, eye))  # lower, as L is
+    log_dets = np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(axis=-1)
+    with np.errstate(divide="ignore"):
+        log_weights = np.log(weights.reshape(n_draws, k))
+    means = np.ascontiguousarray(means.reshape(n_draws, k, d))
+    zt = np.ascontiguousarray(X.T, dtype=np.float64)
+    diagonal = result.covariance_type in ("diag", "spherical")
+    out = np.empty((n_draws, len(X)))
+    workers = max(1, min(os.cpu_count() or 1, n_draws))
+    chunks = np.array_split(np.arange(n_draws), workers)
+
+    def run(rows: np.ndarray) -> None:
+        part = slice(rows[0], rows[-1] + 1)
+        log_likelihood_draws(
+            zt, log_weights[part], means[part], inverses[part], log_dets[part], diagonal, out[part]
+        )
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(run, [rows for rows in chunks if len(rows)]))
+    return out

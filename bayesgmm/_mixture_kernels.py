@@ -1,9 +1,11 @@
-"""Compiled (numba) passes over the rows of a Gaussian mixture, for the Bayesian model.
+"""Compiled (numba) passes over the rows of a Gaussian mixture, for posterior work.
 
-Two entry points share one block loop (:func:`_block_terms`): :func:`likelihood_sums`
+Three entry points share one block loop (:func:`_block_terms`): :func:`likelihood_sums`
 returns the total log-likelihood and the responsibility-weighted sums that its gradient
-needs (the log posterior of ``density.py``); :func:`likelihood_rows` returns each row's
-log-density and responsibilities (the PyTensor Op of ``likelihood.py``).
+needs (the log posterior of ``bayes/density.py``); :func:`likelihood_rows` returns each
+row's log-density and responsibilities (the PyTensor Op of ``bayes/likelihood.py``);
+:func:`log_likelihood_draws` fills the pointwise log-likelihood of many posterior draws
+(``result.py``). numpy and numba only, so ``result.py`` may use it.
 
 The data come transposed, (D, N) and C-contiguous, so every inner loop runs over
 contiguous rows of a block that stays in the first-level cache, and vectorises. The
@@ -17,9 +19,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..gaussian import LOG_2PI
+from .gaussian import LOG_2PI
 
-__all__ = ["likelihood_rows", "likelihood_sums"]
+__all__ = ["likelihood_rows", "likelihood_sums", "log_likelihood_draws"]
 
 _LOG_BLOCK = 32  # rows whose normalisers (each in [1, K]) are multiplied before one log
 _ROW_BLOCK = 256  # rows per block: the (K, block) terms stay in L1 cache
@@ -177,7 +179,10 @@ def likelihood_sums(
 def likelihood_rows(
     zt, log_weights, means, inverses, log_dets, diagonal, log_prob, resp
 ):  # pragma: no cover - compiled
-    """Each row's log-density into ``log_prob`` (N,) and responsibilities into ``resp`` (N, K)."""
+    """Each row's log-density into ``log_prob`` (N,) and responsibilities into ``resp``.
+
+    ``resp`` is (N, K), or (0, K) when only the log-densities are wanted.
+    """
     n_features, n_samples = zt.shape
     n_components = means.shape[0]
     const = _constants(log_weights, log_dets, n_features)
@@ -193,6 +198,24 @@ def likelihood_rows(
         for i in range(m):
             log_prob[start + i] = top[i] + np.log(norm[i])
             norm[i] = 1.0 / norm[i]
+        if resp.shape[0] == 0:
+            continue
         for i in range(m):
             for k in range(n_components):
                 resp[start + i, k] = terms[k, i] * norm[i]
+
+
+@_kernel
+def log_likelihood_draws(
+    zt, log_weights, means, inverses, log_dets, diagonal, out
+):  # pragma: no cover - compiled
+    """Row log-densities under each of S parameter sets: ``out[s]`` (S, N).
+
+    ``log_weights`` (S, K), ``means`` (S, K, D), ``inverses`` (S, K, D, D) lower
+    inverse Cholesky factors, ``log_dets`` (S, K) their covariance factors' ``log|L|``.
+    """
+    no_resp = np.empty((0, means.shape[1]))
+    for s in range(log_weights.shape[0]):
+        likelihood_rows(
+            zt, log_weights[s], means[s], inverses[s], log_dets[s], diagonal, out[s], no_resp
+        )
