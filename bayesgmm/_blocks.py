@@ -407,10 +407,11 @@ class BlockKernel:
         n_components = len(self.stacked_constant)
         Y = Xs @ self.stacked_factors  # (B, K*D): one GEMM for the E-step of all K
         L = np.empty((n_components, len(Xs)))
-        kernels.stacked_log_densities(Y, self.stacked_means, self.stacked_constant, L)
+        L[:] = self.stacked_constant[:, None]
+        kernels.stacked_log_densities(Y, self.stacked_means, L)
         log_likelihood = kernels.responsibilities(L, weights, np.zeros(n_components))
         R = L.astype(self.dtype, copy=False)
-        kernels.weight_rows(R, Xs, Y)  # Y's memory, reused
+        kernels.weight_rows(R, Xs, 0, Y)  # Y's memory, reused
         return log_likelihood, self._stacked_statistics(Xs, R, L, Y)
 
     def _stacked_statistics(self, Xs, R, L, weighted) -> np.ndarray:

@@ -243,44 +243,46 @@ def fill_features(X, shift, Z, quadratic):
 
 
 @_sum_kernel
-def stacked_log_densities(Y, offsets, constant, L):
-    """``L[k, b] = constant[k] - |Y[b, kD:(k+1)D] - offsets[kD:(k+1)D]|^2 / 2``.
+def stacked_log_densities(Y, offsets, L):
+    """``L[k, b] -= |Y[b, kW:(k+1)W] - offsets[kW:(k+1)W]|^2 / 2``, W = Y's width / K.
 
-    ``Y`` (B, K D) holds the rows times the K stacked precision factors; ``L`` (K, B)
-    receives the weighted log-densities of the full-covariance components.
+    ``Y`` (B, K W) holds the rows times the K stacked precision factors (or a block of
+    their columns); ``L`` (K, B) starts at the components' constants and ends as the
+    weighted log-densities of the full-covariance components.
     """
     n_rows, width = Y.shape
-    n_components = constant.shape[0]
-    n_features = width // n_components
-    if width != n_components * n_features or L.shape[0] != n_components:
-        raise ValueError("stacked_log_densities: Y must be (B, K D) and L (K, B)")
-    if L.shape[1] != n_rows or offsets.shape[0] != width:
-        raise ValueError("stacked_log_densities: Y, offsets and L disagree on B or K D")
+    n_components = L.shape[0]
+    n_columns = width // n_components
+    if width != n_components * n_columns or L.shape[1] != n_rows:
+        raise ValueError("stacked_log_densities: Y must be (B, K W) and L (K, B)")
+    if offsets.shape[0] != width:
+        raise ValueError("stacked_log_densities: offsets must be (K W,)")
     for b in range(n_rows):
         row = Y[b]
         for k in range(n_components):
             total = 0.0
-            base = k * n_features
-            for d in range(n_features):
+            base = k * n_columns
+            for d in range(n_columns):
                 value = np.float64(row[base + d]) - np.float64(offsets[base + d])
                 total += value * value
-            L[k, b] = constant[k] - 0.5 * total
+            L[k, b] -= 0.5 * total
 
 
 @_kernel
-def weight_rows(R, X, out):
-    """``out[b, k D + d] = R[k, b] X[b, d]``: the rows once per component, weighted."""
+def weight_rows(R, X, first, out):
+    """``out[b, k W + d] = R[k, b] X[b, first + d]``: a block of W columns of the rows,
+    once per component, weighted by its responsibilities."""
     n_components, n_rows = R.shape
-    n_features = X.shape[1]
+    n_columns = out.shape[1] // n_components
     if X.shape[0] != n_rows or out.shape[0] != n_rows:
         raise ValueError("weight_rows: R, X and out disagree on B")
-    if out.shape[1] != n_components * n_features:
-        raise ValueError("weight_rows: out must be (B, K D)")
+    if out.shape[1] != n_components * n_columns or first + n_columns > X.shape[1] or first < 0:
+        raise ValueError("weight_rows: out must be (B, K W) with W columns of X from first")
     for b in range(n_rows):
         row = X[b]
         target = out[b]
         for k in range(n_components):
             weight = R[k, b]
-            base = k * n_features
-            for d in range(n_features):
-                target[base + d] = weight * row[d]
+            base = k * n_columns
+            for d in range(n_columns):
+                target[base + d] = weight * row[first + d]

@@ -99,15 +99,19 @@ def test_stacked_kernels_match_numpy():
     Y = rng.normal(size=(n_rows, n_components * n_features))
     offsets = rng.normal(size=n_components * n_features)
     constant = rng.normal(size=n_components)
-    L = np.empty((n_components, n_rows))
-    kernels.stacked_log_densities(Y, offsets, constant, L)
+    L = np.repeat(constant[:, None], n_rows, axis=1)
+    kernels.stacked_log_densities(Y, offsets, L)
     squares = ((Y - offsets) ** 2).reshape(n_rows, n_components, n_features).sum(axis=2)
     np.testing.assert_allclose(L, (constant - 0.5 * squares).T, rtol=1e-14)
     R = rng.uniform(size=(n_components, n_rows))
     X = rng.normal(size=(n_rows, n_features))
-    out = np.empty((n_rows, n_components * n_features))
-    kernels.weight_rows(R, X, out)
-    np.testing.assert_array_equal(out, (R.T[:, :, None] * X[:, None, :]).reshape(n_rows, -1))
+    for first in (0, 2):
+        out = np.empty((n_rows, n_components * (n_features - first)))
+        kernels.weight_rows(R, X, first, out)
+        expected = (R.T[:, :, None] * X[:, None, first:]).reshape(n_rows, -1)
+        np.testing.assert_array_equal(out, expected)
+    with pytest.raises(ValueError, match="first"):
+        kernels.weight_rows(R, X, 3, np.empty((n_rows, n_components * 4)))
 
 
 def _mixture(n_samples=4000, n_features=3, seed=0):
@@ -128,7 +132,7 @@ def _fit(X, kind, **kwargs):
 
 @pytest.mark.parametrize(
     "kind, n_features",
-    [(kind, 3) for kind in TYPES] + [("full", _blocks.STACKED_FEATURES + 2)],  # stacked path
+    [(kind, 3) for kind in TYPES] + [("full", _blocks.STACKED_FEATURES + n) for n in (2, 3)],
 )
 def test_compiled_path_equals_numpy_path(kind, n_features, monkeypatch):
     X = _mixture(n_features=n_features)
