@@ -272,15 +272,13 @@ class BlockKernel:
         self.n_components = theta.shape[0]
         self.theta = np.ascontiguousarray(theta, dtype=self.dtype)
         # float32 blocks: the coefficients' rounding would bias every row of a component
-        # alike (1e-7 to 1e-6 of the log-likelihood). The compiled path adds the constant
-        # column's rest in float64 before the log-sum-exp, and the other columns' to the
+        # alike (1e-7 to 1e-6 of the log-likelihood). The compiled path adds it to the
         # log-likelihood through the feature sums T: sum_n sum_k r_nk dtheta_k . z_n =
         # sum_k dtheta_k . T_k (exact to first order; the second is ~1e-14)
         with np.errstate(invalid="ignore"):
             rest = theta - self.theta
-        self.offsets = rest[:, -1].copy()
-        rest[:, -1] = 0.0
         self.correction = rest if self.dtype != np.float64 else None
+        self.offsets = np.zeros(len(theta))
         if self.dtype != np.float64 and not self.compiled:
             # numpy path: the rounding rest as a second set of rows
             with np.errstate(invalid="ignore"):
@@ -352,7 +350,10 @@ class BlockKernel:
                 np.ascontiguousarray(X), self.shift, Z, kernels.QUADRATIC_CODES[self.kind_name]
             )
             L = self.theta @ Z  # (K, B) weighted log-densities
-            log_likelihood = kernels.responsibilities(L, weights, self.offsets)
+            if self.dtype == np.float64:
+                log_likelihood = kernels.responsibilities(L, weights, self.offsets)
+            else:
+                log_likelihood = kernels.responsibilities32(L, weights)
             T = (L @ Z.T).astype(np.float64, copy=False)  # (K, P)
             if self.correction is not None:
                 log_likelihood += float(np.sum(self.correction * T))

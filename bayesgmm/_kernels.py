@@ -25,6 +25,7 @@ __all__ = [
     "QUADRATIC_CODES",
     "fill_features",
     "responsibilities",
+    "responsibilities32",
     "stacked_log_densities",
     "weight_rows",
 ]
@@ -47,6 +48,20 @@ def _float_as_int(typingctx, value):
         return builder.bitcast(args[0], context.get_value_type(types.int64))
 
     return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _pow2_of_rounded32(typingctx, value):
+    """``2**n`` for the integer n held in the low mantissa bits of float32 ``t``."""
+
+    def codegen(context, builder, signature, args):
+        int32 = context.get_value_type(types.int32)
+        bits = builder.bitcast(args[0], int32)
+        biased = builder.add(bits, int32(127))
+        shifted = builder.shl(biased, int32(23))
+        return builder.bitcast(shifted, context.get_value_type(types.float32))
+
+    return types.float32(types.float32), codegen
 
 
 # Flags: contraction into FMAs, but no reassociation (it would fold SHIFTER's rounding
@@ -127,6 +142,32 @@ def _fast_log(x):
     return e * LN2_HI + (2.0 * f * s + e * LN2_LO)
 
 
+LOG2E32 = np.float32(1.4426950408889634)
+LN2_HI32 = np.float32(0.693359375)  # 9 significant bits: n * LN2_HI32 is exact
+LN2_LO32 = np.float32(-2.12194440e-4)
+SHIFTER32 = np.float32(12582912.0)  # 1.5 * 2**23
+#: float32 exp below this is subnormal: such a term counts as 0.
+LOWEST32 = np.float32(-87.0)
+
+
+@_inline
+def _fast_exp32(x):
+    """float32 exp(x) for x in [-87, 0]: 2**n e**r, degree-7 Taylor (error 5e-9)."""
+    t = x * LOG2E32 + SHIFTER32
+    n = t - SHIFTER32
+    r = x - n * LN2_HI32
+    r = r - n * LN2_LO32
+    p = np.float32(1.0 / 5040.0)
+    p = p * r + np.float32(1.0 / 720.0)
+    p = p * r + np.float32(1.0 / 120.0)
+    p = p * r + np.float32(1.0 / 24.0)
+    p = p * r + np.float32(1.0 / 6.0)
+    p = p * r + np.float32(0.5)
+    p = p * r + np.float32(1.0)
+    p = p * r + np.float32(1.0)
+    return p * _pow2_of_rounded32(t)
+
+
 #: Rows of a block processed together (their (K, CHUNK) terms stay in cache).
 CHUNK = 256
 #: exp below this is subnormal: such a term counts as 0.
@@ -185,6 +226,55 @@ def responsibilities(L, weights, offsets):
             row = work[k]
             for b in range(width):
                 target[b] = row[b] * norm[b]
+    total = 0.0
+    for b in range(CHUNK):
+        total += partial[b]
+    return total
+
+
+@_kernel
+def responsibilities32(L, weights):
+    """:func:`responsibilities` for float32 blocks, in float32 (8 terms an instruction).
+
+    The log-likelihood is summed in float64; what float32 coefficients lose is added
+    by the caller through the feature sums.
+    """
+    n_components, n_rows = L.shape
+    if weights.shape[0] != n_rows:
+        raise ValueError("responsibilities32: L must be (K, B) and weights (B,)")
+    top = np.empty(CHUNK, dtype=np.float32)
+    norm = np.empty(CHUNK, dtype=np.float32)
+    scale = np.empty(CHUNK, dtype=np.float32)
+    partial = np.zeros(CHUNK)
+    for start in range(0, n_rows, CHUNK):
+        width = min(CHUNK, n_rows - start)
+        stop = start + width
+        for b in range(width):
+            top[b] = -np.inf
+            norm[b] = 0.0
+        for k in range(n_components):
+            row = L[k, start:stop]
+            for b in range(width):
+                top[b] = row[b] if row[b] > top[b] else top[b]
+        for k in range(n_components):
+            row = L[k, start:stop]
+            for b in range(width):
+                row[b] -= top[b]
+            for b in range(width):
+                d = row[b]
+                e = _fast_exp32(d if d > LOWEST32 else LOWEST32)
+                row[b] = e if d >= LOWEST32 else np.float32(0.0)
+            for b in range(width):
+                norm[b] += row[b]
+        row_weights = weights[start:stop]
+        for b in range(width):  # norm is in [1, K]: the largest term is exp(0) = 1
+            w = row_weights[b]
+            partial[b] += w * (np.float64(top[b]) + _fast_log(np.float64(norm[b])))
+            scale[b] = np.float32(w / np.float64(norm[b]))
+        for k in range(n_components):
+            row = L[k, start:stop]
+            for b in range(width):
+                row[b] *= scale[b]
     total = 0.0
     for b in range(CHUNK):
         total += partial[b]

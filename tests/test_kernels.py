@@ -52,6 +52,23 @@ def test_responsibilities_match_logsumexp(dtype, weighted):
     np.testing.assert_allclose(work, expected, rtol=tolerance, atol=tolerance)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_float32_responsibilities_match_logsumexp(weighted):
+    """The float32 kernel: float32 terms (exp within 1e-7), log-likelihood in float64."""
+    L = _logits()
+    L[L < -1e20] = -1e30  # an empty component's stand-in in float32
+    L = L.astype(np.float32)
+    n_rows = L.shape[1]
+    weights = np.random.default_rng(1).uniform(0, 3, n_rows) if weighted else np.ones(n_rows)
+    work = L.copy()
+    total = kernels.responsibilities32(work, weights)
+    L64 = L.astype(np.float64)
+    shifted = L64 - L64.max(axis=0)
+    assert total == pytest.approx(weights @ logsumexp(L64, axis=0), rel=1e-7)
+    expected = np.exp(shifted - logsumexp(shifted, axis=0)) * weights
+    np.testing.assert_allclose(work, expected, rtol=1e-6, atol=1e-6)
+
+
 def test_responsibilities_add_offsets_in_float64():
     """Offsets (K,) carry what float32 log-probabilities lose: added before anything."""
     L = _logits(n_components=3, n_rows=300)
