@@ -18,6 +18,15 @@ Rows are shifted by a reference point (the data's mean) before any feature is fo
 so data far from the origin keep their accuracy; statistics are summed in float64
 even when the blocks are float32.
 
+Full covariances with many features (D > :data:`STACKED_FEATURES`) use the K stacked
+precision factors instead: one ``(B, D) x (D, K D)`` product for the E-step of all K
+and one ``(D, B) x (B, K D)`` for all K second moments.
+
+The feature block, the log-sum-exp with the responsibilities, and the stacked path's
+elementwise passes run as compiled loops (:mod:`bayesgmm._kernels`, numba) when numba
+imports and the parameters are finite; the numpy code here is the fallback and the
+reference the compiled path is tested against.
+
 The same :class:`BlockKernel` runs on the blocks of an in-memory array (spread over a
 thread pool with BLAS at one thread inside) and on the chunks of a dask array.
 """
