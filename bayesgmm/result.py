@@ -375,10 +375,17 @@ class MixtureResult:
             yield rows, self._kind.log_density(X[rows], means, prec_chol) + log_weights
 
     def _posterior_log_prob(self, X: np.ndarray) -> np.ndarray:
+        """log of the posterior predictive density of each row: log mean_s p(x | θ_s).
+
+        Streams over blocks of rows, so no (draws, rows) array of the whole data is held.
+        """
         out = np.empty(len(X))
-        n_draws = self._posterior_draws()[0].shape[0]
-        for rows, weighted in self._draw_blocks(X):
-            per_draw, _ = gaussian.log_mixture_density(weighted)  # (S, B)
+        draws = _compiled_draws(self)
+        n_draws = draws[0].shape[0]
+        block = max(1, _DRAW_BLOCK_ELEMENTS // n_draws)
+        for start in range(0, len(X), block):
+            rows = slice(start, min(start + block, len(X)))
+            per_draw = _kernel_log_likelihood(draws, X[rows])  # (S, B)
             out[rows] = gaussian.log_mixture_density(per_draw.T)[0] - np.log(n_draws)
         return out
 
@@ -394,7 +401,7 @@ class MixtureResult:
         posterior = self._require_posterior("log_likelihood_draws")
         X, index = self._check(X)
         n_chains, n_draws = posterior.sizes["chain"], posterior.sizes["draw"]
-        out = _compiled_log_likelihood_draws(self, X)
+        out = _kernel_log_likelihood(_compiled_draws(self), X)
         coords = {"chain": posterior["chain"].values, "draw": posterior["draw"].values}
         coords.update(self._observation_coords(len(X), index))
         return xr.DataArray(
@@ -563,15 +570,15 @@ class MixtureResult:
         return "\n".join(lines)
 
 
-def _compiled_log_likelihood_draws(result: MixtureResult, X: np.ndarray) -> np.ndarray:
-    """Row log-likelihoods under every posterior draw, (S, N), by the compiled kernel.
+def _compiled_draws(result: MixtureResult) -> tuple:
+    """Every posterior draw as the compiled kernel takes it (cached per posterior).
 
-    The draws are split among threads (the kernel releases the GIL); BLAS is not used.
+    Returns log weights (S, K), means (S, K, D), lower inverse Cholesky factors of the
+    covariances (S, K, D, D), their ``log|L|`` (S, K) and whether they are diagonal.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from ._mixture_kernels import log_likelihood_draws
-
+    cached = getattr(result, "_kernel_draw_cache", None)
+    if cached is not None and cached[0] is result.posterior:
+        return cached[1]
     post = result.posterior.posterior
     weights = post["weights"].transpose("chain", "draw", "component").values
     n_draws = weights.shape[0] * weights.shape[1]
@@ -587,18 +594,34 @@ def _compiled_log_likelihood_draws(result: MixtureResult, X: np.ndarray) -> np.n
     with np.errstate(divide="ignore"):
         log_weights = np.log(weights.reshape(n_draws, k))
     means = np.ascontiguousarray(means.reshape(n_draws, k, d))
-    zt = np.ascontiguousarray(X.T, dtype=np.float64)
     diagonal = result.covariance_type in ("diag", "spherical")
+    draws = (log_weights, means, inverses, log_dets, diagonal)
+    result._kernel_draw_cache = (result.posterior, draws)
+    return draws
+
+
+def _kernel_log_likelihood(draws: tuple, X: np.ndarray) -> np.ndarray:
+    """Row log-likelihoods of X under every draw, (S, N), by the compiled kernel.
+
+    The draws are split among threads (the kernel releases the GIL); BLAS is not used.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ._mixture_kernels import log_likelihood_draws
+
+    log_weights, means, inverses, log_dets, diagonal = draws
+    n_draws = log_weights.shape[0]
+    zt = np.ascontiguousarray(X.T, dtype=np.float64)
     out = np.empty((n_draws, len(X)))
     workers = max(1, min(os.cpu_count() or 1, n_draws))
-    chunks = np.array_split(np.arange(n_draws), workers)
 
-    def run(rows: np.ndarray) -> None:
-        part = slice(rows[0], rows[-1] + 1)
+    def run(part: slice) -> None:
         log_likelihood_draws(
             zt, log_weights[part], means[part], inverses[part], log_dets[part], diagonal, out[part]
         )
 
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(run, [rows for rows in chunks if len(rows)]))
+    bounds = np.linspace(0, n_draws, workers + 1).astype(int)
+    parts = [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True) if hi > lo]
+    with ThreadPoolExecutor(len(parts)) as pool:
+        list(pool.map(run, parts))
     return out

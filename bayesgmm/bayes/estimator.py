@@ -77,9 +77,15 @@ class BayesianGaussianMixture(ParamsMixin):
         units for means, log units for weights and scales).
     advi_max_iter : int, default=50000
     advi_tol : float, default=0.05
-        ADVI stops when the variational mean, averaged over windows of 100 steps,
-        moves from one window to the next by less than this many of the
-        approximation's standard deviations, in every parameter.
+        ADVI stops when, from one window of 50 steps to the next, the window-averaged
+        variational mean moves by less than this many of the approximation's
+        standard deviations and every log standard deviation by less than this, in
+        every parameter (:mod:`bayesgmm.bayes.variational`).
+    batch_size : int, "auto" or None, default="auto"
+        Rows per ADVI step. None: every row; an int: that many random rows, the
+        likelihood's gradient estimated with a control variate around the EM solution
+        (unbiased, and nearly as precise as all rows); "auto": 20,000 rows when the
+        data have more than 40,000, else every row.
     compute_log_likelihood : bool, default=True
         Store the pointwise log-likelihood (chain, draw, observation), which
         ``az.loo`` and ``az.waic`` need; it costs draws x N numbers.
@@ -144,6 +150,7 @@ class BayesianGaussianMixture(ParamsMixin):
         jitter: float = 0.05,
         advi_max_iter: int = 50_000,
         advi_tol: float = 0.05,
+        batch_size: int | str | None = "auto",
         compute_log_likelihood: bool = True,
         rhat_max: float = 1.01,
         ess_min: float = 400,
@@ -164,6 +171,7 @@ class BayesianGaussianMixture(ParamsMixin):
         self.jitter = jitter
         self.advi_max_iter = advi_max_iter
         self.advi_tol = advi_tol
+        self.batch_size = batch_size
         self.compute_log_likelihood = compute_log_likelihood
         self.rhat_max = rhat_max
         self.ess_min = ess_min
@@ -201,6 +209,11 @@ class BayesianGaussianMixture(ParamsMixin):
             )
         if self.cores is not None:
             checked["cores"] = check_int(name, "cores", self.cores, 1)
+        checked["batch_size"] = self.batch_size
+        if isinstance(self.batch_size, str):
+            check_option(name, "batch_size", self.batch_size, ("auto",))
+        elif self.batch_size is not None:
+            checked["batch_size"] = check_int(name, "batch_size", self.batch_size, 1)
         priors = Priors() if self.priors is None else self.priors
         if not isinstance(priors, Priors):
             raise TypeError(
@@ -278,6 +291,7 @@ class BayesianGaussianMixture(ParamsMixin):
                 target_accept=options["target_accept"],
                 advi_max_iter=options["advi_max_iter"],
                 advi_tol=options["advi_tol"],
+                batch_size=options["batch_size"],
                 rng=rng,
                 progressbar=self.progressbar,
                 density=PosteriorDensity(model["z"].get_value(), k, ct, options["priors"]),
@@ -306,19 +320,19 @@ class BayesianGaussianMixture(ParamsMixin):
             method=options["method"],
             posterior=idata,
         )
-        if self.compute_log_likelihood or options["method"] != "map":
-            log_lik = result.log_likelihood_draws(X)
         if self.compute_log_likelihood:
-            log_lik = log_lik.rename(OBSERVED_NAME)
-            idata.add_groups(log_likelihood=log_lik.to_dataset())
+            log_lik = result.log_likelihood_draws(X)
+            idata.add_groups(log_likelihood=log_lik.rename(OBSERVED_NAME).to_dataset())
         if options["method"] == "map":
             lower_bound = float(
                 gaussian.log_mixture_density(result._weighted_log_prob(X))[0].mean()
             )
-        else:
+        elif self.compute_log_likelihood:
             n_draws = log_lik.sizes["chain"] * log_lik.sizes["draw"]
             flat = log_lik.values.reshape(n_draws, -1)
             lower_bound = float((gaussian.log_mixture_density(flat.T)[0] - np.log(n_draws)).mean())
+        else:  # streamed over rows: no (draws, rows) array
+            lower_bound = float(result._posterior_log_prob(X).mean())
         diagnostics = _diagnostics(idata, options, info)
         info["diagnostics"] = diagnostics
         if options["method"] == "nuts":

@@ -21,6 +21,7 @@ import numpy as np
 from ..covariance import get_covariance_type
 from .density import PosteriorDensity
 from .model import PARAMETER_NAMES, Standardisation, data_units
+from .variational import fit_variational
 
 __all__ = [
     "METHODS",
@@ -197,8 +198,9 @@ def run_inference(
     target_accept: float = 0.8,
     advi_max_iter: int = 50_000,
     advi_tol: float = 0.05,
-    advi_window: int = 100,
-    advi_learning_rate: float = 0.01,
+    advi_window: int = 50,
+    advi_learning_rate: float = 0.2,
+    batch_size: Any = None,
     rng: np.random.Generator,
     progressbar: bool = False,
     density: PosteriorDensity | None = None,
@@ -222,16 +224,20 @@ def run_inference(
     advi_max_iter : int, default=50000
         Most optimisation steps of (full-rank) ADVI.
     advi_tol : float, default=0.05
-        Convergence criterion of ADVI: the optimisation stops when the variational
-        mean, averaged over a window of ``advi_window`` steps, moves from one window
-        to the next by less than ``advi_tol`` times the approximation's own standard
-        deviation, for every parameter (unconstrained space). Averaging over a window
-        and a decaying step size remove most of the stochastic-gradient noise, so the
-        check can fire; measuring the move in posterior standard deviations makes it
-        mean the same at every N.
-    advi_window : int, default=100
-    advi_learning_rate : float, default=0.01
-        Adam's step size.
+        Convergence criterion of ADVI (:mod:`~bayesgmm.bayes.variational`): the fit
+        stops when, from one window of ``advi_window`` steps to the next, the
+        window-averaged variational mean moves by less than ``advi_tol`` of the
+        approximation's standard deviations and every log standard deviation by less
+        than ``advi_tol``, in every parameter (unconstrained space). The steps are
+        natural-gradient steps measured in posterior standard deviations, so the
+        criterion means the same at every N.
+    advi_window : int, default=50
+    advi_learning_rate : float, default=0.2
+        Initial natural-gradient step in (0, 1]; it decays as the windows pass.
+    batch_size : int, "auto" or None, default=None
+        Rows per ADVI step (:func:`~bayesgmm.bayes.variational.resolve_batch_size`):
+        None uses every row; minibatches estimate the likelihood's gradient with a
+        control variate around the EM solution.
     rng : numpy Generator
         Source of every seed, so that a ``random_state`` reproduces the draws.
     progressbar : bool, default=False
@@ -249,7 +255,9 @@ def run_inference(
         Raw (not relabelled) draws of ``weights``, ``means`` and ``covariances`` in data
         units; ``sample_stats`` as the sampler writes them.
     info : dict
-        ``method``, ``sampler``, ``seconds`` and, for ADVI, ``converged``, ``n_iter``.
+        ``method``, ``sampler``, ``seconds`` and, for ADVI, ``converged``, ``n_iter``,
+        ``change``, ``n_grad_evals``, ``passes``, ``batch_size``, ``loss``, ``history``
+        (:func:`~bayesgmm.bayes.variational.fit_variational`).
     """
     import pymc as pm
 
@@ -273,9 +281,16 @@ def run_inference(
                 kwargs = {"nuts_sampler": sampler}
                 if sampler == "pymc":
                     kwargs.update(init="adapt_diag", initvals=starts, cores=cores)
-                else:  # numpyro: one JAX device runs the chains one after another
+                else:
                     kwargs.update(
-                        initvals=starts, nuts_sampler_kwargs={"chain_method": "sequential"}
+                        initvals=starts,
+                        # the chains start at the EM solution, jittered by us; PyMC's
+                        # default jitter (uniform +-1 unconstrained) scatters them
+                        # across modes
+                        nuts_sampler_kwargs={
+                            "chain_method": _numpyro_chain_method(chains),
+                            "jitter": False,
+                        },
                     )
                 idata = pm.sample(
                     draws=draws,
@@ -290,19 +305,19 @@ def run_inference(
                     **kwargs,
                 )
         elif method in ("advi", "fullrank_advi"):
-            idata = _advi(
+            idata, fitted = fit_variational(
                 model,
                 method,
                 starts[0],
-                draws * chains,
-                advi_max_iter,
-                advi_tol,
-                advi_window,
-                advi_learning_rate,
-                rng,
-                progressbar,
-                info,
+                n_draws=draws * chains,
+                max_iter=advi_max_iter,
+                tol=advi_tol,
+                window=advi_window,
+                learning_rate=advi_learning_rate,
+                batch_size=batch_size,
+                rng=rng,
             )
+            info.update({key: value for key, value in fitted.items() if key != "precision"})
         elif method == "map":
             point = pm.find_MAP(start=starts[0], progressbar=progressbar, seed=_seed(rng))
             idata = _point_idata(model, point)
@@ -313,6 +328,16 @@ def run_inference(
         if name not in ("posterior", "sample_stats"):
             delattr(idata, name)
     return idata, info
+
+
+def _numpyro_chain_method(chains: int) -> str:
+    """All chains at once on an accelerator; one per device on CPUs if there are enough
+    (``XLA_FLAGS=--xla_force_host_platform_device_count=4``), else one after another."""
+    import jax
+
+    if jax.default_backend() != "cpu":
+        return "vectorized"
+    return "parallel" if jax.local_device_count() >= chains else "sequential"
 
 
 def _compile_nutpie_pymc(model: Any, start: dict[str, np.ndarray]) -> Any:
@@ -351,7 +376,9 @@ def _compile_nutpie_density(model: Any, density: PosteriorDensity, start: dict) 
     dims = {name: tuple(model.named_vars_to_dims[name]) for name in PARAMETER_NAMES}
     import pandas as pd
 
-    coords = {name: pd.Index(model.coords[name]) for name in ("component", "feature", "feature_bis")}
+    coords = {
+        name: pd.Index(model.coords[name]) for name in ("component", "feature", "feature_bis")
+    }
     return from_pyfunc(
         ndim=density.n_dim,
         make_logp_fn=lambda: logp,
@@ -402,98 +429,6 @@ def _nutpie(compiled, draws, tune, chains, cores, target_accept, rng, progressba
         progress_bar=progressbar,
         save_warmup=False,
     )
-
-
-class _WindowConvergence:
-    """Stop ADVI when the window-averaged variational mean stops moving.
-
-    After every window the step size decays as ``lr0 / (1 + windows / 5)`` (a
-    Robbins-Monro schedule), so the iterates' noise shrinks and the criterion can
-    be met; a constant step size leaves them wandering at a fixed noise level.
-    """
-
-    def __init__(self, window: int, tol: float, learning_rate: Any = None) -> None:
-        self.learning_rate = learning_rate
-        self.initial_rate = None if learning_rate is None else float(learning_rate.get_value())
-        self.windows = 0
-        self.window = window
-        self.tol = tol
-        self.total: np.ndarray | None = None
-        self.previous: np.ndarray | None = None
-        self.count = 0
-        self.converged = False
-        self.change = np.inf
-        self.n_iter = 0
-
-    def __call__(self, approx: Any, losses: Any, i: int) -> None:
-        mean = np.asarray(approx.mean.eval())
-        self.total = mean if self.total is None else self.total + mean
-        self.count += 1
-        self.n_iter = i
-        if self.count < self.window:
-            return
-        average = self.total / self.count
-        self.total, self.count = None, 0
-        self.windows += 1
-        if self.learning_rate is not None:
-            self.learning_rate.set_value(self.initial_rate / (1.0 + self.windows / 5.0))
-        if self.previous is not None:
-            std = np.asarray(approx.std.eval())
-            self.change = float((np.abs(average - self.previous) / std).max())
-            if self.change < self.tol:
-                self.converged = True
-                raise StopIteration(
-                    f"window-averaged mean moved by {self.change:.2g} sd < {self.tol:.2g}"
-                )
-        self.previous = average
-
-
-def _advi(
-    model, method, start, n_draws, max_iter, tol, window, learning_rate, rng, progressbar, info
-):
-    import warnings
-
-    import pymc as pm
-
-    approximation = pm.ADVI if method == "advi" else pm.FullRankADVI
-    kwargs = {"start": start, "random_seed": _seed(rng)}
-    # posterior standard deviations shrink as 1/sqrt(N): start the approximation's
-    # scales there, and keep Adam's (scale-free) steps below them
-    n_obs = int(model["z"].get_value().shape[0])
-    if method == "advi":
-        sigma = min(0.1, 1.0 / np.sqrt(n_obs))
-        kwargs["start_sigma"] = {var.name: sigma for var in model.value_vars}
-    learning_rate = min(learning_rate, 0.5 / np.sqrt(n_obs))
-    inference = approximation(**kwargs)
-    import pytensor
-
-    rate = pytensor.shared(np.asarray(learning_rate, dtype=pytensor.config.floatX), "rate")
-    check = _WindowConvergence(window, tol, rate)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*StopIteration.*")
-        approx = inference.fit(
-            n=max_iter,
-            callbacks=[check],
-            progressbar=progressbar,
-            obj_optimizer=pm.adam(learning_rate=rate),
-        )
-    info.update(
-        converged=check.converged,
-        n_iter=check.n_iter + 1,
-        change=check.change,
-        loss=np.asarray(approx.hist),
-    )
-    if not check.converged:
-        warnings.warn(
-            f"{method} did not converge in {max_iter} iterations: the window-averaged "
-            f"variational mean still moved by {check.change:.3g} (tolerance {tol:g}). "
-            "Raise advi_max_iter or advi_tol, or use method='nuts'.",
-            SamplerWarning,
-            stacklevel=4,
-        )
-    idata = approx.sample(n_draws, random_seed=_seed(rng), return_inferencedata=True)
-    idata.posterior = idata.posterior[list(PARAMETER_NAMES)]
-    return idata
 
 
 def _point_idata(model: Any, point: dict[str, np.ndarray]) -> Any:
