@@ -1,0 +1,212 @@
+"""Variational fits: the optimiser against closed forms, the compiled log-density against
+PyMC's, minibatches against all rows, the stopping rule and the errors.
+
+The optimiser is tested first on Gaussian targets, where the optimum is known in closed
+form: for a posterior N(mu, A^-1) full-rank ADVI's optimum is (mu, A) and mean-field's
+is (mu, diag(A)). Those tests compile nothing; the model tests share one small model.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from bayesgmm import BayesianGaussianMixture
+from bayesgmm.bayes import SamplerWarning, Standardisation, build_model, start_values
+from bayesgmm.bayes.variational import (
+    AUTO_BATCH_ROWS,
+    _compile,
+    _Gradient,
+    _optimise,
+    _unconstrained_start,
+    _WindowConvergence,
+    fit_variational,
+    resolve_batch_size,
+)
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "n_samples", "expected"),
+    [
+        (None, 10, None),
+        ("auto", 2 * AUTO_BATCH_ROWS, None),
+        ("auto", 2 * AUTO_BATCH_ROWS + 1, AUTO_BATCH_ROWS),
+        (100, 1000, 100),
+        (1000, 1000, None),
+        (np.int64(5), 1000, 5),
+    ],
+)
+def test_resolve_batch_size(batch_size, n_samples, expected):
+    assert resolve_batch_size(batch_size, n_samples) == expected
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "error", "match"),
+    [(0, ValueError, "got 0"), ("all", ValueError, "'all'"), (1.5, TypeError, "float")],
+)
+def test_resolve_batch_size_rejects(batch_size, error, match):
+    with pytest.raises(error, match=match):
+        resolve_batch_size(batch_size, 100)
+
+
+@pytest.mark.parametrize(("drift", "converged"), [(0.0, True), (0.01, True), (0.2, False)])
+def test_window_convergence_fires_only_when_the_averages_stop_moving(drift, converged):
+    """Iterates drifting by ``drift`` sd per step move ``window * drift`` sd per window."""
+    check = _WindowConvergence(window=5, tol=0.1)
+    for step in range(10):
+        check.update(np.array([drift * step]), np.array([1.0]))
+    assert check.windows == 2
+    assert check.converged is converged
+    np.testing.assert_allclose(check.change, 5 * drift, atol=1e-12)
+
+
+class _GaussianRows:
+    """A log-density that is a sum over rows r_i of -(x - r_i)^T A1 (x - r_i) / 2 (flat
+    prior): the posterior is N(mean of rows, (N A1)^-1), exactly Gaussian."""
+
+    def __init__(self, precision_per_row):
+        self.a1 = precision_per_row
+
+    def __call__(self, x, rows, scale):
+        diff = x[None, :] - rows
+        logp = -0.5 * float(scale) * np.einsum("ni,ij,nj->", diff, self.a1, diff)
+        grad = -float(scale) * (diff @ self.a1).sum(axis=0)
+        return logp, grad
+
+
+def _gaussian_problem(n_samples=4000, n_dim=4, seed=0):
+    rng = np.random.default_rng(seed)
+    factor = rng.normal(size=(n_dim, n_dim))
+    a1 = factor @ factor.T / n_dim + 0.5 * np.eye(n_dim)  # correlated
+    rows = rng.multivariate_normal(np.arange(n_dim), np.linalg.inv(a1), size=n_samples)
+    return _GaussianRows(a1), rows
+
+
+@pytest.mark.parametrize("full_rank", [False, True])
+@pytest.mark.parametrize("batch_size", [None, 400])
+def test_optimum_on_a_gaussian_posterior_is_the_closed_form(full_rank, batch_size):
+    function, rows = _gaussian_problem()
+    n_samples = len(rows)
+    posterior_mean = rows.mean(axis=0)
+    posterior_precision = n_samples * function.a1
+    rng = np.random.default_rng(1)
+    gradient = _Gradient(function, rows, batch_size, rng)
+    start = posterior_mean + 3.0 / np.sqrt(np.diag(posterior_precision))  # 3 sd away
+    check, info = _optimise(
+        gradient, start, full_rank, max_iter=5000, tol=0.05, window=50, learning_rate=0.2, rng=rng
+    )
+    assert check.converged, info["history"]
+    sd = 1.0 / np.sqrt(np.diag(posterior_precision))
+    assert np.abs((check.mean - posterior_mean) / sd).max() < 0.1
+    if full_rank:  # the whole precision, compared in its own metric
+        root = np.linalg.cholesky(posterior_precision)
+        whitened = np.linalg.solve(root, np.linalg.solve(root, check.precision).T)
+        assert np.abs(np.linalg.eigvalsh(whitened) - 1.0).max() < 0.1
+    else:
+        np.testing.assert_allclose(check.precision, np.diag(posterior_precision), rtol=0.1)
+    if batch_size is not None:
+        assert info["passes"] < info["n_grad_evals"]  # each evaluation saw a tenth of the rows
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(-3, 1, (600, 2)), rng.normal(3, 0.5, (400, 2))])
+    model = build_model(X, 2, "full")
+    standard = Standardisation.from_data(X, "full")
+    start = start_values(
+        np.array([0.6, 0.4]),
+        np.array([[-3.0, -3.0], [3.0, 3.0]]),
+        np.stack([np.eye(2), 0.25 * np.eye(2)]),
+        "full",
+        standard,
+    )
+    return X, model, start
+
+
+def test_compiled_log_density_is_pymcs(small_model):
+    """The joined, row-scaled function equals PyMC's own logp and gradient; with a
+    subset of rows and scale N/B it is the minibatch estimate."""
+    X, model, start = small_model
+    point = _unconstrained_start(model, start)
+    function, parameters = _compile(model, point)
+    x = np.concatenate([point[var.name].ravel() for var in model.value_vars])
+    data = np.ascontiguousarray(model["z"].get_value())
+    logp, grad = function(x, data, np.asarray(1.0))
+    full = {**model.initial_point(), **point}
+    fast = {"mode": "FAST_COMPILE"}  # PyMC's own functions, built without C compilation
+    np.testing.assert_allclose(logp, model.compile_logp(**fast)(full), rtol=1e-10)
+    expected = model.compile_dlogp(**fast)(full)
+    np.testing.assert_allclose(grad, expected, rtol=1e-8, atol=1e-8)
+    halves = [function(x, part, np.asarray(2.0))[1] for part in (data[::2], data[1::2])]
+    np.testing.assert_allclose(sum(halves) / 2, expected, rtol=1e-8, atol=1e-8)
+    weights, means, covariances = parameters(x)
+    np.testing.assert_allclose(means, [[-3.0, -3.0], [3.0, 3.0]], atol=1e-10)
+    np.testing.assert_allclose(covariances[1], 0.25 * np.eye(2), atol=1e-10)
+
+
+@pytest.mark.parametrize("method", ["advi", "fullrank_advi"])
+def test_minibatches_reach_the_optimum_of_all_rows(small_model, method):
+    X, model, start = small_model
+    fits = {}
+    for batch_size in (None, 250):
+        idata, info = fit_variational(
+            model, method, start, n_draws=200, batch_size=batch_size, rng=np.random.default_rng(0)
+        )
+        assert info["converged"]
+        assert idata.posterior["covariances"].shape == (1, 200, 2, 2, 2)
+        fits[batch_size] = info
+    precision = fits[None]["precision"]
+    sd = (
+        1 / np.sqrt(precision)
+        if precision.ndim == 1
+        else np.sqrt(np.diag(np.linalg.inv(precision)))
+    )
+    moved = np.abs(fits[250]["mean"] - fits[None]["mean"]) / sd
+    assert moved.max() < 0.25
+    other = fits[250]["precision"]
+    other_sd = 1 / np.sqrt(other) if other.ndim == 1 else np.sqrt(np.diag(np.linalg.inv(other)))
+    assert np.abs(np.log(other_sd / sd)).max() < 0.15
+
+
+def test_too_few_steps_warn_and_report_not_converged(small_model):
+    X, model, start = small_model
+    with pytest.warns(SamplerWarning, match="did not converge in 30 steps"):
+        _, info = fit_variational(
+            model, "advi", start, n_draws=10, max_iter=30, rng=np.random.default_rng(0)
+        )
+    assert info["converged"] is False and info["n_iter"] == 30
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "error", "match"),
+    [
+        (0, ValueError, r"'batch_size' parameter .* range \[1, inf\)"),
+        (2.5, TypeError, r"'batch_size' parameter .* Got 2.5"),
+        ("all", ValueError, r"'batch_size' parameter .* among \{'auto'\}"),
+    ],
+)
+def test_estimator_rejects_bad_batch_size(batch_size, error, match):
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    with pytest.raises(error, match=match):
+        BayesianGaussianMixture(2, method="advi", batch_size=batch_size).fit(X)
+
+
+def test_estimator_minibatch_fit_recovers_the_means():
+    """End to end with batch_size: converged_, steps as n_iter_, means near the truth."""
+    rng = np.random.default_rng(3)
+    X = np.concatenate([rng.normal(-3, 1, (1500, 2)), rng.normal(3, 1, (1500, 2))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SamplerWarning)
+        fit = BayesianGaussianMixture(
+            2,
+            covariance_type="diag",
+            method="advi",
+            batch_size=300,
+            draws=100,
+            chains=2,
+            random_state=0,
+        ).fit(X)
+    assert fit.converged_ and fit.n_iter_ == fit.inference_info_["n_iter"]
+    assert fit.inference_info_["batch_size"] == 300
+    np.testing.assert_allclose(np.sort(fit.means_[:, 0]), [-3, 3], atol=0.1)
