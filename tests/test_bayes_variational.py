@@ -74,7 +74,7 @@ class _GaussianRows:
         return logp, grad
 
 
-def _gaussian_problem(n_samples=4000, n_dim=4, seed=0):
+def _gaussian_problem(n_samples=2000, n_dim=4, seed=0):
     rng = np.random.default_rng(seed)
     factor = rng.normal(size=(n_dim, n_dim))
     a1 = factor @ factor.T / n_dim + 0.5 * np.eye(n_dim)  # correlated
@@ -83,7 +83,7 @@ def _gaussian_problem(n_samples=4000, n_dim=4, seed=0):
 
 
 @pytest.mark.parametrize("full_rank", [False, True])
-@pytest.mark.parametrize("batch_size", [None, 400])
+@pytest.mark.parametrize("batch_size", [None, 200])
 def test_optimum_on_a_gaussian_posterior_is_the_closed_form(full_rank, batch_size):
     function, rows = _gaussian_problem()
     n_samples = len(rows)

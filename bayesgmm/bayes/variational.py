@@ -13,19 +13,26 @@ same PyMC model (its compiled log-density and gradient), by natural-gradient ste
 
 .. math::
 
-    S \leftarrow S + \beta G + \tfrac{\beta^2}{2} G S^{-1} G, \quad
-    m \leftarrow m + \beta S^{-1} \bar g,
+    C \leftarrow C + \beta G, \quad
+    m \leftarrow m + \beta P^{-1} \bar g,
 
-with :math:`\bar g = \tfrac12[\nabla\log p(m+v) + \nabla\log p(m-v)]` (an antithetic
-pair: for a near-Gaussian posterior the noise of the two cancels) and :math:`G` an
-unbiased estimate of :math:`E_q[-\nabla^2 \log p] - S` from the same pair (Stein's
-lemma, :math:`y = -\tfrac12[\nabla\log p(m+v) - \nabla\log p(m-v)]`,
-:math:`G = \mathrm{sym}((y - S v)(S v)^\top)`, diagonal for mean-field: the
-:math:`-Sv` term is a control variate that removes most of the estimate's noise). The
-step is measured in posterior standard deviations in every coordinate, so it means
-the same at every N, and the second-order term keeps :math:`S` positive definite
-(Lin, Schmidt & Khan 2020). A fixed point is the ELBO's optimum: :math:`E_q[\nabla \log
-p] = 0` and :math:`S = E_q[-\nabla^2\log p]`.
+where :math:`C` estimates :math:`E_q[-\nabla^2 \log p]` (dense, started at the negative
+Hessian at the EM solution by central differences of the gradient: the Laplace
+approximation, which ADVI then refines), :math:`P` is the approximation's precision
+(:math:`C` for full-rank, its diagonal for mean-field),
+:math:`\bar g = \tfrac12[\nabla\log p(m+v) + \nabla\log p(m-v)]` from an antithetic pair
+(for a near-Gaussian posterior the noise of the two cancels) and
+:math:`G = \mathrm{sym}((y - C v)(P v)^\top)`, with
+:math:`y = -\tfrac12[\nabla\log p(m+v) - \nabla\log p(m-v)]`, an unbiased estimate of
+:math:`E_q[-\nabla^2 \log p] - C` (Stein's lemma; the :math:`-Cv` term is a control
+variate that removes the estimate's noise as :math:`C` becomes right). Steps are
+measured in posterior standard deviations in every coordinate, so they mean the same at
+every N; a trust region keeps them safe: one step changes the precision in any direction
+by a factor in [0.8, 1.25] (which also keeps it positive definite) and moves the mean by
+at most one standard deviation. A fixed point is the ELBO's optimum:
+:math:`E_q[\nabla \log p] = 0` and :math:`P = E_q[-\nabla^2\log p]` (its diagonal for
+mean-field). Mean-field fits with more than ``DENSE_MAX`` parameters keep a diagonal
+:math:`C`, started from a few antithetic probes instead of the Hessian.
 
 **Minibatches.** With ``batch_size`` rows per step, the likelihood's gradient is
 estimated with a control variate around an anchor :math:`\hat\theta` (the EM
@@ -49,8 +56,7 @@ References
 ----------
 Kucukelbir, Tran, Ranganath, Gelman & Blei (2017), Automatic differentiation
 variational inference, JMLR 18. Khan & Rue (2023), The Bayesian learning rule, JMLR 24.
-Lin, Schmidt & Khan (2020), Handling the positive-definite constraint in the Bayesian
-learning rule, ICML. Baker, Fearnhead, Fox & Nemeth (2019), Control variates for
+ Baker, Fearnhead, Fox & Nemeth (2019), Control variates for
 stochastic gradient MCMC, Statistics and Computing 29.
 """
 
@@ -504,7 +510,7 @@ def fit_variational(
         Draws from the fitted approximation, returned as one chain.
     max_iter : int, default=50000
         Most optimisation steps (each costs two gradient evaluations, three with
-        minibatches).
+        minibatches; the start's curvature costs two per parameter).
     tol : float, default=0.05
         The convergence criterion (module docstring): window averages of every mean
         move by less than ``tol`` standard deviations and of every log sd by less
