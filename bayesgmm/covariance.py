@@ -130,8 +130,16 @@ class Full(CovarianceType):
         return n_components * n_features * (n_features + 1) // 2
 
     def second_moment(self, X, resp):
-        # sum_n r_nk x_n x_n^T for every k, as K GEMMs of (D, B) x (B, D)
-        return np.einsum("nk,nd,ne->kde", resp, X, X, optimize=True)
+        # sum_n r_nk x_n x_n^T for every k: per block of rows one GEMM of (D, B) x (B, K D)
+        # against the rows weighted once per component (einsum took 4 s at 1M rows)
+        n_features, n_components = X.shape[1], resp.shape[1]
+        total = np.zeros((n_features, n_components * n_features))
+        step = max(1, 2**17 // (n_components * n_features))  # ~1 MB of weighted rows
+        for start in range(0, len(X), step):
+            rows, weights = X[start : start + step], resp[start : start + step]
+            weighted = (weights[:, :, None] * rows[:, None, :]).reshape(len(rows), -1)
+            total += rows.T @ weighted
+        return total.reshape(n_features, n_components, n_features).transpose(1, 0, 2).copy()
 
     def estimate(self, second, nk, means, reg):
         cov = second / nk[:, None, None] - means[:, :, None] * means[:, None, :]
