@@ -34,6 +34,7 @@ thread pool with BLAS at one thread inside) and on the chunks of a dask array.
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import os
 import threading
@@ -42,6 +43,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "BlockKernel",
@@ -222,10 +225,13 @@ def _compiled() -> Any:
     """The compiled kernels (:mod:`bayesgmm._kernels`), or None without numba.
 
     Imported on the first fit, not with the package: numba takes half a second to import.
+    Where numba cannot be imported or cannot set its kernels up (no writable cache
+    directory, say), the engine runs its numpy path and says so once in the log.
     """
     try:
         from . import _kernels
-    except ImportError:  # pragma: no cover - numba is a dependency
+    except Exception as error:  # pragma: no cover - numba is a dependency
+        logger.warning("EM runs without compiled kernels (slower): %s", error)
         return None
     return _kernels
 
