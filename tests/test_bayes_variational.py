@@ -210,3 +210,21 @@ def test_estimator_minibatch_fit_recovers_the_means():
     assert fit.converged_ and fit.n_iter_ == fit.inference_info_["n_iter"]
     assert fit.inference_info_["batch_size"] == 300
     np.testing.assert_allclose(np.sort(fit.means_[:, 0]), [-3, 3], atol=0.1)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_bounded_step_keeps_the_precision_within_its_trust_region(seed):
+    """Whatever the (rank-two) update, the new precision lies between 0.8 and 1.25 times
+    the old one in every direction, so it stays positive definite."""
+    from bayesgmm.bayes.variational import _STEP_BOUNDS, _bounded_step
+
+    rng = np.random.default_rng(seed)
+    factor = rng.normal(size=(6, 6))
+    curvature = factor @ factor.T + 0.1 * np.eye(6)
+    residual, whitened = 10 * rng.normal(size=6), 10 * rng.normal(size=6)
+    new = _bounded_step(curvature, residual, whitened, beta=0.5)
+    lower = np.linalg.cholesky(curvature)
+    relative = np.linalg.solve(lower, np.linalg.solve(lower, new).T)
+    values = np.linalg.eigvalsh(0.5 * (relative + relative.T))
+    assert values.min() >= _STEP_BOUNDS[0] - 1e-9 and values.max() <= _STEP_BOUNDS[1] + 1e-9
+    assert np.isclose(values.min(), _STEP_BOUNDS[0]) or np.isclose(values.max(), _STEP_BOUNDS[1])

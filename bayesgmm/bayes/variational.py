@@ -386,8 +386,7 @@ def _optimise(
             continue
         n_bad = 0
         if dense:
-            outer = np.outer(difference - curvature @ step, whitened)
-            curvature = _bounded_step(curvature, 0.5 * (outer + outer.T), beta)
+            curvature = _bounded_step(curvature, difference - curvature @ step, whitened, beta)
             if full_rank:
                 move = beta * np.linalg.solve(curvature, average)
                 length = np.sqrt(move @ curvature @ move)  # in the approximation's sds
@@ -435,24 +434,31 @@ def _bounded_move(scaled_gradient: np.ndarray, precision: np.ndarray) -> np.ndar
     return np.clip(scaled_gradient / precision, -sd, sd)
 
 
-def _bounded_step(curvature: np.ndarray, change: np.ndarray, beta: float) -> np.ndarray:
-    """``curvature + beta * change`` with ``beta`` shortened so that the precision in
-    no direction changes by a factor outside ``_STEP_BOUNDS``: a trust region in the
-    approximation's own metric. It keeps the matrix positive definite without
-    Lin, Schmidt & Khan's second-order term, whose bias (of order ``beta**2`` times
-    the number of parameters) made the estimate grow without bound here."""
+def _bounded_step(
+    curvature: np.ndarray, residual: np.ndarray, whitened: np.ndarray, beta: float
+) -> np.ndarray:
+    """``curvature + beta * G``, ``G = sym(residual whitened^T)``, with ``beta``
+    shortened so that the precision in no direction changes by a factor outside
+    ``_STEP_BOUNDS``: a trust region in the approximation's own metric. It keeps the
+    matrix positive definite without Lin, Schmidt & Khan's (2020) second-order term,
+    whose bias (of order ``beta**2`` times the number of parameters) made the estimate
+    grow without bound here. ``G`` has rank two, so the extreme eigenvalues of
+    ``L^-1 G L^-T`` are ``(a.b -+ |a||b|) / 2`` with ``a = L^-1 residual`` and
+    ``b = L^-1 whitened``: two triangular solves instead of an eigendecomposition."""
     from scipy.linalg import solve_triangular
 
     lower = np.linalg.cholesky(curvature)
-    half = solve_triangular(lower, change, lower=True)
-    relative = solve_triangular(lower, half.T, lower=True)  # L^-1 G L^-T
-    values = np.linalg.eigvalsh(0.5 * (relative + relative.T))
+    a = solve_triangular(lower, residual, lower=True)
+    b = solve_triangular(lower, whitened, lower=True)
+    dot, norm = float(a @ b), float(np.sqrt((a @ a) * (b @ b)))
+    smallest, largest = 0.5 * (dot - norm), 0.5 * (dot + norm)
     low, high = _STEP_BOUNDS
-    if values[0] < 0:
-        beta = min(beta, (1.0 - low) / -values[0])
-    if values[-1] > 0:
-        beta = min(beta, (high - 1.0) / values[-1])
-    return curvature + beta * change
+    if smallest < 0:
+        beta = min(beta, (1.0 - low) / -smallest)
+    if largest > 0:
+        beta = min(beta, (high - 1.0) / largest)
+    outer = np.outer(residual, whitened)
+    return curvature + 0.5 * beta * (outer + outer.T)
 
 
 def _solve_upper(upper: np.ndarray, rhs: np.ndarray) -> np.ndarray:
