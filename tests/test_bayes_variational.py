@@ -82,9 +82,14 @@ def _gaussian_problem(n_samples=2000, n_dim=4, seed=0):
     return _GaussianRows(a1), rows
 
 
-@pytest.mark.parametrize("full_rank", [False, True])
+@pytest.mark.parametrize(
+    ("full_rank", "dense_max"), [(False, 600), (True, 600), (False, 0)]
+)  # dense_max=0: a mean-field curvature kept diagonal, as for more than 600 parameters
 @pytest.mark.parametrize("batch_size", [None, 200])
-def test_optimum_on_a_gaussian_posterior_is_the_closed_form(full_rank, batch_size):
+def test_optimum_on_a_gaussian_posterior_is_the_closed_form(
+    full_rank, dense_max, batch_size, monkeypatch
+):
+    monkeypatch.setattr("bayesgmm.bayes.variational.DENSE_MAX", dense_max)
     function, rows = _gaussian_problem()
     n_samples = len(rows)
     posterior_mean = rows.mean(axis=0)
