@@ -392,7 +392,7 @@ def _parser() -> argparse.ArgumentParser:
         "--method",
         choices=("advi", "nuts", "none"),
         default="advi",
-        help="Bayesian method (default advi, about a minute; none: EM only)",
+        help="Bayesian method (default advi: seconds; nuts: tens of seconds; none: EM only)",
     )
     demo.add_argument("--fast", action="store_true", help="a smaller grid and fewer draws")
     demo.add_argument("--no-plots", action="store_true", help="print tables only")

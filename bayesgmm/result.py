@@ -374,13 +374,17 @@ class MixtureResult:
             rows = slice(start, min(start + block, len(X)))
             yield rows, self._kind.log_density(X[rows], means, prec_chol) + log_weights
 
-    def _posterior_log_prob(self, X: np.ndarray) -> np.ndarray:
+    def _posterior_log_prob(self, X: np.ndarray, max_draws: int | None = None) -> np.ndarray:
         """log of the posterior predictive density of each row: log mean_s p(x | θ_s).
 
         Streams over blocks of rows, so no (draws, rows) array of the whole data is held.
+        ``max_draws`` thins the draws evenly to at most that many (a cheaper estimate).
         """
         out = np.empty(len(X))
         draws = _compiled_draws(self)
+        if max_draws is not None and draws[0].shape[0] > max_draws:
+            stride = -(-draws[0].shape[0] // max_draws)
+            draws = tuple(part[::stride] for part in draws[:4]) + (draws[4],)
         n_draws = draws[0].shape[0]
         block = max(1, _DRAW_BLOCK_ELEMENTS // n_draws)
         for start in range(0, len(X), block):

@@ -341,6 +341,33 @@ class PosteriorDensity:
 
         return logp
 
+    def evaluate(
+        self, theta: np.ndarray, rows: np.ndarray, likelihood_scale: float = 1.0
+    ) -> tuple[float, np.ndarray]:
+        """Log prior + ``likelihood_scale`` x log-likelihood of ``rows`` (standardised
+        (B, D)), and its gradient: a minibatch estimate with ``likelihood_scale = N/B``.
+
+        Examples
+        --------
+        >>> density = PosteriorDensity(np.zeros((4, 1)), 2, "diag", Priors())
+        >>> whole = density(np.zeros(5))[0]
+        >>> np.isclose(density.evaluate(np.zeros(5), np.zeros((2, 1)), 2.0)[0], whole)
+        True
+        """
+        hyper, alpha = self._hyper()
+        code, k = _TYPE_CODES[self.covariance_type], self.n_components
+        theta = np.asarray(theta, dtype=np.float64)
+        grad = np.empty(self.n_dim)
+        zt = np.ascontiguousarray(np.asarray(rows, dtype=np.float64).T)
+        value = log_posterior(theta, zt, code, k, hyper, alpha, grad)
+        if likelihood_scale == 1.0:
+            return float(value), grad
+        prior_grad = np.empty(self.n_dim)
+        empty = np.empty((self.n_features, 0))
+        prior = log_posterior(theta, empty, code, k, hyper, alpha, prior_grad)
+        scaled_grad = prior_grad + likelihood_scale * (grad - prior_grad)
+        return float(prior + likelihood_scale * (value - prior)), scaled_grad
+
     def to_unconstrained(self, start: dict[str, np.ndarray]) -> np.ndarray:
         """Flat unconstrained vector from untransformed start values (:func:`start_values`)."""
         k, d = self.n_components, self.n_features

@@ -88,7 +88,9 @@ class BayesianGaussianMixture(ParamsMixin):
         data have more than 40,000, else every row.
     compute_log_likelihood : bool, default=True
         Store the pointwise log-likelihood (chain, draw, observation), which
-        ``az.loo`` and ``az.waic`` need; it costs draws x N numbers.
+        ``az.loo`` and ``az.waic`` need; it costs draws x N numbers (8 bytes each:
+        1.6 GB for 4000 draws of 50,000 rows). With False, ``log_likelihood_`` is
+        estimated from at most 1000 evenly thinned draws, streamed over the rows.
     rhat_max : float, default=1.01
     ess_min : float, default=400
         Thresholds of the sampler warnings (bulk ESS, after relabelling).
@@ -331,8 +333,8 @@ class BayesianGaussianMixture(ParamsMixin):
             n_draws = log_lik.sizes["chain"] * log_lik.sizes["draw"]
             flat = log_lik.values.reshape(n_draws, -1)
             lower_bound = float((gaussian.log_mixture_density(flat.T)[0] - np.log(n_draws)).mean())
-        else:  # streamed over rows: no (draws, rows) array
-            lower_bound = float(result._posterior_log_prob(X).mean())
+        else:  # streamed over rows, on at most 1000 evenly thinned draws
+            lower_bound = float(result._posterior_log_prob(X, max_draws=1000).mean())
         diagnostics = _diagnostics(idata, options, info)
         info["diagnostics"] = diagnostics
         if options["method"] == "nuts":

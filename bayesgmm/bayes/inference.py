@@ -244,10 +244,9 @@ def run_inference(
     density : PosteriorDensity or None, default=None
         The model's log posterior compiled by numba
         (:class:`~bayesgmm.bayes.density.PosteriorDensity`), for a model exactly as
-        :func:`~bayesgmm.bayes.model.build_model` made it. With nutpie, sampling runs
-        on it instead of compiling the PyMC graph (seconds instead of a minute or
-        more of compilation per fit, and a faster gradient); None compiles the
-        PyMC model.
+        :func:`~bayesgmm.bayes.model.build_model` made it. nutpie and the variational
+        methods then run on it instead of compiling the PyMC graph (no compile time per
+        fit, and a faster gradient); None compiles the PyMC model.
 
     Returns
     -------
@@ -316,6 +315,7 @@ def run_inference(
                 learning_rate=advi_learning_rate,
                 batch_size=batch_size,
                 rng=rng,
+                density=density,
             )
             info.update({key: value for key, value in fitted.items() if key != "precision"})
         elif method == "map":

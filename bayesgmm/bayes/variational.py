@@ -70,7 +70,7 @@ from typing import Any
 
 import numpy as np
 
-from .model import OBSERVED_NAME, PARAMETER_NAMES
+from .model import OBSERVED_NAME, PARAMETER_NAMES, data_units
 
 __all__ = ["VARIATIONAL_METHODS", "fit_variational", "resolve_batch_size"]
 
@@ -294,6 +294,25 @@ def _compile_new(model: Any, point: dict[str, np.ndarray]) -> tuple[Any, Any]:
     return function, parameters
 
 
+def _density_functions(model: Any, density: Any) -> tuple[Any, Any]:
+    """The two functions of :func:`_compile`, evaluated by the numba log posterior."""
+    center = np.asarray(model["center"].get_value(), dtype=np.float64)
+    scale = np.asarray(model["scale"].get_value(), dtype=np.float64)
+
+    def function(x: np.ndarray, rows: np.ndarray, ratio: Any) -> tuple[float, np.ndarray]:
+        return density.evaluate(x, rows, float(ratio))
+
+    def parameters(x: np.ndarray) -> list[np.ndarray]:
+        values = density.expand(x)
+        return [
+            values["weights"],
+            center + scale * values["z_means"],
+            data_units(density.covariance_type, values["z_covariances"], scale),
+        ]
+
+    return function, parameters
+
+
 def _unconstrained_start(model: Any, start: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     from pymc.initial_point import make_initial_point_fn
 
@@ -499,6 +518,7 @@ def fit_variational(
     learning_rate: float = 0.2,
     batch_size: Any = None,
     rng: np.random.Generator,
+    density: Any = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Fit mean-field or full-rank ADVI to a model from ``build_model``; draw from it.
 
@@ -528,6 +548,10 @@ def fit_variational(
     batch_size : int, "auto" or None, default=None
         Rows per step (:func:`resolve_batch_size`); None uses every row.
     rng : numpy Generator
+    density : PosteriorDensity or None, default=None
+        The model's log posterior compiled by numba, for a model exactly as
+        ``build_model`` made it: evaluated instead of compiling the PyMC graph (no
+        compile time; the same function, as ``tests/test_bayes_density.py`` checks).
 
     Returns
     -------
@@ -567,10 +591,14 @@ def fit_variational(
     data = np.ascontiguousarray(model["z"].get_value(), dtype=np.float64)
     batch = resolve_batch_size(batch_size, data.shape[0])
     started = time.perf_counter()
-    point = _unconstrained_start(model, start)
-    function, parameters = _compile(model, point)
+    if density is None:
+        point = _unconstrained_start(model, start)
+        function, parameters = _compile(model, point)
+        mean = np.concatenate([point[var.name].ravel() for var in model.value_vars])
+    else:
+        function, parameters = _density_functions(model, density)
+        mean = density.to_unconstrained(start)
     compiled = time.perf_counter()
-    mean = np.concatenate([point[var.name].ravel() for var in model.value_vars])
     gradient = _Gradient(function, data, batch, rng)
     # threadpoolctl limits only the libraries loaded so far: compiling may have loaded
     # the BLAS that PyTensor links, which two threads slow down tenfold here
