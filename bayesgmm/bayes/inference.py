@@ -269,9 +269,9 @@ def run_inference(
             info["sampler"] = sampler
             if sampler == "nutpie":
                 compiled = (
-                    _compile_nutpie_pymc(model, starts[0])
+                    _compile_nutpie_pymc(model, starts[0], rng)
                     if density is None
-                    else _compile_nutpie_density(model, density, starts[0])
+                    else _compile_nutpie_density(model, density, starts[0], rng)
                 )
                 idata = _nutpie(
                     compiled, draws, tune, chains, cores, target_accept, rng, progressbar
@@ -340,15 +340,22 @@ def _numpyro_chain_method(chains: int) -> str:
     return "parallel" if jax.local_device_count() >= chains else "sequential"
 
 
-def _compile_nutpie_pymc(model: Any, start: dict[str, np.ndarray]) -> Any:
+def _compile_nutpie_pymc(model: Any, start: dict, rng: np.random.Generator) -> Any:
+    import dataclasses
+
     import nutpie
 
-    return nutpie.compile_pymc_model(
+    compiled = nutpie.compile_pymc_model(
         model, initial_points=start, jitter_rvs=set(), var_names=list(PARAMETER_NAMES)
+    )
+    return dataclasses.replace(
+        compiled, initial_point_func=_jittered(compiled.initial_point_func, rng)
     )
 
 
-def _compile_nutpie_density(model: Any, density: PosteriorDensity, start: dict) -> Any:
+def _compile_nutpie_density(
+    model: Any, density: PosteriorDensity, start: dict, rng: np.random.Generator
+) -> Any:
     """A nutpie model that evaluates ``density`` and reports draws as PyMC's would."""
     import nutpie
     from nutpie.compiled_pyfunc import from_pyfunc
@@ -388,36 +395,13 @@ def _compile_nutpie_density(model: Any, density: PosteriorDensity, start: dict) 
         expanded_names=list(PARAMETER_NAMES),
         coords=coords,
         dims=dims,
-        make_initial_point_fn=lambda seed: initial.copy(),
+        make_initial_point_fn=_jittered(lambda seed: initial, rng),
     )
 
 
 def _nutpie(compiled, draws, tune, chains, cores, target_accept, rng, progressbar):
-    import dataclasses
-
     import nutpie
 
-    # per-chain starts: the EM point, jittered in the unconstrained space
-    base = compiled.initial_point_func if hasattr(compiled, "initial_point_func") else None
-    jitter_rng = np.random.default_rng(_seed(rng))
-    offsets = {}
-
-    def initial_point(seed: Any, start: Any) -> np.ndarray:
-        point = np.asarray(start(seed), dtype=np.float64)
-        key = repr(seed)
-        if key not in offsets:
-            offsets[key] = 0.05 * jitter_rng.standard_normal(point.shape)
-        return point + offsets[key]
-
-    if base is not None:
-        compiled = dataclasses.replace(
-            compiled, initial_point_func=lambda seed: initial_point(seed, base)
-        )
-    else:
-        start = compiled._make_initial_points
-        compiled = dataclasses.replace(
-            compiled, _make_initial_points=lambda seed: initial_point(seed, start)
-        )
     return nutpie.sample(
         compiled,
         draws=draws,
@@ -429,6 +413,22 @@ def _nutpie(compiled, draws, tune, chains, cores, target_accept, rng, progressba
         progress_bar=progressbar,
         save_warmup=False,
     )
+
+
+def _jittered(start: Any, rng: np.random.Generator) -> Any:
+    """nutpie's per-chain start: ``start(seed)`` (the EM point, unconstrained) moved by
+    0.05 in every coordinate, a fixed offset per chain seed."""
+    jitter_rng = np.random.default_rng(_seed(rng))
+    offsets: dict[str, np.ndarray] = {}
+
+    def initial_point(seed: Any) -> np.ndarray:
+        point = np.asarray(start(seed), dtype=np.float64)
+        key = repr(seed)
+        if key not in offsets:
+            offsets[key] = 0.05 * jitter_rng.standard_normal(point.shape)
+        return point + offsets[key]
+
+    return initial_point
 
 
 def _point_idata(model: Any, point: dict[str, np.ndarray]) -> Any:
