@@ -111,6 +111,19 @@ def _block_terms(
 
 
 @_inline
+def _block_buffers(n_components, n_features):  # pragma: no cover - compiled
+    """Work arrays of one row block: terms (K, B), centred rows (D, B), y, top, norm (B,)."""
+    block = _ROW_BLOCK
+    return (
+        np.empty((n_components, block)),
+        np.empty((n_features, block)),
+        np.empty(block),
+        np.empty(block),
+        np.empty(block),
+    )
+
+
+@_inline
 def _constants(log_weights, log_dets, n_features):  # pragma: no cover - compiled
     return log_weights - log_dets - 0.5 * n_features * LOG_2PI
 
@@ -131,11 +144,7 @@ def likelihood_sums(
     first[:] = 0.0
     scatter[:] = 0.0
     block = _ROW_BLOCK
-    terms = np.empty((n_components, block))
-    diff = np.empty((n_features, block))
-    y = np.empty(block)
-    top = np.empty(block)
-    norm = np.empty(block)
+    terms, diff, y, top, norm = _block_buffers(n_components, n_features)
     total_log = 0.0
     for start in range(0, n_samples, block):
         m = min(block, n_samples - start)
@@ -187,11 +196,7 @@ def likelihood_rows(
     n_components = means.shape[0]
     const = _constants(log_weights, log_dets, n_features)
     block = _ROW_BLOCK
-    terms = np.empty((n_components, block))
-    diff = np.empty((n_features, block))
-    y = np.empty(block)
-    top = np.empty(block)
-    norm = np.empty(block)
+    terms, diff, y, top, norm = _block_buffers(n_components, n_features)
     for start in range(0, n_samples, block):
         m = min(block, n_samples - start)
         _block_terms(zt, start, m, const, means, inverses, diagonal, terms, diff, y, top, norm)
