@@ -18,6 +18,7 @@ gain still to come, projected by Aitken acceleration (as mclust does), are below
 
 from __future__ import annotations
 
+import functools
 import logging
 import numbers
 import warnings
@@ -71,6 +72,9 @@ SCREEN_ITERATIONS = 100
 FULL_RUN_WORK = 10_000
 SCREEN_ROWS = 20_000
 SCREEN_KEEP = 5
+#: Starts on data that make one block of features run whole in compiled code
+#: (:mod:`bayesgmm._compiled_em`); False runs every start through the block engine.
+COMPILED_RUNS = True
 #: Rows looked at to detect a feature recorded on a grid (tied values).
 RESOLUTION_ROWS = 10_000
 
@@ -248,6 +252,61 @@ def _maximise(
     return MixtureParameters(weights, means, covariances, prec_chol)
 
 
+def _fits_compiled_run(X: Any, params: MixtureParameters, kind: CovarianceType) -> bool:
+    """Whether one start runs whole in compiled code (:mod:`bayesgmm._compiled_em`):
+    in-memory data that make one block of features, finite parameters, numba present."""
+    if is_dask_array(X) or not COMPILED_RUNS or _blocks._compiled() is None:
+        return False
+    n_components, n_features = params.means.shape
+    if kind.name == "full" and n_features > _blocks.STACKED_FEATURES:
+        return False
+    from ._compiled_em import n_columns
+
+    dtype = np.float32 if X.dtype == np.float32 else np.float64
+    columns = n_columns(kind.name, n_features) + n_components
+    finite = all(np.isfinite(value).all() for value in (params.means, params.prec_chol))
+    return finite and len(_row_blocks(X.shape[0], columns, dtype)) == 1
+
+
+def _compiled_run(
+    X: np.ndarray,
+    weights: np.ndarray,
+    params: MixtureParameters,
+    shift: np.ndarray,
+    kind: CovarianceType,
+    reg: np.ndarray,
+    options: dict[str, Any],
+) -> tuple[MixtureParameters, list[float], bool, int]:
+    """One start's EM in one compiled call: the block engine's iterations, without the
+    Python work per iteration (parameters, history, convergence, iteration count)."""
+    from . import _compiled_em
+    from .covariance import _not_positive_definite
+
+    n_components, n_features = params.means.shape
+    name = kind.name
+    layout = functools.partial(
+        _compiled_em.to_layout, name, n_components=n_components, n_features=n_features
+    )
+    weights_now = np.array(params.weights, dtype=np.float64)
+    means = np.array(params.means, dtype=np.float64)
+    covariances = layout(params.covariances)
+    prec_chol = layout(params.prec_chol)
+    X = np.asarray(X)
+    data_second = _blocks.data_second_moment(X, weights, shift) if name == "tied" else None
+    history, n_iter, converged, failed = _compiled_em.run(
+        name, X, weights, shift, data_second, reg, weights_now, means, covariances,
+        prec_chol, options["max_iter"], options["tol"],
+    )  # fmt: skip
+    if failed != -1:
+        component = None if failed == -2 else failed
+        weight = None if component is None else float(weights_now[component])
+        raise _not_positive_definite(component, weight)
+    covariances = _compiled_em.from_layout(name, covariances)
+    prec_chol = _compiled_em.from_layout(name, prec_chol)
+    params = MixtureParameters(weights_now, means, covariances, prec_chol)
+    return params, history.tolist(), converged, n_iter
+
+
 @dataclass
 class _Run:
     params: MixtureParameters
@@ -258,18 +317,22 @@ class _Run:
     start: str = ""
 
 
-def _aitken_converged(history: list[float], tol: float) -> bool:
-    """Last gain and Aitken-projected remaining gain both below ``tol`` (per observation)."""
-    if tol <= 0 or len(history) < 2:
+def aitken_converged(history: Any, n_values: int, tol: float) -> bool:
+    """Last gain and Aitken-projected remaining gain both below ``tol`` (per observation).
+
+    ``history`` holds at least ``n_values`` mean log-likelihoods, oldest first (a list
+    or an array: :mod:`bayesgmm._compiled_em` compiles this same function).
+    """
+    if tol <= 0 or n_values < 2:
         return False
-    gain = history[-1] - history[-2]
+    gain = history[n_values - 1] - history[n_values - 2]
     if gain < 0:
         return True  # at the optimum to rounding
     if gain >= tol:
         return False
-    if len(history) < 3:
+    if n_values < 3:
         return False
-    previous = history[-2] - history[-3]
+    previous = history[n_values - 2] - history[n_values - 3]
     if previous <= 0:
         return True
     rate = gain / previous
@@ -733,6 +796,12 @@ class GaussianMixture(ParamsMixin):
         return _apply_user_values(params, user, shift, kind)
 
     def _run_em(self, X, weights, params, shift, kind, reg, variance, grid, options) -> _Run:
+        if self.verbose < 2 and _fits_compiled_run(X, params, kind):
+            params, history, converged, n_iter = _compiled_run(
+                X, weights, params, shift, kind, reg, options
+            )
+            degenerate = _degenerate_components(params, kind, reg, variance, grid)
+            return _Run(params, history, converged, n_iter, degenerate)
         history: list[float] = []
         converged = False
         n_iter = 0
@@ -742,7 +811,7 @@ class GaussianMixture(ParamsMixin):
             if self.verbose >= 2 and n_iter % self.verbose_interval == 0:
                 logger.info("  iteration %d: mean log-likelihood %.8f", n_iter, history[-1])
             params = _maximise(stats, kind, reg)
-            if _aitken_converged(history, options["tol"]):
+            if aitken_converged(history, len(history), options["tol"]):
                 converged = True
                 break
         final = _collect(X, weights, shift, params, kind)

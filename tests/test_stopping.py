@@ -7,7 +7,7 @@ import pytest
 
 from bayesgmm import GaussianMixture
 from bayesgmm.datasets import load_sp500_returns
-from bayesgmm.em import _aitken_converged
+from bayesgmm.em import aitken_converged
 
 
 def _geometric(rate: float, scale: float, n: int, limit: float = -2.0) -> list[float]:
@@ -19,7 +19,7 @@ def _geometric(rate: float, scale: float, n: int, limit: float = -2.0) -> list[f
 def test_stops_only_when_projected_remaining_gain_is_below_tol(rate):
     tol = 1e-6
     history = _geometric(rate, 1.0, 20_000)
-    stop = next(t for t in range(2, len(history) + 1) if _aitken_converged(history[:t], tol))
+    stop = next(t for t in range(2, len(history) + 1) if aitken_converged(history, t, tol))
     # closed form: after t steps the remaining gain is scale * rate**t
     remaining = -2.0 - history[stop - 1]
     assert remaining < tol
@@ -33,12 +33,12 @@ def test_last_gain_alone_would_stop_early_on_slow_convergence():
     history = _geometric(0.999, 1e-3, 50)
     gain = history[-1] - history[-2]
     assert gain < 1e-5  # scikit-learn's rule with tol=1e-5 would stop here
-    assert not _aitken_converged(history, 1e-5)  # about 1e-3 * 0.95 is still to come
+    assert not aitken_converged(history, len(history), 1e-5)  # about 1e-3 * 0.95 is still to come
 
 
 def test_zero_tolerance_never_stops_and_decrease_means_converged():
-    assert not _aitken_converged([-3.0, -2.0, -2.0, -2.0], 0.0)
-    assert _aitken_converged([-3.0, -2.0, -2.0 - 1e-15], 1e-6)
+    assert not aitken_converged([-3.0, -2.0, -2.0, -2.0], 4, 0.0)
+    assert aitken_converged([-3.0, -2.0, -2.0 - 1e-15], 3, 1e-6)
 
 
 @pytest.mark.slow
