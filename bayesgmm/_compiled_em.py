@@ -71,11 +71,13 @@ def to_layout(covariance_type: str, array: np.ndarray, n_components: int, n_feat
     """A covariance-type-shaped array (covariances or precision factors) as (K, D, D)."""
     array = np.asarray(array, dtype=np.float64)
     if covariance_type == "full":
-        return np.array(array, copy=True)
-    if covariance_type == "tied":
-        return np.repeat(array[None], n_components, axis=0)
-    diagonal = np.broadcast_to(array.reshape(n_components, -1), (n_components, n_features))
-    return np.einsum("kd,de->kde", diagonal, np.eye(n_features))
+        layout = array
+    elif covariance_type == "tied":
+        layout = np.repeat(array[None], n_components, axis=0)
+    else:
+        diagonal = np.broadcast_to(array.reshape(n_components, -1), (n_components, n_features))
+        layout = np.einsum("kd,de->kde", diagonal, np.eye(n_features))
+    return np.array(layout, order="C")  # a C-ordered copy: the compiled loop updates it
 
 
 def from_layout(covariance_type: str, array: np.ndarray) -> np.ndarray:
@@ -172,22 +174,19 @@ def _feature_sums(R, Z, T):
     """``T = R @ Z^T`` in float64: sums in the blocks' precision over chunks of rows."""
     n_components, n_rows = R.shape
     n_columns = Z.shape[0]
-    partial = np.empty((n_components, n_columns), dtype=Z.dtype)
-    T[:] = 0.0
+    for k in range(n_components):
+        for p in range(n_columns):
+            T[k, p] = 0.0
     for start in range(0, n_rows, CHUNK):
         stop = min(start + CHUNK, n_rows)
-        partial[:] = 0.0
         for k in range(n_components):
             weights = R[k, start:stop]
             for p in range(n_columns):
                 feature = Z[p, start:stop]
-                total = partial[k, p]
+                total = feature[0] * 0  # zero in the blocks' precision
                 for b in range(stop - start):
                     total += weights[b] * feature[b]
-                partial[k, p] = total
-        for k in range(n_components):
-            for p in range(n_columns):
-                T[k, p] += partial[k, p]
+                T[k, p] += total
 
 
 @_kernel
@@ -208,11 +207,17 @@ def _tied_terms(prec_chol, data_second, total_weight):
 
 
 @_kernel
-def _e_step(code, weights, means, prec_chol, Z, row_weights, data_second, work):
-    """Log-likelihood and feature sums ``T`` (into ``work[3]``) of the features Z."""
-    precision, theta, L, T = work
+def _e_step(code, weights, means, prec_chol, Z, row_weights, data_second, work, L, T):
+    """Log-likelihood and total weight of the features Z; feature sums into ``T``.
+
+    ``work`` holds a (D, D) array, the (K, P) coefficients in float64 and the same in
+    Z's precision; ``L`` (K, B) in Z's precision ends as the weighted responsibilities.
+    """
+    precision, theta, coefficients = work
     _coefficients(code, weights, means, prec_chol, precision, theta)
-    coefficients = theta.astype(Z.dtype)
+    for k in range(theta.shape[0]):
+        for p in range(theta.shape[1]):
+            coefficients[k, p] = theta[k, p]
     _logits(coefficients, Z, L)
     log_likelihood = _responsibilities(L, row_weights)
     _feature_sums(L, Z, T)
@@ -247,7 +252,9 @@ def _factorise(covariance, prec_chol):
             for m in range(j):
                 total -= lower[i, m] * lower[j, m]
             lower[i, j] = total / pivot
-    prec_chol[:] = 0.0
+    for i in range(n_features):
+        for j in range(n_features):
+            prec_chol[i, j] = 0.0
     for c in range(n_features):  # column c of L^-1, by forward substitution
         for i in range(c, n_features):
             total = 1.0 if i == c else 0.0
@@ -272,7 +279,10 @@ def _m_step(code, T, data_second, reg, weights, means, covariances, prec_chol):
         weights[k] = nk / total
         for d in range(n_features):
             means[k, d] = T[k, q + d] / nk
-    covariances[:] = 0.0
+    for k in range(n_components):
+        for i in range(n_features):
+            for j in range(n_features):
+                covariances[k, i, j] = 0.0
     if code == TIED:
         shared = covariances[0]
         for i in range(n_features):
@@ -290,8 +300,10 @@ def _m_step(code, T, data_second, reg, weights, means, covariances, prec_chol):
         if not _factorise(shared, prec_chol[0]):
             return -2
         for k in range(1, n_components):
-            covariances[k] = shared
-            prec_chol[k] = prec_chol[0]
+            for i in range(n_features):
+                for j in range(n_features):
+                    covariances[k, i, j] = shared[i, j]
+                    prec_chol[k, i, j] = prec_chol[0, i, j]
         return -1
     mean_reg = 0.0
     for d in range(n_features):
@@ -338,25 +350,26 @@ def _run(
     work = (
         np.empty((n_features, n_features)),
         np.empty((n_components, n_columns)),
-        np.empty((n_components, n_rows), dtype=X.dtype),
-        np.empty((n_components, n_columns)),
+        np.empty((n_components, n_columns), dtype=X.dtype),
     )
+    L = np.empty((n_components, n_rows), dtype=X.dtype)
+    T = np.empty((n_components, n_columns))
     n_iter = 0
     converged = False
     for iteration in range(max_iter):
         n_iter = iteration + 1
         log_likelihood, total_weight = _e_step(
-            code, weights, means, prec_chol, Z, row_weights, data_second, work
+            code, weights, means, prec_chol, Z, row_weights, data_second, work, L, T
         )
         history[iteration] = log_likelihood / total_weight
-        failed = _m_step(code, work[3], data_second, reg, weights, means, covariances, prec_chol)
+        failed = _m_step(code, T, data_second, reg, weights, means, covariances, prec_chol)
         if failed != -1:
             return n_iter, converged, failed
         if _converged_by(history, n_iter, tol):
             converged = True
             break
     log_likelihood, total_weight = _e_step(
-        code, weights, means, prec_chol, Z, row_weights, data_second, work
+        code, weights, means, prec_chol, Z, row_weights, data_second, work, L, T
     )
     history[n_iter] = log_likelihood / total_weight
     return n_iter, converged, -1

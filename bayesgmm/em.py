@@ -252,15 +252,31 @@ def _maximise(
     return MixtureParameters(weights, means, covariances, prec_chol)
 
 
+@functools.cache
+def _compiled_runs() -> Any:
+    """:mod:`bayesgmm._compiled_em`, or None where numba cannot set it up (then every
+    start runs through the block engine, as :func:`bayesgmm._blocks._compiled` says)."""
+    if _blocks._compiled() is None:
+        return None
+    try:
+        from . import _compiled_em
+    except Exception as error:  # pragma: no cover - numba is a dependency
+        logger.warning("EM runs small data through the block engine (slower): %s", error)
+        return None
+    return _compiled_em
+
+
 def _fits_compiled_run(X: Any, params: MixtureParameters, kind: CovarianceType) -> bool:
     """Whether one start runs whole in compiled code (:mod:`bayesgmm._compiled_em`):
     in-memory data that make one block of features, finite parameters, numba present."""
     if is_dask_array(X) or not COMPILED_RUNS or _blocks._compiled() is None:
+        return False  # (_blocks._compiled is what tests switch off for the numpy path)
+    if _compiled_runs() is None:
         return False
     n_components, n_features = params.means.shape
     if kind.name == "full" and n_features > _blocks.STACKED_FEATURES:
         return False
-    from ._compiled_em import n_columns
+    n_columns = _compiled_runs().n_columns
 
     dtype = np.float32 if X.dtype == np.float32 else np.float64
     columns = n_columns(kind.name, n_features) + n_components
@@ -279,16 +295,17 @@ def _compiled_run(
 ) -> tuple[MixtureParameters, list[float], bool, int]:
     """One start's EM in one compiled call: the block engine's iterations, without the
     Python work per iteration (parameters, history, convergence, iteration count)."""
-    from . import _compiled_em
     from .covariance import _not_positive_definite
+
+    _compiled_em = _compiled_runs()
 
     n_components, n_features = params.means.shape
     name = kind.name
     layout = functools.partial(
         _compiled_em.to_layout, name, n_components=n_components, n_features=n_features
     )
-    weights_now = np.array(params.weights, dtype=np.float64)
-    means = np.array(params.means, dtype=np.float64)
+    weights_now = np.array(params.weights, dtype=np.float64, order="C")
+    means = np.array(params.means, dtype=np.float64, order="C")
     covariances = layout(params.covariances)
     prec_chol = layout(params.prec_chol)
     X = np.asarray(X)
