@@ -177,13 +177,14 @@ def _feature_sums(R, Z, T):
     for k in range(n_components):
         for p in range(n_columns):
             T[k, p] = 0.0
+    zero = np.zeros(1, dtype=Z.dtype)[0]  # sums within a chunk in the blocks' precision
     for start in range(0, n_rows, CHUNK):
         stop = min(start + CHUNK, n_rows)
         for k in range(n_components):
             weights = R[k, start:stop]
             for p in range(n_columns):
                 feature = Z[p, start:stop]
-                total = feature[0] * 0  # zero in the blocks' precision
+                total = zero
                 for b in range(stop - start):
                     total += weights[b] * feature[b]
                 T[k, p] += total
