@@ -327,7 +327,7 @@ def responsibilities32(L, weights):
 
 
 #: Rows longer than this many bytes are transposed in memory order (see fill_features).
-ROW_BYTES = 64
+ROW_BYTES = 32
 
 
 @_kernel
@@ -344,17 +344,20 @@ def fill_features(X, shift, Z, quadratic):
         q = 1
     if Z.shape[0] != q + n_features + 1 or Z.shape[1] != n_rows:
         raise ValueError("fill_features: Z must have shape (Q + D + 1, B)")
+    flat = Z.reshape(-1)  # Z is C-ordered
     for start in range(0, n_rows, CHUNK):
         width = min(CHUNK, n_rows - start)
         stop = start + width
         if n_features * X.itemsize > ROW_BYTES:
             # long rows are read in memory order (writes go to Z's cached columns):
             # reading one feature of every row is a strided walk through X that runs
-            # 3x slower when X comes from memory
+            # 3x slower when X comes from memory. Unsigned flat indices: numba checks
+            # signed ones for wraparound, which keeps the loop scalar
             for b in range(start, stop):
                 x = X[b]
+                base = np.uint64(q * n_rows + b)
                 for d in range(n_features):
-                    Z[q + d, b] = np.float64(x[d]) - shift[d]
+                    flat[base + np.uint64(d * n_rows)] = np.float64(x[d]) - shift[d]
         else:  # short rows: one feature of every row at a time, vectorised over rows
             for d in range(n_features):
                 row = Z[q + d, start:stop]
