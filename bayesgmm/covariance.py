@@ -39,7 +39,7 @@ def _not_positive_definite(component: int | None, weight: float | None) -> Covar
         f"Fitting the mixture model failed because {who}{weight_text} has an ill-defined "
         "empirical covariance: it collapsed onto too few distinct points. Try one of: "
         "fewer components (n_components), a larger reg_covar, or a simpler covariance_type "
-        "('diag' or 'spherical'); for float32 data, fit in float64."
+        "('diag' or 'spherical'); for float32 data, dtype='float64'."
     )
 
 

@@ -198,6 +198,26 @@ def test_float32_within_1e6_of_float64(covariance_type):
     assert single.means_.dtype == np.float64  # statistics and parameters stay float64
 
 
+def test_dtype_parameter_sets_the_working_precision():
+    """dtype="float32" fits float64 data as float32 data; "float64" the reverse."""
+    X = _data(n_samples=3000, n_features=3, seed=9)
+    init = _start(X, 3, "full")
+    as_float32 = _fit(GaussianMixture, X.astype(np.float32), "full", n_iter=10, **init)
+    asked = _fit(GaussianMixture, X, "full", n_iter=10, dtype="float32", **init)
+    np.testing.assert_array_equal(asked.lower_bounds_, as_float32.lower_bounds_)
+    double = _fit(GaussianMixture, X, "full", n_iter=10, **init)
+    back = _fit(GaussianMixture, X.astype(np.float32), "full", n_iter=10, dtype=np.float64, **init)
+    exact = _fit(
+        GaussianMixture, X.astype(np.float32).astype(np.float64), "full", n_iter=10, **init
+    )
+    np.testing.assert_array_equal(back.lower_bounds_, exact.lower_bounds_)
+    assert asked.lower_bound_ == pytest.approx(double.lower_bound_, rel=1e-6)
+    assert asked.lower_bound_ != double.lower_bound_
+    for bad in ("float16", "double precision", 3):
+        with pytest.raises((ValueError, TypeError), match="'dtype' parameter"):
+            GaussianMixture(2, dtype=bad).fit(X)
+
+
 def test_integer_weights_equal_repeated_rows():
     X = _data(n_samples=600, seed=9)
     counts = np.random.default_rng(9).integers(0, 4, size=len(X))
