@@ -27,10 +27,16 @@ from numba.core import types
 from numba.extending import overload
 
 from . import _kernels
-from ._kernels import QUADRATIC_CODES, fill_features, responsibilities, responsibilities32
+from ._kernels import (
+    QUADRATIC_CODES,
+    fill_features,
+    n_quadratic,
+    responsibilities,
+    responsibilities32,
+)
 from .em import aitken_converged
 
-__all__ = ["run", "to_layout", "from_layout", "n_columns"]
+__all__ = ["run", "to_layout", "from_layout"]
 
 LOG_2PI = math.log(2.0 * math.pi)
 FULL = QUADRATIC_CODES["full"]
@@ -61,12 +67,6 @@ def _responsibilities_typed(L, row_weights):
     return lambda L, row_weights: responsibilities(L, row_weights, np.zeros(L.shape[0]))
 
 
-def n_columns(covariance_type: str, n_features: int) -> int:
-    """Features ``P = Q + D + 1`` of a covariance type (as :mod:`bayesgmm._blocks`)."""
-    quadratic = {"full": n_features * (n_features + 1) // 2, "tied": 0, "diag": n_features}
-    return quadratic.get(covariance_type, 1) + n_features + 1
-
-
 def to_layout(covariance_type: str, array: np.ndarray, n_components: int, n_features: int):
     """A covariance-type-shaped array (covariances or precision factors) as (K, D, D)."""
     array = np.asarray(array, dtype=np.float64)
@@ -92,17 +92,6 @@ def from_layout(covariance_type: str, array: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- kernels
 @_kernel
-def _n_quadratic(code, n_features):
-    if code == FULL:
-        return n_features * (n_features + 1) // 2
-    if code == TIED:
-        return 0
-    if code == DIAG:
-        return n_features
-    return 1
-
-
-@_kernel
 def _coefficients(code, weights, means, prec_chol, precision, theta):
     """``theta`` (K, P): the weighted log-densities' coefficients of ``[q(x), x, 1]``.
 
@@ -112,7 +101,7 @@ def _coefficients(code, weights, means, prec_chol, precision, theta):
     second moment). ``precision`` is a (D, D) work array.
     """
     n_components, n_features = means.shape
-    q = _n_quadratic(code, n_features)
+    q = n_quadratic(code, n_features)
     for k in range(n_components):
         factor = prec_chol[k]
         for i in range(n_features):
@@ -270,7 +259,7 @@ def _m_step(code, T, data_second, reg, weights, means, covariances, prec_chol):
     """Parameters from the feature sums; returns the first component (or -2 for the
     tied covariance) whose covariance is not positive definite, or -1."""
     n_components, n_features = means.shape
-    q = _n_quadratic(code, n_features)
+    q = n_quadratic(code, n_features)
     last = T.shape[1] - 1
     total = 0.0
     for k in range(n_components):
@@ -345,7 +334,7 @@ def _run(
 ):  # fmt: skip
     n_rows, n_features = X.shape
     n_components = means.shape[0]
-    n_columns = _n_quadratic(code, n_features) + n_features + 1
+    n_columns = n_quadratic(code, n_features) + n_features + 1
     Z = np.empty((n_columns, n_rows), dtype=X.dtype)
     fill_features(X, shift, Z, code)  # the data's features do not change between iterations
     work = (

@@ -326,6 +326,18 @@ def responsibilities32(L, weights):
     return total
 
 
+@_inline
+def n_quadratic(quadratic, n_features):
+    """Rows of the second-order features ``q(x)`` of a type's ``QUADRATIC_CODES`` entry."""
+    if quadratic == 0:
+        return n_features * (n_features + 1) // 2
+    if quadratic == 1:
+        return 0
+    if quadratic == 2:
+        return n_features
+    return 1
+
+
 #: Rows longer than this many bytes are transposed in memory order (see fill_features).
 ROW_BYTES = 32
 
@@ -334,14 +346,7 @@ ROW_BYTES = 32
 def fill_features(X, shift, Z, quadratic):
     """Write ``[q(x - shift), x - shift, 1]`` of rows X (B, D) into Z (P, B)."""
     n_rows, n_features = X.shape
-    if quadratic == 0:
-        q = n_features * (n_features + 1) // 2
-    elif quadratic == 1:
-        q = 0
-    elif quadratic == 2:
-        q = n_features
-    else:
-        q = 1
+    q = n_quadratic(quadratic, n_features)
     if Z.shape[0] != q + n_features + 1 or Z.shape[1] != n_rows:
         raise ValueError("fill_features: Z must have shape (Q + D + 1, B)")
     flat = Z.reshape(-1)  # Z is C-ordered

@@ -276,10 +276,9 @@ def _fits_compiled_run(X: Any, params: MixtureParameters, kind: CovarianceType) 
     n_components, n_features = params.means.shape
     if kind.name == "full" and n_features > _blocks.STACKED_FEATURES:
         return False
-    n_columns = _compiled_runs().n_columns
-
     dtype = np.float32 if X.dtype == np.float32 else np.float64
-    columns = n_columns(kind.name, n_features) + n_components
+    features = _blocks.FEATURE_MAPS[kind.name].n_quadratic(n_features) + n_features + 1
+    columns = features + n_components
     finite = all(np.isfinite(value).all() for value in (params.means, params.prec_chol))
     return finite and len(_row_blocks(X.shape[0], columns, dtype)) == 1
 
