@@ -296,12 +296,11 @@ def _compiled_run(
     Python work per iteration (parameters, history, convergence, iteration count)."""
     from .covariance import _not_positive_definite
 
-    _compiled_em = _compiled_runs()
-
+    compiled = _compiled_runs()
     n_components, n_features = params.means.shape
     name = kind.name
     layout = functools.partial(
-        _compiled_em.to_layout, name, n_components=n_components, n_features=n_features
+        compiled.to_layout, name, n_components=n_components, n_features=n_features
     )
     weights_now = np.array(params.weights, dtype=np.float64, order="C")
     means = np.array(params.means, dtype=np.float64, order="C")
@@ -309,7 +308,7 @@ def _compiled_run(
     prec_chol = layout(params.prec_chol)
     X = np.asarray(X)
     data_second = _blocks.data_second_moment(X, weights, shift) if name == "tied" else None
-    history, n_iter, converged, failed = _compiled_em.run(
+    history, n_iter, converged, failed = compiled.run(
         name, X, weights, shift, data_second, reg, weights_now, means, covariances,
         prec_chol, options["max_iter"], options["tol"],
     )  # fmt: skip
@@ -317,8 +316,8 @@ def _compiled_run(
         component = None if failed == -2 else failed
         weight = None if component is None else float(weights_now[component])
         raise _not_positive_definite(component, weight)
-    covariances = _compiled_em.from_layout(name, covariances)
-    prec_chol = _compiled_em.from_layout(name, prec_chol)
+    covariances = compiled.from_layout(name, covariances)
+    prec_chol = compiled.from_layout(name, prec_chol)
     params = MixtureParameters(weights_now, means, covariances, prec_chol)
     return params, history.tolist(), converged, n_iter
 
@@ -552,17 +551,7 @@ class GaussianMixture(ParamsMixin):
             "verbose": check_int(name, "verbose", self.verbose, 0),
             "verbose_interval": check_int(name, "verbose_interval", self.verbose_interval, 1),
         }
-        if self.dtype is not None:
-            checked["dtype"] = np.dtype(
-                check_option(
-                    name,
-                    "dtype",
-                    str(np.dtype(self.dtype)) if _is_dtype(self.dtype) else self.dtype,
-                    ("float32", "float64"),
-                )
-            )
-        else:
-            checked["dtype"] = None
+        checked["dtype"] = None if self.dtype is None else _check_dtype(name, self.dtype)
         if self.n_init == "auto":
             checked["n_init"] = "auto"
         elif isinstance(self.n_init, numbers.Integral) and not isinstance(self.n_init, bool):
@@ -1002,13 +991,13 @@ def _ensure_log_handler() -> None:
         package_logger.setLevel(logging.INFO)
 
 
-def _is_dtype(value: Any) -> bool:
-    """Whether ``value`` names a numpy dtype (np.float32, "f4", np.dtype("float32"))."""
+def _check_dtype(owner: str, value: Any) -> np.dtype:
+    """The working precision named by ``value`` ("float32", np.float32, "f4", ...)."""
     try:
-        np.dtype(value)
+        value = str(np.dtype(value))  # a dtype's canonical name, or value as it was
     except TypeError:
-        return False
-    return True
+        pass
+    return np.dtype(check_option(owner, "dtype", value, ("float32", "float64")))
 
 
 def _names(feature_names: np.ndarray | None, n_features: int, index: np.ndarray) -> list[str]:
