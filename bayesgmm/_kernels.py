@@ -40,20 +40,22 @@ __all__ = [
 QUADRATIC_CODES = {"full": 0, "tied": 1, "diag": 2, "spherical": 3}
 
 
-@intrinsic
-def _int_as_float(typingctx, value):
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.float64))
+def _bitcast(source, target):
+    """A compiled-only function reinterpreting a ``source`` number's bits as ``target``."""
 
-    return types.float64(types.int64), codegen
+    def reinterpret(typingctx, value):
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], context.get_value_type(target))
+
+        return target(source), codegen
+
+    return intrinsic(reinterpret)
 
 
-@intrinsic
-def _float_as_int(typingctx, value):
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.int64))
-
-    return types.int64(types.float64), codegen
+_int_as_float = _bitcast(types.int64, types.float64)
+_float_as_int = _bitcast(types.float64, types.int64)
+_float32_as_int32 = _bitcast(types.float32, types.int32)
+_int32_as_float32 = _bitcast(types.int32, types.float32)
 
 
 @intrinsic
@@ -146,22 +148,6 @@ def _fast_log(x):
     s = s * f2 + 1.0 / 3.0
     s = s * f2 + 1.0
     return e * LN2_HI + (2.0 * f * s + e * LN2_LO)
-
-
-@intrinsic
-def _float32_as_int32(typingctx, value):
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.int32))
-
-    return types.int32(types.float32), codegen
-
-
-@intrinsic
-def _int32_as_float32(typingctx, value):
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.float32))
-
-    return types.float32(types.int32), codegen
 
 
 SQRT2_32 = np.float32(1.4142135623730951)
