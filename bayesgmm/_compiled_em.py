@@ -34,7 +34,7 @@ from ._kernels import (
     responsibilities,
     responsibilities32,
 )
-from .em import aitken_converged
+from .em.estimator import aitken_converged
 
 __all__ = ["run", "to_layout", "from_layout"]
 

@@ -120,7 +120,7 @@ def _parse_types(text: str) -> list[str]:
 
 
 def _load_model(path: str) -> Any:
-    from .io import load
+    from .result import load
 
     if not Path(path).exists():
         raise CommandError(f"{path}: no such file. Give a model saved by 'bayesgmm fit --out'.")
@@ -322,7 +322,7 @@ def _demo(args: argparse.Namespace) -> int:
                 kwargs["advi_max_iter"] = 20_000
             bayes = BayesianGaussianMixture(**kwargs).fit(X)
             print(bayes.result_)
-            from .compare import compare
+            from .comparison import compare
 
             comparison = compare(em, bayes, X)
             print("\n3. EM versus Bayes, component by component (EM's numbering)")

@@ -24,12 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import gaussian
+from .exceptions import CovarianceError
 
 __all__ = ["CovarianceType", "COVARIANCE_TYPES", "get_covariance_type", "CovarianceError"]
-
-
-class CovarianceError(ValueError):
-    """A covariance estimate is not positive definite (a collapsed component)."""
 
 
 def _not_positive_definite(component: int | None, weight: float | None) -> CovarianceError:

@@ -27,7 +27,6 @@ __all__ = [
     "check_float",
     "check_option",
     "is_dask_array",
-    "NotFittedError",
 ]
 
 
@@ -39,10 +38,6 @@ MIN_FEATURE_STD = 1e-100
 COLLINEAR_EIGENVALUE = 1e-12
 #: Rows looked at when testing features for linear dependence.
 COLLINEAR_ROWS = 50_000
-
-
-class NotFittedError(ValueError, AttributeError):
-    """Raised when a method that needs a fitted model is called before ``fit``."""
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
-"""Save and load results as netCDF files, never pickle.
+"""netCDF files of results, never pickle: the file format, knowing nothing of results.
 
-A file holds the result's parameters (``MixtureResult.to_dataset``) in the group
-``bayesgmm`` and, for a Bayesian fit, the InferenceData's groups beside it as
-ArviZ writes them. Loading reads only arrays and attributes, so a file can never
+A file holds a result's parameters (the Dataset of ``MixtureResult.to_dataset``) in
+the group ``bayesgmm`` and, for a Bayesian fit, the InferenceData's groups beside it
+as ArviZ writes them. Reading takes only arrays and attributes, so a file can never
 run code; a file that is not a bayesgmm result, or one written by another format
-version, is refused with a message that says so.
+version, is refused with a message that says so. :mod:`bayesgmm.result` turns what is
+read into a :class:`~bayesgmm.result.MixtureResult` (``bayesgmm.save`` / ``load``).
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import xarray as xr
 
-from .result import MixtureResult
+from ._version import __version__
 
-__all__ = ["save", "load", "FORMAT_NAME", "FORMAT_VERSION"]
+__all__ = ["write", "read", "not_a_result", "FORMAT_NAME", "FORMAT_VERSION"]
 
 FORMAT_NAME = "bayesgmm-result"
 FORMAT_VERSION = 1
@@ -26,53 +26,42 @@ _GROUP = "bayesgmm"
 _ENGINE = "h5netcdf"
 
 
-def save(result: MixtureResult, path: str | os.PathLike) -> None:
-    """Write ``result`` to ``path`` as netCDF-4.
+def write(dataset: xr.Dataset, posterior: Any, path: str | os.PathLike) -> None:
+    """Write a result's Dataset (and its InferenceData, if any) to ``path`` as netCDF-4.
 
     Parameters
     ----------
-    result : MixtureResult
+    dataset : xarray.Dataset
+        ``MixtureResult.to_dataset()``.
+    posterior : arviz.InferenceData or None
+        The relabelled posterior of a Bayesian fit.
     path : str or path-like
         Target file; overwritten if it exists.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> result = MixtureResult(weights=np.array([1.0]), means=np.zeros((1, 2)),
-    ...                        covariances=np.ones(1), covariance_type="spherical")
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.nc"
-    >>> save(result, path)
-    >>> load(path).covariance_type
-    'spherical'
     """
-    if not isinstance(result, MixtureResult):
-        raise TypeError(
-            f"save expects a MixtureResult (an estimator's result_), got {type(result).__name__}."
-        )
     path = Path(path)
-    dataset = result.to_dataset()
-    dataset.attrs.update({"format": FORMAT_NAME, "format_version": FORMAT_VERSION})
-    from . import __version__
-
-    dataset.attrs["bayesgmm_version"] = __version__
+    dataset = dataset.copy()
+    dataset.attrs.update(
+        {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "bayesgmm_version": __version__}
+    )
     if path.exists():
         path.unlink()
     mode = "w"
-    if result.posterior is not None:
-        result.posterior.to_netcdf(str(path), engine=_ENGINE)
+    if posterior is not None:
+        posterior.to_netcdf(str(path), engine=_ENGINE)
         mode = "a"
     dataset.to_netcdf(path, group=_GROUP, mode=mode, engine=_ENGINE)
 
 
-def _not_a_result(path: Path, why: str) -> ValueError:
+def not_a_result(path: Path, why: str) -> ValueError:
+    """The error for a file that is not a bayesgmm result, saying why."""
     return ValueError(
         f"{str(path)!r} is not a bayesgmm result file ({why}). Load files written by "
         "MixtureResult.save or `bayesgmm fit --out`."
     )
 
 
-def load(path: str | os.PathLike) -> MixtureResult:
-    """Read a result written by :func:`save`.
+def read(path: str | os.PathLike) -> tuple[xr.Dataset, Any]:
+    """Read the result Dataset and the InferenceData (None for an EM fit) of a file.
 
     Parameters
     ----------
@@ -80,7 +69,8 @@ def load(path: str | os.PathLike) -> MixtureResult:
 
     Returns
     -------
-    MixtureResult
+    dataset : xarray.Dataset
+    posterior : arviz.InferenceData or None
 
     Raises
     ------
@@ -97,12 +87,12 @@ def load(path: str | os.PathLike) -> MixtureResult:
         with xr.open_dataset(path, group=_GROUP, engine=_ENGINE) as stored:
             dataset = stored.load()
     except OSError as error:
-        raise _not_a_result(path, f"no '{_GROUP}' group in a netCDF-4 file: {error}") from None
+        raise not_a_result(path, f"no '{_GROUP}' group in a netCDF-4 file: {error}") from None
     except Exception as error:  # h5py raises several types for non-HDF5 input
-        raise _not_a_result(path, f"cannot be read as netCDF-4: {error}") from None
+        raise not_a_result(path, f"cannot be read as netCDF-4: {error}") from None
     if dataset.attrs.get("format") != FORMAT_NAME:
         found = dataset.attrs.get("format")
-        raise _not_a_result(
+        raise not_a_result(
             path,
             "it has no 'format' attribute"
             if found is None
@@ -113,19 +103,16 @@ def load(path: str | os.PathLike) -> MixtureResult:
         writer = dataset.attrs.get("bayesgmm_version", "unknown")
         raise ValueError(
             f"{str(path)!r} was written in bayesgmm result format version {version}, but this "
-            f"bayesgmm ({_installed_version()}) reads version {FORMAT_VERSION}. Load it with "
+            f"bayesgmm ({__version__}) reads version {FORMAT_VERSION}. Load it with "
             f"the bayesgmm version that wrote it ({writer}) "
             "and refit or re-save."
         )
     missing = [name for name in _REQUIRED_VARIABLES if name not in dataset.variables]
     missing += [f"attribute {name!r}" for name in _REQUIRED_ATTRS if name not in dataset.attrs]
     if missing:
-        raise _not_a_result(path, f"it is damaged or incomplete: {missing} missing")
+        raise not_a_result(path, f"it is damaged or incomplete: {missing} missing")
     posterior = _load_posterior(path) if dataset.attrs.get("method", "em") != "em" else None
-    try:
-        return MixtureResult.from_dataset(dataset, posterior=posterior)
-    except (ValueError, KeyError, IndexError, TypeError, np.linalg.LinAlgError) as error:
-        raise _not_a_result(path, f"its contents are inconsistent: {error}") from None
+    return dataset, posterior
 
 
 #: What a version-1 file must hold in its ``bayesgmm`` group.
@@ -152,7 +139,7 @@ def _check_signature(path: Path) -> None:
         why = "it is empty"
     else:
         why = f"it is not a netCDF-4 (HDF5) file: it starts with {head!r}"
-    raise _not_a_result(path, why)
+    raise not_a_result(path, why)
 
 
 def _format_version(value: Any) -> int | str:
@@ -161,12 +148,6 @@ def _format_version(value: Any) -> int | str:
         return int(value)
     except (TypeError, ValueError):
         return repr(value)
-
-
-def _installed_version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 def _load_posterior(path: Path) -> Any:

@@ -104,7 +104,7 @@ def _posterior_draws(
     result: Any, n_draws: int | None, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Weights (S, K), means (S, K, D), full covariances (S, K, D, D) of posterior draws."""
-    from .compare import posterior_parameters
+    from .comparison import posterior_parameters
 
     stacked = posterior_parameters(result).stack(sample=("chain", "draw"))
     total = stacked.sizes["sample"]

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from . import gaussian
+from . import gaussian, io
 from .covariance import COVARIANCE_TYPES, get_covariance_type
 from .data import check_int, check_random_state, check_X
 
-__all__ = ["MixtureResult"]
+__all__ = ["MixtureResult", "save", "load"]
 
 # Largest number of (draw, row, component) log-densities held at once.
 _DRAW_BLOCK_ELEMENTS = 1 << 21
@@ -178,6 +179,61 @@ class MixtureResult:
             name="log_likelihood",
         )
 
+    def draws(self) -> xr.Dataset:
+        """Parameter draws with every covariance as a full matrix.
+
+        The one way tools reach a fit's parameters: a Bayesian fit gives its relabelled
+        posterior draws, an EM fit its estimate as a single draw (chain 0, draw 0), so
+        code written for one works for the other.
+
+        Returns
+        -------
+        xarray.Dataset
+            ``weights`` (chain, draw, component), ``means`` (chain, draw, component,
+            feature) and ``covariances`` (chain, draw, component, feature, feature_bis).
+
+        Examples
+        --------
+        >>> result = MixtureResult(weights=np.array([1.0]), means=np.zeros((1, 2)),
+        ...                        covariances=np.ones(1), covariance_type="spherical")
+        >>> result.draws()["covariances"].shape
+        (1, 1, 1, 2, 2)
+        """
+        weights, means, native, (chains, draws) = self._native_draws()
+        k, d = self.n_components, self.n_features
+        full = np.array(self._kind.to_full(native, k, d))
+        shape = (len(chains), len(draws))
+        coords = {**self._coords(), "chain": chains, "draw": draws}
+        return xr.Dataset(
+            {
+                "weights": (("chain", "draw", "component"), weights.reshape(*shape, k)),
+                "means": (("chain", "draw", "component", "feature"), means.reshape(*shape, k, d)),
+                "covariances": (
+                    ("chain", "draw", "component", "feature", "feature_bis"),
+                    full.reshape(*shape, k, d, d),
+                ),
+            },
+            coords=coords,
+        )
+
+    def _native_draws(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple]:
+        """Weights (S, K), means (S, K, D), native covariances (S, ...), (chain, draw) coords."""
+        if self.posterior is None:
+            one = np.zeros(1, dtype=int)
+            return self._weights[None], self._means[None], self._covariances[None], (one, one)
+        post = self.posterior.posterior
+        chains, draws = post["chain"].values, post["draw"].values
+        n_draws = len(chains) * len(draws)
+        weights = post["weights"].transpose("chain", "draw", "component").values
+        means = post["means"].transpose("chain", "draw", "component", "feature").values
+        native = post["covariances"].transpose("chain", "draw", ...).values
+        return (
+            weights.reshape(n_draws, -1),
+            means.reshape(n_draws, *means.shape[2:]),
+            native.reshape(n_draws, *native.shape[2:]),
+            (chains, draws),
+        )
+
     # ------------------------------------------------------------------ evaluation
     def _check(self, X: Any) -> tuple[np.ndarray, Any]:
         data = check_X(X, estimator="MixtureResult", n_features=self.n_features, allow_dask=False)
@@ -247,6 +303,13 @@ class MixtureResult:
             name="responsibilities",
         )
 
+    def _mean_responsibilities(self, X: Any) -> np.ndarray:
+        """Responsibilities (N, K) as an array; Bayesian fits: their posterior means."""
+        X, index = self._check(X)
+        if self.posterior is not None:
+            return self._posterior_responsibilities(X, index, None)["mean"].values
+        return np.exp(gaussian.log_mixture_density(self._weighted_log_prob(X))[1])
+
     def predict(self, X: Any) -> xr.DataArray:
         """Most probable component of each row, dims ``(observation,)``.
 
@@ -266,6 +329,19 @@ class MixtureResult:
 
     def _total_log_likelihood(self, X: np.ndarray) -> float:
         return float(gaussian.log_mixture_density(self._weighted_log_prob(X))[0].sum())
+
+    def log_likelihood(self, X: Any) -> float:
+        """Total log-likelihood of X at the fitted parameters, ``sum_n log p(x_n)``.
+
+        For a Bayesian fit this is the plug-in value at the posterior mean (the value
+        behind its BIC and AIC); :meth:`log_prob` gives the posterior predictive density.
+
+        See Also
+        --------
+        bic, aic, log_prob
+        """
+        X, _ = self._check(X)
+        return self._total_log_likelihood(X)
 
     def bic(self, X: Any) -> float:
         """Bayesian information criterion ``-2 log L + p log N`` (lower is better).
@@ -350,14 +426,7 @@ class MixtureResult:
         cached = getattr(self, "_draw_cache", None)
         if cached is not None and cached[0] is self.posterior:
             return cached[1]
-        post = self.posterior.posterior
-        weights = post["weights"].transpose("chain", "draw", "component").values
-        means = post["means"].transpose("chain", "draw", "component", "feature").values
-        covariances = post["covariances"].transpose("chain", "draw", ...).values
-        n_draws = weights.shape[0] * weights.shape[1]
-        weights = weights.reshape(n_draws, -1)
-        means = means.reshape(n_draws, *means.shape[2:])
-        covariances = covariances.reshape(n_draws, *covariances.shape[2:])
+        weights, means, covariances, _ = self._native_draws()
         prec_chol = self._kind.precision_cholesky(covariances, weights)
         draws = (weights, means, prec_chol)
         self._draw_cache = (self.posterior, draws)
@@ -446,10 +515,7 @@ class MixtureResult:
         return xr.Dataset(variables, coords=coords, attrs=attrs)
 
     def _posterior_sample(self, n_samples: int, rng: np.random.Generator) -> tuple:
-        weights, means, _ = self._posterior_draws()
-        post = self.posterior.posterior
-        covariances = post["covariances"].transpose("chain", "draw", ...).values
-        covariances = covariances.reshape(weights.shape[0], *covariances.shape[2:])
+        weights, means, covariances, _ = self._native_draws()
         full = self._kind.to_full(covariances, self.n_components, self.n_features)
         draw = rng.integers(weights.shape[0], size=n_samples)
         cumulative = np.cumsum(weights[draw], axis=1)
@@ -542,17 +608,13 @@ class MixtureResult:
             posterior=posterior,
         )
 
-    def save(self, path: Any) -> None:
-        """Write the result to a netCDF file (never pickle); see :func:`bayesgmm.io.save`."""
-        from .io import save
-
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the result to a netCDF file (never pickle); see :func:`bayesgmm.save`."""
         save(self, path)
 
     @classmethod
-    def load(cls, path: Any) -> MixtureResult:
-        """Read a result written by :meth:`save`; see :func:`bayesgmm.io.load`."""
-        from .io import load
-
+    def load(cls, path: str | os.PathLike) -> MixtureResult:
+        """Read a result written by :meth:`save`; see :func:`bayesgmm.load`."""
         return load(path)
 
     def __repr__(self) -> str:
@@ -583,21 +645,17 @@ def _compiled_draws(result: MixtureResult) -> tuple:
     cached = getattr(result, "_kernel_draw_cache", None)
     if cached is not None and cached[0] is result.posterior:
         return cached[1]
-    post = result.posterior.posterior
-    weights = post["weights"].transpose("chain", "draw", "component").values
-    n_draws = weights.shape[0] * weights.shape[1]
+    weights, means, covariances, _ = result._native_draws()
+    n_draws = weights.shape[0]
     k, d = result.n_components, result.n_features
-    means = post["means"].transpose("chain", "draw", "component", "feature").values
-    covariances = post["covariances"].transpose("chain", "draw", ...).values
-    covariances = covariances.reshape(n_draws, *covariances.shape[2:])
     full = np.broadcast_to(result._kind.to_full(covariances, k, d), (n_draws, k, d, d))
     chol = np.linalg.cholesky(full)
     eye = np.broadcast_to(np.eye(d), chol.shape)
     inverses = np.ascontiguousarray(np.linalg.solve(chol, eye))  # lower, as L is
     log_dets = np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(axis=-1)
     with np.errstate(divide="ignore"):
-        log_weights = np.log(weights.reshape(n_draws, k))
-    means = np.ascontiguousarray(means.reshape(n_draws, k, d))
+        log_weights = np.log(weights)
+    means = np.ascontiguousarray(means)
     diagonal = result.covariance_type in ("diag", "spherical")
     draws = (log_weights, means, inverses, log_dets, diagonal)
     result._kernel_draw_cache = (result.posterior, draws)
@@ -629,3 +687,55 @@ def _kernel_log_likelihood(draws: tuple, X: np.ndarray) -> np.ndarray:
     with ThreadPoolExecutor(len(parts)) as pool:
         list(pool.map(run, parts))
     return out
+
+
+def save(result: MixtureResult, path: str | os.PathLike) -> None:
+    """Write ``result`` to ``path`` as netCDF-4 (never pickle).
+
+    Parameters
+    ----------
+    result : MixtureResult
+    path : str or path-like
+        Target file; overwritten if it exists.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> result = MixtureResult(weights=np.array([1.0]), means=np.zeros((1, 2)),
+    ...                        covariances=np.ones(1), covariance_type="spherical")
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.nc"
+    >>> save(result, path)
+    >>> load(path).covariance_type
+    'spherical'
+    """
+    if not isinstance(result, MixtureResult):
+        raise TypeError(
+            f"save expects a MixtureResult (an estimator's result_), got {type(result).__name__}."
+        )
+    io.write(result.to_dataset(), result.posterior, path)
+
+
+def load(path: str | os.PathLike) -> MixtureResult:
+    """Read a result written by :func:`save`.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    MixtureResult
+
+    Raises
+    ------
+    FileNotFoundError
+        When there is no such file.
+    ValueError
+        When the file is not a bayesgmm result, has another format version, or holds
+        values that do not make a mixture.
+    """
+    dataset, posterior = io.read(path)
+    try:
+        return MixtureResult.from_dataset(dataset, posterior=posterior)
+    except (ValueError, KeyError, IndexError, TypeError, np.linalg.LinAlgError) as error:
+        raise io.not_a_result(Path(path), f"its contents are inconsistent: {error}") from None

@@ -166,7 +166,7 @@ def mixture_parameters_1d(model: Any) -> tuple[np.ndarray, np.ndarray, np.ndarra
             "X[['returns']]."
         )
     if getattr(result.posterior, "posterior", None) is not None:
-        from .compare import posterior_parameters
+        from .comparison import posterior_parameters
 
         stacked = posterior_parameters(result).stack(sample=("chain", "draw"))
         weights = stacked["weights"].transpose("sample", "component").values

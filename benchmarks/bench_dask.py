@@ -123,7 +123,7 @@ def _timing(owner, name, record):
 
 
 def big(args):
-    from bayesgmm import em
+    from bayesgmm.em import estimator as em
 
     n_samples = args.n
     X = dask_data(n_samples, args.chunk)

@@ -21,7 +21,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bayesgmm import GaussianMixture, datasets, em  # noqa: E402
+from bayesgmm import GaussianMixture, datasets  # noqa: E402
+from bayesgmm.em import estimator as em  # noqa: E402
 
 TYPES = ("full", "tied", "diag", "spherical")
 LOADERS = {

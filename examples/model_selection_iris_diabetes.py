@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 from _common import options
 
 from bayesgmm import select
-from bayesgmm.compare import adjusted_rand_index
+from bayesgmm.comparison import adjusted_rand_index
 from bayesgmm.datasets import load_diabetes, load_iris
 
 args = options(__doc__)

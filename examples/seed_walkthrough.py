@@ -8,7 +8,7 @@ import numpy as np
 from _common import options
 
 from bayesgmm import GaussianMixture, select
-from bayesgmm.compare import adjusted_rand_index
+from bayesgmm.comparison import adjusted_rand_index
 from bayesgmm.datasets import load_seed_example
 from bayesgmm.plot import plot_clusters
 

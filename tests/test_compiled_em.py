@@ -13,8 +13,9 @@ import warnings
 import numpy as np
 import pytest
 
-from bayesgmm import GaussianMixture, em
-from bayesgmm.covariance import CovarianceError
+from bayesgmm import GaussianMixture
+from bayesgmm.em import estimator as em
+from bayesgmm.exceptions import CovarianceError
 
 pytest.importorskip("bayesgmm._kernels")
 compiled_em = pytest.importorskip("bayesgmm._compiled_em")

@@ -8,7 +8,8 @@ the responsibility-weighted empirical covariance of component k. Tied is the
 import numpy as np
 import pytest
 
-from bayesgmm.covariance import COVARIANCE_TYPES, CovarianceError, get_covariance_type
+from bayesgmm.covariance import COVARIANCE_TYPES, get_covariance_type
+from bayesgmm.exceptions import CovarianceError
 from bayesgmm.result import MixtureResult
 
 N_SAMPLES, N_COMPONENTS, N_FEATURES = 200, 3, 4

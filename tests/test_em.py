@@ -17,9 +17,8 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
 
 from bayesgmm import ConvergenceWarning, GaussianMixture
-from bayesgmm.covariance import CovarianceError
-from bayesgmm.data import NotFittedError
 from bayesgmm.datasets import load_seed_example, make_mixture
+from bayesgmm.exceptions import CovarianceError, NotFittedError
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 N_COMPONENTS = 3

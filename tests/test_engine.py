@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_limits
 
 from bayesgmm import GaussianMixture, _blocks, gaussian
 from bayesgmm.covariance import get_covariance_type
-from bayesgmm.em import MixtureParameters, _collect, _maximise, block_statistics
+from bayesgmm.em.estimator import MixtureParameters, _collect, _maximise, block_statistics
 
 TYPES = ["full", "tied", "diag", "spherical"]
 

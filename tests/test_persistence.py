@@ -251,7 +251,7 @@ def test_bayesian_round_trip_is_exact(
 
     import bayesgmm.bayes.estimator as estimator
     from bayesgmm import BayesianGaussianMixture
-    from bayesgmm.bayes import SamplerWarning
+    from bayesgmm.exceptions import SamplerWarning
 
     frame = pd.DataFrame(X, columns=["length", "größe", "3"])
     centre = em_parameters(X, 2, covariance_type)

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import Ellipse  # noqa: E402
 
 from bayesgmm import GaussianMixture, MixtureResult, plot  # noqa: E402
-from bayesgmm.compare import compare  # noqa: E402
+from bayesgmm.comparison import compare  # noqa: E402
 from bayesgmm.datasets import make_mixture  # noqa: E402
 from bayesgmm.selection import select  # noqa: E402
 

@@ -279,7 +279,7 @@ def _fitted_attributes(model) -> dict:
 
 
 def test_healthy_draws_give_no_sampler_warning(monkeypatch, centre) -> None:
-    from bayesgmm.bayes import SamplerWarning
+    from bayesgmm.exceptions import SamplerWarning
 
     _use_sampler(monkeypatch, centre)
     with warnings.catch_warnings():
@@ -290,7 +290,7 @@ def test_healthy_draws_give_no_sampler_warning(monkeypatch, centre) -> None:
 
 
 def test_divergences_warn_with_their_count_and_advice(monkeypatch, centre) -> None:
-    from bayesgmm.bayes import SamplerWarning
+    from bayesgmm.exceptions import SamplerWarning
 
     _use_sampler(monkeypatch, centre, n_divergent=7)
     with pytest.warns(
@@ -304,7 +304,7 @@ def test_divergences_warn_with_their_count_and_advice(monkeypatch, centre) -> No
 def test_chains_that_have_not_mixed_warn_with_rhat(monkeypatch, centre) -> None:
     import arviz as az
 
-    from bayesgmm.bayes import SamplerWarning
+    from bayesgmm.exceptions import SamplerWarning
 
     _use_sampler(monkeypatch, centre, stuck_chain_shift=6.0)
     with pytest.warns(SamplerWarning) as record:
@@ -320,7 +320,7 @@ def test_chains_that_have_not_mixed_warn_with_rhat(monkeypatch, centre) -> None:
 def test_autocorrelated_draws_warn_with_the_effective_sample_size(monkeypatch, centre) -> None:
     import arviz as az
 
-    from bayesgmm.bayes import SamplerWarning
+    from bayesgmm.exceptions import SamplerWarning
 
     _use_sampler(monkeypatch, centre, autocorrelation=0.95)
     with pytest.warns(SamplerWarning) as record:
@@ -354,7 +354,7 @@ def test_failed_initialisation_raises_with_the_numbers_and_advice(monkeypatch, c
 @pytest.mark.parametrize("stage", ["sampling", "relabelling", "diagnostics"])
 def test_interrupt_leaves_the_estimator_unfitted(monkeypatch, centre, stage) -> None:
     import bayesgmm.bayes.estimator as estimator
-    from bayesgmm.data import NotFittedError
+    from bayesgmm.exceptions import NotFittedError
 
     _use_sampler(monkeypatch, centre, raises=KeyboardInterrupt() if stage == "sampling" else None)
 
@@ -397,7 +397,7 @@ def _two_clusters() -> np.ndarray:
 @pytest.mark.slow
 def test_pymc_sampler_draws_depend_on_the_random_state_only() -> None:
     from bayesgmm import BayesianGaussianMixture
-    from bayesgmm.bayes import SamplerWarning
+    from bayesgmm.exceptions import SamplerWarning
 
     values = _two_clusters()
     draws = {}
@@ -418,7 +418,7 @@ def test_badly_scaled_data_sample_as_well_as_standardised_data() -> None:
     import arviz as az
 
     from bayesgmm import BayesianGaussianMixture
-    from bayesgmm.bayes import SamplerWarning
+    from bayesgmm.exceptions import SamplerWarning
 
     values = _two_clusters()
     scale, shift = np.array([1e-6, 1e6]), np.array([1e8, -3e3])

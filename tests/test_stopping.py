@@ -7,7 +7,7 @@ import pytest
 
 from bayesgmm import GaussianMixture
 from bayesgmm.datasets import load_sp500_returns
-from bayesgmm.em import aitken_converged
+from bayesgmm.em.estimator import aitken_converged
 
 
 def _geometric(rate: float, scale: float, n: int, limit: float = -2.0) -> list[float]:

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from bayesgmm import DegenerateComponentWarning, GaussianMixture
-from bayesgmm.data import NotFittedError
+from bayesgmm.exceptions import NotFittedError
 
 DOCS_TABLE = Path(__file__).resolve().parents[1] / "docs" / "validation_table.rst"
 FOREIGN_PACKAGES = ("numpy", "scipy", "pytensor", "pandas", "dask", "h5py", "h5netcdf")

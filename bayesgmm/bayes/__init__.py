@@ -5,8 +5,9 @@ Importing this package imports PyMC lazily (inside the functions that need it), 
 first used.
 """
 
+from ..exceptions import SamplerWarning
 from .estimator import BayesianGaussianMixture
-from .inference import SamplerWarning, limit_blas_threads, run_inference, start_values
+from .inference import limit_blas_threads, run_inference, start_values
 from .model import Standardisation, build_model
 from .priors import Priors
 from .relabel import raw_posterior, relabel

@@ -9,10 +9,9 @@ from typing import Any
 import numpy as np
 
 from .. import gaussian
-from .._params import ParamsMixin
+from ..base import MixtureEstimator
 from ..covariance import COVARIANCE_TYPES, get_covariance_type
 from ..data import (
-    NotFittedError,
     check_features,
     check_float,
     check_int,
@@ -20,11 +19,11 @@ from ..data import (
     check_random_state,
     check_X,
 )
+from ..exceptions import SamplerWarning
 from .density import PosteriorDensity
 from .inference import (
     METHODS,
     NUTS_SAMPLERS,
-    SamplerWarning,
     resolve_nuts_sampler,
     run_inference,
     start_values,
@@ -39,7 +38,7 @@ __all__ = ["BayesianGaussianMixture"]
 logger = logging.getLogger(__name__)
 
 
-class BayesianGaussianMixture(ParamsMixin):
+class BayesianGaussianMixture(MixtureEstimator):
     """Gaussian mixture with a full posterior, from NUTS, ADVI or MAP in PyMC.
 
     The model (:func:`bayesgmm.bayes.build_model`) runs on standardised data with
@@ -370,61 +369,6 @@ class BayesianGaussianMixture(ParamsMixin):
         self._rng = rng
         self.result_ = result
         return self
-
-    # ------------------------------------------------------------------ prediction
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "result_"):
-            raise NotFittedError(
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
-                "appropriate arguments before using this estimator."
-            )
-
-    def _validate(self, X: Any) -> Any:
-        self._check_fitted()
-        check_X(
-            X,
-            estimator=type(self).__name__,
-            n_features=self.n_features_in_,
-            feature_names=getattr(self, "feature_names_in_", None),
-            check_names=True,
-            allow_dask=False,
-        )
-        return X
-
-    def score_samples(self, X: Any) -> np.ndarray:
-        """Log posterior-predictive density at each row (averaged over draws), (N,)."""
-        X = self._validate(X)
-        return self.result_.log_prob(X).values
-
-    def score(self, X: Any, y: Any = None) -> float:
-        """Mean log posterior-predictive density per row of X."""
-        return float(self.score_samples(X).mean())
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Posterior mean responsibilities, (N, K)."""
-        X = self._validate(X)
-        return self.result_.responsibilities(X, ci_prob=None)["mean"].values
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Component of highest posterior mean responsibility per row, (N,)."""
-        return self.predict_proba(X).argmax(axis=1)
-
-    def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
-        """Fit, then return the labels of X."""
-        return self.fit(X).predict(X)
-
-    def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """Draw rows from the posterior predictive distribution.
-
-        Returns
-        -------
-        X : ndarray of shape (n_samples, D)
-        y : ndarray of shape (n_samples,)
-            Component of each row, sorted as scikit-learn returns them.
-        """
-        self._check_fitted()
-        check_int(type(self).__name__, "n_samples", n_samples, 1)
-        return self.result_.sample(n_samples, random_state=self._rng, return_labels=True)
 
     def raw_posterior(self) -> Any:
         """The sampler's draws before relabelling, as an arviz.InferenceData."""

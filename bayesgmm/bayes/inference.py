@@ -26,7 +26,6 @@ from .variational import fit_variational
 __all__ = [
     "METHODS",
     "NUTS_SAMPLERS",
-    "SamplerWarning",
     "default_nuts_sampler",
     "limit_blas_threads",
     "start_values",
@@ -38,10 +37,6 @@ logger = logging.getLogger(__name__)
 METHODS = ("nuts", "advi", "fullrank_advi", "map")
 NUTS_SAMPLERS = ("auto", "pymc", "nutpie", "numpyro")
 _EXTRAS = {"nutpie": ("nutpie",), "numpyro": ("numpyro", "jax")}
-
-
-class SamplerWarning(UserWarning):
-    """Sampler trouble: divergences, R-hat, effective sample size, non-convergence."""
 
 
 def _installed(module: str) -> bool:

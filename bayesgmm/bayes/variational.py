@@ -640,6 +640,6 @@ def fit_variational(
 
 
 def _sampler_warning() -> type[Warning]:
-    from .inference import SamplerWarning
+    from ..exceptions import SamplerWarning
 
     return SamplerWarning

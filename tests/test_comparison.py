@@ -7,7 +7,7 @@ from bayes_fakes import fake_posterior_result
 from sklearn.metrics import adjusted_rand_score
 
 from bayesgmm import GaussianMixture, MixtureResult
-from bayesgmm.compare import Comparison, adjusted_rand_index, compare, match_components
+from bayesgmm.comparison import Comparison, adjusted_rand_index, compare, match_components
 from bayesgmm.datasets import make_mixture
 
 pytestmark = pytest.mark.filterwarnings("ignore:Estimated shape parameter:UserWarning")

@@ -27,11 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from . import _blocks, gaussian
-from ._params import ParamsMixin
-from .covariance import COVARIANCE_TYPES, CovarianceType, get_covariance_type
-from .data import (
-    NotFittedError,
+from .. import _blocks, gaussian
+from ..base import MixtureEstimator
+from ..covariance import COVARIANCE_TYPES, CovarianceType, get_covariance_type
+from ..data import (
     check_features,
     check_float,
     check_int,
@@ -41,7 +40,8 @@ from .data import (
     check_X,
     is_dask_array,
 )
-from .init import INIT_METHODS, initial_responsibilities
+from ..exceptions import ConvergenceWarning, DegenerateComponentWarning, sklearn_compatible
+from ..init import INIT_METHODS, initial_responsibilities
 
 __all__ = [
     "GaussianMixture",
@@ -77,14 +77,6 @@ SCREEN_KEEP = 5
 COMPILED_RUNS = True
 #: Rows looked at to detect a feature recorded on a grid (tied values).
 RESOLUTION_ROWS = 10_000
-
-
-class ConvergenceWarning(UserWarning):
-    """EM stopped at ``max_iter`` before meeting its tolerance."""
-
-
-class DegenerateComponentWarning(UserWarning):
-    """A component collapsed onto (nearly) tied values: its likelihood is unbounded."""
 
 
 @dataclass(frozen=True)
@@ -259,7 +251,7 @@ def _compiled_runs() -> Any:
     if _blocks._compiled() is None:
         return None
     try:
-        from . import _compiled_em
+        from .. import _compiled_em
     except Exception as error:  # pragma: no cover - numba is a dependency
         logger.warning("EM runs small data through the block engine (slower): %s", error)
         return None
@@ -294,7 +286,7 @@ def _compiled_run(
 ) -> tuple[MixtureParameters, list[float], bool, int]:
     """One start's EM in one compiled call: the block engine's iterations, without the
     Python work per iteration (parameters, history, convergence, iteration count)."""
-    from .covariance import _not_positive_definite
+    from ..covariance import _not_positive_definite
 
     compiled = _compiled_runs()
     n_components, n_features = params.means.shape
@@ -394,7 +386,7 @@ def _data_grid_step(X: Any, weights: Any) -> np.ndarray:
     return steps
 
 
-class GaussianMixture(ParamsMixin):
+class GaussianMixture(MixtureEstimator):
     """Gaussian mixture model fitted by expectation-maximisation.
 
     A drop-in for :class:`sklearn.mixture.GaussianMixture` (same parameters, methods
@@ -642,7 +634,7 @@ class GaussianMixture(ParamsMixin):
                 f"Best of {len(runs)} start(s) did not converge in max_iter={self.max_iter} "
                 f"iterations (last gain {best.history[-1] - best.history[-2]:.3g} per "
                 f"observation, tol={self.tol:g}). Raise max_iter or tol, or check the data.",
-                ConvergenceWarning,
+                sklearn_compatible(ConvergenceWarning),
                 stacklevel=2,
             )
         self._store(best, shift, kind, data.feature_names, n_features, options, rng)
@@ -844,7 +836,7 @@ class GaussianMixture(ParamsMixin):
         return _Run(params, history, converged, n_iter, degenerate)
 
     def _store(self, run, shift, kind, feature_names, n_features, options, rng) -> None:
-        from .result import MixtureResult
+        from ..result import MixtureResult
 
         params = run.params
         self.weights_ = params.weights
@@ -876,111 +868,9 @@ class GaussianMixture(ParamsMixin):
             method="em",
         )
 
-    # ------------------------------------------------------------------ prediction
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "result_"):
-            raise _not_fitted_error_type()(
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
-                "appropriate arguments before using this estimator."
-            )
-
-    def _validate(self, X: Any) -> np.ndarray:
-        self._check_fitted()
-        data = check_X(
-            X,
-            estimator=type(self).__name__,
-            n_features=self.n_features_in_,
-            feature_names=getattr(self, "feature_names_in_", None),
-            check_names=True,
-            allow_dask=False,
-        )
-        return data.X
-
-    def _weighted_log_prob(self, X: np.ndarray) -> np.ndarray:
-        # the type that was fitted, not the parameter (which set_params may have changed)
-        kind = get_covariance_type(self.result_.covariance_type)
-        with np.errstate(divide="ignore"):
-            log_weights = np.log(self.weights_)
-        return kind.log_density(X, self.means_, self.precisions_cholesky_) + log_weights
-
-    def score_samples(self, X: Any) -> np.ndarray:
-        """Log-density of the mixture at each row, shape (n_samples,)."""
-        return gaussian.log_mixture_density(self._weighted_log_prob(self._validate(X)))[0]
-
-    def score(self, X: Any, y: Any = None) -> float:
-        """Mean log-likelihood per row of X."""
-        return float(self.score_samples(X).mean())
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Responsibilities: probability of each component for each row, (n_samples, K)."""
-        return np.exp(gaussian.log_mixture_density(self._weighted_log_prob(self._validate(X)))[1])
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Most probable component of each row, shape (n_samples,)."""
-        return self._weighted_log_prob(self._validate(X)).argmax(axis=1)
-
     def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
         """Fit, then return the labels of X (the same as ``fit(X).predict(X)``)."""
         return self.fit(X, sample_weight=sample_weight).predict(X)
-
-    def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """Draw rows from the fitted mixture.
-
-        Draws continue the fit's random stream, so repeated calls give new rows.
-
-        Returns
-        -------
-        X : ndarray of shape (n_samples, D)
-        y : ndarray of shape (n_samples,)
-            Component of each row, sorted as scikit-learn returns them.
-        """
-        self._check_fitted()
-        check_int(type(self).__name__, "n_samples", n_samples, 1)
-        return self.result_.sample(n_samples, random_state=self._rng, return_labels=True)
-
-    def _n_parameters(self) -> int:
-        self._check_fitted()
-        return self.result_.n_parameters
-
-    def _total_log_likelihood(self, X: Any) -> tuple[float, int]:
-        X = self._validate(X)
-        log_prob = gaussian.log_mixture_density(self._weighted_log_prob(X))[0]
-        return float(log_prob.sum()), X.shape[0]
-
-    def bic(self, X: Any) -> float:
-        """Bayesian information criterion on X: ``-2 log L + p log N`` (lower is better)."""
-        total, n_samples = self._total_log_likelihood(X)
-        return -2 * total + self._n_parameters() * np.log(n_samples)
-
-    def aic(self, X: Any) -> float:
-        """Akaike information criterion on X: ``-2 log L + 2 p`` (lower is better)."""
-        total, _ = self._total_log_likelihood(X)
-        return -2 * total + 2 * self._n_parameters()
-
-
-_NOT_FITTED_BRIDGES: dict[type, type] = {}
-
-
-def _not_fitted_error_type() -> type:
-    """bayesgmm's NotFittedError, also scikit-learn's when scikit-learn is loaded.
-
-    Code written for scikit-learn catches ``sklearn.exceptions.NotFittedError``; such
-    code has imported scikit-learn, so the error raised then derives from both classes.
-    Without scikit-learn loaded nothing is imported (EM must import fast).
-    """
-    import sys
-
-    sklearn_exceptions = sys.modules.get("sklearn.exceptions")
-    base = getattr(sklearn_exceptions, "NotFittedError", None)
-    if not isinstance(base, type) or issubclass(NotFittedError, base):
-        return NotFittedError
-    if base not in _NOT_FITTED_BRIDGES:
-        _NOT_FITTED_BRIDGES[base] = type(
-            "NotFittedError",
-            (NotFittedError, base),
-            {"__module__": NotFittedError.__module__, "__doc__": NotFittedError.__doc__},
-        )
-    return _NOT_FITTED_BRIDGES[base]
 
 
 def _ensure_log_handler() -> None:
