@@ -63,7 +63,7 @@ def posterior_parameters(model: Any) -> xr.Dataset:
     >>> posterior_parameters(fit)["covariances"].shape
     (1, 3, 2, 2, 2)
     """
-    from .covariance import get_covariance_type
+    from .covariance import get_covariance_model
 
     result = getattr(model, "result_", model)
     posterior = getattr(result.posterior, "posterior", None)
@@ -76,7 +76,7 @@ def posterior_parameters(model: Any) -> xr.Dataset:
     weights = posterior["weights"].transpose("chain", "draw", "component").values
     means = posterior["means"].transpose("chain", "draw", "component", ...).values
     native = posterior["covariances"].transpose("chain", "draw", ...).values
-    full = np.array(get_covariance_type(result.covariance_type).to_full(native, k, d))
+    full = np.array(get_covariance_model(result.covariance_type).to_full(native, k, d))
     coords = {
         "chain": posterior["chain"].values,
         "draw": posterior["draw"].values,

@@ -17,8 +17,9 @@ import numpy as np
 import xarray as xr
 
 from . import gaussian, io
-from .covariance import COVARIANCE_TYPES, get_covariance_type
+from .covariance import COVARIANCE_TYPES, get_covariance_model
 from .data import check_int, check_random_state, check_X
+from .kernels.draws import log_likelihood_draws
 
 __all__ = ["MixtureResult", "save", "load"]
 
@@ -36,7 +37,8 @@ class MixtureResult:
     covariances : ndarray
         Shaped per ``covariance_type`` as in scikit-learn: full (K, D, D), tied (D, D),
         diag (K, D), spherical (K,).
-    covariance_type : {"full", "tied", "diag", "spherical"}
+    covariance_type : str
+        A covariance model's name or alias (:mod:`bayesgmm.covariance`).
     feature_names : sequence of str or None, default=None
         Column names; ``x0, x1, ...`` when None.
     history : ndarray of shape (n_iter,) or None, default=None
@@ -88,7 +90,8 @@ class MixtureResult:
         self._weights = np.asarray(weights, dtype=np.float64)
         self._means = np.asarray(means, dtype=np.float64)
         self._covariances = np.asarray(covariances, dtype=np.float64)
-        self.covariance_type = covariance_type
+        self._model = get_covariance_model(covariance_type)
+        self.covariance_type = self._model.name
         n_features = self._means.shape[1]
         self._has_names = feature_names is not None
         self.feature_names = (
@@ -103,8 +106,7 @@ class MixtureResult:
         self.reg_covar = reg_covar
         self.method = method
         self.posterior = posterior
-        self._kind = get_covariance_type(covariance_type)
-        self._prec_chol = self._kind.precision_cholesky(self._covariances, self._weights)
+        self._prec_chol = self._model.precision_cholesky(self._covariances, self._weights)
 
     # ------------------------------------------------------------------ shape
     @property
@@ -121,7 +123,7 @@ class MixtureResult:
     def n_parameters(self) -> int:
         """Free parameters: weights (K - 1), means (K D) and covariances."""
         k, d = self.n_components, self.n_features
-        return (k - 1) + k * d + self._kind.n_parameters(k, d)
+        return (k - 1) + k * d + self._model.n_parameters(k, d)
 
     # ------------------------------------------------------------------ labelled parameters
     def _coords(self) -> dict[str, Any]:
@@ -159,7 +161,7 @@ class MixtureResult:
         Tied, diagonal and spherical covariances are expanded; the native arrays are
         the estimator's ``covariances_``.
         """
-        full = self._kind.to_full(self._covariances, self.n_components, self.n_features)
+        full = self._model.to_full(self._covariances, self.n_components, self.n_features)
         return xr.DataArray(
             np.array(full),
             dims=("component", "feature", "feature_bis"),
@@ -201,7 +203,7 @@ class MixtureResult:
         """
         weights, means, native, (chains, draws) = self._native_draws()
         k, d = self.n_components, self.n_features
-        full = np.array(self._kind.to_full(native, k, d))
+        full = np.array(self._model.to_full(native, k, d))
         shape = (len(chains), len(draws))
         coords = {**self._coords(), "chain": chains, "draw": draws}
         return xr.Dataset(
@@ -249,7 +251,7 @@ class MixtureResult:
     def _weighted_log_prob(self, X: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore"):
             log_weights = np.log(self._weights)
-        return self._kind.log_density(X, self._means, self._prec_chol) + log_weights
+        return self._model.log_density(X, self._means, self._prec_chol) + log_weights
 
     def _observation_coords(self, n: int, index: Any) -> dict[str, Any]:
         return {"observation": np.asarray(index) if index is not None else np.arange(n)}
@@ -409,7 +411,7 @@ class MixtureResult:
             X, y = self._posterior_sample(n_samples, rng)
             return (X, y) if return_labels else X
         counts = rng.multinomial(n_samples, self._weights / self._weights.sum())
-        full = self._kind.to_full(self._covariances, self.n_components, self.n_features)
+        full = self._model.to_full(self._covariances, self.n_components, self.n_features)
         chol = np.linalg.cholesky(full)
         draws, labels = [], []
         for k, count in enumerate(counts):
@@ -427,7 +429,7 @@ class MixtureResult:
         if cached is not None and cached[0] is self.posterior:
             return cached[1]
         weights, means, covariances, _ = self._native_draws()
-        prec_chol = self._kind.precision_cholesky(covariances, weights)
+        prec_chol = self._model.precision_cholesky(covariances, weights)
         draws = (weights, means, prec_chol)
         self._draw_cache = (self.posterior, draws)
         return draws
@@ -441,7 +443,7 @@ class MixtureResult:
             log_weights = np.log(weights)[:, None, :]
         for start in range(0, len(X), block):
             rows = slice(start, min(start + block, len(X)))
-            yield rows, self._kind.log_density(X[rows], means, prec_chol) + log_weights
+            yield rows, self._model.log_density(X[rows], means, prec_chol) + log_weights
 
     def _posterior_log_prob(self, X: np.ndarray, max_draws: int | None = None) -> np.ndarray:
         """log of the posterior predictive density of each row: log mean_s p(x | θ_s).
@@ -516,7 +518,7 @@ class MixtureResult:
 
     def _posterior_sample(self, n_samples: int, rng: np.random.Generator) -> tuple:
         weights, means, covariances, _ = self._native_draws()
-        full = self._kind.to_full(covariances, self.n_components, self.n_features)
+        full = self._model.to_full(covariances, self.n_components, self.n_features)
         draw = rng.integers(weights.shape[0], size=n_samples)
         cumulative = np.cumsum(weights[draw], axis=1)
         uniform = rng.random(n_samples)[:, None] * cumulative[:, -1:]
@@ -561,12 +563,7 @@ class MixtureResult:
 
         Covariances are stored in their native shape for the covariance type.
         """
-        native_dims = {
-            "full": ("component", "feature", "feature_bis"),
-            "tied": ("feature", "feature_bis"),
-            "diag": ("component", "feature"),
-            "spherical": ("component",),
-        }[self.covariance_type]
+        native_dims = self._model.dims
         variables = {
             "weights": (("component",), self._weights),
             "means": (("component", "feature"), self._means),
@@ -648,7 +645,7 @@ def _compiled_draws(result: MixtureResult) -> tuple:
     weights, means, covariances, _ = result._native_draws()
     n_draws = weights.shape[0]
     k, d = result.n_components, result.n_features
-    full = np.broadcast_to(result._kind.to_full(covariances, k, d), (n_draws, k, d, d))
+    full = np.broadcast_to(result._model.to_full(covariances, k, d), (n_draws, k, d, d))
     chol = np.linalg.cholesky(full)
     eye = np.broadcast_to(np.eye(d), chol.shape)
     inverses = np.ascontiguousarray(np.linalg.solve(chol, eye))  # lower, as L is
@@ -656,7 +653,7 @@ def _compiled_draws(result: MixtureResult) -> tuple:
     with np.errstate(divide="ignore"):
         log_weights = np.log(weights)
     means = np.ascontiguousarray(means)
-    diagonal = result.covariance_type in ("diag", "spherical")
+    diagonal = result._model.layout.diagonal
     draws = (log_weights, means, inverses, log_dets, diagonal)
     result._kernel_draw_cache = (result.posterior, draws)
     return draws
@@ -668,8 +665,6 @@ def _kernel_log_likelihood(draws: tuple, X: np.ndarray) -> np.ndarray:
     The draws are split among threads (the kernel releases the GIL); BLAS is not used.
     """
     from concurrent.futures import ThreadPoolExecutor
-
-    from ._mixture_kernels import log_likelihood_draws
 
     log_weights, means, inverses, log_dets, diagonal = draws
     n_draws = log_weights.shape[0]

@@ -123,13 +123,14 @@ def _timing(owner, name, record):
 
 
 def big(args):
-    from bayesgmm.em import estimator as em
+    from bayesgmm.em import engines
+    from bayesgmm.em import starts as em_starts
 
     n_samples = args.n
     X = dask_data(n_samples, args.chunk)
     passes, starts = [], []
-    _timing(em, "_collect", passes)
-    _timing(em.GaussianMixture, "_initial_parameters", starts)
+    _timing(engines.BlockEngine, "e_step", passes)
+    _timing(em_starts, "start_parameters", starts)
     with threadpool_limits(args.threads):
         model, elapsed = _fit(X, args.iters, init_params="k-means++", random_state=0)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB

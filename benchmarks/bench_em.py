@@ -50,7 +50,7 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bayesgmm import GaussianMixture  # noqa: E402
-from bayesgmm.covariance import get_covariance_type  # noqa: E402
+from bayesgmm.covariance import get_covariance_model  # noqa: E402
 from bayesgmm.gaussian import log_mixture_density  # noqa: E402
 
 CASES = {
@@ -311,7 +311,7 @@ def bench_case(name, types, args, use_mclust):
 
 def initial_responsibilities(X, covariance_type, init):
     """E-step at the initial parameters, the start mclust's me() takes."""
-    kind = get_covariance_type(covariance_type)
+    kind = get_covariance_model(covariance_type)
     prec_chol = kind.precision_cholesky_from_precisions(init["precisions_init"])
     weighted = kind.log_density(X, init["means_init"], prec_chol) + np.log(init["weights_init"])
     return np.exp(log_mixture_density(weighted)[1])

@@ -2,7 +2,7 @@
 
 A whole-fit timing (``bench_em.py``) adds the M-step, the thread pool and the fit's
 fixed costs to the pass; this times only the pass that float32 speeds up: one
-``BlockKernel`` call over all rows (features, log-densities, responsibilities and the
+``BlockPass`` call over all rows (features, log-densities, responsibilities and the
 M-step's sums), BLAS at one thread, median of ``--reps`` after a warm-up, with the
 parameters of the ``bench_em.py`` start. The float64 and float32 passes alternate.
 
@@ -25,23 +25,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_em import CASES, TYPES, initial_parameters, make_data  # noqa: E402
 
-from bayesgmm import _blocks  # noqa: E402
-from bayesgmm.covariance import get_covariance_type  # noqa: E402
+from bayesgmm.covariance import get_covariance_model  # noqa: E402
+from bayesgmm.em.passes import BlockPass  # noqa: E402
 
 
 def kernels(X: np.ndarray, n_components: int, covariance_type: str) -> dict:
-    """The float64 and float32 block kernels of the bench_em start, shifted by the mean."""
+    """The float64 and float32 block passes of the bench_em start, shifted by the mean."""
     init = initial_parameters(X, n_components, covariance_type)
-    kind = get_covariance_type(covariance_type)
-    prec_chol = kind.precision_cholesky_from_precisions(init["precisions_init"])
+    model = get_covariance_model(covariance_type)
+    prec = model.to_storage(model.precision_cholesky_from_precisions(init["precisions_init"]))
     shift = X.mean(axis=0)
-    means = init["means_init"] - shift
-    return {
-        dtype: _blocks.BlockKernel(
-            covariance_type, init["weights_init"], means, prec_chol, shift, dtype
-        )
-        for dtype in (np.float64, np.float32)
-    }
+    params = (
+        init["weights_init"],
+        init["means_init"] - shift,
+        model.layout.covariances_from_precision_cholesky(prec),
+        prec,
+    )
+    return {dtype: BlockPass(model, params, shift, dtype) for dtype in (np.float64, np.float32)}
 
 
 def main(argv=None) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from bayesgmm import GaussianMixture
 from bayesgmm.bayes.model import PARAMETER_NAMES
-from bayesgmm.covariance import get_covariance_type
+from bayesgmm.covariance import get_covariance_model
 
 
 def em_parameters(X: np.ndarray, n_components: int, covariance_type: str) -> dict[str, Any]:
@@ -101,5 +101,5 @@ def fake_run_inference(
 
 def _full(center: dict[str, Any]) -> np.ndarray:
     n_components, n_features = center["means"].shape
-    kind = get_covariance_type(center["covariance_type"])
+    kind = get_covariance_model(center["covariance_type"])
     return kind.to_full(center["covariances"], n_components, n_features)

@@ -10,7 +10,7 @@ import pytest
 from bayesgmm import gaussian
 from bayesgmm.bayes import BayesianGaussianMixture, Priors, Standardisation, build_model
 from bayesgmm.bayes.inference import resolve_nuts_sampler, start_values
-from bayesgmm.covariance import get_covariance_type
+from bayesgmm.covariance import get_covariance_model
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 
@@ -43,7 +43,7 @@ def test_marginal_likelihood_equals_gaussian_py(covariance_type):
         model, [model["weights"], model["means"], model["covariances"]], point
     )
     log_lik = _evaluate(model, model.logp(vars=[model["x"]], sum=False), point)[0]
-    kind = get_covariance_type(covariance_type)
+    kind = get_covariance_model(covariance_type)
     expected = gaussian.log_mixture_density(
         kind.log_density(X, means, kind.precision_cholesky(covariances, weights)) + np.log(weights)
     )[0]
@@ -56,7 +56,7 @@ def test_start_values_reproduce_parameters(covariance_type):
     """Start values put the model's data-unit deterministics at the given parameters."""
     X = _data()
     model = build_model(X, 2, covariance_type)
-    kind = get_covariance_type(covariance_type)
+    kind = get_covariance_model(covariance_type)
     rng = np.random.default_rng(3)
     weights = np.array([0.3, 0.7])
     means = X[rng.choice(len(X), 2)]

@@ -505,6 +505,8 @@ def test_verbose_logs_starts_and_iterations_without_printing(standardised, caplo
     with caplog.at_level(logging.INFO, logger="bayesgmm"):
         model.fit(standardised)
     messages = [record.getMessage() for record in caplog.records]
-    assert sum("start" in message for message in messages) == 2
-    assert any(re.search(r"iteration 5: mean log-likelihood -?\d", m) for m in messages)
+    assert sum(bool(re.match(r"start \d \(.*\): log-likelihood", m)) for m in messages) == 2
+    # per-iteration lines name the start and the rows it runs on
+    pattern = r"start 1 \(kmeans, all rows\): iteration 5, mean log-likelihood -?\d"
+    assert any(re.search(pattern, m) for m in messages)
     assert capsys.readouterr().out == ""

@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from bayesgmm import gaussian
-from bayesgmm.covariance import get_covariance_type
+from bayesgmm.covariance import get_covariance_model
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 N_SAMPLES, N_COMPONENTS, N_FEATURES = 30, 3, 4
@@ -52,7 +52,7 @@ def rng():
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_log_density_matches_scipy(rng, covariance_type):
-    kind = get_covariance_type(covariance_type)
+    kind = get_covariance_model(covariance_type)
     X = rng.normal(scale=2.0, size=(N_SAMPLES, N_FEATURES))
     means = rng.normal(size=(N_COMPONENTS, N_FEATURES))
     cov = _covariances(rng, covariance_type)
@@ -66,7 +66,7 @@ def test_log_density_matches_scipy(rng, covariance_type):
 def test_log_density_broadcasts_over_chain_and_draw(rng, covariance_type):
     """A (chain, draw) stack of parameters equals evaluating each draw on its own."""
     n_chains, n_draws = 2, 3
-    kind = get_covariance_type(covariance_type)
+    kind = get_covariance_model(covariance_type)
     X = rng.normal(size=(N_SAMPLES, N_FEATURES))
     means = rng.normal(size=(n_chains, n_draws, N_COMPONENTS, N_FEATURES))
     cov = _covariances(rng, covariance_type, n_chains, n_draws)
@@ -87,7 +87,7 @@ def test_log_density_broadcasts_over_chain_and_draw(rng, covariance_type):
 def test_log_density_keeps_accuracy_far_from_origin(rng, covariance_type):
     """Data and means offset by 1e8 give the densities of the unshifted problem."""
     offset = 1e8
-    kind = get_covariance_type(covariance_type)
+    kind = get_covariance_model(covariance_type)
     X = rng.normal(size=(N_SAMPLES, N_FEATURES))
     means = 0.5 * rng.normal(size=(N_COMPONENTS, N_FEATURES))
     cov = _covariances(rng, covariance_type)
@@ -155,7 +155,7 @@ def test_precision_cholesky_full_rejects_non_positive_definite():
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_covariance_type_round_trip_through_precision_cholesky(rng, covariance_type):
-    kind = get_covariance_type(covariance_type)
+    kind = get_covariance_model(covariance_type)
     cov = _covariances(rng, covariance_type)
     prec_chol = kind.precision_cholesky(cov, np.full(N_COMPONENTS, 1 / N_COMPONENTS))
     assert prec_chol.shape == cov.shape
@@ -177,7 +177,7 @@ def test_covariance_type_round_trip_through_precision_cholesky(rng, covariance_t
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
 def test_precisions_to_factor_to_covariances_round_trip(rng, covariance_type):
     """A user's precisions_init turns into the covariances it is the inverse of."""
-    kind = get_covariance_type(covariance_type)
+    kind = get_covariance_model(covariance_type)
     cov = _covariances(rng, covariance_type)
     full_cov = kind.to_full(cov, N_COMPONENTS, N_FEATURES)
     if kind.name in ("full", "tied"):

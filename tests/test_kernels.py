@@ -1,22 +1,21 @@
-"""The compiled (numba) inner loops of the EM kernel against numpy and closed forms.
+"""The compiled (numba) kernels against numpy and closed forms.
 
 The polynomial exp and log against libm (ulps), the one-pass log-sum-exp against
-scipy's ``logsumexp``, the feature blocks against their definitions, and whole
-fits through the compiled path against the numpy path (same statistics to rounding,
-same optimum), including an empty component and float32 blocks.
+scipy's ``logsumexp``, the feature blocks of every layout against their definitions,
+the stacked path's kernels against numpy, and the layouts' coefficients against the
+Gaussian log-density they encode. Whole fits against the textbook EM are in
+``test_engines.py``.
 """
 
 from __future__ import annotations
-
-import warnings
 
 import numpy as np
 import pytest
 from scipy.special import logsumexp
 
-from bayesgmm import GaussianMixture, _blocks
-
-kernels = pytest.importorskip("bayesgmm._kernels")
+from bayesgmm import gaussian
+from bayesgmm.covariance import get_covariance_model
+from bayesgmm.kernels import draws, fastmath, rows, stacked
 
 TYPES = ["full", "tied", "diag", "spherical"]
 
@@ -46,38 +45,34 @@ def test_polynomial_exp_and_log_against_libm():
     """float64 exp within 1 ulp of libm's, log within 3 (measured: 1 and 3)."""
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.uniform(-708, 0, 20_000), -np.logspace(-12, 2.8, 2000), [0.0]])
-    assert _ulps(_elementwise(kernels._fast_exp)(x), np.exp(x)).max() <= 1.0
+    assert _ulps(_elementwise(fastmath.fast_exp)(x), np.exp(x)).max() <= 1.0
     y = np.concatenate([rng.uniform(1, 64, 20_000), np.logspace(-300, 300, 2000)])
     y = y[np.abs(np.log(y)) > 1e-3]  # near 1, log is tiny: compare absolutely below
-    assert _ulps(_elementwise(kernels._fast_log)(y), np.log(y)).max() <= 3.0
+    assert _ulps(_elementwise(fastmath.fast_log)(y), np.log(y)).max() <= 3.0
     near_one = 1.0 + np.linspace(-1e-3, 1e-3, 2001)
     near_one = near_one[near_one > 0]
-    got = _elementwise(kernels._fast_log)(near_one)
+    got = _elementwise(fastmath.fast_log)(near_one)
     np.testing.assert_allclose(got, np.log(near_one), rtol=0, atol=1e-18)
 
 
 def test_mixture_kernels_exp_against_libm():
     """The Bayesian row kernels' exp: 2e-14 relative on [-40, 0] (measured 1.8e-14 on
     200,000 values), and under 5e-18 below -40."""
-    from bayesgmm import _mixture_kernels
-
     rng = np.random.default_rng(2)
     x = np.concatenate([rng.uniform(-40, 0, 20_000), [0.0, -1e-300]])
-    got = _elementwise(_mixture_kernels._exp_nonpositive)(x)
+    got = _elementwise(draws._exp_nonpositive)(x)
     np.testing.assert_allclose(got, np.exp(x), rtol=2e-14, atol=0)
-    assert (
-        _elementwise(_mixture_kernels._exp_nonpositive)(np.array([-41.0, -700.0])) < 5e-18
-    ).all()
+    assert (_elementwise(draws._exp_nonpositive)(np.array([-41.0, -700.0])) < 5e-18).all()
 
 
 def test_float32_exp_and_log_against_float64():
     """float32 exp within 2 float32 ulps; log of a row's norm (in [1, K]) within 3e-7."""
     rng = np.random.default_rng(1)
     x = rng.uniform(-87, 0, 20_000).astype(np.float32)
-    got = _elementwise(kernels._fast_exp32)(x)
+    got = _elementwise(fastmath.fast_exp32)(x)
     assert _ulps(got, np.exp(x.astype(np.float64))).max() <= 2.0
     norm = np.concatenate([rng.uniform(1, 64, 20_000), [1.0, np.sqrt(2), 2.0]]).astype(np.float32)
-    got = _elementwise(kernels._fast_log32)(norm).astype(np.float64)
+    got = _elementwise(fastmath.fast_log32)(norm).astype(np.float64)
     np.testing.assert_allclose(got, np.log(norm.astype(np.float64)), rtol=0, atol=3e-7)
 
 
@@ -102,7 +97,7 @@ def test_responsibilities_match_logsumexp(dtype, weighted):
     if weighted:
         weights[::7] = 0.0
     work = L.copy()
-    total = kernels.responsibilities(work, weights, np.zeros(n_components))
+    total = rows.responsibilities(work, weights)  # float64 arithmetic, any input
     L64 = L.astype(np.float64)
     log_norm = logsumexp(L64, axis=0)
     assert total == pytest.approx(weights @ log_norm, rel=1e-14)
@@ -121,7 +116,7 @@ def test_float32_responsibilities_match_logsumexp(weighted):
     n_rows = L.shape[1]
     weights = np.random.default_rng(1).uniform(0, 3, n_rows) if weighted else np.ones(n_rows)
     work = L.copy()
-    total = kernels.responsibilities32(work, weights)
+    total = rows.responsibilities32(work, weights)
     L64 = L.astype(np.float64)
     shifted = L64 - L64.max(axis=0)
     assert total == pytest.approx(weights @ logsumexp(L64, axis=0), rel=1e-7)
@@ -129,45 +124,96 @@ def test_float32_responsibilities_match_logsumexp(weighted):
     np.testing.assert_allclose(work, expected, rtol=1e-6, atol=1e-6)
 
 
-def test_responsibilities_add_offsets_in_float64():
-    """Offsets (K,) carry what float32 log-probabilities lose: added before anything."""
-    L = _logits(n_components=3, n_rows=300)
-    head = L.astype(np.float32)
-    offsets = np.array([1e-4, -3e-5, 0.25])
-    total = kernels.responsibilities(head.copy(), np.ones(300), offsets)
-    exact = head.astype(np.float64) + offsets[:, None]
-    assert total == pytest.approx(logsumexp(exact, axis=0).sum(), rel=1e-14)
-
-
 def test_responsibilities_reject_mismatched_shapes():
     with pytest.raises(ValueError, match="weights"):
-        kernels.responsibilities(np.zeros((3, 10)), np.ones(9), np.zeros(3))
-    with pytest.raises(ValueError, match="offsets"):
-        kernels.responsibilities(np.zeros((3, 10)), np.ones(10), np.zeros(4))
+        rows.responsibilities(np.zeros((3, 10)), np.ones(9))
+    with pytest.raises(ValueError, match="weights"):
+        rows.responsibilities32(np.zeros((3, 10), dtype=np.float32), np.ones(9))
+
+
+def _quadratic(kind, Xt):
+    """``q(x)`` of each layout, from its definition."""
+    if kind == "full":
+        i, j = np.triu_indices(Xt.shape[0])
+        return Xt[i] * Xt[j]
+    if kind == "diag":
+        return Xt**2
+    if kind == "spherical":
+        return (Xt**2).sum(axis=0, keepdims=True)
+    return Xt[:0]
 
 
 @pytest.mark.parametrize("kind", TYPES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_fill_features_match_definition(kind, dtype):
+@pytest.mark.parametrize("n_features", [2, 4, 9])  # short rows and rows over ROW_BYTES
+def test_fill_features_match_definition(kind, dtype, n_features):
     rng = np.random.default_rng(2)
-    X = rng.normal(5, 2, (700, 4))
+    X = rng.normal(5, 2, (700, n_features))
     shift = X.mean(axis=0)
-    features = _blocks.FEATURE_MAPS[kind]
-    n_quadratic = features.n_quadratic(4)
-    Z = np.empty((n_quadratic + 5, 700), dtype=dtype)
-    kernels.fill_features(X.astype(dtype), shift, Z, kernels.QUADRATIC_CODES[kind])
-    Xt = (X.astype(dtype) - shift).T.astype(dtype)
-    expected = np.empty_like(Z)
-    features.fill_quadratic(Xt, expected[:n_quadratic])
-    expected[n_quadratic:-1] = Xt
-    expected[-1] = 1.0
+    layout = get_covariance_model(kind).layout
+    q = layout.n_quadratic(n_features)
+    Z = np.empty((q + n_features + 1, 700), dtype=dtype)
+    layout.fill_features(X.astype(dtype), shift, Z)
+    Xt = (X.astype(dtype).astype(np.float64) - shift).T
+    expected = np.concatenate([_quadratic(kind, Xt), Xt, np.ones((1, 700))])
     rtol = 1e-15 if dtype == np.float64 else 1e-6
     np.testing.assert_allclose(Z, expected, rtol=rtol, atol=rtol)
 
 
 def test_fill_features_reject_wrong_block():
     with pytest.raises(ValueError, match="shape"):
-        kernels.fill_features(np.zeros((10, 3)), np.zeros(3), np.zeros((4, 10)), 0)
+        get_covariance_model("full").layout.fill_features(
+            np.zeros((10, 3)), np.zeros(3), np.zeros((4, 10))
+        )
+
+
+@pytest.mark.parametrize("kind", ["full", "diag", "spherical", "EEI"])
+def test_coefficients_encode_the_weighted_log_density(kind):
+    """theta . [q(x), x, 1] = log pi_k + log N(x | mu_k, Sigma_k) (gaussian.py), and for
+    the shared layout the same up to the common terms its likelihood_terms add."""
+    rng = np.random.default_rng(4)
+    model = get_covariance_model(kind)
+    X = rng.normal(size=(50, 3))
+    means = rng.normal(size=(3, 3))
+    weights = np.array([0.2, 0.3, 0.5])
+    full = np.stack([np.eye(3) * s + 0.2 for s in (0.5, 1.0, 2.0)])
+    stored = {
+        "full": full,
+        "diag": rng.uniform(0.5, 2, (3, 3)),
+        "EEI": np.tile(rng.uniform(0.5, 2, 3), (3, 1)),
+        "spherical": np.array([0.5, 1.0, 2.0]),
+    }[kind]
+    prec = model.layout.precision_cholesky(stored, weights)
+    q = model.layout.n_quadratic(3)
+    theta = np.empty((3, q + 4))
+    model.layout.coefficients(weights, means, prec, theta)
+    Z = np.empty((q + 4, 50))
+    model.layout.fill_features(X, np.zeros(3), Z)
+    expected = model.layout.log_density(X, means, prec) + np.log(weights)
+    np.testing.assert_allclose((theta @ Z).T, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_shared_coefficients_and_terms_make_the_log_density():
+    rng = np.random.default_rng(5)
+    layout = get_covariance_model("tied").layout
+    X, means = rng.normal(size=(60, 3)), rng.normal(size=(2, 3))
+    weights = np.array([0.4, 0.6])
+    prec = layout.precision_cholesky(np.eye(3) + 0.3, weights)
+    theta = np.empty((2, 4))
+    layout.coefficients(weights, means, prec, theta)
+    Z = np.empty((4, 60))
+    layout.fill_features(X, np.zeros(3), Z)
+    joint = (theta @ Z).T - 0.5 * np.einsum("nd,nd->n", X @ prec, X @ prec)[:, None]
+    log_prob = gaussian.log_mixture_density(joint)[0]
+    total = log_prob.sum() + layout.likelihood_terms(prec, X.T @ X * 0, 60.0)
+    total += 0.0  # the quadratic term went into joint above; the constants come next
+    expected = gaussian.log_mixture_density(layout.log_density(X, means, prec) + np.log(weights))[0]
+    constant = 60 * (np.log(np.diag(prec)).sum() - 1.5 * np.log(2 * np.pi))
+    assert total == pytest.approx(expected.sum(), rel=1e-12)
+    assert layout.likelihood_terms(prec, np.zeros((3, 3)), 60.0) == pytest.approx(constant)
+    second = X.T @ X
+    trace = np.trace(prec.T @ second @ prec)
+    assert layout.likelihood_terms(prec, second, 60.0) == pytest.approx(constant - 0.5 * trace)
 
 
 def test_stacked_kernels_match_numpy():
@@ -177,85 +223,15 @@ def test_stacked_kernels_match_numpy():
     offsets = rng.normal(size=n_components * n_features)
     constant = rng.normal(size=n_components)
     L = np.repeat(constant[:, None], n_rows, axis=1)
-    kernels.stacked_log_densities(Y, offsets, L)
+    stacked.stacked_log_densities(Y, offsets, L)
     squares = ((Y - offsets) ** 2).reshape(n_rows, n_components, n_features).sum(axis=2)
     np.testing.assert_allclose(L, (constant - 0.5 * squares).T, rtol=1e-14)
     R = rng.uniform(size=(n_components, n_rows))
     X = rng.normal(size=(n_rows, n_features))
     for first in (0, 2):
         out = np.empty((n_rows, n_components * (n_features - first)))
-        kernels.weight_rows(R, X, first, out)
+        stacked.weight_rows(R, X, first, out)
         expected = (R.T[:, :, None] * X[:, None, first:]).reshape(n_rows, -1)
         np.testing.assert_array_equal(out, expected)
     with pytest.raises(ValueError, match="first"):
-        kernels.weight_rows(R, X, 3, np.empty((n_rows, n_components * 4)))
-
-
-def _mixture(n_samples=4000, n_features=3, seed=0):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(0, 3, (3, n_features))
-    X = rng.normal(size=(n_samples, n_features)) + centers[rng.integers(3, size=n_samples)]
-    return (X - X.mean(axis=0)) / X.std(axis=0)
-
-
-def _fit(X, kind, **kwargs):
-    model = GaussianMixture(
-        3, covariance_type=kind, tol=0.0, max_iter=20, n_init=1, random_state=0, **kwargs
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return model.fit(X)
-
-
-@pytest.mark.parametrize(
-    "kind, n_features",
-    [(kind, 3) for kind in TYPES] + [("full", _blocks.STACKED_FEATURES + n) for n in (2, 3)],
-)
-def test_compiled_path_equals_numpy_path(kind, n_features, monkeypatch):
-    X = _mixture(n_features=n_features)
-    compiled = _fit(X, kind)
-    monkeypatch.setattr(_blocks, "_compiled", lambda: None)
-    plain = _fit(X, kind)
-    np.testing.assert_allclose(compiled.lower_bounds_, plain.lower_bounds_, rtol=1e-12)
-    np.testing.assert_allclose(compiled.means_, plain.means_, rtol=1e-9, atol=1e-11)
-    np.testing.assert_allclose(compiled.covariances_, plain.covariances_, rtol=1e-9, atol=1e-11)
-
-
-@pytest.mark.parametrize("kind", TYPES)
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_empty_component_counts_as_zero(kind, dtype, monkeypatch):
-    """A component of weight 0 (log-weight -inf) adds nothing, with no NaN."""
-    X = _mixture(n_samples=2000).astype(dtype)
-    precisions = {
-        "full": np.repeat(np.eye(3)[None], 3, axis=0),
-        "tied": np.eye(3),
-        "diag": np.ones((3, 3)),
-        "spherical": np.ones(3),
-    }[kind]
-    kwargs = {
-        "weights_init": [0.5, 0.5, 0.0],
-        "means_init": np.array([X[0], X[1], [50.0, 50.0, 50.0]]),
-        "precisions_init": precisions,
-        "max_iter": 1,
-    }
-    model = GaussianMixture(3, covariance_type=kind, tol=0.0, n_init=1, **kwargs)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        compiled = model.fit(X).lower_bounds_
-        monkeypatch.setattr(_blocks, "_compiled", lambda: None)
-        plain = model.fit(X).lower_bounds_
-    assert np.isfinite(compiled).all()
-    np.testing.assert_allclose(compiled, plain, rtol=1e-6 if dtype == np.float32 else 1e-12)
-
-
-def test_kernel_with_nan_parameters_takes_the_numpy_path():
-    """Parameters that are not finite never reach the compiled loops."""
-    means = np.zeros((2, 2))
-    prec_chol = np.repeat(np.eye(2)[None], 2, axis=0)
-    prec_chol[1, 0, 0] = np.nan
-    kernel = _blocks.BlockKernel("full", np.array([0.5, 0.5]), means, prec_chol, np.zeros(2))
-    assert not kernel.compiled
-    finite = _blocks.BlockKernel(
-        "full", np.array([0.5, 0.5]), means, prec_chol[:1].repeat(2, 0), np.zeros(2)
-    )
-    assert finite.compiled
+        stacked.weight_rows(R, X, 3, np.empty((n_rows, n_components * 4)))

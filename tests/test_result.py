@@ -14,7 +14,7 @@ from scipy.special import logsumexp
 
 import bayesgmm
 from bayesgmm import GaussianMixture, MixtureResult
-from bayesgmm.covariance import get_covariance_type
+from bayesgmm.covariance import get_covariance_model
 from bayesgmm.io import FORMAT_NAME, FORMAT_VERSION
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
@@ -81,7 +81,7 @@ def test_parameters_are_labelled_by_the_dataframe_columns(frame, covariance_type
     assert list(result.weights["component"].values) == [0, 1]
     assert result.covariances.shape == (2, 3, 3)
     # the expanded covariances are the estimator's native ones
-    kind = get_covariance_type(covariance_type)
+    kind = get_covariance_model(covariance_type)
     np.testing.assert_array_equal(result.covariances.values, kind.to_full(model.covariances_, 2, 3))
     assert result.means.sel(feature="width").shape == (2,)
 

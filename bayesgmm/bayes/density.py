@@ -43,7 +43,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from .._mixture_kernels import likelihood_sums
+from ..kernels.draws import likelihood_sums
 from .priors import Priors
 
 __all__ = ["PosteriorDensity"]

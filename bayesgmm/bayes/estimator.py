@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import gaussian
 from ..base import MixtureEstimator
-from ..covariance import COVARIANCE_TYPES, get_covariance_type
+from ..covariance import SKLEARN_TYPES, get_covariance_model
 from ..data import (
     check_features,
     check_float,
@@ -187,7 +187,7 @@ class BayesianGaussianMixture(MixtureEstimator):
         checked = {
             "n_components": check_int(name, "n_components", self.n_components, 1),
             "covariance_type": check_option(
-                name, "covariance_type", self.covariance_type, COVARIANCE_TYPES
+                name, "covariance_type", self.covariance_type, SKLEARN_TYPES
             ),
             "method": check_option(name, "method", self.method, METHODS),
             "draws": check_int(name, "draws", self.draws, 1),
@@ -307,7 +307,7 @@ class BayesianGaussianMixture(MixtureEstimator):
         idata, relabel_info = relabel(idata, ct, (em.means_, em.covariances_))
         info["relabel"] = relabel_info
         _add_data_groups(idata, X, standard, model)
-        kind = get_covariance_type(ct)
+        kind = get_covariance_model(ct)
         posterior = idata.posterior
         weights = posterior["weights"].mean(("chain", "draw")).values
         means = posterior["means"].mean(("chain", "draw")).values

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..covariance import get_covariance_type
+from ..covariance import get_covariance_model
 from .density import PosteriorDensity
 from .model import PARAMETER_NAMES, Standardisation, data_units
 from .variational import fit_variational
@@ -437,7 +437,7 @@ def _point_idata(model: Any, point: dict[str, np.ndarray]) -> Any:
 
 def covariance_draws(posterior: Any, covariance_type: str) -> np.ndarray:
     """Covariances of every draw as full matrices, ``(chain, draw, K, D, D)``."""
-    kind = get_covariance_type(covariance_type)
+    kind = get_covariance_model(covariance_type)
     k = posterior.sizes["component"]
     d = posterior.sizes["feature"]
     return np.asarray(kind.to_full(posterior["covariances"].values, k, d))

@@ -41,8 +41,8 @@ from pytensor.gradient import DisconnectedType, grad_not_implemented
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
-from .._mixture_kernels import likelihood_rows
 from ..gaussian import LOG_2PI
+from ..kernels.draws import likelihood_rows
 
 __all__ = ["MixtureLogp", "mixture_logp_op"]
 

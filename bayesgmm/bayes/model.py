@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from ..covariance import COVARIANCE_TYPES
+from ..covariance import SKLEARN_TYPES
 from ..data import check_int, check_option, check_X
 from .priors import Priors
 
@@ -264,9 +264,7 @@ def build_model(
     import pymc as pm
 
     n_components = check_int("build_model", "n_components", n_components, 1)
-    covariance_type = check_option(
-        "build_model", "covariance_type", covariance_type, COVARIANCE_TYPES
-    )
+    covariance_type = check_option("build_model", "covariance_type", covariance_type, SKLEARN_TYPES)
     priors = Priors() if priors is None else priors
     if not isinstance(priors, Priors):
         raise TypeError(

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ..covariance import get_covariance_type
+from ..covariance import get_covariance_model
 
 __all__ = ["relabel", "raw_posterior", "kl_cost", "PERMUTATION_NAME"]
 
@@ -160,7 +160,7 @@ def relabel(
     >>> fixed.posterior["means"].values[0, :, :, 0].tolist(), info["n_permuted"]
     ([[0.0, 5.0], [0.0, 5.0]], 1)
     """
-    kind = get_covariance_type(covariance_type)
+    kind = get_covariance_model(covariance_type)
     posterior = idata.posterior.transpose("chain", "draw", ...)
     n_components = posterior.sizes["component"]
     n_features = posterior.sizes["feature"]

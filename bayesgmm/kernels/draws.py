@@ -19,8 +19,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ._kernels import EXP_TAYLOR, horner
-from .gaussian import LOG_2PI
+from ..gaussian import LOG_2PI
+from .fastmath import EXP_TAYLOR, horner
 
 #: exp's Taylor coefficients 1/12! down to 1/0!
 EXP_TAYLOR_12 = EXP_TAYLOR[1:]

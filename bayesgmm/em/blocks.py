@@ -1,0 +1,138 @@
+"""Row blocks: how rows are cut, and one function mapped over the blocks of in-memory data
+(on a fit's threads) or over the chunks of a dask array (as dask tasks).
+
+Parts come back in block order and callers sum them in that order, so a result does not
+depend on the thread count.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from ..data import is_dask_array
+from ..threads import available_threads, single_threaded_blas
+
+__all__ = ["BLOCK_BYTES", "row_blocks", "Workers", "map_row_blocks"]
+
+#: Bytes of a block's feature matrix plus its (K, B) log-probabilities; a few per core
+#: fit in the shared cache.
+BLOCK_BYTES = 2 * 2**20
+MIN_BLOCK_ROWS = 512
+MAX_BLOCK_ROWS = 32_768
+
+
+def row_blocks(
+    n_rows: int,
+    n_columns: int,
+    dtype: Any = np.float64,
+    workers: int = 1,
+    block_bytes: int = BLOCK_BYTES,
+    min_rows: int = MIN_BLOCK_ROWS,
+) -> list[slice]:
+    """Slices of about ``block_bytes`` worth of ``n_columns`` feature rows each.
+
+    With several ``workers``, data of more than half a block's bytes are cut into at
+    least two blocks; below that, handing work to a thread costs more than it saves
+    (and far more on a loaded machine, where a woken thread waits for a core).
+
+    Examples
+    --------
+    >>> row_blocks(10, 3)
+    [slice(0, 10, None)]
+    """
+    itemsize = np.dtype(dtype).itemsize
+    size = block_bytes // (itemsize * max(n_columns, 1))
+    size = int(min(MAX_BLOCK_ROWS, max(min_rows, size)))
+    n_blocks = math.ceil(n_rows / size)
+    if workers > 1 and 2 * n_rows >= size:
+        n_blocks = max(n_blocks, min(workers, n_rows // min_rows))
+    if n_blocks <= 1:
+        return [slice(0, n_rows)]
+    size = math.ceil(n_rows / n_blocks)  # even blocks
+    return [slice(start, min(start + size, n_rows)) for start in range(0, n_rows, size)]
+
+
+class Workers:
+    """The threads of one fit: a pool made on first use and closed with the fit.
+
+    Parameters
+    ----------
+    n_threads : int or None, default=None
+        None: as many as BLAS may use now (:func:`bayesgmm.threads.available_threads`).
+    block_bytes, min_rows : int
+        How in-memory rows are cut (:func:`row_blocks`); tests set small blocks.
+    """
+
+    def __init__(
+        self,
+        n_threads: int | None = None,
+        *,
+        block_bytes: int = BLOCK_BYTES,
+        min_rows: int = MIN_BLOCK_ROWS,
+    ) -> None:
+        self.n_threads = available_threads() if n_threads is None else max(1, int(n_threads))
+        self.block_bytes = block_bytes
+        self.min_rows = min_rows
+        self._pool: ThreadPoolExecutor | None = None
+
+    def blocks(self, n_rows: int, n_columns: int, dtype: Any = np.float64) -> list[slice]:
+        """Row blocks of in-memory data for these workers."""
+        return row_blocks(n_rows, n_columns, dtype, self.n_threads, self.block_bytes, self.min_rows)
+
+    def map(self, function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        """``[function(item) for item in items]``, on the threads with BLAS at one."""
+        if self.n_threads <= 1 or len(items) <= 1:
+            return [function(item) for item in items]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.n_threads, thread_name_prefix="bayesgmm")
+        with single_threaded_blas():
+            return list(self._pool.map(function, items))
+
+    def close(self) -> None:
+        """Stop the threads (a later :meth:`map` starts new ones)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def map_row_blocks(
+    function: Callable[[np.ndarray, np.ndarray], Any],
+    X: Any,
+    weights: Any,
+    workers: Workers,
+    n_columns: int,
+    dtype: Any = np.float64,
+) -> list[Any]:
+    """``function(rows, row_weights)`` over the blocks of X (threads) or its chunks (dask).
+
+    Examples
+    --------
+    >>> X = np.arange(6.0).reshape(3, 2)
+    >>> map_row_blocks(lambda rows, w: float(w @ rows[:, 0]), X, np.ones(3), Workers(1), 2)
+    [6.0]
+    """
+    if is_dask_array(X):
+        import dask
+
+        X = X.rechunk({1: -1})
+        tasks = [
+            dask.delayed(function)(block, weight)
+            for block, weight in zip(
+                X.to_delayed().ravel(), weights.to_delayed().ravel(), strict=True
+            )
+        ]
+        with single_threaded_blas():
+            return list(dask.compute(*tasks))
+    blocks = workers.blocks(X.shape[0], n_columns, dtype)
+    return workers.map(lambda rows: function(X[rows], weights[rows]), blocks)

@@ -1,0 +1,223 @@
+"""Where the E-step and the sufficient statistics run: the engines, chosen once per fit.
+
+``compiled``
+    :class:`WholeRunEngine`: small in-memory data (one block of features). The
+    features are made once per fit and each start's whole EM runs in compiled code
+    (:data:`bayesgmm.em.loop.compiled_em_steps`), with no Python work per iteration.
+``blocks``
+    :class:`BlockEngine`: larger in-memory data, in row blocks on the fit's threads
+    (BLAS at one thread inside each), and dask arrays, chunk by chunk as dask tasks.
+
+:func:`select_engine` decides; ``GaussianMixture(engine=...)`` overrides it (tests and
+benchmarks compare engines that way). Every engine gives the same answer up to rounding:
+the same features, coefficients, kernels, M-step and stopping rule.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..covariance import CovarianceModel
+from ..data import is_dask_array
+from ..kernels.compile import kernel
+from ..kernels.features import feature_sums, logits
+from ..kernels.plugins import CompiledPlugin
+from ..kernels.rows import responsibilities_of
+from .blocks import Workers, map_row_blocks, row_blocks
+from .loop import compiled_em_steps, em_steps
+from .passes import BlockPass, n_feature_columns, responsibility_sums, uses_stacked_factors
+from .statistics import second_moment
+
+__all__ = ["ENGINES", "select_engine", "WholeRunEngine", "BlockEngine"]
+
+ENGINES = ("auto", "compiled", "blocks")
+#: Multiply-adds of the compiled loop per call before it returns to Python (where an
+#: interrupt is seen): about 20 ms of work.
+WORK_PER_CALL = 50_000_000
+
+
+@kernel
+def whole_run_e_step(model, data, params, stats):
+    """The E-step over the precomputed features, fused with the M-step's sums into ``T``.
+
+    ``data`` is ``(Z, row_weights, L, theta, coefficients)``: the (P, N) features, the
+    rows' weights, the (K, N) log-probabilities (then responsibilities) in Z's
+    precision, and the (K, P) coefficients in float64 and in Z's precision. Returns the
+    mean log-likelihood.
+    """
+    Z, row_weights, L, theta, coefficients = data
+    weights, means, covariances, prec = params
+    T, data_second = stats[0], stats[1]
+    model.coefficients(weights, means, prec, theta)
+    for k in range(theta.shape[0]):
+        for p in range(theta.shape[1]):
+            coefficients[k, p] = theta[k, p]
+    logits(coefficients, Z, L)
+    log_likelihood = responsibilities_of(L, row_weights)
+    feature_sums(L, Z, T)
+    if Z.itemsize == 4:
+        # the float32 coefficients' rounding, to first order, through the feature sums
+        for k in range(theta.shape[0]):
+            for p in range(theta.shape[1]):
+                log_likelihood += (theta[k, p] - np.float64(coefficients[k, p])) * T[k, p]
+    total_weight = 0.0
+    for k in range(theta.shape[0]):
+        total_weight += T[k, theta.shape[1] - 1]
+    log_likelihood += model.likelihood_terms(prec, data_second, total_weight)
+    return log_likelihood / total_weight
+
+
+class _Engine:
+    """What both engines share: the data, the fit's constants, the statistics buffers."""
+
+    name: str
+
+    def __init__(
+        self,
+        X: Any,
+        weights: Any,
+        shift: np.ndarray,
+        reg: np.ndarray,
+        model: CovarianceModel,
+        n_components: int,
+        dtype: Any,
+        workers: Workers,
+    ) -> None:
+        self.X, self.weights = X, weights
+        self.shift = np.asarray(shift, dtype=np.float64)
+        self.reg = np.asarray(reg, dtype=np.float64)
+        self.model, self.n_components = model, n_components
+        self.dtype, self.workers = np.dtype(dtype), workers
+        n_features = X.shape[1]
+        self.n_columns = n_feature_columns(model, n_features)
+        self.data_second = (
+            second_moment(X, weights, self.shift, workers)
+            if model.layout.shared
+            else np.zeros((n_features, n_features))
+        )
+        self.iterations_per_call = 1 << 30
+
+    def new_statistics(self, model: CovarianceModel, n_components: int) -> tuple:
+        """Buffers ``(T, data_second, reg, nk, scatter)`` for one start."""
+        shape = model.layout.storage_shape(n_components, self.X.shape[1])
+        return (
+            np.zeros((n_components, self.n_columns)),
+            self.data_second,
+            self.reg,
+            np.empty(n_components),
+            np.empty(shape),
+        )
+
+
+class WholeRunEngine(_Engine, CompiledPlugin):
+    """Small in-memory data: features made once, each start's EM one compiled call."""
+
+    name = "compiled"
+    plugin_key = "whole-run"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        X = np.ascontiguousarray(self.X)
+        n_rows, k = X.shape[0], self.n_components
+        Z = np.empty((self.n_columns, n_rows), dtype=self.dtype)
+        self.model.layout.fill_features(X, self.shift, Z)
+        self.data = (
+            Z,
+            np.ascontiguousarray(self.weights, dtype=np.float64),
+            np.empty((k, n_rows), dtype=self.dtype),
+            np.empty((k, self.n_columns)),
+            np.empty((k, self.n_columns), dtype=self.dtype),
+        )
+        self.iterations_per_call = max(1, WORK_PER_CALL // (2 * n_rows * k * self.n_columns))
+
+    def kernels(self) -> dict[str, Any]:
+        return {"e_step": whole_run_e_step}
+
+    def e_step(self, model: CovarianceModel, data: tuple, params: tuple, stats: tuple) -> float:
+        """One E-step (compiled), from Python."""
+        return whole_run_e_step(model, data, params, stats)
+
+    def iterate(self, model, params, stats, history, first, last, tol):
+        """EM iterations in one compiled call (:data:`~bayesgmm.em.loop.compiled_em_steps`)."""
+        return compiled_em_steps(self, model, self.data, params, stats, history, first, last, tol)
+
+    def responsibility_sums(self, resp: np.ndarray) -> np.ndarray:
+        """``T`` of given responsibilities (N, K), for the statistics of a start."""
+        weighted = np.asarray(resp, dtype=np.float64) * self.data[1][:, None]
+        return weighted.T @ self.data[0].T.astype(np.float64, copy=False)
+
+
+class BlockEngine(_Engine):
+    """In-memory data in row blocks on the fit's threads; dask arrays by chunks."""
+
+    name = "blocks"
+    data = None
+
+    def e_step(self, model: CovarianceModel, data: Any, params: tuple, stats: tuple) -> float:
+        """One pass over the rows: the E-step fused with the M-step's sums (into ``T``)."""
+        block_pass = BlockPass(model, params, self.shift, self.dtype)
+        parts = map_row_blocks(
+            block_pass,
+            self.X,
+            self.weights,
+            self.workers,
+            self.n_columns + self.n_components,
+            self.dtype,
+        )
+        T = stats[0]
+        T[:] = parts[0][1]
+        for part in parts[1:]:  # in block order: independent of the thread count
+            T += part[1]
+        log_likelihood = float(sum(part[0] for part in parts))
+        total_weight = float(T[:, -1].sum())
+        log_likelihood += model.layout.likelihood_terms(params[3], stats[1], total_weight)
+        return log_likelihood / total_weight
+
+    def iterate(self, model, params, stats, history, first, last, tol):
+        """EM iterations in Python (:func:`~bayesgmm.em.loop.em_steps`)."""
+        return em_steps(self, model, None, params, stats, history, first, last, tol)
+
+    def responsibility_sums(self, resp: np.ndarray) -> np.ndarray:
+        """``T`` of given responsibilities (N, K), for the statistics of a start."""
+        return responsibility_sums(self.model, self.X, self.weights, self.shift, resp)
+
+
+def fits_whole_run(X: Any, model: CovarianceModel, n_components: int, dtype: Any) -> str | None:
+    """Why the compiled whole-run engine cannot take these data, or None if it can."""
+    if is_dask_array(X):
+        return "the data are a dask array"
+    n_features = X.shape[1]
+    if uses_stacked_factors(model, n_features):
+        return f"full covariances with {n_features} features use the stacked-factor kernel"
+    columns = n_feature_columns(model, n_features) + n_components
+    if len(row_blocks(X.shape[0], columns, dtype)) > 1:
+        return f"{X.shape[0]} rows make more than one block of features"
+    return None
+
+
+def select_engine(
+    X: Any,
+    weights: Any,
+    shift: np.ndarray,
+    reg: np.ndarray,
+    model: CovarianceModel,
+    n_components: int,
+    dtype: Any,
+    workers: Workers,
+    choice: str = "auto",
+) -> WholeRunEngine | BlockEngine:
+    """The engine for these data: compiled whole runs for small in-memory data, else blocks.
+
+    ``choice`` ("auto", "compiled" or "blocks") overrides the decision; "compiled" on
+    data it cannot take raises ``ValueError`` saying why.
+    """
+    why_not = fits_whole_run(X, model, n_components, dtype)
+    if choice == "compiled" and why_not is not None:
+        raise ValueError(
+            f"engine='compiled' runs small in-memory data only, but {why_not}. Use "
+            "engine='auto' (or 'blocks')."
+        )
+    engine = BlockEngine if choice == "blocks" or why_not is not None else WholeRunEngine
+    return engine(X, weights, shift, reg, model, n_components, dtype, workers)

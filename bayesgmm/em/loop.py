@@ -1,0 +1,163 @@
+"""The EM skeleton, written once: per start, E-step -> statistics -> M-step -> stopping rule.
+
+:func:`em_steps` is the loop (as scikit-learn's ``BaseMixture.fit_predict`` holds it). It
+is one Python source that runs in two ways: as Python, calling a Python engine's
+``e_step`` (row blocks on threads, dask chunks), and compiled by numba
+(:data:`compiled_em_steps`), calling a compiled engine's ``e_step`` for small data
+whose every iteration then costs no Python work. Both call the same compiled M-step
+(:func:`maximise`, through the covariance model's kernels) and the same compiled
+stopping rule. :func:`run_em` drives one start: it calls the loop in chunks of
+iterations (so an interrupt or a progress message never waits for a whole run),
+raises the engine's error for a covariance that collapsed, and ends with the E-step
+of the returned parameters.
+
+State passed around (tuples of arrays, so compiled code can take them):
+
+``params``
+    ``(weights, means, covariances, prec)``: in the layout's storage, shifted
+    coordinates, updated in place.
+``stats``
+    ``(T, data_second, reg, nk, scatter)``: the E-step's feature sums, the data's
+    second moment (shared layouts) and the variance floor (both constant), and the
+    M-step's counts and regularised scatter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..covariance import CovarianceModel, not_positive_definite
+from ..covariance.layout_kernels import NO_FAILURE, SHARED_FAILURE
+from ..kernels.compile import kernel
+from .stopping import aitken_converged
+
+__all__ = ["em_steps", "compiled_em_steps", "maximise", "run_em", "Run", "Parameters"]
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """A mixture's parameters in the layout's storage and the engine's shifted coordinates."""
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    prec: np.ndarray
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """C-ordered float64 copies, as the loop updates them in place."""
+        return tuple(
+            np.array(value, dtype=np.float64, order="C")
+            for value in (self.weights, self.means, self.covariances, self.prec)
+        )
+
+
+@dataclass
+class Run:
+    """One start's outcome."""
+
+    params: Parameters
+    history: list[float]
+    converged: bool
+    n_iter: int
+    degenerate: list[str]
+    start: str = ""
+
+
+@kernel
+def maximise(model, params, stats):
+    """The M-step: weights, means and covariances from the E-step's sums, in place.
+
+    Returns the first component whose covariance is not positive definite (-2: the
+    shared one), or -1.
+    """
+    weights, means, covariances, prec = params
+    T, data_second, reg, nk, scatter = stats
+    model.statistics(T, data_second, reg, nk, means, scatter)
+    total = 0.0
+    for k in range(nk.shape[0]):
+        total += nk[k]
+    for k in range(nk.shape[0]):
+        weights[k] = nk[k] / total
+    model.estimate(nk, scatter, means.shape[1], covariances)
+    return model.factorise(covariances, prec)
+
+
+def em_steps(engine, model, data, params, stats, history, first, last, tol):
+    """EM iterations ``first .. last - 1`` of one start; ``history[i]`` gets the mean
+    log-likelihood of iteration i's E-step. Returns (iterations done, converged, failed
+    component or -1)."""
+    n_iter = first
+    for iteration in range(first, last):
+        n_iter = iteration + 1
+        history[iteration] = engine.e_step(model, data, params, stats)
+        failed = maximise(model, params, stats)
+        if failed != NO_FAILURE:
+            return n_iter, False, failed
+        if aitken_converged(history, n_iter, tol):
+            return n_iter, True, NO_FAILURE
+    return n_iter, False, NO_FAILURE
+
+
+#: :func:`em_steps` compiled, for engines whose ``e_step`` is compiled.
+compiled_em_steps = kernel(em_steps)
+
+
+def run_em(
+    engine: Any,
+    model: CovarianceModel,
+    start: Parameters,
+    *,
+    max_iter: int,
+    tol: float,
+    progress: Callable[[int, float], None] | None = None,
+    report_every: int | None = None,
+) -> Run:
+    """EM from ``start`` until the stopping rule holds or ``max_iter`` iterations ran.
+
+    Parameters
+    ----------
+    engine : an engine of :mod:`bayesgmm.em.engines`
+    model : CovarianceModel
+    start : Parameters
+        Starting parameters (copied).
+    max_iter : int
+        Most iterations (0: only the E-step of ``start``).
+    tol : float
+        Tolerance of the stopping rule (:mod:`bayesgmm.em.stopping`).
+    progress : callable or None, default=None
+        Called as ``progress(n_iter, mean_log_likelihood)`` after each chunk of
+        iterations.
+    report_every : int or None, default=None
+        Iterations per chunk at most (None: the engine's choice).
+
+    Returns
+    -------
+    Run
+        Parameters, history (``n_iter + 1`` mean log-likelihoods: the last at the
+        returned parameters), convergence and iteration count; ``degenerate`` empty.
+
+    Raises
+    ------
+    CovarianceError
+        When an M-step's covariance is not positive definite.
+    """
+    params = start.arrays()
+    stats = engine.new_statistics(model, len(start.weights))
+    history = np.empty(max_iter + 1)
+    n_iter, converged = 0, False
+    chunk = engine.iterations_per_call if report_every is None else report_every
+    while n_iter < max_iter and not converged:
+        last = min(max_iter, n_iter + chunk)
+        n_iter, converged, failed = engine.iterate(model, params, stats, history, n_iter, last, tol)
+        if failed != NO_FAILURE:
+            component = None if failed == SHARED_FAILURE else int(failed)
+            weight = None if component is None else float(params[0][component])
+            raise not_positive_definite(component, weight)
+        if progress is not None:
+            progress(n_iter, float(history[n_iter - 1]))
+    history[n_iter] = engine.e_step(model, engine.data, params, stats)
+    return Run(Parameters(*params), history[: n_iter + 1].tolist(), converged, n_iter, [])
