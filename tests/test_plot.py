@@ -1,5 +1,6 @@
 """Plots: what is drawn (ellipse geometry, counts, labels, legends), on the Agg backend."""
 
+import subprocess
 import sys
 
 import matplotlib
@@ -188,7 +189,15 @@ def test_bad_arguments(data):
         plot.plot_posterior_ellipses(one)
 
 
-def test_missing_matplotlib_names_the_extra(monkeypatch):
+def test_missing_matplotlib_names_the_extra(data, monkeypatch):
+    """The first drawing call (not the import) needs matplotlib, and says how to get it."""
+    X, em = data
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r"bayesgmm\[plot\]"):
-        plot._pyplot()
+        plot.plot_clusters(em, X)
+
+
+def test_importing_the_plots_does_not_import_matplotlib():
+    code = "import sys, bayesgmm.plot; print('matplotlib' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "False"
