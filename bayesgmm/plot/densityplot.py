@@ -93,22 +93,36 @@ def plot_density(
     index = feature_index(result, features, ndim)
     draws = parameter_draws(result, index, n_draws, np.random.default_rng(0))
     data = None if X is None else as_array(X)[:, index]
-    low, high = _bounds(data, *draws[1:])
-    label = "posterior predictive density" if has_posterior(result) else "fitted density"
-    names = tuple(result.feature_names[i] for i in index)
+    bounds = _bounds(data, *draws[1:])
+    texts = {
+        "label": "posterior predictive density" if has_posterior(result) else "fitted density",
+        "names": tuple(result.feature_names[i] for i in index),
+        "n_components": result.n_components,
+    }
     if ndim == 1:
-        grid = np.linspace(low[0], high[0], 400)
-        return _draw.density_curve(
-            ax,
-            grid,
-            _mixture_density(grid[:, None], *draws),
-            None if data is None else data[:, 0],
-            label=label,
-            name=names[0],
-            title=f"Density of the {result.n_components}-component fit",
-            line_kwargs=contour_kwargs,
-            hist_kwargs=scatter_kwargs,
-        )
+        return _curve(ax, draws, data, bounds, texts, contour_kwargs, scatter_kwargs)
+    return _contours(ax, draws, data, bounds, grid_size, texts, contour_kwargs, scatter_kwargs)
+
+
+def _curve(ax, draws, data, bounds, texts, line_kwargs, hist_kwargs) -> Any:
+    """The density of a one-feature fit over 400 points, above a histogram of the data."""
+    grid = np.linspace(bounds[0][0], bounds[1][0], 400)
+    return _draw.density_curve(
+        ax,
+        grid,
+        _mixture_density(grid[:, None], *draws),
+        None if data is None else data[:, 0],
+        label=texts["label"],
+        name=texts["names"][0],
+        title=f"Density of the {texts['n_components']}-component fit",
+        line_kwargs=line_kwargs,
+        hist_kwargs=hist_kwargs,
+    )
+
+
+def _contours(ax, draws, data, bounds, grid_size, texts, contour_kwargs, scatter_kwargs) -> Any:
+    """Contours of the density on a grid_size x grid_size mesh over two features."""
+    low, high = bounds
     mesh_x, mesh_y = np.meshgrid(*(np.linspace(low[i], high[i], grid_size) for i in (0, 1)))
     density = _mixture_density(np.column_stack([mesh_x.ravel(), mesh_y.ravel()]), *draws)
     return _draw.density_contours(
@@ -117,9 +131,9 @@ def plot_density(
         mesh_y,
         density.reshape(mesh_x.shape),
         data,
-        label=label,
-        names=names,
-        title=f"{label.capitalize()} ({result.n_components} components)",
+        label=texts["label"],
+        names=texts["names"],
+        title=f"{texts['label'].capitalize()} ({texts['n_components']} components)",
         contour_kwargs=contour_kwargs,
         scatter_kwargs=scatter_kwargs,
     )
