@@ -26,72 +26,7 @@ __all__ = [
     "Comparison",
     "adjusted_rand_index",
     "match_components",
-    "posterior_parameters",
 ]
-
-
-def posterior_parameters(model: Any) -> xr.Dataset:
-    """Posterior draws of a Bayesian fit with covariances as full matrices.
-
-    The stored posterior keeps each covariance type's native shape (tied: one
-    matrix; diag: variances; spherical: one variance per component); this expands
-    them so every type looks the same.
-
-    Parameters
-    ----------
-    model : BayesianGaussianMixture or MixtureResult
-        A fit with ``result_.posterior``.
-
-    Returns
-    -------
-    xarray.Dataset
-        ``weights`` (chain, draw, component), ``means`` (chain, draw, component,
-        feature) and ``covariances`` (chain, draw, component, feature, feature_bis).
-
-    Examples
-    --------
-    >>> import arviz as az
-    >>> from bayesgmm import MixtureResult
-    >>> posterior = az.from_dict(posterior={
-    ...     "weights": np.full((1, 3, 2), 0.5), "means": np.zeros((1, 3, 2, 2)),
-    ...     "covariances": np.ones((1, 3, 2))},
-    ...     dims={"weights": ["component"], "means": ["component", "feature"],
-    ...           "covariances": ["component"]})
-    >>> fit = MixtureResult(weights=np.full(2, 0.5), means=np.zeros((2, 2)),
-    ...                     covariances=np.ones(2), covariance_type="spherical",
-    ...                     posterior=posterior)
-    >>> posterior_parameters(fit)["covariances"].shape
-    (1, 3, 2, 2, 2)
-    """
-    from .covariance import get_covariance_model
-
-    result = getattr(model, "result_", model)
-    posterior = getattr(result.posterior, "posterior", None)
-    if posterior is None:
-        raise ValueError(
-            "This needs posterior draws: fit BayesianGaussianMixture (method='nuts' or "
-            "'advi'); an EM fit has none."
-        )
-    k, d = result.n_components, result.n_features
-    weights = posterior["weights"].transpose("chain", "draw", "component").values
-    means = posterior["means"].transpose("chain", "draw", "component", ...).values
-    native = posterior["covariances"].transpose("chain", "draw", ...).values
-    full = np.array(get_covariance_model(result.covariance_type).to_full(native, k, d))
-    coords = {
-        "chain": posterior["chain"].values,
-        "draw": posterior["draw"].values,
-        "component": np.arange(k),
-        "feature": list(result.feature_names),
-        "feature_bis": list(result.feature_names),
-    }
-    return xr.Dataset(
-        {
-            "weights": (("chain", "draw", "component"), weights),
-            "means": (("chain", "draw", "component", "feature"), means.reshape(*weights.shape, d)),
-            "covariances": (("chain", "draw", "component", "feature", "feature_bis"), full),
-        },
-        coords=coords,
-    )
 
 
 def adjusted_rand_index(labels_a: Any, labels_b: Any) -> float:
@@ -248,14 +183,102 @@ class Comparison:
         )
 
 
-def _plug_in_log_likelihood(result: Any, X: Any) -> float:
-    """Total log-likelihood at the result's point estimates (posterior means for Bayes)."""
-    return -0.5 * (result.aic(X) - 2 * result.n_parameters)
+def _check_fits(em_fit: Any, bayes_fit: Any, ci_prob: Any) -> tuple[Any, Any, float]:
+    """The two MixtureResults and ``ci_prob``, or an error that says what to change."""
+    ci_prob = check_float("compare", "ci_prob", ci_prob, 0.0, strict=True)
+    if ci_prob >= 1:
+        raise ValueError(f"ci_prob must be below 1 (for example 0.94); got {ci_prob!r}.")
+    em = getattr(em_fit, "result_", em_fit)
+    bayes = getattr(bayes_fit, "result_", bayes_fit)
+    for name, fit in (("em_fit", em), ("bayes_fit", bayes)):
+        if not hasattr(fit, "covariances") or not hasattr(fit, "posterior"):
+            raise TypeError(
+                f"{name} must be a fitted estimator or a MixtureResult; got {type(fit).__name__}."
+            )
+    if getattr(bayes.posterior, "posterior", None) is None:
+        raise ValueError(
+            "bayes_fit has no posterior draws: fit BayesianGaussianMixture with method='nuts' "
+            "or 'advi' (an EM or MAP fit cannot give intervals)."
+        )
+    if em.feature_names != bayes.feature_names:
+        raise ValueError(
+            f"The fits have different features: {em.feature_names} and {bayes.feature_names}. "
+            "Fit both to the same columns."
+        )
+    return em, bayes, ci_prob
 
 
 def _aligned_posterior(posterior: xr.Dataset, order: np.ndarray) -> xr.Dataset:
     aligned = posterior.isel(component=order)
     return aligned.assign_coords(component=np.arange(len(order)))
+
+
+def _parameter_rows(em: Any, aligned: xr.Dataset, ci_prob: float) -> pd.DataFrame:
+    """One row per weight, mean and covariance entry (upper triangle), in EM's numbering."""
+    import arviz as az
+
+    hdi = az.hdi(aligned[["weights", "means", "covariances"]], hdi_prob=ci_prob)
+    mean = aligned.mean(("chain", "draw"))
+    sd = aligned.std(("chain", "draw"))
+    names = em.feature_names
+    em_values = {"weights": em.weights, "means": em.means, "covariances": em.covariances}
+    cells = []
+    for k in range(em.n_components):
+        cells.append(("weights", k, {}))
+        cells += [("means", k, {"feature": f}) for f in names]
+        cells += [
+            ("covariances", k, {"feature": f, "feature_bis": g})
+            for i, f in enumerate(names)
+            for g in names[i:]
+        ]
+    rows = []
+    for parameter, k, where in cells:
+        at = {"component": k, **where}
+        em_value = float(em_values[parameter].sel(at))
+        low, high = (float(v) for v in hdi[parameter].sel(at).values)
+        rows.append(
+            {
+                "parameter": parameter,
+                "component": k,
+                "feature": where.get("feature", ""),
+                "feature_bis": where.get("feature_bis", ""),
+                "em": em_value,
+                "posterior_mean": float(mean[parameter].sel(at)),
+                "posterior_sd": float(sd[parameter].sel(at)),
+                "hdi_lower": low,
+                "hdi_upper": high,
+                "em_inside": bool(low <= em_value <= high),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _global_rows(em: Any, bayes: Any, X: Any, order: np.ndarray) -> pd.DataFrame:
+    """Log-likelihood, BIC and ELPD-LOO of both fits, and how far their partitions agree."""
+    import arviz as az
+
+    em_resp = _responsibility_mean(em, X)
+    bayes_resp = _responsibility_mean(bayes, X)[:, order]
+    ari = adjusted_rand_index(em_resp.argmax(axis=1), bayes_resp.argmax(axis=1))
+    mad = float(np.abs(em_resp - bayes_resp).mean())
+    elpd = np.nan
+    if "log_likelihood" in getattr(bayes.posterior, "groups", lambda: [])():
+        elpd = float(az.loo(bayes.posterior)["elpd_loo"])
+    quantities = (
+        "log_likelihood",
+        "bic",
+        "elpd_loo",
+        "adjusted_rand_index",
+        "mean_abs_responsibility_difference",
+    )
+    return pd.DataFrame(
+        {
+            "em": [em.log_likelihood(X), em.bic(X), np.nan, np.nan, np.nan],
+            "bayes": [bayes.log_likelihood(X), bayes.bic(X), elpd, np.nan, np.nan],
+            "agreement": [np.nan, np.nan, np.nan, ari, mad],
+        },
+        index=pd.Index(quantities, name="quantity"),
+    )
 
 
 def compare(em_fit: Any, bayes_fit: Any, X: Any, *, ci_prob: float = 0.94) -> Comparison:
@@ -294,90 +317,12 @@ def compare(em_fit: Any, bayes_fit: Any, X: Any, *, ci_prob: float = 0.94) -> Co
     >>> bayes = BayesianGaussianMixture(2, method="advi", random_state=0).fit(X)  # doctest: +SKIP
     >>> compare(em, bayes, X).global_table  # doctest: +SKIP
     """
-    import arviz as az
-
-    ci_prob = check_float("compare", "ci_prob", ci_prob, 0.0, strict=True)
-    if ci_prob >= 1:
-        raise ValueError(f"ci_prob must be below 1 (for example 0.94); got {ci_prob!r}.")
-    em = getattr(em_fit, "result_", em_fit)
-    bayes = getattr(bayes_fit, "result_", bayes_fit)
-    for name, fit in (("em_fit", em), ("bayes_fit", bayes)):
-        if not hasattr(fit, "covariances") or not hasattr(fit, "posterior"):
-            raise TypeError(
-                f"{name} must be a fitted estimator or a MixtureResult; got {type(fit).__name__}."
-            )
-    if getattr(bayes.posterior, "posterior", None) is None:
-        raise ValueError(
-            "bayes_fit has no posterior draws: fit BayesianGaussianMixture with method='nuts' "
-            "or 'advi' (an EM or MAP fit cannot give intervals)."
-        )
-    if em.feature_names != bayes.feature_names:
-        raise ValueError(
-            f"The fits have different features: {em.feature_names} and {bayes.feature_names}. "
-            "Fit both to the same columns."
-        )
+    em, bayes, ci_prob = _check_fits(em_fit, bayes_fit, ci_prob)
     order = match_components(em, bayes)
-    aligned = _aligned_posterior(posterior_parameters(bayes), order)
-    hdi = az.hdi(aligned[["weights", "means", "covariances"]], hdi_prob=ci_prob)
-    mean = aligned.mean(("chain", "draw"))
-    sd = aligned.std(("chain", "draw"))
-
-    names = em.feature_names
-    rows = []
-
-    def add(parameter: str, k: int, em_value: float, where: dict[str, Any], f="", g="") -> None:
-        low, high = (float(v) for v in hdi[parameter].sel(component=k, **where).values)
-        rows.append(
-            {
-                "parameter": parameter,
-                "component": k,
-                "feature": f,
-                "feature_bis": g,
-                "em": float(em_value),
-                "posterior_mean": float(mean[parameter].sel(component=k, **where)),
-                "posterior_sd": float(sd[parameter].sel(component=k, **where)),
-                "hdi_lower": low,
-                "hdi_upper": high,
-                "em_inside": bool(low <= em_value <= high),
-            }
-        )
-
-    em_w, em_m, em_c = em.weights.values, em.means.values, em.covariances.values
-    for k in range(em.n_components):
-        add("weights", k, em_w[k], {})
-        for i, f in enumerate(names):
-            add("means", k, em_m[k, i], {"feature": f}, f)
-        for i, f in enumerate(names):
-            for j in range(i, len(names)):
-                g = names[j]
-                add("covariances", k, em_c[k, i, j], {"feature": f, "feature_bis": g}, f, g)
-    table = pd.DataFrame(rows)
-
+    aligned = _aligned_posterior(bayes.draws(), order)
+    table = _parameter_rows(em, aligned, ci_prob)
+    global_table = _global_rows(em, bayes, X, order)
     aligned_result = _aligned_result(bayes, aligned, order)
-    em_resp = _responsibility_mean(em, X)
-    bayes_resp = _responsibility_mean(bayes, X)[:, order]
-    ari = adjusted_rand_index(em_resp.argmax(axis=1), bayes_resp.argmax(axis=1))
-    mad = float(np.abs(em_resp - bayes_resp).mean())
-    elpd = np.nan
-    if "log_likelihood" in getattr(bayes.posterior, "groups", lambda: [])():
-        elpd = float(az.loo(bayes.posterior)["elpd_loo"])
-    global_table = pd.DataFrame(
-        {
-            "em": [_plug_in_log_likelihood(em, X), em.bic(X), np.nan, np.nan, np.nan],
-            "bayes": [_plug_in_log_likelihood(bayes, X), bayes.bic(X), elpd, np.nan, np.nan],
-            "agreement": [np.nan, np.nan, np.nan, ari, mad],
-        },
-        index=pd.Index(
-            [
-                "log_likelihood",
-                "bic",
-                "elpd_loo",
-                "adjusted_rand_index",
-                "mean_abs_responsibility_difference",
-            ],
-            name="quantity",
-        ),
-    )
     return Comparison(table, global_table, order, ci_prob, em_fit, bayes_fit, aligned_result)
 
 

@@ -165,19 +165,14 @@ def mixture_parameters_1d(model: Any) -> tuple[np.ndarray, np.ndarray, np.ndarra
             f"{result.n_features} features {result.feature_names}. Fit one column, e.g. "
             "X[['returns']]."
         )
+    draws = result.draws()  # chains and draws stacked below; an EM fit is one draw
+    k = result.n_components
+    weights = draws["weights"].values.reshape(-1, k)
+    means = draws["means"].values.reshape(-1, k)
+    sds = np.sqrt(draws["covariances"].values.reshape(-1, k))
     if getattr(result.posterior, "posterior", None) is not None:
-        from .comparison import posterior_parameters
-
-        stacked = posterior_parameters(result).stack(sample=("chain", "draw"))
-        weights = stacked["weights"].transpose("sample", "component").values
-        means = stacked["means"].isel(feature=0).transpose("sample", "component").values
-        cov = stacked["covariances"].isel(feature=0, feature_bis=0)
-        sds = np.sqrt(cov.transpose("sample", "component").values)
         return weights, means, sds, True
-    weights = result.weights.values
-    means = result.means.values[:, 0]
-    sds = np.sqrt(result.covariances.values[:, 0, 0])
-    return weights, means, sds, False
+    return weights[0], means[0], sds[0], False
 
 
 def _cdf(x: np.ndarray, weights: np.ndarray, means: np.ndarray, sds: np.ndarray) -> np.ndarray:

@@ -296,16 +296,12 @@ def select(
 
     Notes
     -----
-    A fit whose ``result_.degenerate`` list is non-empty (a component collapsed onto
-    tied values, or a near-singular covariance) has an unbounded likelihood: its row
-    is kept with ``degenerate=True`` and the reason in ``note`` but it is never
-    chosen, whatever its criterion. A candidate that cannot be fitted (for example
-    more components than rows) gets ``failed=True`` and the error in ``note``.
-    Warnings raised during the fits are recorded in ``note`` rather than repeated
-    for each of the grid's cells.
-
-    The table holds all three criteria, so :meth:`SelectionResult.ranking` re-ranks
-    by another criterion without refitting.
+    A fit with a degenerate component (``result_.degenerate`` not empty: a collapsed or
+    near-singular covariance) has an unbounded likelihood: its row stays, with
+    ``degenerate=True`` and the reason in ``note``, and is never chosen. A candidate
+    that cannot be fitted gets ``failed=True`` and the error in ``note``; warnings go
+    to ``note`` once per cell. The table holds all three criteria, so
+    :meth:`SelectionResult.ranking` re-ranks by another one without refitting.
 
     Examples
     --------
@@ -317,6 +313,53 @@ def select(
     >>> sel.table.shape[0]
     6
     """
+    method, ks, types, params = _check_grid(
+        method, n_components, covariance_types, criterion, estimator_params
+    )
+    chosen_criterion = criterion if method == "em" else "loo"
+    check_X(X, estimator="select", min_samples=2)  # one clear error before any fit
+    rows, estimators = _fit_grid(
+        X, ks, types, method, random_state, sample_weight, params, progress
+    )
+    table = pd.DataFrame(rows)
+    if method != "em":
+        table = _add_loo(table, estimators)
+    table = _rank(table, *_criterion_column(chosen_criterion, method))
+    return SelectionResult(table, chosen_criterion, estimators, method)
+
+
+def _fit_grid(
+    X: Any,
+    ks: tuple[int, ...],
+    types: tuple[str, ...],
+    method: str,
+    random_state: Any,
+    sample_weight: Any,
+    params: dict[str, Any],
+    progress: bool,
+) -> tuple[list[dict[str, Any]], dict[tuple[str, int], Any]]:
+    """Fit every candidate: the table's rows and the fitted estimators."""
+    bar = _Progress(len(ks) * len(types), "select", progress)
+    rows, estimators = [], {}
+    for covariance_type in types:
+        for k in ks:
+            estimator, texts, error = _fit_one(
+                X, k, covariance_type, method, random_state, sample_weight, params
+            )
+            bar.update(f"{covariance_type} K={k}")
+            if estimator is not None:
+                estimators[(covariance_type, k)] = estimator
+            row = _candidate_row(X, covariance_type, k, estimator, texts, error)
+            if row["note"]:
+                logger.info("select %s K=%d: %s", covariance_type, k, row["note"])
+            rows.append(row)
+    return rows, estimators
+
+
+def _check_grid(
+    method: Any, n_components: Any, covariance_types: Any, criterion: Any, estimator_params: Any
+) -> tuple[str, tuple[int, ...], tuple[str, ...], dict[str, Any]]:
+    """Checked method, numbers of components, covariance types and estimator parameters."""
     method = check_option("select", "method", method, _METHODS)
     ks = tuple(
         check_int("select", "n_components", k, 1) for k in _as_tuple(n_components, "n_components")
@@ -329,57 +372,50 @@ def select(
         _criterion_column(criterion, method)
     elif criterion not in (*CRITERIA, "loo"):
         check_option("select", "criterion", criterion, (*CRITERIA, "loo"))
-    chosen_criterion = criterion if method == "em" else "loo"
     params = dict(estimator_params or {})
     for reserved in ("n_components", "covariance_type", "random_state", "method"):
         if reserved in params:
             raise ValueError(
                 f"estimator_params must not set {reserved!r}: select sets it for each candidate."
             )
-    check_X(X, estimator="select", min_samples=2)  # one clear error before any fit
+    return method, ks, types, params
 
-    bar = _Progress(len(ks) * len(types), "select", progress)
-    rows, estimators = [], {}
-    for covariance_type in types:
-        for k in ks:
-            estimator, texts, error = _fit_one(
-                X, k, covariance_type, method, random_state, sample_weight, params
-            )
-            bar.update(f"{covariance_type} K={k}")
-            row = {
-                "covariance_type": covariance_type,
-                "n_components": k,
-                "n_parameters": np.nan,
-                "log_likelihood": np.nan,
-                "bic": np.nan,
-                "aic": np.nan,
-                "icl": np.nan,
-                "converged": False,
-                "degenerate": False,
-                "failed": error is not None,
-                "note": error or "",
-            }
-            if estimator is not None:
-                estimators[(covariance_type, k)] = estimator
-                result = estimator.result_
-                total = -0.5 * (result.aic(X) - 2 * result.n_parameters)  # at the estimates
-                row.update(
-                    n_parameters=result.n_parameters,
-                    log_likelihood=total,
-                    bic=result.bic(X),
-                    aic=result.aic(X),
-                    icl=result.icl(X),
-                    converged=bool(result.converged) if result.converged is not None else True,
-                    degenerate=bool(result.degenerate),
-                    note="; ".join(list(result.degenerate) + texts),
-                )
-            if row["note"]:
-                logger.info("select %s K=%d: %s", covariance_type, k, row["note"])
-            rows.append(row)
-    table = pd.DataFrame(rows)
-    if method != "em":
-        table = _add_loo(table, estimators)
-    column, ascending = _criterion_column(chosen_criterion, method)
+
+def _candidate_row(
+    X: Any, covariance_type: str, k: int, estimator: Any, texts: list[str], error: str | None
+) -> dict[str, Any]:
+    """One row of the table: criteria of a fitted candidate, or why it failed."""
+    row = {
+        "covariance_type": covariance_type,
+        "n_components": k,
+        "n_parameters": np.nan,
+        "log_likelihood": np.nan,
+        "bic": np.nan,
+        "aic": np.nan,
+        "icl": np.nan,
+        "converged": False,
+        "degenerate": False,
+        "failed": error is not None,
+        "note": error or "",
+    }
+    if estimator is None:
+        return row
+    result = estimator.result_
+    row.update(
+        n_parameters=result.n_parameters,
+        log_likelihood=result.log_likelihood(X),  # total, at the estimates
+        bic=result.bic(X),
+        aic=result.aic(X),
+        icl=result.icl(X),
+        converged=bool(result.converged) if result.converged is not None else True,
+        degenerate=bool(result.degenerate),
+        note="; ".join(list(result.degenerate) + texts),
+    )
+    return row
+
+
+def _rank(table: pd.DataFrame, column: str, ascending: bool) -> pd.DataFrame:
+    """Add ``rank`` (0 = best, NaN where a fit cannot be chosen) and ``best``."""
     eligible = _eligible(table) & table[column].notna()
     if not eligible.any():
         raise ValueError(
@@ -391,8 +427,7 @@ def select(
     table["rank"] = np.nan
     table.loc[eligible, "rank"] = ranks
     table["best"] = table["rank"] == 0
-    table = table.astype({"converged": bool, "degenerate": bool, "failed": bool})
-    return SelectionResult(table, chosen_criterion, estimators, method)
+    return table.astype({"converged": bool, "degenerate": bool, "failed": bool})
 
 
 def _add_loo(table: pd.DataFrame, estimators: dict[tuple[str, int], Any]) -> pd.DataFrame:

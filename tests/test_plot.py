@@ -1,5 +1,6 @@
 """Plots: what is drawn (ellipse geometry, counts, labels, legends), on the Agg backend."""
 
+import subprocess
 import sys
 
 import matplotlib
@@ -121,6 +122,25 @@ def test_density_1d_integrates_to_one():
     assert np.trapezoid(values, grid) == pytest.approx(1.0, abs=0.01)
 
 
+def test_bayesian_density_is_the_mean_of_the_draws_densities():
+    """The curve of a 1-D Bayesian fit averages every draw's mixture density (SciPy)."""
+    from scipy import stats
+
+    x = np.random.default_rng(4).normal(size=(50, 1))
+    bayes = fake_posterior_result([0.4, 0.6], [[-1.0], [2.0]], [[[0.5]], [[2.0]]], x, draws=10)
+    line = plot.plot_density(bayes, n_draws=100).lines[0]  # 2 x 10 draws: all of them
+    grid = line.get_xdata()
+    posterior = bayes.posterior.posterior
+    weights = posterior["weights"].values.reshape(-1, 2)
+    means = posterior["means"].values.reshape(-1, 2)
+    sds = np.sqrt(posterior["covariances"].values.reshape(-1, 2))
+    densities = [
+        np.sum(w * stats.norm.pdf(grid[:, None], m, s), axis=1)
+        for w, m, s in zip(weights, means, sds, strict=True)
+    ]
+    np.testing.assert_allclose(line.get_ydata(), np.mean(densities, axis=0), rtol=1e-10)
+
+
 def test_criterion_plot_marks_best_and_degenerate():
     X = make_mixture(120, 2, 2, random_state=0).X
     selection = select(X, n_components=[1, 2, 3], covariance_types=("full", "spherical"))
@@ -143,6 +163,11 @@ def test_posterior_ellipses_one_per_draw_and_component(data, bayes):
     X, _ = data
     ax = plot.plot_posterior_ellipses(bayes, X, n_draws=7)
     assert len(_ellipses(ax)) == 7 * 3
+    # with every draw shown, the centres are the posterior means on the two features
+    ax = plot.plot_posterior_ellipses(bayes, features=("c", "a"), n_draws=1000)
+    centres = np.array([e.center for e in _ellipses(ax)])
+    means = bayes.posterior.posterior["means"].sel(feature=["c", "a"]).values.reshape(-1, 2)
+    np.testing.assert_array_equal(centres, means)
     with pytest.raises(ValueError, match="posterior draws"):
         plot.plot_posterior_ellipses(data[1], X)
 
@@ -188,7 +213,15 @@ def test_bad_arguments(data):
         plot.plot_posterior_ellipses(one)
 
 
-def test_missing_matplotlib_names_the_extra(monkeypatch):
+def test_missing_matplotlib_names_the_extra(data, monkeypatch):
+    """The first drawing call (not the import) needs matplotlib, and says how to get it."""
+    X, em = data
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r"bayesgmm\[plot\]"):
-        plot._pyplot()
+        plot.plot_clusters(em, X)
+
+
+def test_importing_the_plots_does_not_import_matplotlib():
+    code = "import sys, bayesgmm.plot; print('matplotlib' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "False"

@@ -150,3 +150,61 @@ def test_two_feature_fit_is_refused():
     )
     with pytest.raises(ValueError, match="one variable"):
         value_at_risk(fit)
+
+
+def _per_draw_reference(name, weights, means, sds, at):
+    """The quantity for one draw's mixture, from SciPy alone (root finding, quadrature)."""
+    from scipy import integrate, optimize
+
+    def mixture_cdf(x):
+        return float(np.sum(weights * stats.norm.cdf(x, means, sds)))
+
+    if name == "cdf":
+        return mixture_cdf(at)
+    q = optimize.brentq(lambda x: mixture_cdf(x) - at, -100.0, 100.0, xtol=1e-14, rtol=1e-14)
+    if name == "quantile":
+        return q
+    if name == "value_at_risk":
+        return -q
+    tail, _ = integrate.quad(
+        lambda x: x * np.sum(weights * stats.norm.pdf(x, means, sds)), -np.inf, q, epsabs=1e-13
+    )
+    return -tail / at
+
+
+@pytest.mark.parametrize(
+    ("function", "at"),
+    [(cdf, -1.5), (quantile, 0.2), (value_at_risk, 0.01), (expected_shortfall, 0.05)],
+)
+def test_bayesian_interval_is_the_equal_tailed_interval_of_the_draws(function, at):
+    """At the default ci_prob=0.94 the bounds are the 3 % and 97 % quantiles of the per-draw
+    values (a bound taken at ci_prob, or at 1 - ci_prob, fails), and each draw's value is
+    that draw's mixture's, computed by SciPy."""
+    X = np.random.default_rng(2).normal(size=(30, 1))
+    fit = fake_posterior_result(WEIGHTS, MEANS, VARIANCES[:, None, None], X, draws=50, spread=0.1)
+    posterior = fit.posterior.posterior
+    weights = posterior["weights"].values.reshape(-1, 2)
+    means = posterior["means"].values.reshape(-1, 2)
+    sds = np.sqrt(posterior["covariances"].values.reshape(-1, 2))
+    draws = zip(weights, means, sds, strict=True)
+    expected = np.array([_per_draw_reference(function.__name__, *draw, at) for draw in draws])
+    estimate = function(fit, at)
+    np.testing.assert_allclose(estimate.draws, expected, rtol=1e-9, atol=1e-12)
+    assert estimate.ci_prob == 0.94
+    assert estimate.lower == pytest.approx(np.quantile(expected, 0.03), rel=1e-9)
+    assert estimate.upper == pytest.approx(np.quantile(expected, 0.97), rel=1e-9)
+    assert estimate.value == pytest.approx(expected.mean(), rel=1e-9)
+    # the draws spread enough that bounds at the wrong levels would be other numbers
+    assert not np.isclose(np.quantile(expected, 0.94), np.quantile(expected, 0.97), rtol=1e-6)
+    assert not np.isclose(np.quantile(expected, 0.06), np.quantile(expected, 0.03), rtol=1e-6)
+
+
+def test_em_parameters_are_the_fits_own():
+    fit = GaussianMixture(2, covariance_type="diag", random_state=0).fit(
+        np.random.default_rng(3).normal(size=(200, 1)) * [[2.0]]
+    )
+    weights, means, sds, bayesian = mixture_parameters_1d(fit)
+    assert not bayesian and weights.shape == means.shape == sds.shape == (2,)
+    np.testing.assert_array_equal(weights, fit.weights_)
+    np.testing.assert_array_equal(means, fit.means_[:, 0])
+    np.testing.assert_allclose(sds, np.sqrt(fit.covariances_[:, 0]), rtol=1e-15)
