@@ -141,10 +141,10 @@ def parameters_from_sums(
     """One M-step from feature sums ``T`` (K, P); raises CovarianceError if it fails."""
     n_components, n_features = T.shape[0], len(reg)
     shape = model.layout.storage_shape(n_components, n_features)
-    params = (
+    params = (  # zero covariances: an iterative M-step sees that it has no estimate yet
         np.empty(n_components),
         np.empty((n_components, n_features)),
-        np.empty(shape),
+        np.zeros(shape),
         np.empty(shape),
     )
     stats = (np.ascontiguousarray(T), data_second, reg, np.empty(n_components), np.empty(shape))
