@@ -50,3 +50,63 @@ def test_a_submodule_import_does_not_shadow_a_public_function():
     import bayesgmm.comparison  # noqa: F401
 
     assert callable(bayesgmm.compare) and bayesgmm.compare.__name__ == "compare"
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the package modules it imports (at any level, in functions too)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(bayesgmm.__file__).resolve().parent
+    modules = {}
+    for path in root.rglob("*.py"):
+        parts = ["bayesgmm", *path.relative_to(root).with_suffix("").parts]
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        modules[".".join(parts)] = path
+    graph = {}
+    for name, path in modules.items():
+        package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = package[: len(package) - node.level + 1] if node.level else []
+                module = ".".join(base + ([node.module] if node.module else []))
+                targets |= {module} | {f"{module}.{alias.name}" for alias in node.names}
+            elif isinstance(node, ast.Import):
+                targets |= {alias.name for alias in node.names}
+        graph[name] = {
+            t for t in targets if t in modules and t != name and not name.startswith(t + ".")
+        }
+    return graph
+
+
+def test_no_import_cycles():
+    """Imports run downhill (function-level imports count): a cycle is a failure."""
+    graph = _import_graph()
+    state: dict[str, int] = {}
+    cycles = []
+
+    def visit(module: str, stack: list[str]) -> None:
+        state[module] = 1
+        stack.append(module)
+        for target in sorted(graph[module]):
+            if state.get(target) == 1:
+                cycles.append(stack[stack.index(target) :] + [target])
+            elif target not in state:
+                visit(target, stack)
+        stack.pop()
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [])
+    assert not cycles, cycles
+
+
+def test_the_engine_never_imports_results_or_bayes():
+    """em/'s engine (all but its estimator) is arrays in, arrays out."""
+    graph = _import_graph()
+    engine = [m for m in graph if m.startswith("bayesgmm.em.") and m != "bayesgmm.em.estimator"]
+    for module in engine:
+        assert not {t for t in graph[module] if t.startswith(("bayesgmm.result", "bayesgmm.bayes"))}
