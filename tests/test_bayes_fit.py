@@ -14,8 +14,14 @@ import numpy as np
 import pytest
 
 from bayesgmm import BayesianGaussianMixture, GaussianMixture, load
-from bayesgmm.bayes import SamplerWarning, Standardisation, build_model, relabel
-from bayesgmm.bayes.inference import run_inference, start_values
+from bayesgmm.bayes import (
+    SamplerWarning,
+    Standardisation,
+    build_model,
+    relabel,
+    run_inference,
+    start_values,
+)
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 TRUE_MEANS = np.array([[-3.0, 10.0], [3.0, 20.0]])

@@ -9,7 +9,7 @@ import pytest
 
 from bayesgmm import gaussian
 from bayesgmm.bayes import BayesianGaussianMixture, Priors, Standardisation, build_model
-from bayesgmm.bayes.inference import resolve_nuts_sampler, start_values
+from bayesgmm.bayes.samplers import resolve_nuts_sampler, start_values
 from bayesgmm.covariance import get_covariance_type
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
@@ -151,12 +151,12 @@ def test_estimator_refuses_fewer_rows_than_components():
 
 
 def test_missing_sampler_names_the_extra(monkeypatch):
-    import bayesgmm.bayes.inference as inference
+    import bayesgmm.bayes.samplers as samplers
 
-    monkeypatch.setattr(inference, "_installed", lambda module: module != "numpyro")
+    monkeypatch.setattr(samplers, "_installed", lambda module: module != "numpyro")
     with pytest.raises(ImportError, match=r"bayesgmm\[nuts\]"):
         resolve_nuts_sampler("numpyro")
-    monkeypatch.setattr(inference, "_installed", lambda module: False)
+    monkeypatch.setattr(samplers, "_installed", lambda module: False)
     assert resolve_nuts_sampler("auto") == "pymc"
 
 
