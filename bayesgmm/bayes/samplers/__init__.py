@@ -139,8 +139,7 @@ def run_inference(
         One start (untransformed values, :func:`start_values`) per chain; nutpie, the
         variational methods and MAP use the first.
     draws, tune, chains : int
-        Draws kept and tuning steps per chain; number of chains. The variational
-        methods draw ``draws * chains`` values from the approximation, as one chain.
+        Draws kept and tuning steps per chain; chains (ADVI: ``draws * chains`` draws).
     cores : int or None, default=None
         Chains run in parallel (None: ``min(chains, os.cpu_count())``).
     nuts_sampler : {"auto", "pymc", "nutpie", "numpyro"}, default="auto"
@@ -163,8 +162,7 @@ def run_inference(
         units, and ``sample_stats`` as the sampler writes them.
     info : dict
         ``method``, ``sampler`` (NUTS), ``seconds`` and what the sampler reports (ADVI:
-        ``converged``, ``n_iter``, ``change``, ``n_grad_evals``, ``passes``,
-        ``batch_size``, ``loss``, ``history``, ...).
+        :func:`~bayesgmm.bayes.samplers.advi.fit_variational`'s info).
     """
     name, sampler = get_sampler(method, nuts_sampler)
     settings = RunSettings(

@@ -69,6 +69,7 @@ import weakref
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ...exceptions import SamplerWarning
 from ..density import PosteriorDensity
@@ -532,7 +533,10 @@ def _draws(
     }
 
 
-def _check_arguments(model: Any, method: str, learning_rate: float) -> None:
+def _checked_data(
+    model: Any, method: str, learning_rate: float, batch_size: Any
+) -> tuple[np.ndarray, int | None]:
+    """The model's standardised data and the rows per step, once the arguments hold."""
     if method not in VARIATIONAL_METHODS:
         raise ValueError(f"method must be one of {VARIATIONAL_METHODS}; got {method!r}.")
     if not 0.0 < learning_rate <= 1.0:
@@ -543,6 +547,8 @@ def _check_arguments(model: Any, method: str, learning_rate: float) -> None:
             f"fit_variational needs the model's only observed variable to be "
             f"{OBSERVED_NAME!r} (as build_model makes it); got {observed}."
         )
+    data = np.ascontiguousarray(model["z"].get_value(), dtype=np.float64)
+    return data, resolve_batch_size(batch_size, data.shape[0])
 
 
 def _functions(
@@ -575,24 +581,17 @@ def fit_variational(
     Parameters
     ----------
     model : pymc.Model
-        As :func:`~bayesgmm.bayes.model.build_model` returns it; extensions of it work
-        as long as ``x`` stays the only observed variable.
+        From :func:`~bayesgmm.bayes.model.build_model` (extended or not; ``x`` observed).
     method : {"advi", "fullrank_advi"}
         Diagonal (mean-field) or dense Gaussian in the unconstrained space.
     start : dict
         Untransformed start values (``start_values``), for example the EM solution.
     n_draws : int
         Draws from the fitted approximation, returned as one chain.
-    max_iter : int, default=50000
-        Most optimisation steps (each costs two gradient evaluations, three with
-        minibatches; the start's curvature costs two per parameter).
-    tol : float, default=0.05
-        The convergence criterion (module docstring): window averages of every mean
-        move by less than ``tol`` standard deviations, of every log sd by less than ``tol``.
-    window : int, default=50
-        Steps per window.
-    learning_rate : float, default=0.2
-        Initial natural-gradient step ``beta0`` in (0, 1].
+    max_iter, tol, window, learning_rate : int, float, int, float
+        Most steps (two gradient evaluations each, three with minibatches); the
+        convergence criterion (module docstring), checked every ``window`` steps; the
+        initial natural-gradient step ``beta0`` in (0, 1].
     batch_size : int, "auto" or None, default=None
         Rows per step (:func:`resolve_batch_size`); None uses every row.
     rng : numpy Generator
@@ -604,45 +603,32 @@ def fit_variational(
     idata : arviz.InferenceData
         ``posterior`` with ``weights``, ``means``, ``covariances`` (one chain of ``n_draws``).
     info : dict
-        ``converged``, ``n_iter``, ``change`` (last window's largest move),
-        ``n_grad_evals``, ``passes`` (rows evaluated / N), ``batch_size``, ``loss``
-        (negative ELBO per step), ``seconds_compile``, ``seconds_optimise``, and the
-        approximation's ``mean`` and ``precision`` (unconstrained space).
+        ``converged``, ``n_iter``, ``change`` (last window's largest move), ``n_grad_evals``,
+        ``passes`` (rows evaluated / N), ``batch_size``, ``loss`` (negative ELBO per step),
+        ``seconds_compile``, ``seconds_optimise``, the approximation's ``mean`` and
+        ``precision`` (unconstrained space).
 
     Examples
     --------
     >>> from bayesgmm.bayes import build_model
     >>> rng = np.random.default_rng(0)
     >>> X = np.concatenate([rng.normal(-3, 1, (100, 1)), rng.normal(3, 1, (100, 1))])
-    >>> start = {"weights": np.array([0.5, 0.5]), "z_means": np.array([[-1.0], [1.0]]),
-    ...          "z_sds": np.array([[0.33], [0.33]])}
-    >>> idata, info = fit_variational(build_model(X, 2, "diag"), "advi", start, n_draws=100,
-    ...                               rng=rng)
+    >>> start = {"weights": np.full(2, 0.5), "z_means": np.array([[-1.0], [1.0]]),
+    ...          "z_sds": np.full((2, 1), 0.33)}
+    >>> idata, info = fit_variational(build_model(X, 2, "diag"), "advi", start, n_draws=99, rng=rng)
     >>> info["converged"], idata.posterior["means"].shape
-    (True, (1, 100, 2, 1))
+    (True, (1, 99, 2, 1))
     """
-    from threadpoolctl import threadpool_limits
-
-    _check_arguments(model, method, learning_rate)
-    data = np.ascontiguousarray(model["z"].get_value(), dtype=np.float64)
-    batch = resolve_batch_size(batch_size, data.shape[0])
+    data, batch = _checked_data(model, method, learning_rate, batch_size)
     started = time.perf_counter()
     function, parameters, mean = _functions(model, start, density)
     compiled = time.perf_counter()
     gradient = _Gradient(function, data, batch, rng)
+    steps = {"max_iter": max_iter, "tol": tol, "window": window, "learning_rate": learning_rate}
     # threadpoolctl limits only the libraries loaded so far: compiling may have loaded
     # the BLAS that PyTensor links, which two threads slow down tenfold here
     with threadpool_limits(limits=1):
-        check, info = _optimise(
-            gradient,
-            mean,
-            method == "fullrank_advi",
-            max_iter=max_iter,
-            tol=tol,
-            window=window,
-            learning_rate=learning_rate,
-            rng=rng,
-        )
+        check, info = _optimise(gradient, mean, method == "fullrank_advi", rng=rng, **steps)
     info.update(
         converged=check.converged,
         change=check.change,
@@ -654,19 +640,20 @@ def fit_variational(
     )
     idata = posterior_idata(model, _draws(parameters, check.mean, check.precision, n_draws, rng))
     if not check.converged:
-        warnings.warn(
-            f"{method} did not converge in {max_iter} steps: the window-averaged "
-            f"approximation still moved by {check.change:.3g} standard deviations "
-            f"(tolerance {tol:g}). Raise advi_max_iter or advi_tol, or use method='nuts'.",
-            SamplerWarning,
-            stacklevel=_WARNING_STACKLEVEL,
-        )
+        _warn_not_converged(method, max_iter, check.change, tol)
     return idata, info
 
 
-_WARNING_STACKLEVEL = 6
-"""Points the non-convergence warning at the caller of ``BayesianGaussianMixture.fit``
-(through its ``_infer``, ``run_inference`` and :func:`run`)."""
+def _warn_not_converged(method: str, max_iter: int, change: float, tol: float) -> None:
+    # stacklevel: the caller of BayesianGaussianMixture.fit, through fit_variational,
+    # run, run_inference and the estimator's _infer
+    warnings.warn(
+        f"{method} did not converge in {max_iter} steps: the window-averaged "
+        f"approximation still moved by {change:.3g} standard deviations "
+        f"(tolerance {tol:g}). Raise advi_max_iter or advi_tol, or use method='nuts'.",
+        SamplerWarning,
+        stacklevel=7,
+    )
 
 
 def run(
