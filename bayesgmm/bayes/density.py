@@ -416,7 +416,7 @@ class PosteriorDensity:
         --------
         >>> density = PosteriorDensity(np.zeros((4, 1)), 2, "diag", Priors())
         >>> whole = density(np.zeros(5))[0]
-        >>> np.isclose(density.evaluate(np.zeros(5), np.zeros((2, 1)), 2.0)[0], whole)
+        >>> bool(np.isclose(density.evaluate(np.zeros(5), np.zeros((2, 1)), 2.0)[0], whole))
         True
         """
         hyper, alpha = self._hyper()
