@@ -160,6 +160,24 @@ def test_missing_sampler_names_the_extra(monkeypatch):
     assert resolve_nuts_sampler("auto") == "pymc"
 
 
+def test_every_method_has_a_sampler_with_the_shared_signature():
+    """The registry maps each method (and each NUTS sampler) to a module whose run()
+    takes the one signature run_inference calls it with."""
+    import inspect
+
+    from bayesgmm.bayes import samplers
+
+    reference = inspect.signature(samplers.pymc.run)
+    names = [("nuts", sampler) for sampler in ("pymc", "nutpie", "numpyro")]
+    names += [(method, "auto") for method in samplers.METHODS if method != "nuts"]
+    for method, nuts_sampler in names:
+        module = samplers._SAMPLERS[nuts_sampler if method == "nuts" else method]
+        assert inspect.signature(module.run) == reference, (method, nuts_sampler)
+    assert samplers.get_sampler("fullrank_advi")[1] is samplers.advi
+    with pytest.raises(ValueError, match=r"method must be one of \('nuts', 'advi'"):
+        samplers.get_sampler("gibbs")
+
+
 def test_estimator_follows_sklearn_parameter_conventions():
     """The constructor stores parameters only; get_params/set_params round-trip."""
     bgmm = BayesianGaussianMixture(3, method="advi", random_state=0)

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..density import PosteriorDensity
 from ..model import PARAMETER_NAMES
 from .base import RunSettings, posterior_idata, seed
 
@@ -18,7 +19,7 @@ def run(
     settings: RunSettings,
     *,
     rng: np.random.Generator,
-    density: Any = None,
+    density: PosteriorDensity | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """The mode of the posterior, searched from the first start (``density`` unused).
 

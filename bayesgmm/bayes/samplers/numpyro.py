@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..density import PosteriorDensity
 from .base import RunSettings
 from .pymc import sample
 
@@ -28,7 +29,7 @@ def run(
     settings: RunSettings,
     *,
     rng: np.random.Generator,
-    density: Any = None,
+    density: PosteriorDensity | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """NUTS by numpyro from one start per chain (``density`` is not used).
 

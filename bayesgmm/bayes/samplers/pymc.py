@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..density import PosteriorDensity
 from ..model import PARAMETER_NAMES
 from .base import RunSettings, seed
 
@@ -41,7 +42,7 @@ def run(
     settings: RunSettings,
     *,
     rng: np.random.Generator,
-    density: Any = None,
+    density: PosteriorDensity | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """NUTS by PyMC from one start per chain (``density`` is not used).
 
