@@ -28,9 +28,9 @@ import numpy as np
 import pymc  # noqa: F401 - imported before timing: a fit does not pay for it
 
 from bayesgmm import BayesianGaussianMixture
-from bayesgmm.bayes.inference import limit_blas_threads, start_values
+from bayesgmm.bayes import limit_blas_threads, start_values
 from bayesgmm.bayes.model import Standardisation
-from bayesgmm.bayes.variational import fit_variational
+from bayesgmm.bayes.samplers.advi import fit_variational
 from bayesgmm.datasets import make_mixture
 
 K, D = 3, 2

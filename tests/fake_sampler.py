@@ -1,4 +1,4 @@
-"""A stand-in for ``bayesgmm.bayes.inference.run_inference`` with controllable faults.
+"""A stand-in for ``bayesgmm.bayes.run_inference`` with controllable faults.
 
 It returns draws shaped exactly as the real sampler's (raw, data units, the model's
 dims) without compiling or sampling, so the rest of ``BayesianGaussianMixture.fit``

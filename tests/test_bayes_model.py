@@ -9,7 +9,7 @@ import pytest
 
 from bayesgmm import gaussian
 from bayesgmm.bayes import BayesianGaussianMixture, Priors, Standardisation, build_model
-from bayesgmm.bayes.inference import resolve_nuts_sampler, start_values
+from bayesgmm.bayes.samplers import resolve_nuts_sampler, start_values
 from bayesgmm.covariance import get_covariance_model
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
@@ -151,13 +151,31 @@ def test_estimator_refuses_fewer_rows_than_components():
 
 
 def test_missing_sampler_names_the_extra(monkeypatch):
-    import bayesgmm.bayes.inference as inference
+    import bayesgmm.bayes.samplers as samplers
 
-    monkeypatch.setattr(inference, "_installed", lambda module: module != "numpyro")
+    monkeypatch.setattr(samplers, "_installed", lambda module: module != "numpyro")
     with pytest.raises(ImportError, match=r"bayesgmm\[nuts\]"):
         resolve_nuts_sampler("numpyro")
-    monkeypatch.setattr(inference, "_installed", lambda module: False)
+    monkeypatch.setattr(samplers, "_installed", lambda module: False)
     assert resolve_nuts_sampler("auto") == "pymc"
+
+
+def test_every_method_has_a_sampler_with_the_shared_signature():
+    """The registry maps each method (and each NUTS sampler) to a module whose run()
+    takes the one signature run_inference calls it with."""
+    import inspect
+
+    from bayesgmm.bayes import samplers
+
+    nuts = [name for name in samplers.NUTS_SAMPLERS if name != "auto"]
+    others = [method for method in samplers.METHODS if method != "nuts"]
+    assert sorted(samplers._SAMPLERS) == sorted(nuts + others)
+    reference = inspect.signature(samplers.pymc.run)
+    for name, module in samplers._SAMPLERS.items():
+        assert inspect.signature(module.run) == reference, name
+    assert samplers.get_sampler("fullrank_advi")[1] is samplers.advi
+    with pytest.raises(ValueError, match=r"method must be one of \('nuts', 'advi'"):
+        samplers.get_sampler("gibbs")
 
 
 def test_estimator_follows_sklearn_parameter_conventions():

@@ -23,46 +23,58 @@ def _truth(covariance_type):
     return np.array([0.2, 0.3, 0.5]), means, covariances
 
 
-def _scrambled(covariance_type, chains=3, draws=50, seed=0):
-    """Draws near the truth, every draw's components permuted at random."""
+COVARIANCE_DIMS = {
+    "full": ["component", "feature", "feature_bis"],
+    "tied": ["feature", "feature_bis"],
+    "diag": ["component", "feature"],
+    "spherical": ["component"],
+}
+
+
+def _scrambled(covariance_type, chains=3, draws=50, seed=0, truth=None):
+    """Draws near the truth, every draw's components permuted at random (the first
+    draw kept in order), each draw's covariances its own (scaled by about 5 %)."""
     rng = np.random.default_rng(seed)
-    weights, means, covariances = _truth(covariance_type)
+    weights, means, covariances = _truth(covariance_type) if truth is None else truth
+    k, d = means.shape
     shape = (chains, draws)
-    w = np.broadcast_to(weights, shape + (K,)) + 0.01 * rng.standard_normal(shape + (K,))
-    m = means + 0.1 * rng.standard_normal(shape + (K, D))
-    c = np.broadcast_to(covariances, shape + covariances.shape).copy()
-    perm = np.array([rng.permutation(K) for _ in range(chains * draws)]).reshape(shape + (K,))
-    perm[0, 0] = np.arange(K)
-    scrambled_w = np.take_along_axis(w, perm, axis=2)
-    scrambled_m = np.take_along_axis(m, perm[..., None], axis=2)
-    if covariance_type == "tied":
-        scrambled_c = c
-        cov_dims = ["feature", "feature_bis"]
-    else:
-        index = perm.reshape(shape + (K,) + (1,) * (c.ndim - 3))
-        scrambled_c = np.take_along_axis(c, index, axis=2)
-        cov_dims = {
-            "full": ["component", "feature", "feature_bis"],
-            "diag": ["component", "feature"],
-            "spherical": ["component"],
-        }[covariance_type]
+    w = np.broadcast_to(weights, shape + (k,)) + 0.01 * rng.standard_normal(shape + (k,))
+    m = means + 0.1 * rng.standard_normal(shape + (k, d))
+    scale = np.exp(0.05 * rng.standard_normal(shape + covariances.shape[:1]))
+    c = covariances * scale.reshape(scale.shape + (1,) * (covariances.ndim - 1))
+    perm = np.array([rng.permutation(k) for _ in range(chains * draws)]).reshape(shape + (k,))
+    perm[0, 0] = np.arange(k)
+    scrambled_c = c  # tied: one matrix, nothing to permute
+    if covariance_type != "tied":
+        scrambled_c = np.take_along_axis(c, perm.reshape(shape + (k,) + (1,) * (c.ndim - 3)), 2)
     idata = az.from_dict(
-        posterior={"weights": scrambled_w, "means": scrambled_m, "covariances": scrambled_c},
+        posterior={
+            "weights": np.take_along_axis(w, perm, axis=2),
+            "means": np.take_along_axis(m, perm[..., None], axis=2),
+            "covariances": scrambled_c,
+        },
         sample_stats={"diverging": np.zeros(shape, dtype=bool)},
-        dims={"weights": ["component"], "means": ["component", "feature"], "covariances": cov_dims},
-        coords={"component": np.arange(K), "feature": ["a", "b"], "feature_bis": ["a", "b"]},
+        dims={
+            "weights": ["component"],
+            "means": ["component", "feature"],
+            "covariances": COVARIANCE_DIMS[covariance_type],
+        },
+        coords={"component": np.arange(k), "feature": ["a", "b"], "feature_bis": ["a", "b"]},
     )
-    n_permuted = int((perm != np.arange(K)).any(axis=-1).sum())
-    return idata, (w, m), n_permuted
+    n_permuted = int((perm != np.arange(k)).any(axis=-1).sum())
+    return idata, (w, m, c), n_permuted
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
 def test_relabel_undoes_random_permutations(covariance_type):
-    idata, (w, m), n_permuted = _scrambled(covariance_type)
+    """Every variable with a component dim is put back, covariances included: a
+    relabelling that permuted weights and means but not covariances fails here."""
+    idata, (w, m, c), n_permuted = _scrambled(covariance_type)
     _, means, covariances = _truth(covariance_type)
     fixed, info = relabel(idata, covariance_type, (means, covariances))
     np.testing.assert_array_equal(fixed.posterior["means"].values, m)
     np.testing.assert_array_equal(fixed.posterior["weights"].values, w)
+    np.testing.assert_array_equal(fixed.posterior["covariances"].values, c)
     assert info["n_permuted"] == n_permuted > 0
     assert info["converged"]
     assert fixed.posterior.attrs["relabel_n_permuted"] == n_permuted
@@ -70,10 +82,27 @@ def test_relabel_undoes_random_permutations(covariance_type):
 
 
 def test_relabel_tied_by_means_and_without_reference():
-    idata, (w, m), n_permuted = _scrambled("tied")
+    idata, (w, m, c), n_permuted = _scrambled("tied")
     fixed, info = relabel(idata, "tied")  # reference: first draw (unpermuted by design)
     np.testing.assert_array_equal(fixed.posterior["means"].values, m)
+    np.testing.assert_array_equal(fixed.posterior["weights"].values, w)
+    np.testing.assert_array_equal(fixed.posterior["covariances"].values, c)  # shared: as is
     assert info["n_permuted"] == n_permuted
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
+def test_components_with_one_mean_are_told_apart_by_their_covariances(covariance_type):
+    """Two components at the same mean, one nine times wider: only the covariances
+    (through the KL cost) can match the draws, and they come back with them."""
+    narrow = {"full": np.eye(D), "diag": np.ones(D), "spherical": 1.0}[covariance_type]
+    covariances = np.stack([narrow, 9.0 * np.asarray(narrow)])
+    truth = (np.array([0.3, 0.7]), np.zeros((2, D)), covariances)
+    idata, (w, m, c), n_permuted = _scrambled(covariance_type, truth=truth, seed=5)
+    fixed, info = relabel(idata, covariance_type)  # reference: the first (unpermuted) draw
+    assert info["n_permuted"] == n_permuted > 0
+    np.testing.assert_array_equal(fixed.posterior["covariances"].values, c)
+    np.testing.assert_array_equal(fixed.posterior["means"].values, m)
+    np.testing.assert_array_equal(fixed.posterior["weights"].values, w)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)

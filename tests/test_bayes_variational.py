@@ -13,7 +13,7 @@ import pytest
 
 from bayesgmm import BayesianGaussianMixture
 from bayesgmm.bayes import SamplerWarning, Standardisation, build_model, start_values
-from bayesgmm.bayes.variational import (
+from bayesgmm.bayes.samplers.advi import (
     AUTO_BATCH_ROWS,
     _compile,
     _Gradient,
@@ -89,7 +89,7 @@ def _gaussian_problem(n_samples=2000, n_dim=4, seed=0):
 def test_optimum_on_a_gaussian_posterior_is_the_closed_form(
     full_rank, dense_max, batch_size, monkeypatch
 ):
-    monkeypatch.setattr("bayesgmm.bayes.variational.DENSE_MAX", dense_max)
+    monkeypatch.setattr("bayesgmm.bayes.samplers.advi.DENSE_MAX", dense_max)
     function, rows = _gaussian_problem()
     n_samples = len(rows)
     posterior_mean = rows.mean(axis=0)
@@ -221,7 +221,7 @@ def test_estimator_minibatch_fit_recovers_the_means():
 def test_bounded_step_keeps_the_precision_within_its_trust_region(seed):
     """Whatever the (rank-two) update, the new precision lies between 0.8 and 1.25 times
     the old one in every direction, so it stays positive definite."""
-    from bayesgmm.bayes.variational import _STEP_BOUNDS, _bounded_step
+    from bayesgmm.bayes.samplers.advi import _STEP_BOUNDS, _bounded_step
 
     rng = np.random.default_rng(seed)
     factor = rng.normal(size=(6, 6))

@@ -362,7 +362,7 @@ def test_interrupt_leaves_the_estimator_unfitted(monkeypatch, centre, stage) -> 
         raise KeyboardInterrupt
 
     if stage != "sampling":
-        monkeypatch.setattr(estimator, {"relabelling": "relabel"}.get(stage, "_diagnostics"),
+        monkeypatch.setattr(estimator, {"relabelling": "relabel"}.get(stage, "diagnose"),
                             interrupt)  # fmt: skip
     model = _bayes()
     with pytest.raises(KeyboardInterrupt):

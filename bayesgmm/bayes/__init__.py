@@ -1,4 +1,4 @@
-"""Bayesian Gaussian mixtures with PyMC: model, inference, relabelling, estimator.
+"""Bayesian Gaussian mixtures with PyMC: model, samplers, relabelling, estimator.
 
 Importing this package imports PyMC lazily (inside the functions that need it), but
 ``bayesgmm`` itself does not import this package until ``BayesianGaussianMixture`` is
@@ -7,10 +7,10 @@ first used.
 
 from ..exceptions import SamplerWarning
 from .estimator import BayesianGaussianMixture
-from .inference import limit_blas_threads, run_inference, start_values
 from .model import Standardisation, build_model
 from .priors import Priors
 from .relabel import raw_posterior, relabel
+from .samplers import limit_blas_threads, run_inference, start_values
 
 __all__ = [
     "BayesianGaussianMixture",

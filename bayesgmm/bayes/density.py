@@ -153,6 +153,156 @@ def _pack_gradient(chol, grad_chol, grad, start):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
+def _weights_prior(theta, n_components, alpha):  # pragma: no cover - compiled
+    """Dirichlet prior and simplex Jacobian: log weights, the softmax the Jacobian's
+    gradient needs, the log density, and its gradient over the log weights."""
+    log_weights, log_jac, jac_softmax = _simplex(theta, n_components)
+    logp = log_jac
+    grad_log_weights = np.empty(n_components)
+    for k in range(n_components):
+        logp += (alpha[k] - 1.0) * log_weights[k]
+        grad_log_weights[k] = alpha[k] - 1.0
+    return log_weights, jac_softmax, logp, grad_log_weights
+
+
+@numba.njit(cache=True, nogil=True)
+def _means_prior(theta, offset, n_components, n_features, sigma, logp, grad):  # pragma: no cover
+    """Normal(0, sigma) prior of the means (at ``offset``): the means, and ``logp`` plus
+    the prior; writes its gradient."""
+    means = np.empty((n_components, n_features))
+    for k in range(n_components):
+        for a in range(n_features):
+            value = theta[offset + k * n_features + a]
+            means[k, a] = value
+            logp -= 0.5 * value * value / (sigma * sigma)
+            grad[offset + k * n_features + a] = -value / (sigma * sigma)
+    return means, logp
+
+
+@numba.njit(cache=True, nogil=True)
+def _cholesky_factors(theta, offset, n_components, n_features, shared):  # pragma: no cover
+    """Lower factors L (one, if ``shared``, else K), per component ``L^-1`` and log|L|."""
+    n_factors = 1 if shared else n_components
+    n_packed = n_features * (n_features + 1) // 2
+    chols = np.empty((n_factors, n_features, n_features))
+    inverses = np.empty((n_components, n_features, n_features))
+    log_dets = np.empty(n_components)
+    for f in range(n_factors):
+        chols[f] = _unpack_cholesky(theta, offset + f * n_packed, n_features)
+    for k in range(n_components):
+        f = 0 if shared else k
+        inverses[k] = _lower_inverse(chols[f])
+        log_dets[k] = 0.0
+        for a in range(n_features):
+            log_dets[k] += np.log(chols[f][a, a])
+    return chols, inverses, log_dets
+
+
+@numba.njit(cache=True, nogil=True)
+def _cholesky_gradient(
+    chols, inverses, resp_sum, first, scatter, shared, means_offset, grad
+):  # pragma: no cover - compiled
+    """The likelihood's gradient: over the means (written to ``grad``) and over the
+    factors L, ``tril(L^-T L^-1 C L^-T) - R diag(1/L)`` (returned, summed if shared)."""
+    n_components, n_features = first.shape
+    grad_chols = np.zeros(chols.shape)
+    for k in range(n_components):
+        f = 0 if shared else k
+        inverse = inverses[k]
+        precision = _matmul(inverse.T, inverse)
+        for a in range(n_features):
+            g_mean = 0.0
+            for b in range(n_features):
+                g_mean += precision[a, b] * first[k, b]
+            grad[means_offset + k * n_features + a] += g_mean
+        g_chol = _matmul(_matmul(precision, scatter[k]), inverse.T)
+        for a in range(n_features):
+            for b in range(a + 1):
+                grad_chols[f, a, b] += g_chol[a, b]
+            grad_chols[f, a, a] -= resp_sum[k] / chols[f][a, a]
+    return grad_chols
+
+
+@numba.njit(cache=True, nogil=True)
+def _cholesky_terms(
+    theta, zt, offset, shared, hyper, log_weights, means, means_offset, logp, grad, resp_sum
+):  # pragma: no cover - compiled
+    """Full or tied (``shared``) covariances: ``logp`` plus the likelihood and the
+    LKJ-Cholesky priors with their Jacobians; writes their gradient, fills ``resp_sum``."""
+    n_components, n_features = means.shape
+    chols, inverses, log_dets = _cholesky_factors(theta, offset, n_components, n_features, shared)
+    first = np.empty((n_components, n_features))
+    scatter = np.empty((n_components, n_features, n_features))
+    logp += likelihood_sums(
+        zt, log_weights, means, inverses, log_dets, False, resp_sum, first, scatter
+    )
+    grad_chols = _cholesky_gradient(
+        chols, inverses, resp_sum, first, scatter, shared, means_offset, grad
+    )
+    n_packed = n_features * (n_features + 1) // 2
+    for f in range(chols.shape[0]):
+        logp += _lkj_cholesky(chols[f], hyper[1], hyper[2], hyper[3], grad_chols[f])
+        logp += np.sum(np.log(np.diag(chols[f])))  # Jacobian of the log diagonal
+        _pack_gradient(chols[f], grad_chols[f], grad, offset + f * n_packed)
+    return logp
+
+
+@numba.njit(cache=True, nogil=True)
+def _scale_terms(
+    theta, zt, offset, spherical, hyper, log_weights, means, means_offset, logp, grad, resp_sum
+):  # pragma: no cover - compiled
+    """Diag or spherical covariances (log standard deviations at ``offset``): ``logp``
+    plus the likelihood and the Gamma priors; writes their gradient, fills ``resp_sum``."""
+    n_components, n_features = means.shape
+    sd_alpha, sd_beta = hyper[2], hyper[3]
+    inv_sds = np.zeros((n_components, n_features, n_features))
+    log_dets = np.zeros(n_components)
+    for k in range(n_components):
+        for a in range(n_features):
+            log_sd = theta[offset + k] if spherical else theta[offset + k * n_features + a]
+            inv_sds[k, a, a] = np.exp(-log_sd)
+            log_dets[k] += log_sd
+    first = np.empty((n_components, n_features))
+    scatter = np.empty((n_components, n_features, n_features))
+    logp += likelihood_sums(
+        zt, log_weights, means, inv_sds, log_dets, True, resp_sum, first, scatter
+    )
+    n_sds = n_components if spherical else n_components * n_features
+    for j in range(n_sds):
+        log_sd = theta[offset + j]
+        sd = np.exp(log_sd)
+        # Gamma(a, b) on sd, log transform: (a - 1) u - b e^u + u
+        logp += sd_alpha * log_sd - sd_beta * sd
+        grad[offset + j] = sd_alpha - sd_beta * sd
+    for k in range(n_components):
+        for a in range(n_features):
+            precision = inv_sds[k, a, a] * inv_sds[k, a, a]
+            grad[means_offset + k * n_features + a] += precision * first[k, a]
+            g_log_sd = precision * scatter[k, a, a] - resp_sum[k]
+            grad[offset + (k if spherical else k * n_features + a)] += g_log_sd
+    return logp
+
+
+@numba.njit(cache=True, nogil=True)
+def _weights_gradient(
+    grad_log_weights, resp_sum, log_weights, jac_softmax, grad
+):  # pragma: no cover - compiled
+    """Chain the log weights' gradient to the simplex coordinates (written to ``grad``):
+    d/dv_k = g_k - w_k Σ g, then u_i = v_i - v_last, plus the Jacobian's K (p_last - p_i)."""
+    n_components = log_weights.shape[0]
+    weights = np.exp(log_weights)
+    grad_total = 0.0
+    for k in range(n_components):
+        grad_log_weights[k] += resp_sum[k]
+        grad_total += grad_log_weights[k]
+    last = grad_log_weights[n_components - 1] - weights[n_components - 1] * grad_total
+    for i in range(n_components - 1):
+        g_v = grad_log_weights[i] - weights[i] * grad_total
+        jac = n_components * (jac_softmax[n_components - 1] - jac_softmax[i])
+        grad[i] = g_v - last + jac
+
+
+@numba.njit(cache=True, nogil=True)
 def log_posterior(  # pragma: no cover - compiled
     theta, zt, type_code, n_components, hyper, alpha, grad
 ):
@@ -163,106 +313,21 @@ def log_posterior(  # pragma: no cover - compiled
     concentration (K,). Non-finite values return -inf (the sampler rejects them).
     """
     n_features = zt.shape[0]
-    means_sigma, eta, sd_alpha, sd_beta = hyper[0], hyper[1], hyper[2], hyper[3]
     grad[:] = 0.0
     for value in theta:
         if not np.isfinite(value):
             return -np.inf
-    log_weights, log_jac, jac_softmax = _simplex(theta, n_components)
-    weights = np.exp(log_weights)
-    logp = log_jac
-    grad_log_weights = np.empty(n_components)
-    for k in range(n_components):
-        logp += (alpha[k] - 1.0) * log_weights[k]
-        grad_log_weights[k] = alpha[k] - 1.0
-    offset = n_components - 1
-    means = np.empty((n_components, n_features))
-    for k in range(n_components):
-        for a in range(n_features):
-            value = theta[offset + k * n_features + a]
-            means[k, a] = value
-            logp -= 0.5 * value * value / (means_sigma * means_sigma)
-            grad[offset + k * n_features + a] = -value / (means_sigma * means_sigma)
-    means_offset = offset
-    offset += n_components * n_features
-
+    log_weights, jac_softmax, logp, grad_log_weights = _weights_prior(theta, n_components, alpha)
+    means_offset = n_components - 1
+    means, logp = _means_prior(theta, means_offset, n_components, n_features, hyper[0], logp, grad)
+    offset = means_offset + n_components * n_features
     resp_sum = np.empty(n_components)
-    first = np.empty((n_components, n_features))
+    parameters = (log_weights, means, means_offset, logp, grad, resp_sum)
     if type_code <= 1:  # full or tied: Cholesky factors
-        n_factors = n_components if type_code == 0 else 1
-        n_packed = n_features * (n_features + 1) // 2
-        chols = np.empty((n_factors, n_features, n_features))
-        inverses = np.empty((n_components, n_features, n_features))
-        log_dets = np.empty(n_components)
-        for f in range(n_factors):
-            chols[f] = _unpack_cholesky(theta, offset + f * n_packed, n_features)
-        for k in range(n_components):
-            f = k if type_code == 0 else 0
-            inverses[k] = _lower_inverse(chols[f])
-            log_dets[k] = 0.0
-            for a in range(n_features):
-                log_dets[k] += np.log(chols[f][a, a])
-        scatter = np.empty((n_components, n_features, n_features))
-        logp += likelihood_sums(
-            zt, log_weights, means, inverses, log_dets, False, resp_sum, first, scatter
-        )
-        grad_chols = np.zeros((n_factors, n_features, n_features))
-        for k in range(n_components):
-            f = k if type_code == 0 else 0
-            inverse = inverses[k]
-            precision = _matmul(inverse.T, inverse)
-            for a in range(n_features):
-                g_mean = 0.0
-                for b in range(n_features):
-                    g_mean += precision[a, b] * first[k, b]
-                grad[means_offset + k * n_features + a] += g_mean
-            # tril(L^-T L^-1 C L^-T) - R diag(1/L)
-            g_chol = _matmul(_matmul(precision, scatter[k]), inverse.T)
-            for a in range(n_features):
-                for b in range(a + 1):
-                    grad_chols[f, a, b] += g_chol[a, b]
-                grad_chols[f, a, a] -= resp_sum[k] / chols[f][a, a]
-        for f in range(n_factors):
-            logp += _lkj_cholesky(chols[f], eta, sd_alpha, sd_beta, grad_chols[f])
-            logp += np.sum(np.log(np.diag(chols[f])))  # Jacobian of the log diagonal
-            _pack_gradient(chols[f], grad_chols[f], grad, offset + f * n_packed)
+        logp = _cholesky_terms(theta, zt, offset, type_code == 1, hyper, *parameters)
     else:  # diag or spherical: log standard deviations
-        spherical = type_code == 3
-        inv_sds = np.zeros((n_components, n_features, n_features))
-        log_dets = np.zeros(n_components)
-        for k in range(n_components):
-            for a in range(n_features):
-                log_sd = theta[offset + k] if spherical else theta[offset + k * n_features + a]
-                inv_sds[k, a, a] = np.exp(-log_sd)
-                log_dets[k] += log_sd
-        scatter = np.empty((n_components, n_features, n_features))
-        logp += likelihood_sums(
-            zt, log_weights, means, inv_sds, log_dets, True, resp_sum, first, scatter
-        )
-        n_sds = n_components if spherical else n_components * n_features
-        for j in range(n_sds):
-            log_sd = theta[offset + j]
-            sd = np.exp(log_sd)
-            # Gamma(a, b) on sd, log transform: (a - 1) u - b e^u + u
-            logp += sd_alpha * log_sd - sd_beta * sd
-            grad[offset + j] = sd_alpha - sd_beta * sd
-        for k in range(n_components):
-            for a in range(n_features):
-                precision = inv_sds[k, a, a] * inv_sds[k, a, a]
-                grad[means_offset + k * n_features + a] += precision * first[k, a]
-                g_log_sd = precision * scatter[k, a, a] - resp_sum[k]
-                grad[offset + (k if spherical else k * n_features + a)] += g_log_sd
-    # log weights -> simplex coordinates: d/dv_k = g_k - w_k Σ g, then u_i = v_i - v_last
-    grad_total = 0.0
-    for k in range(n_components):
-        grad_log_weights[k] += resp_sum[k]
-        grad_total += grad_log_weights[k]
-    last = grad_log_weights[n_components - 1] - weights[n_components - 1] * grad_total
-    for i in range(n_components - 1):
-        g_v = grad_log_weights[i] - weights[i] * grad_total
-        # Jacobian term: K (p_last - p_i)
-        jac = n_components * (jac_softmax[n_components - 1] - jac_softmax[i])
-        grad[i] = g_v - last + jac
+        logp = _scale_terms(theta, zt, offset, type_code == 3, hyper, *parameters)
+    _weights_gradient(grad_log_weights, resp_sum, log_weights, jac_softmax, grad)
     if not np.isfinite(logp):
         return -np.inf
     return logp
@@ -351,7 +416,7 @@ class PosteriorDensity:
         --------
         >>> density = PosteriorDensity(np.zeros((4, 1)), 2, "diag", Priors())
         >>> whole = density(np.zeros(5))[0]
-        >>> np.isclose(density.evaluate(np.zeros(5), np.zeros((2, 1)), 2.0)[0], whole)
+        >>> bool(np.isclose(density.evaluate(np.zeros(5), np.zeros((2, 1)), 2.0)[0], whole))
         True
         """
         hyper, alpha = self._hyper()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from typing import Any
 
 import numpy as np
@@ -19,19 +18,21 @@ from ..data import (
     check_random_state,
     check_X,
 )
-from ..exceptions import SamplerWarning
+from ..em import GaussianMixture
+from ..result import MixtureResult
 from .density import PosteriorDensity
-from .inference import (
+from .diagnostics import diagnose, is_converged
+from .model import OBSERVED_NAME, PARAMETER_NAMES, Standardisation, build_model
+from .priors import Priors
+from .relabel import raw_posterior, relabel
+from .samplers import (
     METHODS,
     NUTS_SAMPLERS,
+    chain_starts,
     resolve_nuts_sampler,
     run_inference,
     start_values,
 )
-from .inference import _jitter as jitter_start
-from .model import OBSERVED_NAME, Standardisation, build_model
-from .priors import Priors
-from .relabel import raw_posterior, relabel
 
 __all__ = ["BayesianGaussianMixture"]
 
@@ -244,15 +245,43 @@ class BayesianGaussianMixture(MixtureEstimator):
         -------
         self
         """
-        from ..em import GaussianMixture
-        from ..result import MixtureResult
-
         options = self._check_parameters()
-        name = type(self).__name__
-        data = check_X(X, estimator=name, min_samples=2, dtype=np.float64, allow_dask=False)
-        X = data.X
+        data = check_X(
+            X, estimator=type(self).__name__, min_samples=2, dtype=np.float64, allow_dask=False
+        )
+        X, method, ct = data.X, options["method"], options["covariance_type"]
+        names = None if data.feature_names is None else list(data.feature_names)
         rng = check_random_state(self.random_state)
-        k, ct = options["n_components"], options["covariance_type"]
+        self._check_data(X, data.feature_names, options)
+        em = self._fit_start(X, options, rng)
+        model = build_model(X, options["n_components"], ct, options["priors"], feature_names=names)
+        standard = Standardisation.from_data(X, ct)
+        start = start_values(em.weights_, em.means_, em.covariances_, ct, standard)
+        starts = chain_starts(start, options["chains"], options["jitter"], rng)
+        idata, info = self._infer(model, starts, options, rng)
+        idata, info["relabel"] = relabel(idata, ct, (em.means_, em.covariances_))
+        _add_data_groups(idata, X, standard, model)
+        result, point = _posterior_result(idata, ct, names, method)
+        lower_bound = self._add_log_likelihood(result, X, method)
+        info["diagnostics"] = diagnose(
+            idata,
+            method,
+            ess_min=options["ess_min"],
+            rhat_max=options["rhat_max"],
+            relabelled=info["relabel"],
+        )
+        result.log_likelihood_ = lower_bound
+        result.converged = is_converged(method, info["diagnostics"], info)
+        idata.posterior.attrs.update(
+            bayesgmm_method=method,
+            bayesgmm_sampler=str(info.get("sampler", method)),
+            bayesgmm_seconds=float(info["seconds"]),
+        )
+        self._set_fitted(result, point, data, info, em=em, model=model, rng=rng)
+        return self
+
+    def _check_data(self, X: np.ndarray, feature_names: Any, options: dict[str, Any]) -> None:
+        k = options["n_components"]
         if X.shape[0] < k:
             raise ValueError(
                 f"n_samples={X.shape[0]} should be >= n_components={k}: fewer rows than "
@@ -263,112 +292,91 @@ class BayesianGaussianMixture(MixtureEstimator):
             np.ones(len(X)),
             X.var(axis=0),
             n_components=k,
-            covariance_type=ct,
-            feature_names=data.feature_names,
-            estimator=name,
+            covariance_type=options["covariance_type"],
+            feature_names=feature_names,
+            estimator=type(self).__name__,
         )
-        em_options = {"covariance_type": ct, "random_state": int(rng.integers(2**31 - 1))}
+
+    def _fit_start(
+        self, X: np.ndarray, options: dict[str, Any], rng: np.random.Generator
+    ) -> GaussianMixture:
+        """The EM fit that starts the chains and is the relabelling's reference."""
+        em_options = {
+            "covariance_type": options["covariance_type"],
+            "random_state": int(rng.integers(2**31 - 1)),
+        }
         em_options.update(self.em_kwargs or {})
-        em = GaussianMixture(k, **em_options).fit(X)
-        standard = Standardisation.from_data(X, ct)
-        names = None if data.feature_names is None else list(data.feature_names)
-        model = build_model(X, k, ct, options["priors"], feature_names=names)
-        start = start_values(em.weights_, em.means_, em.covariances_, ct, standard)
-        starts = [start] + [
-            jitter_start(start, rng, options["jitter"]) for _ in range(options["chains"] - 1)
-        ]
+        return GaussianMixture(options["n_components"], **em_options).fit(X)
+
+    def _infer(
+        self, model: Any, starts: list[dict], options: dict[str, Any], rng: np.random.Generator
+    ) -> tuple[Any, dict[str, Any]]:
+        """Run the sampler; a failed start raises with PyMC's numbers and advice."""
         from pymc.exceptions import SamplingError
 
+        z = model["z"].get_value()
+        k, ct = options["n_components"], options["covariance_type"]
+        density = PosteriorDensity(z, k, ct, options["priors"])
+        names = ("method", "draws", "tune", "chains", "nuts_sampler", "target_accept")
+        names += ("advi_max_iter", "advi_tol", "batch_size")
         try:
-            idata, info = run_inference(
+            return run_inference(
                 model,
-                method=options["method"],
                 starts=starts,
-                draws=options["draws"],
-                tune=options["tune"],
-                chains=options["chains"],
                 cores=options.get("cores"),
-                nuts_sampler=options["nuts_sampler"],
-                target_accept=options["target_accept"],
-                advi_max_iter=options["advi_max_iter"],
-                advi_tol=options["advi_tol"],
-                batch_size=options["batch_size"],
                 rng=rng,
                 progressbar=self.progressbar,
-                density=PosteriorDensity(model["z"].get_value(), k, ct, options["priors"]),
+                density=density,
+                **{name: options[name] for name in names},
             )
         except SamplingError as error:  # failed initialisation: PyMC's text has the numbers
             raise SamplingError(
-                f"{name} could not start sampling from the EM solution: {error}\nThe model's "
-                "log-density is not finite at the start (see the values above). Try fewer "
-                "components or a simpler covariance_type, other priors (bayesgmm.bayes.Priors), "
-                "jitter=0, or method='advi'. The estimator is left unfitted."
+                f"{type(self).__name__} could not start sampling from the EM solution: "
+                f"{error}\nThe model's log-density is not finite at the start (see the values "
+                "above). Try fewer components or a simpler covariance_type, other priors "
+                "(bayesgmm.bayes.Priors), jitter=0, or method='advi'. The estimator is left "
+                "unfitted."
             ) from None
-        idata, relabel_info = relabel(idata, ct, (em.means_, em.covariances_))
-        info["relabel"] = relabel_info
-        _add_data_groups(idata, X, standard, model)
-        kind = get_covariance_model(ct)
-        posterior = idata.posterior
-        weights = posterior["weights"].mean(("chain", "draw")).values
-        means = posterior["means"].mean(("chain", "draw")).values
-        covariances = posterior["covariances"].mean(("chain", "draw")).values
-        result = MixtureResult(
-            weights=weights,
-            means=means,
-            covariances=covariances,
-            covariance_type=ct,
-            feature_names=names,
-            method=options["method"],
-            posterior=idata,
-        )
+
+    def _add_log_likelihood(self, result: MixtureResult, X: np.ndarray, method: str) -> float:
+        """Store the pointwise log-likelihood (if asked); return ``lower_bound_``: the mean
+        log posterior-predictive density of X (plug-in density for MAP)."""
         if self.compute_log_likelihood:
             log_lik = result.log_likelihood_draws(X)
-            idata.add_groups(log_likelihood=log_lik.rename(OBSERVED_NAME).to_dataset())
-        if options["method"] == "map":
-            lower_bound = float(
-                gaussian.log_mixture_density(result._weighted_log_prob(X))[0].mean()
-            )
-        elif self.compute_log_likelihood:
+            result.posterior.add_groups(log_likelihood=log_lik.rename(OBSERVED_NAME).to_dataset())
+        if method == "map":
+            return result.log_likelihood(X) / len(X)
+        if self.compute_log_likelihood:
             n_draws = log_lik.sizes["chain"] * log_lik.sizes["draw"]
             flat = log_lik.values.reshape(n_draws, -1)
-            lower_bound = float((gaussian.log_mixture_density(flat.T)[0] - np.log(n_draws)).mean())
-        else:  # streamed over rows, on at most 1000 evenly thinned draws
-            lower_bound = float(result._posterior_log_prob(X, max_draws=1000).mean())
-        diagnostics = _diagnostics(idata, options, info)
-        info["diagnostics"] = diagnostics
-        if options["method"] == "nuts":
-            converged = not diagnostics["problems"]
-        elif options["method"] in ("advi", "fullrank_advi"):
-            converged = bool(info.get("converged"))
-        else:
-            converged = True
-        result.log_likelihood_ = lower_bound
-        result.converged = converged
-        idata.posterior.attrs.update(
-            bayesgmm_method=options["method"],
-            bayesgmm_sampler=str(info.get("sampler", options["method"])),
-            bayesgmm_seconds=float(info["seconds"]),
-        )
+            return float((gaussian.log_mixture_density(flat.T)[0] - np.log(n_draws)).mean())
+        # streamed over rows, on at most 1000 evenly thinned draws
+        return float(result._posterior_log_prob(X, max_draws=1000).mean())
 
-        self.weights_ = weights
-        self.means_ = means
-        self.covariances_ = covariances
-        self.precisions_cholesky_ = kind.precision_cholesky(covariances, weights)
+    def _set_fitted(
+        self,
+        result: MixtureResult,
+        point: dict[str, np.ndarray],
+        data: Any,
+        info: dict[str, Any],
+        **fitted: Any,
+    ) -> None:
+        """Set the fitted attributes at once, after everything that can fail has run."""
+        kind = get_covariance_model(result.covariance_type)
+        self.weights_, self.means_, self.covariances_ = (point[n] for n in PARAMETER_NAMES)
+        self.precisions_cholesky_ = kind.precision_cholesky(self.covariances_, self.weights_)
         self.precisions_ = kind.precisions(self.precisions_cholesky_)
-        self.converged_ = converged
-        self.n_iter_ = int(info.get("n_iter", options["draws"]))
-        self.lower_bound_ = lower_bound
-        self.n_features_in_ = X.shape[1]
+        self.converged_ = result.converged
+        self.n_iter_ = int(info.get("n_iter", self.draws))
+        self.lower_bound_ = result.log_likelihood_
+        self.n_features_in_ = data.X.shape[1]
         if data.feature_names is not None:
             self.feature_names_in_ = data.feature_names
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        self.em_ = em
-        self.model_ = model
+        self.em_, self.model_, self._rng = fitted["em"], fitted["model"], fitted["rng"]
         self.inference_info_ = info
-        self._rng = rng
         self.result_ = result
-        return self
 
     def raw_posterior(self) -> Any:
         """The sampler's draws before relabelling, as an arviz.InferenceData."""
@@ -379,6 +387,23 @@ class BayesianGaussianMixture(MixtureEstimator):
         """``az.summary`` of the relabelled posterior (see ``MixtureResult.summary``)."""
         self._check_fitted()
         return self.result_.summary(**kwargs)
+
+
+def _posterior_result(
+    idata: Any, covariance_type: str, feature_names: Any, method: str
+) -> tuple[MixtureResult, dict[str, np.ndarray]]:
+    """The result of relabelled draws, and its point estimates: the posterior means
+    (covariances in their native shape, as ``covariances_`` has them)."""
+    dims = ("chain", "draw")
+    point = {name: idata.posterior[name].mean(dims).values for name in PARAMETER_NAMES}
+    result = MixtureResult(
+        **point,
+        covariance_type=covariance_type,
+        feature_names=feature_names,
+        method=method,
+        posterior=idata,
+    )
+    return result, point
 
 
 def _add_data_groups(idata: Any, X: np.ndarray, standard: Standardisation, model: Any) -> None:
@@ -395,49 +420,3 @@ def _add_data_groups(idata: Any, X: np.ndarray, standard: Standardisation, model
         coords={"feature": features},
     )
     idata.add_groups(observed_data=observed, constant_data=constant)
-
-
-def _diagnostics(idata: Any, options: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
-    """Divergences, R-hat and bulk ESS after relabelling; warn with the numbers."""
-    import arviz as az
-
-    out: dict[str, Any] = {"problems": []}
-    if options["method"] != "nuts":
-        return out
-    names = ["weights", "means", "covariances"]
-    stats = idata.sample_stats
-    n_divergent = int(stats["diverging"].sum()) if "diverging" in stats else 0
-    n_total = int(stats.sizes["chain"] * stats.sizes["draw"])
-    out["divergences"] = n_divergent
-    if n_divergent:
-        out["problems"].append(
-            f"{n_divergent} of {n_total} draws ({n_divergent / n_total:.1%}) diverged; raise "
-            "target_accept (e.g. 0.95) or check the model"
-        )
-    ess = az.ess(idata, var_names=names, method="bulk")
-    min_ess = float(min(float(ess[name].min()) for name in names))
-    out["ess_bulk_min"] = min_ess
-    if min_ess < options["ess_min"]:
-        out["problems"].append(
-            f"the smallest bulk effective sample size is {min_ess:.0f} < {options['ess_min']:g}; "
-            "draw more (draws, chains)"
-        )
-    if idata.posterior.sizes["chain"] > 1:
-        rhat = az.rhat(idata, var_names=names)
-        max_rhat = float(max(float(rhat[name].max()) for name in names))
-        out["rhat_max"] = max_rhat
-        if max_rhat > options["rhat_max"]:
-            out["problems"].append(
-                f"the largest R-hat is {max_rhat:.3f} > {options['rhat_max']:g}; chains have not "
-                "mixed: draw more, or check the number of components"
-            )
-    if out["problems"]:
-        relabelled = info.get("relabel", {})
-        warnings.warn(
-            "Sampler diagnostics after relabelling ("
-            f"{relabelled.get('n_permuted', 0)} of {relabelled.get('n_draws', 0)} draws "
-            "permuted): " + "; ".join(out["problems"]) + ".",
-            SamplerWarning,
-            stacklevel=3,
-        )
-    return out

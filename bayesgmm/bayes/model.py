@@ -263,34 +263,14 @@ def build_model(
     """
     import pymc as pm
 
-    n_components = check_int("build_model", "n_components", n_components, 1)
-    covariance_type = check_option("build_model", "covariance_type", covariance_type, SKLEARN_TYPES)
-    priors = Priors() if priors is None else priors
-    if not isinstance(priors, Priors):
-        raise TypeError(
-            f"priors must be a bayesgmm.bayes.Priors instance or None; got {type(priors).__name__}."
-        )
-    data = check_X(X, estimator="build_model", min_samples=2, dtype=np.float64, allow_dask=False)
-    X = data.X
-    n_samples, n_features = X.shape
-    names = feature_names if feature_names is not None else data.feature_names
-    names = (
-        [str(name) for name in names] if names is not None else [f"x{i}" for i in range(n_features)]
-    )
-    if len(names) != n_features:
-        raise ValueError(f"feature_names has {len(names)} names but X has {n_features} features.")
-    if standardisation is None:
-        standard = Standardisation.from_data(X, covariance_type)
-    else:
-        standard = Standardisation(
-            center=np.broadcast_to(np.asarray(standardisation.center, float), (n_features,)),
-            scale=np.broadcast_to(np.asarray(standardisation.scale, float), (n_features,)),
-        )
+    n_components, covariance_type, priors = _checked_options(n_components, covariance_type, priors)
+    X, names = _checked_data(X, feature_names)
+    standard = _standardisation(X, covariance_type, standardisation)
     coords = {
         "component": np.arange(n_components),
         "feature": names,
         "feature_bis": names,
-        "observation": np.arange(n_samples),
+        "observation": np.arange(X.shape[0]),
     }
     with pm.Model(coords=coords) as model:
         center = pm.Data("center", standard.center, dims="feature")
@@ -302,30 +282,72 @@ def build_model(
         z_means = pm.Normal(
             "z_means", mu=0.0, sigma=priors.means_sigma, dims=("component", "feature")
         )
-        factor, z_covariances = _covariance_parts(covariance_type, n_components, n_features, priors)
+        factor, z_covariances = _covariance_parts(covariance_type, n_components, len(names), priors)
         pm.Deterministic("means", center + scale * z_means, dims=("component", "feature"))
         pm.Deterministic(
             "covariances",
             data_units(covariance_type, z_covariances, scale),
             dims=_COVARIANCE_DIMS[covariance_type],
         )
-
-        core_ndim = (1, 2, factor.ndim)
-
-        def logp(value: Any, *params: Any) -> Any:
-            # CustomDist hands the parameters over with the observations' batch dims
-            # in front; they do not vary over observations, so take one slice.
-            params = [_core(param, ndim) for param, ndim in zip(params, core_ndim, strict=True)]
-            return mixture_logp(value, *params, covariance_type)
-
-        pm.CustomDist(
-            OBSERVED_NAME,
-            weights,
-            z_means,
-            factor,
-            logp=logp,
-            signature=_SIGNATURES[covariance_type],
-            observed=z,
-            dims=("observation", "feature"),
-        )
+        _observe(z, weights, z_means, factor, covariance_type)
     return model
+
+
+def _checked_options(n_components: Any, covariance_type: Any, priors: Any) -> tuple:
+    n_components = check_int("build_model", "n_components", n_components, 1)
+    covariance_type = check_option("build_model", "covariance_type", covariance_type, SKLEARN_TYPES)
+    priors = Priors() if priors is None else priors
+    if not isinstance(priors, Priors):
+        raise TypeError(
+            f"priors must be a bayesgmm.bayes.Priors instance or None; got {type(priors).__name__}."
+        )
+    return n_components, covariance_type, priors
+
+
+def _checked_data(X: Any, feature_names: Any) -> tuple[np.ndarray, list[str]]:
+    """X as a float array, and the feature names (given, a DataFrame's, or x0, x1, ...)."""
+    data = check_X(X, estimator="build_model", min_samples=2, dtype=np.float64, allow_dask=False)
+    n_features = data.X.shape[1]
+    names = feature_names if feature_names is not None else data.feature_names
+    names = (
+        [str(name) for name in names] if names is not None else [f"x{i}" for i in range(n_features)]
+    )
+    if len(names) != n_features:
+        raise ValueError(f"feature_names has {len(names)} names but X has {n_features} features.")
+    return data.X, names
+
+
+def _standardisation(
+    X: np.ndarray, covariance_type: str, standardisation: Standardisation | None
+) -> Standardisation:
+    if standardisation is None:
+        return Standardisation.from_data(X, covariance_type)
+    n_features = X.shape[1]
+    return Standardisation(
+        center=np.broadcast_to(np.asarray(standardisation.center, float), (n_features,)),
+        scale=np.broadcast_to(np.asarray(standardisation.scale, float), (n_features,)),
+    )
+
+
+def _observe(z: Any, weights: Any, z_means: Any, factor: Any, covariance_type: str) -> None:
+    """The observed mixture ``x`` with the labels summed out (inside the model)."""
+    import pymc as pm
+
+    core_ndim = (1, 2, factor.ndim)
+
+    def logp(value: Any, *params: Any) -> Any:
+        # CustomDist hands the parameters over with the observations' batch dims
+        # in front; they do not vary over observations, so take one slice.
+        params = [_core(param, ndim) for param, ndim in zip(params, core_ndim, strict=True)]
+        return mixture_logp(value, *params, covariance_type)
+
+    pm.CustomDist(
+        OBSERVED_NAME,
+        weights,
+        z_means,
+        factor,
+        logp=logp,
+        signature=_SIGNATURES[covariance_type],
+        observed=z,
+        dims=("observation", "feature"),
+    )

@@ -160,53 +160,62 @@ def relabel(
     >>> fixed.posterior["means"].values[0, :, :, 0].tolist(), info["n_permuted"]
     ([[0.0, 5.0], [0.0, 5.0]], 1)
     """
-    kind = get_covariance_model(covariance_type)
     posterior = idata.posterior.transpose("chain", "draw", ...)
-    n_components = posterior.sizes["component"]
-    n_features = posterior.sizes["feature"]
     means = posterior["means"].values
-    covariances = np.asarray(
-        kind.to_full(posterior["covariances"].values, n_components, n_features)
-    )
+    covariances = _as_full(covariance_type, posterior["covariances"].values, means.shape[-2:])
     if reference is None:
         ref_means, ref_cov = means[0, 0], covariances[0, 0]
     else:
         ref_means = np.asarray(reference[0], dtype=np.float64)
-        ref_cov = np.asarray(
-            kind.to_full(np.asarray(reference[1], dtype=np.float64), n_components, n_features)
-        )
-    perm = None
-    converged = False
-    iteration = 0
-    while iteration < max_iter:
-        iteration += 1
-        new = _assign(kl_cost(means, covariances, ref_means, ref_cov))
-        if perm is not None and np.array_equal(new, perm):
-            converged = True
-            break
-        perm = new
-        ref_means = _permute(means, perm, 2).mean(axis=(0, 1))
-        ref_cov = _permute(covariances, perm, 2).mean(axis=(0, 1))
-    identity = np.arange(n_components)
-    n_permuted = int((perm != identity).any(axis=-1).sum())
-    n_draws = int(perm.shape[0] * perm.shape[1])
-    out = idata.copy()
+        ref_cov = _as_full(covariance_type, reference[1], means.shape[-2:])
+    perm, iterations, converged = _fixed_point(means, covariances, ref_means, ref_cov, max_iter)
+    n_permuted = int((perm != np.arange(perm.shape[-1])).any(axis=-1).sum())
+    info = {
+        "n_permuted": n_permuted,
+        "n_draws": int(perm.shape[0] * perm.shape[1]),
+        "iterations": iterations,
+        "converged": converged,
+    }
     relabelled = _apply(posterior, perm)
     relabelled.attrs.update(
         relabel_method="hungarian-kl",
         relabel_n_permuted=n_permuted,
-        relabel_n_draws=n_draws,
-        relabel_iterations=iteration,
+        relabel_n_draws=info["n_draws"],
+        relabel_iterations=iterations,
     )
+    out = idata.copy()
     out.posterior = relabelled
     _set_permutation(out, perm, posterior)
-    info = {
-        "n_permuted": n_permuted,
-        "n_draws": n_draws,
-        "iterations": iteration,
-        "converged": converged,
-    }
     return out, info
+
+
+def _as_full(covariance_type: str, covariances: Any, shape: tuple[int, int]) -> np.ndarray:
+    """Covariances shaped per type (leading dims allowed) as full (..., K, D, D) matrices."""
+    kind = get_covariance_model(covariance_type)
+    return np.asarray(kind.to_full(np.asarray(covariances, dtype=np.float64), *shape))
+
+
+def _fixed_point(
+    means: np.ndarray,
+    covariances: np.ndarray,
+    ref_means: np.ndarray,
+    ref_cov: np.ndarray,
+    max_iter: int,
+) -> tuple[np.ndarray, int, bool]:
+    """Stephens' iteration: match every draw to the reference, make the relabelled
+    posterior mean the reference, until no permutation changes (or ``max_iter``).
+
+    Returns the permutations (chain, draw, K), the iterations and whether they settled.
+    """
+    perm = None
+    for iteration in range(1, max_iter + 1):
+        new = _assign(kl_cost(means, covariances, ref_means, ref_cov))
+        if perm is not None and np.array_equal(new, perm):
+            return perm, iteration, True
+        perm = new
+        ref_means = _permute(means, perm, 2).mean(axis=(0, 1))
+        ref_cov = _permute(covariances, perm, 2).mean(axis=(0, 1))
+    return perm, max_iter, False
 
 
 def _set_permutation(idata: Any, perm: np.ndarray, posterior: Any) -> None:

@@ -69,10 +69,14 @@ import weakref
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from .model import OBSERVED_NAME, PARAMETER_NAMES, data_units
+from ...exceptions import SamplerWarning
+from ..density import PosteriorDensity
+from ..model import OBSERVED_NAME, PARAMETER_NAMES
+from .base import RunSettings, density_parameters, posterior_idata
 
-__all__ = ["VARIATIONAL_METHODS", "fit_variational", "resolve_batch_size"]
+__all__ = ["VARIATIONAL_METHODS", "fit_variational", "resolve_batch_size", "run"]
 
 logger = logging.getLogger(__name__)
 
@@ -294,21 +298,16 @@ def _compile_new(model: Any, point: dict[str, np.ndarray]) -> tuple[Any, Any]:
     return function, parameters
 
 
-def _density_functions(model: Any, density: Any) -> tuple[Any, Any]:
+def _density_functions(model: Any, density: PosteriorDensity) -> tuple[Any, Any]:
     """The two functions of :func:`_compile`, evaluated by the numba log posterior."""
-    center = np.asarray(model["center"].get_value(), dtype=np.float64)
-    scale = np.asarray(model["scale"].get_value(), dtype=np.float64)
+    expand = density_parameters(model, density)
 
     def function(x: np.ndarray, rows: np.ndarray, ratio: Any) -> tuple[float, np.ndarray]:
         return density.evaluate(x, rows, float(ratio))
 
     def parameters(x: np.ndarray) -> list[np.ndarray]:
-        values = density.expand(x)
-        return [
-            values["weights"],
-            center + scale * values["z_means"],
-            data_units(density.covariance_type, values["z_covariances"], scale),
-        ]
+        values = expand(x)
+        return [values[name] for name in PARAMETER_NAMES]
 
     return function, parameters
 
@@ -353,6 +352,51 @@ DENSE_MAX = 600
 """Mean-field fits track a dense curvature estimate up to this many parameters."""
 
 
+def _sample_step(
+    curvature: np.ndarray, noise: np.ndarray, full_rank: bool
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """A draw ``v ~ N(0, S^-1)`` of the approximation from standard ``noise``, ``S v``
+    and ``log|S|``, for a dense (full-rank) or diagonal precision ``S``."""
+    if full_rank:
+        upper = np.linalg.cholesky(curvature)  # S = U U^T
+        step = _solve_upper(upper.T, noise)  # v = U^{-T} eps ~ N(0, S^{-1})
+        return step, upper @ noise, 2.0 * np.log(np.diag(upper)).sum()
+    precision = _precision(curvature, full_rank)
+    root = np.sqrt(precision)
+    return noise / root, noise * root, np.log(precision).sum()
+
+
+def _natural_step(
+    curvature: np.ndarray,
+    mean: np.ndarray,
+    pair: tuple[np.ndarray, np.ndarray],
+    step: np.ndarray,
+    whitened: np.ndarray,
+    beta: float,
+    full_rank: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One update of the curvature and the mean (module docstring) within the trust
+    region; ``pair`` is the antithetic pair's average gradient and difference."""
+    average, difference = pair
+    if curvature.ndim == 1:  # a diagonal curvature: per-coordinate factors
+        ratio = np.clip(
+            1.0 + beta * (difference - curvature * step) * whitened / curvature, *_STEP_BOUNDS
+        )
+        curvature = curvature * ratio
+        return curvature, mean + _bounded_move(beta * average, curvature)
+    curvature = _bounded_step(curvature, difference - curvature @ step, whitened, beta)
+    if not full_rank:
+        return curvature, mean + _bounded_move(beta * average, np.diag(curvature))
+    move = beta * np.linalg.solve(curvature, average)
+    length = np.sqrt(move @ curvature @ move)  # in the approximation's sds
+    return curvature, mean + (move if length <= 1.0 else move / length)
+
+
+def _precision(curvature: np.ndarray, full_rank: bool) -> np.ndarray:
+    """The approximation's precision: the curvature, or a dense one's diagonal."""
+    return np.diag(curvature) if curvature.ndim == 2 and not full_rank else curvature
+
+
 def _optimise(
     gradient: _Gradient,
     mean: np.ndarray,
@@ -382,17 +426,7 @@ def _optimise(
     for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is reported
         beta = learning_rate / (1.0 + check.windows / 10.0)
         noise = rng.standard_normal(mean.shape)
-        if full_rank:
-            upper = np.linalg.cholesky(curvature)  # S = U U^T
-            step = _solve_upper(upper.T, noise)  # v = U^{-T} eps ~ N(0, S^{-1})
-            whitened = upper @ noise  # S v
-            log_det = 2.0 * np.log(np.diag(upper)).sum()
-        else:
-            precision = np.diag(curvature) if dense else curvature
-            root = np.sqrt(precision)
-            step = noise / root
-            whitened = noise * root
-            log_det = np.log(precision).sum()
+        step, whitened, log_det = _sample_step(curvature, noise, full_rank)
         average, difference, logp = gradient.pair(mean, step)
         if not (np.all(np.isfinite(average)) and np.all(np.isfinite(difference))):
             n_bad += 1
@@ -404,31 +438,16 @@ def _optimise(
                 )
             continue
         n_bad = 0
-        if dense:
-            curvature = _bounded_step(curvature, difference - curvature @ step, whitened, beta)
-            if full_rank:
-                move = beta * np.linalg.solve(curvature, average)
-                length = np.sqrt(move @ curvature @ move)  # in the approximation's sds
-                mean = mean + (move if length <= 1.0 else move / length)
-            else:
-                mean = mean + _bounded_move(beta * average, np.diag(curvature))
-        else:
-            ratio = np.clip(
-                1.0 + beta * (difference - curvature * step) * whitened / curvature, *_STEP_BOUNDS
-            )
-            curvature = curvature * ratio
-            mean = mean + _bounded_move(beta * average, curvature)
+        pair = (average, difference)
+        curvature, mean = _natural_step(curvature, mean, pair, step, whitened, beta, full_rank)
         losses.append(-(logp - 0.5 * log_det))
-        approximation = curvature if full_rank or not dense else np.diag(curvature)
-        if check.update(mean, approximation):
+        if check.update(mean, _precision(curvature, full_rank)):
             if check.converged:
                 break
-            if gradient.batch_size is not None:
-                sd = _marginal_sd(check.precision)
-                if np.max(np.abs(check.mean - gradient.anchor) / sd) > 1.0:
-                    gradient.set_anchor(check.mean)
-                    n_reanchored += 1
-    info = {
+            n_reanchored += _reanchor(gradient, check)
+    if check.mean is None:  # fewer iterations than one window: the last iterate
+        check.mean, check.precision = mean, _precision(curvature, full_rank)
+    return check, {
         "n_iter": n_iter,
         "n_grad_evals": gradient.n_evals,
         "passes": gradient.rows_seen / gradient.n_samples,
@@ -436,10 +455,18 @@ def _optimise(
         "history": np.asarray(check.history),
         "loss": np.asarray(losses),
     }
-    if check.mean is None:  # fewer iterations than one window: the last iterate
-        check.mean = mean
-        check.precision = curvature if full_rank or not dense else np.diag(curvature)
-    return check, info
+
+
+def _reanchor(gradient: _Gradient, check: _WindowConvergence) -> int:
+    """Move a minibatch gradient's anchor to the window's mean when that is more than
+    one standard deviation away from it; return 1 if it moved."""
+    if gradient.batch_size is None:
+        return 0
+    sd = _marginal_sd(check.precision)
+    if not np.max(np.abs(check.mean - gradient.anchor) / sd) > 1.0:
+        return 0
+    gradient.set_anchor(check.mean)
+    return 1
 
 
 _STEP_BOUNDS = (0.8, 1.25)
@@ -506,6 +533,35 @@ def _draws(
     }
 
 
+def _checked_data(
+    model: Any, method: str, learning_rate: float, batch_size: Any
+) -> tuple[np.ndarray, int | None]:
+    """The model's standardised data and the rows per step, once the arguments hold."""
+    if method not in VARIATIONAL_METHODS:
+        raise ValueError(f"method must be one of {VARIATIONAL_METHODS}; got {method!r}.")
+    if not 0.0 < learning_rate <= 1.0:
+        raise ValueError(f"learning_rate must be in (0, 1]; got {learning_rate!r}.")
+    observed = [rv.name for rv in model.observed_RVs]
+    if observed != [OBSERVED_NAME]:
+        raise ValueError(
+            f"fit_variational needs the model's only observed variable to be "
+            f"{OBSERVED_NAME!r} (as build_model makes it); got {observed}."
+        )
+    data = np.ascontiguousarray(model["z"].get_value(), dtype=np.float64)
+    return data, resolve_batch_size(batch_size, data.shape[0])
+
+
+def _functions(
+    model: Any, start: dict[str, np.ndarray], density: PosteriorDensity | None
+) -> tuple[Any, Any, np.ndarray]:
+    """The log posterior with its gradient, the parameters, and the start (flat)."""
+    if density is not None:
+        return (*_density_functions(model, density), density.to_unconstrained(start))
+    point = _unconstrained_start(model, start)
+    function, parameters = _compile(model, point)
+    return function, parameters, np.concatenate([point[v.name].ravel() for v in model.value_vars])
+
+
 def fit_variational(
     model: Any,
     method: str,
@@ -518,128 +574,117 @@ def fit_variational(
     learning_rate: float = 0.2,
     batch_size: Any = None,
     rng: np.random.Generator,
-    density: Any = None,
+    density: PosteriorDensity | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Fit mean-field or full-rank ADVI to a model from ``build_model``; draw from it.
 
     Parameters
     ----------
     model : pymc.Model
-        As :func:`~bayesgmm.bayes.model.build_model` returns it (data ``z``, free
-        variables, deterministics ``weights``, ``means``, ``covariances``); extensions
-        of it work as long as ``x`` stays the only observed variable.
+        From :func:`~bayesgmm.bayes.model.build_model` (extended or not; ``x`` observed).
     method : {"advi", "fullrank_advi"}
         Diagonal (mean-field) or dense Gaussian in the unconstrained space.
     start : dict
         Untransformed start values (``start_values``), for example the EM solution.
     n_draws : int
         Draws from the fitted approximation, returned as one chain.
-    max_iter : int, default=50000
-        Most optimisation steps (each costs two gradient evaluations, three with
-        minibatches; the start's curvature costs two per parameter).
-    tol : float, default=0.05
-        The convergence criterion (module docstring): window averages of every mean
-        move by less than ``tol`` standard deviations and of every log sd by less
-        than ``tol``.
-    window : int, default=50
-        Steps per window.
-    learning_rate : float, default=0.2
-        Initial natural-gradient step ``beta0`` in (0, 1].
+    max_iter, tol, window, learning_rate : int, float, int, float
+        Most steps (two gradient evaluations each, three with minibatches); the
+        convergence criterion (module docstring), checked every ``window`` steps; the
+        initial natural-gradient step ``beta0`` in (0, 1].
     batch_size : int, "auto" or None, default=None
         Rows per step (:func:`resolve_batch_size`); None uses every row.
     rng : numpy Generator
     density : PosteriorDensity or None, default=None
-        The model's log posterior compiled by numba, for a model exactly as
-        ``build_model`` made it: evaluated instead of compiling the PyMC graph (no
-        compile time; the same function, as ``tests/test_bayes_density.py`` checks).
+        The model's numba log posterior, evaluated instead of compiling the PyMC graph.
 
     Returns
     -------
     idata : arviz.InferenceData
-        ``posterior`` with ``weights``, ``means`` and ``covariances`` (one chain of
-        ``n_draws``).
+        ``posterior`` with ``weights``, ``means``, ``covariances`` (one chain of ``n_draws``).
     info : dict
-        ``converged``, ``n_iter``, ``change`` (last window's largest move),
-        ``n_grad_evals``, ``passes`` (rows evaluated / N), ``batch_size``, ``loss``
-        (negative ELBO estimate per step), ``seconds_compile``, ``seconds_optimise``.
+        ``converged``, ``n_iter``, ``change`` (last window's largest move), ``n_grad_evals``,
+        ``passes`` (rows evaluated / N), ``batch_size``, ``loss`` (negative ELBO per step),
+        ``seconds_compile``, ``seconds_optimise``, the approximation's ``mean`` and
+        ``precision`` (unconstrained space).
 
     Examples
     --------
     >>> from bayesgmm.bayes import build_model
     >>> rng = np.random.default_rng(0)
     >>> X = np.concatenate([rng.normal(-3, 1, (100, 1)), rng.normal(3, 1, (100, 1))])
-    >>> model = build_model(X, 2, "diag")
-    >>> start = {"weights": np.array([0.5, 0.5]), "z_means": np.array([[-1.0], [1.0]]),
-    ...          "z_sds": np.array([[0.33], [0.33]])}
-    >>> idata, info = fit_variational(model, "advi", start, n_draws=100, rng=rng)
+    >>> start = {"weights": np.full(2, 0.5), "z_means": np.array([[-1.0], [1.0]]),
+    ...          "z_sds": np.full((2, 1), 0.33)}
+    >>> idata, info = fit_variational(build_model(X, 2, "diag"), "advi", start, n_draws=99, rng=rng)
     >>> info["converged"], idata.posterior["means"].shape
-    (True, (1, 100, 2, 1))
+    (True, (1, 99, 2, 1))
     """
-    import arviz as az
-    from threadpoolctl import threadpool_limits
-
-    if method not in VARIATIONAL_METHODS:
-        raise ValueError(f"method must be one of {VARIATIONAL_METHODS}; got {method!r}.")
-    if not 0.0 < learning_rate <= 1.0:
-        raise ValueError(f"learning_rate must be in (0, 1]; got {learning_rate!r}.")
-    observed = [rv.name for rv in model.observed_RVs]
-    if observed != [OBSERVED_NAME]:
-        raise ValueError(
-            f"fit_variational needs the model's only observed variable to be "
-            f"{OBSERVED_NAME!r} (as build_model makes it); got {observed}."
-        )
-    data = np.ascontiguousarray(model["z"].get_value(), dtype=np.float64)
-    batch = resolve_batch_size(batch_size, data.shape[0])
+    data, batch = _checked_data(model, method, learning_rate, batch_size)
     started = time.perf_counter()
-    if density is None:
-        point = _unconstrained_start(model, start)
-        function, parameters = _compile(model, point)
-        mean = np.concatenate([point[var.name].ravel() for var in model.value_vars])
-    else:
-        function, parameters = _density_functions(model, density)
-        mean = density.to_unconstrained(start)
+    function, parameters, mean = _functions(model, start, density)
     compiled = time.perf_counter()
     gradient = _Gradient(function, data, batch, rng)
+    steps = {"max_iter": max_iter, "tol": tol, "window": window, "learning_rate": learning_rate}
     # threadpoolctl limits only the libraries loaded so far: compiling may have loaded
     # the BLAS that PyTensor links, which two threads slow down tenfold here
     with threadpool_limits(limits=1):
-        check, info = _optimise(
-            gradient,
-            mean,
-            method == "fullrank_advi",
-            max_iter=max_iter,
-            tol=tol,
-            window=window,
-            learning_rate=learning_rate,
-            rng=rng,
-        )
-    optimised = time.perf_counter()
+        check, info = _optimise(gradient, mean, method == "fullrank_advi", rng=rng, **steps)
     info.update(
         converged=check.converged,
         change=check.change,
         batch_size=batch,
         seconds_compile=compiled - started,
-        seconds_optimise=optimised - compiled,
+        seconds_optimise=time.perf_counter() - compiled,
+        mean=check.mean,
+        precision=check.precision,
     )
-    posterior = _draws(parameters, check.mean, check.precision, n_draws, rng)
-    dims = {name: list(model.named_vars_to_dims.get(name, ())) for name in PARAMETER_NAMES}
-    coords = {
-        name: np.asarray(values) for name, values in model.coords.items() if name != "observation"
-    }
-    idata = az.from_dict(posterior=posterior, coords=coords, dims=dims)
-    info["mean"], info["precision"] = check.mean, check.precision
+    idata = posterior_idata(model, _draws(parameters, check.mean, check.precision, n_draws, rng))
     if not check.converged:
-        warnings.warn(
-            f"{method} did not converge in {max_iter} steps: the window-averaged "
-            f"approximation still moved by {check.change:.3g} standard deviations "
-            f"(tolerance {tol:g}). Raise advi_max_iter or advi_tol, or use method='nuts'.",
-            _sampler_warning(),
-            stacklevel=4,
-        )
+        _warn_not_converged(method, max_iter, check.change, tol)
     return idata, info
 
 
-def _sampler_warning() -> type[Warning]:
-    from ..exceptions import SamplerWarning
+def _warn_not_converged(method: str, max_iter: int, change: float, tol: float) -> None:
+    # stacklevel: the caller of BayesianGaussianMixture.fit, through fit_variational,
+    # run, run_inference and the estimator's _infer
+    warnings.warn(
+        f"{method} did not converge in {max_iter} steps: the window-averaged "
+        f"approximation still moved by {change:.3g} standard deviations "
+        f"(tolerance {tol:g}). Raise advi_max_iter or advi_tol, or use method='nuts'.",
+        SamplerWarning,
+        stacklevel=7,
+    )
 
-    return SamplerWarning
+
+def run(
+    model: Any,
+    starts: list[dict[str, np.ndarray]],
+    settings: RunSettings,
+    *,
+    rng: np.random.Generator,
+    density: PosteriorDensity | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """ADVI (``settings.method``: "advi" or "fullrank_advi") from the first start.
+
+    Returns
+    -------
+    idata : arviz.InferenceData
+        ``draws * chains`` draws of the approximation, as one chain.
+    info : dict
+        :func:`fit_variational`'s, without the precision matrix.
+    """
+    idata, info = fit_variational(
+        model,
+        settings.method,
+        starts[0],
+        n_draws=settings.draws * settings.chains,
+        max_iter=settings.advi_max_iter,
+        tol=settings.advi_tol,
+        window=settings.advi_window,
+        learning_rate=settings.advi_learning_rate,
+        batch_size=settings.batch_size,
+        rng=rng,
+        density=density,
+    )
+    del info["precision"]
+    return idata, info
