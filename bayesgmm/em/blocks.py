@@ -1,8 +1,10 @@
 """Row blocks: how rows are cut, and one function mapped over the blocks of in-memory data
 (on a fit's threads) or over the chunks of a dask array (as dask tasks).
 
-Parts come back in block order and callers sum them in that order, so a result does not
-depend on the thread count.
+In memory, parts come back in block order and are summed in that order, so a result does
+not depend on the thread count. On dask, the per-chunk sums are added by a tree reduction
+(``split_every``), and data on a ``dask.distributed`` cluster are persisted once per fit
+(:func:`place_data`), so each iteration sends only its parameters.
 """
 
 from __future__ import annotations
@@ -17,13 +19,23 @@ import numpy as np
 from ..data import is_dask_array
 from ..threads import available_threads, single_threaded_blas
 
-__all__ = ["BLOCK_BYTES", "row_blocks", "Workers", "map_row_blocks"]
+__all__ = [
+    "BLOCK_BYTES",
+    "row_blocks",
+    "Workers",
+    "map_row_blocks",
+    "sum_row_blocks",
+    "chunk_sums",
+    "place_data",
+]
 
 #: Bytes of a block's feature matrix plus its (K, B) log-probabilities; a few per core
 #: fit in the shared cache.
 BLOCK_BYTES = 2 * 2**20
 MIN_BLOCK_ROWS = 512
 MAX_BLOCK_ROWS = 32_768
+#: Chunk sums added per node of the dask reduction tree.
+SPLIT_EVERY = 8
 
 
 def row_blocks(
@@ -136,3 +148,73 @@ def map_row_blocks(
             return list(dask.compute(*tasks))
     blocks = workers.blocks(X.shape[0], n_columns, dtype)
     return workers.map(lambda rows: function(X[rows], weights[rows]), blocks)
+
+
+def sum_row_blocks(
+    function: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    X: Any,
+    weights: Any,
+    workers: Workers,
+    n_columns: int,
+    dtype: Any = np.float64,
+) -> np.ndarray:
+    """The sum over blocks (or chunks) of ``function(rows, row_weights)``, a flat float64 array.
+
+    In memory the parts are added in block order; on dask by a tree of ``SPLIT_EVERY``-way
+    sums, computed once.
+
+    Examples
+    --------
+    >>> X = np.arange(6.0).reshape(3, 2)
+    >>> sum_row_blocks(lambda rows, w: w @ rows, X, np.ones(3), Workers(1), 2)
+    array([6., 9.])
+    """
+    if not is_dask_array(X):
+        parts = map_row_blocks(function, X, weights, workers, n_columns, dtype)
+        total = np.array(parts[0], dtype=np.float64)
+        for part in parts[1:]:  # in block order: independent of the thread count
+            total += part
+        return total
+    with single_threaded_blas():
+        return np.asarray(chunk_sums(function, X, weights).compute())
+
+
+def chunk_sums(
+    function: Callable[[np.ndarray, np.ndarray], np.ndarray], X: Any, weights: Any
+) -> Any:
+    """The lazy tree sum (a dask array) of ``function`` over the chunks of dask data."""
+    import dask.array as da
+
+    X = X.rechunk({1: -1})
+
+    def chunk(rows: np.ndarray, row_weights: np.ndarray) -> np.ndarray:
+        return np.asarray(function(rows, row_weights[:, 0]), dtype=np.float64)[None, :]
+
+    width = len(chunk(np.zeros((1, X.shape[1]), X.dtype), np.ones((1, 1))).ravel())
+    parts = da.map_blocks(
+        chunk,
+        X,
+        weights[:, None],
+        dtype=np.float64,
+        chunks=((1,) * X.numblocks[0], (width,)),
+        meta=np.empty((0, width)),
+    )
+    return parts.sum(axis=0, split_every=SPLIT_EVERY)
+
+
+def place_data(X: Any, weights: Any) -> tuple[Any, Any]:
+    """Dask data on a ``dask.distributed`` cluster, persisted there once (the graphs of
+    later passes then refer to the workers' chunks instead of carrying the data); anything
+    else as it is (local dask data stay out of core)."""
+    if not is_dask_array(X):
+        return X, weights
+    try:
+        from distributed import default_client
+    except ImportError:
+        return X, weights
+    try:
+        client = default_client()
+    except ValueError:  # no client in scope: dask's local scheduler
+        return X, weights
+    X, weights = client.persist([X, weights])
+    return X, weights

@@ -25,9 +25,9 @@ from ..kernels.compile import kernel
 from ..kernels.features import feature_sums, logits
 from ..kernels.plugins import CompiledPlugin
 from ..kernels.rows import responsibilities_of
-from .blocks import Workers, map_row_blocks, row_blocks
+from .blocks import Workers, place_data, row_blocks, sum_row_blocks
 from .loop import compiled_em_steps, em_steps
-from .passes import BlockPass, n_feature_columns, responsibility_sums, uses_stacked_factors
+from .passes import BlockPass, n_feature_columns, uses_stacked_factors
 from .statistics import second_moment
 
 __all__ = ["ENGINES", "select_engine", "WholeRunEngine", "BlockEngine"]
@@ -85,7 +85,7 @@ class _Engine:
         dtype: Any,
         workers: Workers,
     ) -> None:
-        self.X, self.weights = X, weights
+        self.X, self.weights = place_data(X, weights)
         self.shift = np.asarray(shift, dtype=np.float64)
         self.reg = np.asarray(reg, dtype=np.float64)
         self.model, self.n_components = model, n_components
@@ -93,7 +93,7 @@ class _Engine:
         n_features = X.shape[1]
         self.n_columns = n_feature_columns(model, n_features)
         self.data_second = (
-            second_moment(X, weights, self.shift, workers)
+            second_moment(self.X, self.weights, self.shift, workers)
             if model.layout.shared
             else np.zeros((n_features, n_features))
         )
@@ -143,11 +143,6 @@ class WholeRunEngine(_Engine, CompiledPlugin):
         """EM iterations in one compiled call (:data:`~bayesgmm.em.loop.compiled_em_steps`)."""
         return compiled_em_steps(self, model, self.data, params, stats, history, first, last, tol)
 
-    def responsibility_sums(self, resp: np.ndarray) -> np.ndarray:
-        """``T`` of given responsibilities (N, K), for the statistics of a start."""
-        weighted = np.asarray(resp, dtype=np.float64) * self.data[1][:, None]
-        return weighted.T @ self.data[0].T.astype(np.float64, copy=False)
-
 
 class BlockEngine(_Engine):
     """In-memory data in row blocks on the fit's threads; dask arrays by chunks."""
@@ -158,30 +153,20 @@ class BlockEngine(_Engine):
     def e_step(self, model: CovarianceModel, data: Any, params: tuple, stats: tuple) -> float:
         """One pass over the rows: the E-step fused with the M-step's sums (into ``T``)."""
         block_pass = BlockPass(model, params, self.shift, self.dtype)
-        parts = map_row_blocks(
-            block_pass,
-            self.X,
-            self.weights,
-            self.workers,
-            self.n_columns + self.n_components,
-            self.dtype,
+        columns = self.n_columns + self.n_components
+        total = sum_row_blocks(
+            block_pass.packed, self.X, self.weights, self.workers, columns, self.dtype
         )
         T = stats[0]
-        T[:] = parts[0][1]
-        for part in parts[1:]:  # in block order: independent of the thread count
-            T += part[1]
-        log_likelihood = float(sum(part[0] for part in parts))
+        T[:] = total[1:].reshape(T.shape)
         total_weight = float(T[:, -1].sum())
+        log_likelihood = float(total[0])
         log_likelihood += model.layout.likelihood_terms(params[3], stats[1], total_weight)
         return log_likelihood / total_weight
 
     def iterate(self, model, params, stats, history, first, last, tol):
         """EM iterations in Python (:func:`~bayesgmm.em.loop.em_steps`)."""
         return em_steps(self, model, None, params, stats, history, first, last, tol)
-
-    def responsibility_sums(self, resp: np.ndarray) -> np.ndarray:
-        """``T`` of given responsibilities (N, K), for the statistics of a start."""
-        return responsibility_sums(self.model, self.X, self.weights, self.shift, resp)
 
 
 def fits_whole_run(X: Any, model: CovarianceModel, n_components: int, dtype: Any) -> str | None:

@@ -128,6 +128,11 @@ class BlockPass:
             total += T
         return total_log_likelihood, total
 
+    def packed(self, X: Any, weights: Any) -> np.ndarray:
+        """``[log_likelihood, T.ravel()]``: the pass's sums as one array (for reductions)."""
+        log_likelihood, T = self(X, weights)
+        return np.concatenate([[log_likelihood], T.ravel()])
+
     def _block(self, X: np.ndarray, weights: np.ndarray) -> tuple[float, np.ndarray]:
         Z = np.empty((self.n_columns, X.shape[0]), dtype=self.dtype)
         self.model.layout.fill_features(np.ascontiguousarray(X), self.shift, Z)
