@@ -7,6 +7,9 @@
 ``blocks``
     :class:`BlockEngine`: larger in-memory data, in row blocks on the fit's threads
     (BLAS at one thread inside each), and dask arrays, chunk by chunk as dask tasks.
+``jax``
+    :class:`~bayesgmm.em.jax_engine.JaxEngine`: the E-step on a JAX device (a GPU), the
+    M-step on the host. Chosen by name only.
 
 :func:`select_engine` decides; ``GaussianMixture(engine=...)`` overrides it (tests and
 benchmarks compare engines that way). Every engine gives the same answer up to rounding:
@@ -26,13 +29,14 @@ from ..kernels.features import feature_sums, logits
 from ..kernels.plugins import CompiledPlugin
 from ..kernels.rows import responsibilities_of
 from .blocks import Workers, place_data, row_blocks, sum_row_blocks
+from .jax_engine import JaxEngine
 from .loop import compiled_em_steps, em_steps
 from .passes import BlockPass, n_feature_columns, uses_stacked_factors
 from .statistics import second_moment
 
 __all__ = ["ENGINES", "select_engine", "WholeRunEngine", "BlockEngine"]
 
-ENGINES = ("auto", "compiled", "blocks")
+ENGINES = ("auto", "compiled", "blocks", "jax")
 #: Multiply-adds of the compiled loop per call before it returns to Python (where an
 #: interrupt is seen): about 20 ms of work.
 WORK_PER_CALL = 50_000_000
@@ -192,12 +196,16 @@ def select_engine(
     dtype: Any,
     workers: Workers,
     choice: str = "auto",
-) -> WholeRunEngine | BlockEngine:
+) -> WholeRunEngine | BlockEngine | JaxEngine:
     """The engine for these data: compiled whole runs for small in-memory data, else blocks.
 
-    ``choice`` ("auto", "compiled" or "blocks") overrides the decision; "compiled" on
-    data it cannot take raises ``ValueError`` saying why.
+    ``choice`` ("auto", "compiled", "blocks" or "jax") overrides the decision; "compiled"
+    on data it cannot take raises ``ValueError`` saying why.
     """
+    if choice == "jax":
+        if is_dask_array(X):
+            raise ValueError("engine='jax' takes in-memory data (numpy or JAX arrays), not dask.")
+        return JaxEngine(X, weights, shift, reg, model, n_components, dtype, workers)
     why_not = fits_whole_run(X, model, n_components, dtype)
     if choice == "compiled" and why_not is not None:
         raise ValueError(
