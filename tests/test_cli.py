@@ -355,18 +355,33 @@ def test_ctrl_c_ends_in_one_line_and_status_130(tmp_path):
     rng = np.random.default_rng(0)
     big = tmp_path / "big.csv"
     pd.DataFrame(rng.normal(size=(20_000, 4)), columns=list("abcd")).to_csv(big, index=False)
-    script = ("import sys; from bayesgmm.cli import main; print('ready', flush=True); "
-              f"sys.exit(main(['select', {str(big)!r}, '-k', '1-9', '-q']))")  # fmt: skip
+    # as from a terminal: SIGINT unblocked and handled by Python, whatever this process
+    # inherited; SIGUSR1 dumps the child's stacks if it hangs
+    script = f"""
+import faulthandler, signal, sys
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {{signal.SIGINT}})
+signal.signal(signal.SIGINT, signal.default_int_handler)
+faulthandler.register(signal.SIGUSR1, all_threads=True)
+from bayesgmm.cli import main
+print("ready", flush=True)
+sys.exit(main(["select", {str(big)!r}, "-k", "1-9", "-q"]))
+"""
     child = _cli("-c", script, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert child.stdout.readline().strip() == "ready"
         time.sleep(2.0)  # inside main, fitting
         child.send_signal(signal.SIGINT)
-        status = child.wait(timeout=120)
+        try:
+            status = child.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            child.send_signal(signal.SIGUSR1)
+            time.sleep(2.0)
+            child.kill()
+            pytest.fail(f"no exit 120 s after SIGINT; stacks:\n{child.stderr.read()}")
     finally:
         child.kill()
-    err = child.stderr.read()
-    child.stdout.close()
-    child.stderr.close()
+        err = child.stderr.read()
+        child.stdout.close()
+        child.stderr.close()
     assert status == 130
     assert err == "bayesgmm select: interrupted\n"
