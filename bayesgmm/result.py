@@ -762,9 +762,9 @@ def load(path: str | os.PathLike) -> MixtureResult:
     FileNotFoundError
         When there is no such file.
     ValueError
-        When the file is not a bayesgmm result, has another format version, takes data
-        from outside itself (links, external storage), claims more data than it stores,
-        or holds values that do not make a mixture. The message names the field.
+        Naming the field, when the file is not a result that this bayesgmm reads (the
+        checks are listed in :mod:`bayesgmm.io`): data taken from other files, sizes
+        the stored bytes cannot hold, values that do not make a mixture, ...
     """
     dataset, posterior = io.read(path)  # checks the file's layout and every value
     try:

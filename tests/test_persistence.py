@@ -316,15 +316,26 @@ def _saved(result: MixtureResult, tmp_path: Path, name: str = "model.nc") -> Pat
     return path
 
 
-def _replace(group, name: str, **create):
-    """Replace ``group[name]`` by a new dataset, keeping its netCDF dims and attributes."""
+def _saved_and_edited(result: MixtureResult, tmp_path: Path, edit) -> Path:
+    """Save ``result``, then let ``edit`` change the file through h5py."""
+    path = _saved(result, tmp_path)
+    with h5py.File(path, "r+") as handle:
+        edit(handle)
+    return path
+
+
+def _replace(group, name: str, make=None, **create):
+    """Replace ``group[name]`` by a new dataset, keeping its netCDF dims and attributes.
+
+    ``make(group, name)`` creates the new dataset; by default ``create_dataset(**create)``.
+    """
     old = group[name]
     attrs = {key: value for key, value in old.attrs.items() if key != "DIMENSION_LIST"}
     scales = [old.dims[axis][0] for axis in range(old.ndim)]
     for axis, scale in enumerate(scales):
         old.dims[axis].detach_scale(scale)
     del group[name]
-    new = group.create_dataset(name, **create)
+    new = make(group, name) if make else group.create_dataset(name, **create)
     for key, value in attrs.items():
         new.attrs[key] = value
     for axis, scale in enumerate(scales):
@@ -410,18 +421,8 @@ def test_virtual_datasets_are_refused(em_result, tmp_path):
     layout = h5py.VirtualLayout(shape=(2, 3), dtype="<f8")
     layout[:] = h5py.VirtualSource(str(other), "means", shape=(2, 3))
     with h5py.File(path, "r+") as handle:
-        group = handle["bayesgmm"]
-        attrs = dict(group["means"].attrs)
-        scales = [group["means"].dims[axis][0] for axis in range(2)]
-        for axis, scale in enumerate(scales):
-            group["means"].dims[axis].detach_scale(scale)
-        del group["means"]
-        virtual = group.create_virtual_dataset("means", layout)
-        for key, value in attrs.items():
-            if key != "DIMENSION_LIST":
-                virtual.attrs[key] = value
-        for axis, scale in enumerate(scales):
-            virtual.dims[axis].attach_scale(scale)
+        _replace(handle["bayesgmm"], "means", lambda group, name: group.create_virtual_dataset(
+            name, layout))  # fmt: skip
     _refused(path, r"its variable 'means' is a virtual dataset")
 
 
@@ -589,16 +590,6 @@ BAD_VALUES = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("kind", BAD_VALUES)
-def test_values_are_checked_on_load(em_result, tmp_path, kind):
-    """Non-regression: all of these loaded, and predict then labelled every row 0."""
-    edit, why = BAD_VALUES[kind]
-    path = _saved(em_result, tmp_path)
-    with h5py.File(path, "r+") as handle:
-        edit(handle)
-    _refused(path, why)
-
-
 @pytest.mark.parametrize(
     ("covariance_type", "values", "why"),
     [
@@ -651,14 +642,16 @@ BAD_POSTERIORS = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("kind", BAD_POSTERIORS)
-def test_posterior_groups_are_checked_on_load(bayes_result, tmp_path, kind):
-    """Non-regression: these loaded and failed later (AttributeError, TypeError, ...)."""
-    edit, why = BAD_POSTERIORS[kind]
-    path = _saved(bayes_result, tmp_path)
-    with h5py.File(path, "r+") as handle:
-        edit(handle)
-    _refused(path, why)
+CRAFTED = {f"em-{kind}": ("em_result", *case) for kind, case in BAD_VALUES.items()}
+CRAFTED.update({f"bayes-{kind}": ("bayes_result", *case) for kind, case in BAD_POSTERIORS.items()})
+
+
+@pytest.mark.parametrize("kind", CRAFTED)
+def test_values_and_groups_are_checked_on_load(request, tmp_path, kind):
+    """Non-regression: all of these loaded; predict then labelled every row 0, or a later
+    call failed with AttributeError, TypeError (a non-positive-definite draw), ..."""
+    fixture, edit, why = CRAFTED[kind]
+    _refused(_saved_and_edited(request.getfixturevalue(fixture), tmp_path, edit), why)
 
 
 def test_an_em_file_with_a_posterior_is_refused(em_result, bayes_result, tmp_path):
