@@ -13,13 +13,20 @@ predict MODEL.nc DATA.csv
     Labels, responsibilities and log-densities of new rows, as CSV.
 info MODEL.nc
     Describe a saved model.
+
+Problems with files or options end in one line on standard error and exit status 2;
+Ctrl-C ends in one line and status 130; a closed output pipe (``| head``) ends quietly
+with status 141, as a program stopped by SIGPIPE does.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import re
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -27,18 +34,110 @@ from typing import Any
 __all__ = ["main"]
 
 _EXIT_ERROR = 2
+_EXIT_INTERRUPTED = 130  # 128 + SIGINT
+_EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
+_DELIMITERS = (",", ";", "\t")
 _METHODS = ("em", "nuts", "advi")
 _TYPES = ("full", "tied", "diag", "spherical")
 #: EM starts per fit in the demo (the estimator's default runs more on small data).
 _DEMO_STARTS = 10
 
 
+def _note(message: str) -> None:
+    """A line on standard error about how the input was read."""
+    print(f"bayesgmm: {message}", file=sys.stderr)
+
+
 class CommandError(Exception):
     """A problem with the user's files or options: reported in one line, exit code 2."""
 
 
+class _UsageError(CommandError):
+    """A command line that argparse refuses; ``prog`` names the (sub)command."""
+
+    def __init__(self, prog: str, message: str) -> None:
+        super().__init__(f"{message}. See '{prog} --help'.")
+        self.prog = prog
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse whose errors are one line naming the command and where help is."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(self.prog, message)
+
+
 # ---------------------------------------------------------------------- input helpers
-def _read_csv(path: str, columns: str | None = None, expected: list[str] | None = None) -> Any:
+def _read_csv(path: str, columns: str | None = None) -> Any:
+    """The numeric columns of a CSV file (or the ``--columns`` named), as a DataFrame."""
+    frame = _parse_csv(path)
+    if columns:
+        return frame[_named_columns(frame, columns, path)]
+    numeric = frame.select_dtypes("number")
+    dropped = [name for name in frame.columns if name not in numeric.columns]
+    if numeric.shape[1] == 0:
+        raise CommandError(
+            f"{path} has no numeric columns (columns: {list(frame.columns)}); a mixture "
+            "model needs numbers."
+        )
+    if dropped:
+        _note(f"ignoring non-numeric column(s) {dropped} of {path}")
+    return numeric
+
+
+def _named_columns(frame: Any, columns: str, path: str) -> list[str]:
+    wanted = [name.strip() for name in columns.split(",") if name.strip()]
+    missing = [name for name in wanted if name not in frame.columns]
+    if missing:
+        raise CommandError(
+            f"{path} has no column(s) {missing}. Its columns are {list(frame.columns)}."
+        )
+    return wanted
+
+
+def _model_columns(path: str, columns: str | None, model: Any) -> Any:
+    """The columns of ``path`` that the model was fitted on, matched by name.
+
+    Names that match in another order are reordered. ``--columns`` maps other names onto
+    the model's features by position. A model fitted without names takes the numeric
+    columns in their order.
+    """
+    expected = list(model.feature_names)
+    named = bool(model.to_dataset().attrs["feature_names_given"])
+    if columns:
+        frame = _parse_csv(path)
+        frame = frame[_named_columns(frame, columns, path)]
+    elif named:
+        frame = _parse_csv(path)
+        missing = [name for name in expected if name not in frame.columns]
+        if missing:
+            raise CommandError(
+                f"{path} has no column(s) {missing}, which the model was fitted on "
+                f"(features {expected}; {path} has {list(frame.columns)}). Rename the "
+                f"columns, or pass --columns with {path}'s columns in the model's order."
+            )
+        frame = frame[expected]
+    else:
+        frame = _read_csv(path)
+    if frame.shape[1] != len(expected):
+        raise CommandError(
+            f"The model was fitted on {len(expected)} feature(s) {expected}, but {path} gives "
+            f"{frame.shape[1]} ({list(frame.columns)}). Pass the same columns (--columns)."
+        )
+    if list(frame.columns) != expected:
+        _note(f"using column(s) {list(frame.columns)} of {path} as the model's {expected}")
+        frame = frame.set_axis(expected, axis=1)
+    return frame
+
+
+def _parse_csv(path: str) -> Any:
+    """Read a CSV file: delimiter and decimal mark from its text, rows checked against the header.
+
+    A header whose most frequent separator is ';' or a tab sets the delimiter, and decimal
+    commas are read as such when the delimiter is not a comma (a note says so). Rows with
+    more fields than the header are read right when the extra fields are empty (a delimiter
+    at the end of each row), and refused otherwise: pandas would shift the columns.
+    """
     import pandas as pd
 
     file = Path(path)
@@ -46,46 +145,92 @@ def _read_csv(path: str, columns: str | None = None, expected: list[str] | None 
         raise CommandError(f"{path}: no such file. Give the path of a CSV file with a header row.")
     if file.is_dir():
         raise CommandError(f"{path} is a folder; give the path of a CSV file.")
+    options, extra = _csv_dialect(file, path)
     try:
-        frame = pd.read_csv(file)
+        if extra > 0:
+            frame = _without_extra_fields(file, path, options, extra)
+        else:
+            frame = pd.read_csv(file, **options)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise CommandError(
             f"{path} could not be read as CSV ({type(error).__name__}: {error}). The file "
             "must be comma-separated text with a header row."
         ) from None
+    empty = [
+        name
+        for name in frame.columns
+        if str(name).startswith("Unnamed: ") and frame[name].isna().all()
+    ]
+    if empty:
+        _note(f"ignoring {len(empty)} empty column(s) without a name in {path}")
+        frame = frame.drop(columns=empty)
     if frame.empty:
         raise CommandError(f"{path} has no data rows.")
-    if columns:
-        wanted = [name.strip() for name in columns.split(",") if name.strip()]
-        missing = [name for name in wanted if name not in frame.columns]
-        if missing:
-            raise CommandError(
-                f"{path} has no column(s) {missing}. Its columns are {list(frame.columns)}."
-            )
-        frame = frame[wanted]
-    elif expected is not None and all(name in frame.columns for name in expected):
-        frame = frame[expected]
-    else:
-        numeric = frame.select_dtypes("number")
-        dropped = [name for name in frame.columns if name not in numeric.columns]
-        if numeric.shape[1] == 0:
-            raise CommandError(
-                f"{path} has no numeric columns (columns: {list(frame.columns)}); a mixture "
-                "model needs numbers."
-            )
-        if dropped:
-            logging.getLogger("bayesgmm.cli").warning(
-                "ignoring non-numeric column(s) %s of %s", dropped, path
-            )
-        frame = numeric
-    if expected is not None and frame.shape[1] != len(expected):
-        raise CommandError(
-            f"The model was fitted on {len(expected)} feature(s) {expected}, but {path} gives "
-            f"{frame.shape[1]} ({list(frame.columns)}). Pass the same columns (--columns)."
-        )
-    if expected is not None and list(frame.columns) != expected:
-        frame = frame.set_axis(expected, axis=1)
     return frame
+
+
+def _csv_dialect(file: Path, path: str) -> tuple[dict[str, str], int]:
+    """``sep`` and ``decimal`` for pandas, and how many more fields the first row has than
+    the header, read from the first lines."""
+    import csv
+
+    with open(file, encoding="utf-8", errors="replace", newline="") as handle:
+        header = handle.readline()
+        sample = handle.read(1 << 16)
+    counts = {delimiter: header.count(delimiter) for delimiter in _DELIMITERS}
+    sep = max(_DELIMITERS, key=lambda delimiter: counts[delimiter])  # ties: the comma
+    sep = sep if counts[sep] else ","
+    options = {"sep": sep}
+    if sep != ",":
+        decimal = "," if re.search(r"\d,\d", sample) else "."
+        shown = "tab" if sep == "\t" else repr(sep)
+        marks = " with decimal commas" if decimal == "," else ""
+        _note(f"note: reading {path} as {shown}-separated{marks}")
+        options["decimal"] = decimal
+    rows = list(csv.reader([header, sample.split("\n", 1)[0]], delimiter=sep))
+    extra = len(rows[1]) - len(rows[0]) if len(rows) == 2 and rows[1] else 0
+    return options, extra
+
+
+def _without_extra_fields(file: Path, path: str, options: dict[str, str], extra: int) -> Any:
+    """The rows have ``extra`` fields more than the header: empty ones are dropped."""
+    import pandas as pd
+
+    fields = pd.read_csv(file, header=None, skiprows=1, **options)
+    names = list(pd.read_csv(file, nrows=0, **options).columns)
+    if fields.iloc[:, len(names) :].isna().all().all():
+        _note(f"note: every row of {path} ends in a delimiter; ignoring the empty last field")
+        return fields.iloc[:, : len(names)].set_axis(names, axis=1)
+    raise CommandError(
+        f"{path}: its rows have {len(names) + extra} fields but its header names "
+        f"{len(names)} columns ({names}), so values cannot be matched to names. Add the "
+        "missing column name(s) to the header, or remove the extra field(s)."
+    )
+
+
+def _writable(path_text: str | None, option: str) -> None:
+    """Refuse, before any work, an output path that cannot be written."""
+    if not path_text:
+        return
+    path = Path(path_text)
+    if path.is_dir():
+        raise CommandError(f"{option} {path_text} is a folder; give a file name.")
+    folder = path.parent
+    if not folder.is_dir():
+        raise CommandError(
+            f"{option} {path_text}: the folder {str(folder)!r} does not exist. Create it or "
+            "choose another path."
+        )
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+        if path.exists() and not os.access(path, os.W_OK):
+            raise PermissionError("the file is read-only")
+    except OSError as error:
+        reason = getattr(error, "strerror", None) or error
+        raise CommandError(
+            f"{option} {path_text} cannot be written ({reason}). Choose a writable place."
+        ) from None
 
 
 def _parse_components(text: str) -> list[int]:
@@ -126,7 +271,7 @@ def _load_model(path: str) -> Any:
         raise CommandError(f"{path}: no such file. Give a model saved by 'bayesgmm fit --out'.")
     try:
         return load(path)
-    except (ValueError, OSError, KeyError) as error:
+    except (ValueError, OSError) as error:
         raise CommandError(f"{path} is not a bayesgmm model file: {error}") from None
 
 
@@ -158,7 +303,7 @@ def _print_table(frame: Any, file: Any = None) -> None:
 
 # ---------------------------------------------------------------------- commands
 def _fit(args: argparse.Namespace) -> int:
-    X = _read_csv(args.data, args.columns)
+    _writable(args.out, "--out")
     ks = _parse_components(str(args.components))
     types = _parse_types(args.covariance)
     if len(ks) != 1 or len(types) != 1:
@@ -166,8 +311,8 @@ def _fit(args: argparse.Namespace) -> int:
             "fit takes one number of components and one covariance type; use 'bayesgmm "
             "select' to compare several."
         )
-    k, covariance_type = ks[0], types[0]
-    estimator = _estimator(args, k, covariance_type)
+    X = _read_csv(args.data, args.columns)
+    estimator = _estimator(args, ks[0], types[0])
     estimator.fit(X)
     result = estimator.result_
     print(result)
@@ -181,14 +326,23 @@ def _fit(args: argparse.Namespace) -> int:
 def _select(args: argparse.Namespace) -> int:
     from .selection import select
 
+    for option, target in (
+        ("--out", args.out),
+        ("--save-best", args.save_best),
+        ("--plot", args.plot),
+    ):
+        _writable(target, option)
+    if args.plot:
+        _use_agg()
+    ks, types = _parse_components(args.components), _parse_types(args.covariance)
     X = _read_csv(args.data, args.columns)
     params: dict[str, Any] = {}
     if args.method != "em":
         params = {"draws": args.draws, "chains": args.chains}
     selection = select(
         X,
-        n_components=_parse_components(args.components),
-        covariance_types=_parse_types(args.covariance),
+        n_components=ks,
+        covariance_types=types,
         criterion=args.criterion,
         method=args.method,
         random_state=args.seed,
@@ -205,7 +359,6 @@ def _select(args: argparse.Namespace) -> int:
         selection.best_.result_.save(args.save_best)
         print(f"best model saved to {args.save_best}")
     if args.plot:
-        _use_agg()
         ax = selection.plot()
         ax.figure.savefig(args.plot, dpi=120)
         print(f"plot written to {args.plot}")
@@ -216,8 +369,9 @@ def _predict(args: argparse.Namespace) -> int:
     import numpy as np
     import pandas as pd
 
+    _writable(args.out, "--out")
     result = _load_model(args.model)
-    X = _read_csv(args.data, args.columns, expected=list(result.feature_names))
+    X = _model_columns(args.data, args.columns, result)
     resp = result.responsibilities(X)
     if hasattr(resp, "data_vars"):  # Bayesian: posterior mean and 94% credible bounds
         table = {"label": np.asarray(resp["mean"].argmax("component").values)}
@@ -270,14 +424,46 @@ def _use_agg() -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from .datasets import load_faithful
+
+    out = Path(args.out)
+    plots = not args.no_plots and _demo_plot_folder(out)
+    X = load_faithful()
+    print(f"Old Faithful: {len(X)} eruptions, features {list(X.columns)} (minutes)")
+    selection = _demo_selection(args, X)
+    em = selection.best_
+    bayes = comparison = None
+    if args.method != "none":
+        bayes, comparison = _demo_bayes(args, X, em, selection.best_params_)
+    if plots:
+        _demo_plots(out, X, selection, em, bayes, comparison)
+    return 0
+
+
+def _demo_plot_folder(out: Path) -> bool:
+    """Whether plots can be drawn; the folder is made (and checked) before any fit."""
+    try:
+        _use_agg()
+    except CommandError as error:
+        print(f"no plots: {error}")
+        return False
+    if out.exists() and not out.is_dir():
+        raise CommandError(f"--out {out} is a file; give a folder for the plots.")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as error:
+        raise CommandError(
+            f"--out {out} cannot be written ({error.strerror or error}). Choose a writable "
+            "folder, or pass --no-plots."
+        ) from None
+    return True
+
+
+def _demo_selection(args: argparse.Namespace, X: Any) -> Any:
     from .selection import select
 
-    X = load_faithful()
-    out = Path(args.out)
-    print(f"Old Faithful: {len(X)} eruptions, features {list(X.columns)} (minutes)")
     ks = range(1, 3) if args.fast else range(1, 7)
     print(
         f"\n1. Model selection by BIC over K = {ks.start}..{ks.stop - 1} x 4 covariance types "
@@ -294,56 +480,54 @@ def _demo(args: argparse.Namespace) -> int:
     print("BIC (lower is better):")
     _print_table(shown[[t for t in _TYPES if t in shown]])
     best = selection.best_params_
-    em = selection.best_
     print(f"best: {best['covariance_type']} with {best['n_components']} components")
-    print(em.result_)
+    print(selection.best_.result_)
+    return selection
 
-    bayes = comparison = None
-    if args.method != "none":
-        print(f"\n2. Bayesian fit of the same model ({args.method})")
-        try:
-            from .bayes import BayesianGaussianMixture
-        except ImportError as error:
-            print(f"skipped: the Bayesian estimator is not available ({error})")
-        else:
-            draws, chains = (100, 2) if args.fast else (500, 2)
-            kwargs: dict[str, Any] = {
-                "n_components": best["n_components"],
-                "covariance_type": best["covariance_type"],
-                "method": args.method,
-                "draws": draws,
-                "chains": chains,
-                "random_state": 0,
-                "progressbar": not args.quiet,
-            }
-            if args.method == "nuts":
-                kwargs["tune"] = draws
-            else:  # a demo: ADVI with the estimator's convergence check, capped
-                kwargs["advi_max_iter"] = 20_000
-            bayes = BayesianGaussianMixture(**kwargs).fit(X)
-            print(bayes.result_)
-            from .comparison import compare
 
-            comparison = compare(em, bayes, X)
-            print("\n3. EM versus Bayes, component by component (EM's numbering)")
-            shown = comparison.table.copy()
-            shown["inside"] = np.where(shown.pop("em_inside"), "yes", "NO")
-            _print_table(shown.drop(columns=["posterior_sd"]).set_index("parameter"))
-            print()
-            _print_table(comparison.global_table)
+def _demo_bayes(args: argparse.Namespace, X: Any, em: Any, best: dict) -> tuple[Any, Any]:
+    """The Bayesian fit of the chosen model and its comparison with EM (None, None if absent)."""
+    import numpy as np
 
-    if args.no_plots:
-        return 0
+    print(f"\n2. Bayesian fit of the same model ({args.method})")
     try:
-        _use_agg()
-    except CommandError as error:
-        print(f"\nno plots: {error}")
-        return 0
+        from .bayes import BayesianGaussianMixture
+    except ImportError as error:
+        print(f"skipped: the Bayesian estimator is not available ({error})")
+        return None, None
+    from .comparison import compare
+
+    draws, chains = (100, 2) if args.fast else (500, 2)
+    kwargs: dict[str, Any] = {
+        "n_components": best["n_components"],
+        "covariance_type": best["covariance_type"],
+        "method": args.method,
+        "draws": draws,
+        "chains": chains,
+        "random_state": 0,
+        "progressbar": not args.quiet,
+    }
+    if args.method == "nuts":
+        kwargs["tune"] = draws
+    else:  # a demo: ADVI with the estimator's convergence check, capped
+        kwargs["advi_max_iter"] = 20_000
+    bayes = BayesianGaussianMixture(**kwargs).fit(X)
+    print(bayes.result_)
+    comparison = compare(em, bayes, X)
+    print("\n3. EM versus Bayes, component by component (EM's numbering)")
+    shown = comparison.table.copy()
+    shown["inside"] = np.where(shown.pop("em_inside"), "yes", "NO")
+    _print_table(shown.drop(columns=["posterior_sd"]).set_index("parameter"))
+    print()
+    _print_table(comparison.global_table)
+    return bayes, comparison
+
+
+def _demo_plots(out: Path, X: Any, selection: Any, em: Any, bayes: Any, comparison: Any) -> None:
     import matplotlib.pyplot as plt
 
     from . import plot
 
-    out.mkdir(parents=True, exist_ok=True)
     written = []
 
     def save(ax_or_fig: Any, name: str) -> None:
@@ -362,16 +546,15 @@ def _demo(args: argparse.Namespace) -> int:
         save(plot.plot_uncertainty(aligned, X), "bayes_uncertainty.png")
         save(comparison.plot(X), "em_vs_bayes.png")
     print(f"\nplots written to {out.resolve()}/: {', '.join(written)}")
-    return 0
 
 
 # ---------------------------------------------------------------------- parser
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _ArgumentParser(
         prog="bayesgmm",
         description="Gaussian mixture models: EM and Bayesian (PyMC) fits, selection, plots.",
     )
-    common = argparse.ArgumentParser(add_help=False)
+    common = _ArgumentParser(add_help=False)
     common.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -443,26 +626,49 @@ def main(argv: list[str] | None = None) -> int:
     Returns
     -------
     int
-        Exit status: 0 on success, 2 for a problem with the files or options.
+        Exit status: 0 on success, 2 for a problem with the files or options (one line on
+        standard error), 130 when interrupted (Ctrl-C), 141 when standard output is
+        closed early (``bayesgmm predict ... | head``).
 
     Examples
     --------
     >>> main(["info", "no-such-file.nc"])
     2
     """
-    parser = _parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="bayesgmm: %(message)s")
+    command = "bayesgmm"
     try:
+        args = _parser().parse_args(argv)
+        command = f"bayesgmm {args.command}"
+        logging.basicConfig(level=logging.WARNING, format="bayesgmm: %(message)s")
         with warnings.catch_warnings():
             warnings.simplefilter("default")
-            return args.run(args)
-    except CommandError as error:
-        print(f"bayesgmm {args.command}: error: {error}", file=sys.stderr)
+            status = args.run(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return status
+    except _UsageError as error:
+        print(f"{error.prog}: error: {error}", file=sys.stderr)
         return _EXIT_ERROR
-    except (ValueError, TypeError) as error:
-        print(f"bayesgmm {args.command}: error: {error}", file=sys.stderr)
+    except SystemExit as exit_:  # --help
+        return exit_.code if isinstance(exit_.code, int) else _EXIT_ERROR
+    except BrokenPipeError:
+        _detach_stdout()
+        return _EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        print(f"{command}: interrupted", file=sys.stderr)
+        return _EXIT_INTERRUPTED
+    except (CommandError, ValueError, TypeError, OSError) as error:
+        print(f"{command}: error: {error}", file=sys.stderr)
         return _EXIT_ERROR
+
+
+def _detach_stdout() -> None:
+    """Point standard output at the null device, so the exit's flush raises nothing."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no file descriptor (captured output)
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from . import gaussian, io
+from . import _file_schema, gaussian, io
 from .covariance import COVARIANCE_TYPES, get_covariance_model
 from .data import check_int, check_random_state, check_X
 from .kernels.draws import log_likelihood_draws
@@ -562,15 +562,21 @@ class MixtureResult:
         """Parameters and metadata as an :class:`xarray.Dataset` (the saved form).
 
         Covariances are stored in their native shape for the covariance type.
+
+        Examples
+        --------
+        >>> result = MixtureResult(weights=np.array([1.0]), means=np.zeros((1, 2)),
+        ...                        covariances=np.ones(1), covariance_type="spherical")
+        >>> MixtureResult.from_dataset(result.to_dataset()).covariance_type
+        'spherical'
         """
-        native_dims = self._model.dims
-        variables = {
-            "weights": (("component",), self._weights),
-            "means": (("component", "feature"), self._means),
-            "covariances": (native_dims, self._covariances),
+        variables = {  # copies: changing the Dataset leaves the result as it is
+            "weights": (("component",), self._weights.copy()),
+            "means": (("component", "feature"), self._means.copy()),
+            "covariances": (self._model.dims, self._covariances.copy()),
         }
         if self._history is not None:
-            variables["history"] = (("iteration",), self._history)
+            variables["history"] = (("iteration",), self._history.copy())
         attrs = {
             "covariance_type": self.covariance_type,
             "method": self.method,
@@ -587,21 +593,38 @@ class MixtureResult:
 
     @classmethod
     def from_dataset(cls, dataset: xr.Dataset, posterior: Any = None) -> MixtureResult:
-        """Rebuild a result from :meth:`to_dataset`'s output."""
-        attrs = dataset.attrs
-        names = [str(name) for name in dataset["feature"].values]
+        """Rebuild a result from :meth:`to_dataset`'s output.
+
+        The attributes, dims, shapes and values are checked first (weights on the
+        simplex, finite means, positive definite covariances), as :func:`load` checks a
+        file; ``posterior`` is taken as it is.
+
+        Raises
+        ------
+        ValueError
+            Naming the attribute or variable that a result's Dataset cannot hold.
+        """
+        try:
+            header = _file_schema.parse_header(dataset.attrs)
+            layout = {_file_schema.PARAMETER_GROUP: _file_schema.describe(dataset)}
+            _file_schema.check_layout(layout, header, complete=False)
+            _file_schema.check_values(dataset, {}, header.covariance_type)
+        except _file_schema.Problem as problem:
+            raise ValueError(f"The Dataset is not a result's (to_dataset): {problem}.") from None
         return cls(
             weights=dataset["weights"].values,
             means=dataset["means"].values,
             covariances=dataset["covariances"].values,
-            covariance_type=str(attrs["covariance_type"]),
-            feature_names=names if int(attrs.get("feature_names_given", 1)) else None,
+            covariance_type=header.covariance_type,
+            feature_names=[str(name) for name in dataset["feature"].values]
+            if header.feature_names_given
+            else None,
             history=dataset["history"].values if "history" in dataset else None,
-            log_likelihood_=attrs.get("log_likelihood"),
-            converged=bool(attrs["converged"]) if "converged" in attrs else None,
-            degenerate=json.loads(attrs.get("degenerate", "[]")),
-            reg_covar=attrs.get("reg_covar"),
-            method=str(attrs.get("method", "em")),
+            log_likelihood_=header.log_likelihood,
+            converged=header.converged,
+            degenerate=header.degenerate,
+            reg_covar=header.reg_covar,
+            method=header.method,
             posterior=posterior,
         )
 
@@ -691,7 +714,17 @@ def save(result: MixtureResult, path: str | os.PathLike) -> None:
     ----------
     result : MixtureResult
     path : str or path-like
-        Target file; overwritten if it exists.
+        Target file; replaced if it exists. The new file is written beside it under a
+        temporary name and renamed over it once complete, so a save that fails or is
+        interrupted leaves the previous file as it was.
+
+    Raises
+    ------
+    ValueError
+        When the result holds what a file cannot (NaN weights, a feature name that is
+        not valid Unicode, an attribute netCDF cannot store); nothing is written.
+    OSError
+        When the folder cannot be written or the disk is full.
 
     Examples
     --------
@@ -726,10 +759,11 @@ def load(path: str | os.PathLike) -> MixtureResult:
     FileNotFoundError
         When there is no such file.
     ValueError
-        When the file is not a bayesgmm result, has another format version, or holds
-        values that do not make a mixture.
+        Naming the field, when the file is not a result that this bayesgmm reads (the
+        checks are listed in :mod:`bayesgmm.io`): data taken from other files, sizes
+        the stored bytes cannot hold, values that do not make a mixture, ...
     """
-    dataset, posterior = io.read(path)
+    dataset, posterior = io.read(path)  # checks the file's layout and every value
     try:
         return MixtureResult.from_dataset(dataset, posterior=posterior)
     except (ValueError, KeyError, IndexError, TypeError, np.linalg.LinAlgError) as error:

@@ -99,6 +99,7 @@ def test_bad_files_and_options_give_one_line_errors(csv, capsys, argv, text):
     err = capsys.readouterr().err
     assert text in err and "Traceback" not in err
     assert err.startswith(f"bayesgmm {argv[0]}: error:")
+    assert err.count("\n") == 1
 
 
 def test_demo_em_only_writes_plots(tmp_path, capsys):
@@ -134,3 +135,253 @@ def test_fit_advi_saves_a_posterior_that_info_and_predict_read(csv, capsys):
     predictions = pd.read_csv(out_csv)
     assert {"prob_0_lower", "prob_0_upper", "log_density"} <= set(predictions.columns)
     assert (predictions["prob_0_lower"] <= predictions["prob_0"] + 1e-12).all()
+
+
+# ---------------------------------------------------------------- columns by name
+@pytest.fixture(scope="module")
+def model(csv):
+    folder, path, _ = csv
+    target = folder / "named.nc"
+    assert main(["fit", str(path), "-k", "2", "-q", "--out", str(target)]) == 0
+    return target
+
+
+def _predictions(path):
+    return pd.read_csv(path)
+
+
+def test_predict_matches_columns_by_name_in_any_order(csv, model, capsys):
+    """Non-regression: columns were renamed by position, giving silently wrong numbers."""
+    folder, path, X = csv
+    swapped = folder / "swapped.csv"
+    X[["y", "x"]].assign(note="row").to_csv(swapped, index=False)
+    assert main(["predict", str(model), str(path), "--out", str(folder / "a.csv")]) == 0
+    assert main(["predict", str(model), str(swapped), "--out", str(folder / "b.csv")]) == 0
+    straight, reordered = _predictions(folder / "a.csv"), _predictions(folder / "b.csv")
+    pd.testing.assert_frame_equal(straight, reordered)
+    np.testing.assert_allclose(straight["log_density"], load(model).log_prob(X).values)
+
+
+def test_predict_refuses_other_column_names(csv, model, capsys):
+    folder, _, X = csv
+    other = folder / "other.csv"
+    X.set_axis(["a", "b"], axis=1).to_csv(other, index=False)
+    capsys.readouterr()
+    assert main(["predict", str(model), str(other)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "has no column(s) ['x', 'y'], which the model was fitted on" in err
+    assert "pass --columns" in err
+    # --columns maps other names onto the model's features, in the model's order
+    out = folder / "mapped.csv"
+    assert main(["predict", str(model), str(other), "--columns", "a,b", "--out", str(out)]) == 0
+    assert "using column(s) ['a', 'b'] of" in capsys.readouterr().err
+    np.testing.assert_allclose(_predictions(out)["log_density"], load(model).log_prob(X).values)
+
+
+def test_predict_with_a_model_fitted_without_names_takes_columns_in_order(csv, capsys):
+    folder, path, X = csv
+    unnamed = folder / "unnamed.nc"
+    GaussianMixture(2, random_state=0).fit(X.to_numpy()).result_.save(unnamed)
+    out = folder / "unnamed.csv"
+    assert main(["predict", str(unnamed), str(path), "--out", str(out)]) == 0
+    np.testing.assert_allclose(
+        _predictions(out)["log_density"], load(unnamed).log_prob(X.to_numpy()).values
+    )
+
+
+def test_predict_refuses_a_damaged_model(csv, model, capsys):
+    """Non-regression: NaN weights loaded and every row was labelled 0, exit status 0."""
+    h5py = pytest.importorskip("h5py")
+    folder, path, _ = csv
+    damaged = folder / "damaged.nc"
+    damaged.write_bytes(model.read_bytes())
+    with h5py.File(damaged, "r+") as handle:
+        handle["bayesgmm/weights"][0] = np.nan
+    capsys.readouterr()
+    assert main(["predict", str(damaged), str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "not a bayesgmm model file" in captured.err
+    assert "its variable 'weights' (component 0) is NaN or infinite" in captured.err
+
+
+def test_info_does_not_print_data_from_other_files(csv, model, capsys):
+    h5py = pytest.importorskip("h5py")
+    folder, _, _ = csv
+    secret = folder / "secret.bin"
+    secret.write_bytes(np.array([123456.789, 987654.321, 1.0, 2.0, 3.0, 4.0]).tobytes())
+    borrowed = folder / "borrowed.nc"
+    borrowed.write_bytes(model.read_bytes())
+    with h5py.File(borrowed, "r+") as handle:
+        group = handle["bayesgmm"]
+        attrs = {k: v for k, v in group["means"].attrs.items() if k != "DIMENSION_LIST"}
+        scales = [group["means"].dims[axis][0] for axis in range(2)]
+        for axis, scale in enumerate(scales):
+            group["means"].dims[axis].detach_scale(scale)
+        del group["means"]
+        means = group.create_dataset("means", shape=(2, 2), dtype="<f8",
+                                     external=[(str(secret), 0, 32)])  # fmt: skip
+        for key, value in attrs.items():
+            means.attrs[key] = value
+        for axis, scale in enumerate(scales):
+            means.dims[axis].attach_scale(scale)
+    capsys.readouterr()
+    assert main(["info", str(borrowed)]) == 2
+    captured = capsys.readouterr()
+    assert "123456" not in captured.out + captured.err
+    assert "keeps its values in other files" in captured.err
+
+
+# ---------------------------------------------------------------- CSV dialects
+def test_semicolons_and_decimal_commas_are_read_with_a_note(csv, capsys):
+    """Non-regression: such a file was read as one column."""
+    folder, path, X = csv
+    european = folder / "european.csv"
+    X.to_csv(european, index=False, sep=";", decimal=",")
+    argv = ["-k", "2", "-q"]
+    assert main(["fit", str(european), *argv, "--out", str(folder / "eu.nc")]) == 0
+    assert "as ';'-separated with decimal commas" in capsys.readouterr().err
+    assert main(["fit", str(path), *argv, "--out", str(folder / "us.nc")]) == 0
+    np.testing.assert_array_equal(load(folder / "eu.nc").means, load(folder / "us.nc").means)
+
+
+def test_a_delimiter_ending_every_row_is_ignored_with_a_note(csv, capsys):
+    folder, path, X = csv
+    trailing = folder / "trailing.csv"
+    trailing.write_text("x,y\n" + "".join(f"{a:.17g},{b:.17g},\n" for a, b in X.to_numpy()))
+    assert main(["fit", str(trailing), "-k", "2", "-q", "--out", str(folder / "t.nc")]) == 0
+    assert "ends in a delimiter; ignoring the empty last field" in capsys.readouterr().err
+    direct = GaussianMixture(2, random_state=0).fit(X)
+    np.testing.assert_allclose(load(folder / "t.nc").means.values, direct.means_)
+
+
+def test_a_field_more_than_the_header_is_refused(csv, capsys):
+    """Non-regression: pandas took the first field as the index and shifted the columns."""
+    folder, _, X = csv
+    shifted = folder / "shifted.csv"
+    rows = "".join(f"{i},{a:.17g},{b:.17g}\n" for i, (a, b) in enumerate(X.to_numpy()))
+    shifted.write_text("x,y\n" + rows)
+    capsys.readouterr()
+    assert main(["fit", str(shifted)]) == 2
+    err = capsys.readouterr().err
+    assert "its rows have 3 fields but its header names 2 columns (['x', 'y'])" in err
+    assert err.count("\n") == 1
+
+
+# ---------------------------------------------------------------- outputs and errors
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["fit", "{data}", "--out", "{nowhere}/m.nc"],
+        ["fit", "{data}", "--out", "{folder}"],
+        ["select", "{data}", "-k", "1-2", "--save-best", "{nowhere}/best.nc"],
+        ["select", "{data}", "-k", "1-2", "--out", "{nowhere}/table.csv"],
+        ["select", "{data}", "-k", "1-2", "--plot", "{nowhere}/bic.png"],
+        ["predict", "{model}", "{data}", "--out", "{nowhere}/p.csv"],
+    ],
+)
+def test_an_unwritable_output_is_refused_before_any_fit(csv, model, capsys, argv):
+    """Non-regression: a traceback came after the whole fit had run."""
+    folder, path, _ = csv
+    names = {"data": path, "nowhere": folder / "no-such-folder", "folder": folder, "model": model}
+    argv = [arg.format(**names) for arg in argv]
+    capsys.readouterr()
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # nothing was fitted or predicted
+    assert captured.err.startswith(f"bayesgmm {argv[0]}: error: --")
+    assert captured.err.count("\n") == 1 and "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "text"),
+    [
+        (["fit"], "bayesgmm fit: error: the following arguments are required: data. See "
+                  "'bayesgmm fit --help'."),
+        (["fit", "data.csv", "--method", "gibbs"], "bayesgmm fit: error: argument --method: "
+                                                   "invalid choice: 'gibbs'"),
+        ([], "bayesgmm: error: the following arguments are required: COMMAND"),
+        (["bogus"], "bayesgmm: error: argument COMMAND: invalid choice: 'bogus'"),
+    ],
+)  # fmt: skip
+def test_argument_errors_are_one_line(capsys, argv, text):
+    """Non-regression: argparse printed a six-line usage block; the docs promise one line."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(text)
+    assert err.count("\n") == 1
+
+
+def test_help_exits_zero(capsys):
+    assert main(["fit", "--help"]) == 0
+    assert "usage: bayesgmm fit" in capsys.readouterr().out
+
+
+def _cli(*args, **kwargs):
+    """Run python on this checkout's bayesgmm, with the default Ctrl-C handling."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    return subprocess.Popen([sys.executable, *args], cwd=root, env=env, text=True, **kwargs)
+
+
+def test_a_closed_pipe_ends_quietly(csv, model, tmp_path):
+    """Non-regression: ``bayesgmm predict ... | head`` ended in a BrokenPipeError traceback."""
+    import subprocess
+
+    _, _, X = csv
+    big = tmp_path / "big.csv"
+    pd.concat([X] * 40, ignore_index=True).to_csv(big, index=False)  # ~ 300 KB of output
+    child = _cli("-m", "bayesgmm.cli", "predict", str(model), str(big),
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    assert child.stdout.readline().startswith("label,")
+    child.stdout.close()  # as `head -1` does
+    err = child.stderr.read()
+    assert child.wait(timeout=120) == 141
+    assert err == ""
+
+
+def test_ctrl_c_ends_in_one_line_and_status_130(tmp_path):
+    """Non-regression: Ctrl-C printed a 35-line KeyboardInterrupt traceback."""
+    import signal
+    import subprocess
+    import time
+
+    rng = np.random.default_rng(0)
+    big = tmp_path / "big.csv"
+    pd.DataFrame(rng.normal(size=(20_000, 4)), columns=list("abcd")).to_csv(big, index=False)
+    # as from a terminal: SIGINT unblocked and handled by Python, whatever this process
+    # inherited; SIGUSR1 dumps the child's stacks if it hangs
+    script = f"""
+import faulthandler, signal, sys
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {{signal.SIGINT}})
+signal.signal(signal.SIGINT, signal.default_int_handler)
+faulthandler.register(signal.SIGUSR1, all_threads=True)
+from bayesgmm.cli import main
+print("ready", flush=True)
+sys.exit(main(["select", {str(big)!r}, "-k", "1-9", "-q"]))
+"""
+    child = _cli("-c", script, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        time.sleep(2.0)  # inside main, fitting
+        child.send_signal(signal.SIGINT)
+        try:
+            status = child.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            child.send_signal(signal.SIGUSR1)
+            time.sleep(2.0)
+            child.kill()
+            pytest.fail(f"no exit 120 s after SIGINT; stacks:\n{child.stderr.read()}")
+    finally:
+        child.kill()
+        err = child.stderr.read()
+        child.stdout.close()
+        child.stderr.close()
+    assert status == 130
+    assert err == "bayesgmm select: interrupted\n"
