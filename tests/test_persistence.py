@@ -20,6 +20,7 @@ import xarray as xr
 
 import bayesgmm.io
 from bayesgmm import GaussianMixture, MixtureResult, load, save
+from bayesgmm.covariance import MODELS
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 NOT_A_RESULT = (
@@ -35,8 +36,9 @@ def _data() -> np.ndarray:
 X = _data()
 
 
-@pytest.fixture(scope="module", params=COVARIANCE_TYPES)
+@pytest.fixture(scope="module", params=sorted(MODELS))
 def fitted(request) -> GaussianMixture:
+    """An EM fit of every covariance model (their covariances have different shapes)."""
     frame = pd.DataFrame(X, columns=["length", "größe", "3"])
     return GaussianMixture(2, covariance_type=request.param, n_init=1, random_state=0).fit(frame)
 
