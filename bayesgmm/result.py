@@ -18,7 +18,7 @@ import xarray as xr
 
 from . import _file_schema, gaussian, io
 from .covariance import COVARIANCE_TYPES, get_covariance_model
-from .data import check_int, check_random_state, check_X
+from .data import check_int, check_option, check_random_state, check_X
 from .kernels.draws import log_likelihood_draws
 
 __all__ = ["MixtureResult", "save", "load"]
@@ -628,9 +628,31 @@ class MixtureResult:
             posterior=posterior,
         )
 
-    def save(self, path: str | os.PathLike) -> None:
+    def save(self, path: str | os.PathLike, *, log_likelihood: str = "keep") -> None:
         """Write the result to a netCDF file (never pickle); see :func:`bayesgmm.save`."""
-        save(self, path)
+        save(self, path, log_likelihood=log_likelihood)
+
+    def restore_log_likelihood(self) -> None:
+        """Recompute the pointwise log-likelihood group from the posterior and the data.
+
+        For a Bayesian result saved with ``log_likelihood="drop"``: the data are in its
+        ``observed_data`` group, so ``az.loo`` and ``az.waic`` work again afterwards.
+        """
+        posterior = self._require_posterior("restore_log_likelihood")
+        del posterior  # only checks there is one
+        idata = self.posterior
+        if "observed_data" not in idata.groups():
+            raise ValueError(
+                "This posterior has no observed_data group, so the data behind it are not "
+                "known: add them with result.posterior.add_groups(log_likelihood=..."
+                "result.log_likelihood_draws(X)...)."
+            )
+        name = next(iter(idata.observed_data.data_vars))
+        X = idata.observed_data[name].transpose("observation", ...).values
+        values = self.log_likelihood_draws(X).rename(name).to_dataset()
+        if "log_likelihood" in idata.groups():
+            del idata.log_likelihood
+        idata.add_groups(log_likelihood=values)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> MixtureResult:
@@ -707,7 +729,11 @@ def _kernel_log_likelihood(draws: tuple, X: np.ndarray) -> np.ndarray:
     return out
 
 
-def save(result: MixtureResult, path: str | os.PathLike) -> None:
+#: How :func:`save` stores a Bayesian fit's pointwise log-likelihood.
+LOG_LIKELIHOOD_STORAGE = ("keep", "float32", "drop")
+
+
+def save(result: MixtureResult, path: str | os.PathLike, *, log_likelihood: str = "keep") -> None:
     """Write ``result`` to ``path`` as netCDF-4 (never pickle).
 
     Parameters
@@ -717,6 +743,13 @@ def save(result: MixtureResult, path: str | os.PathLike) -> None:
         Target file; replaced if it exists. The new file is written beside it under a
         temporary name and renamed over it once complete, so a save that fails or is
         interrupted leaves the previous file as it was.
+    log_likelihood : {"keep", "float32", "drop"}, default="keep"
+        A Bayesian fit's pointwise log-likelihood (chain x draw x observation: 8 bytes
+        each, about 150 MB for 4000 draws of 5000 rows) is most of its file. "float32"
+        stores it in half the space (log-densities to 7 digits, enough for LOO and
+        WAIC); "drop" leaves it out, and
+        :meth:`MixtureResult.restore_log_likelihood` recomputes it after loading, from
+        the posterior and the data the file keeps.
 
     Raises
     ------
@@ -740,7 +773,20 @@ def save(result: MixtureResult, path: str | os.PathLike) -> None:
         raise TypeError(
             f"save expects a MixtureResult (an estimator's result_), got {type(result).__name__}."
         )
-    io.write(result.to_dataset(), result.posterior, path)
+    check_option("save", "log_likelihood", log_likelihood, LOG_LIKELIHOOD_STORAGE)
+    io.write(result.to_dataset(), _stored_posterior(result.posterior, log_likelihood), path)
+
+
+def _stored_posterior(posterior: Any, log_likelihood: str) -> Any:
+    """The InferenceData to write: its log-likelihood group kept, in float32, or left out."""
+    if posterior is None or log_likelihood == "keep" or "log_likelihood" not in posterior.groups():
+        return posterior
+    stored = posterior.copy()  # the result in memory keeps its group as it was
+    if log_likelihood == "drop":
+        del stored.log_likelihood
+    else:
+        stored.log_likelihood = stored.log_likelihood.astype(np.float32)
+    return stored
 
 
 def load(path: str | os.PathLike) -> MixtureResult:

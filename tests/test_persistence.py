@@ -810,3 +810,39 @@ def test_kill_during_save_leaves_the_old_or_the_new_file(tmp_path, when):
     if when == "pause":  # killed before the rename: the old file, and a temporary beside it
         assert loaded.n_components == 1
         assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_saved_log_likelihood_kept_in_float32_or_dropped_and_restored(tmp_path):
+    """The pointwise log-likelihood is most of a Bayesian file: float32 halves it, "drop"
+    leaves it out, and restore_log_likelihood recomputes it from the stored data."""
+    from bayes_fakes import fake_posterior_result
+
+    rng = np.random.default_rng(5)
+    data = np.concatenate([rng.normal(-2, 1, (300, 2)), rng.normal(2, 1, (300, 2))])
+    full = np.stack([np.eye(2), np.eye(2)])
+    result = fake_posterior_result([0.5, 0.5], [[-2, -2], [2, 2]], full, data, draws=100)
+    observed = xr.Dataset(
+        {"X": (("observation", "feature"), data)},
+        coords={"observation": np.arange(len(data)), "feature": result.feature_names},
+    )
+    del result.posterior.observed_data
+    result.posterior.add_groups(observed_data=observed)  # as a fit stores its data
+    sizes, loaded = {}, {}
+    for storage in ("keep", "float32", "drop"):
+        path = tmp_path / f"{storage}.nc"
+        result.save(path, log_likelihood=storage)
+        sizes[storage] = path.stat().st_size
+        loaded[storage] = load(path)
+    original = result.posterior.log_likelihood["X"].values
+    assert "log_likelihood" in result.posterior.groups()  # the result in memory is unchanged
+    assert sizes["drop"] < sizes["float32"] < sizes["keep"]
+    halved = loaded["float32"].posterior.log_likelihood["X"].values
+    assert halved.dtype == np.float32
+    np.testing.assert_allclose(halved, original, rtol=np.finfo(np.float32).eps)
+    dropped = loaded["drop"]
+    assert "log_likelihood" not in dropped.posterior.groups()
+    dropped.restore_log_likelihood()
+    restored = dropped.posterior.log_likelihood["X"].values
+    np.testing.assert_allclose(restored, dropped.log_likelihood_draws(data).values, rtol=1e-12)
+    with pytest.raises(ValueError, match="'log_likelihood' parameter"):
+        result.save(tmp_path / "bad.nc", log_likelihood="half")
