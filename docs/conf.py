@@ -8,11 +8,9 @@ sys.path.insert(0, os.path.abspath(".."))
 import bayesgmm  # noqa: E402
 
 # The EM examples run during the build (matplotlib's plot directive) in their fast mode,
-# writing their own PNG files to a scratch folder.
+# writing their own PNG files into the build's output folder (never the source tree):
+# setup() below points them there once the builder knows its folder.
 os.environ.setdefault("BAYESGMM_FAST", "1")
-os.environ.setdefault(
-    "BAYESGMM_EXAMPLES_OUT", os.path.join(os.path.dirname(__file__), "_build", "example-plots")
-)
 
 project = "bayesgmm"
 author = "bayesgmm developers"
@@ -44,3 +42,11 @@ html_theme = "pydata_sphinx_theme"
 html_title = "bayesgmm"
 html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
 html_static_path = []
+
+
+def _examples_out(app) -> None:
+    os.environ["BAYESGMM_EXAMPLES_OUT"] = os.path.join(app.outdir, "_example-plots")
+
+
+def setup(app) -> None:
+    app.connect("builder-inited", _examples_out)
