@@ -15,7 +15,8 @@ from _common import options
 from bayesgmm import BayesianGaussianMixture, GaussianMixture
 from bayesgmm.datasets import load_sp500_returns
 from bayesgmm.plot import plot_risk
-from bayesgmm.risk import backtest, expected_shortfall, value_at_risk
+from bayesgmm.finance import backtest
+from bayesgmm.risk import expected_shortfall, value_at_risk
 
 args = options(__doc__)
 returns = load_sp500_returns()
