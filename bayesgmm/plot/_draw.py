@@ -487,6 +487,7 @@ def regime_probabilities(
     window_weights: np.ndarray,
     labels: list[str],
     *,
+    xlabel: str,
     title: str,
     scatter_kwargs: dict[str, Any] | None,
     line_kwargs: dict[str, Any] | None,
@@ -514,7 +515,7 @@ def regime_probabilities(
         style = _style({"color": colors[k], "linewidth": 2.2}, line_kwargs)
         ax.plot(window_dates, window_weights[:, k], label=f"{label}: window weight", **style)
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("date")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("regime probability")
     ax.set_title(title)
     ax.legend(fontsize="x-small", loc="upper left", framealpha=0.8, markerscale=3)
@@ -530,6 +531,7 @@ def var_backtest(
     exceedances: np.ndarray,
     *,
     exceedance_label: str,
+    xlabel: str,
     ylabel: str,
     title: str,
     line_kwargs: dict[str, Any] | None,
@@ -550,7 +552,7 @@ def var_backtest(
     style = _style({"color": "red", "marker": "x", "s": 30, "zorder": 3}, scatter_kwargs)
     ax.scatter(dates[exceedances], realised[exceedances], label=exceedance_label, **style)
     ax.axhline(0, color="0.8", linewidth=0.6)
-    ax.set_xlabel("date")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(fontsize="small", loc="upper left", ncol=2, framealpha=0.8)

@@ -25,6 +25,11 @@ def _regime_labels(parameters: Any) -> list[str]:
     return [f"regime {k} (mean {word} {value:.2g})" for k, value in enumerate(spread)]
 
 
+def _time_label(index: Any) -> str:
+    """The x-axis label: "date" for dates, else the rows' position in the data."""
+    return "date" if np.issubdtype(np.asarray(index).dtype, np.datetime64) else "row (day number)"
+
+
 def plot_regime_probabilities(
     rolling: Any,
     *,
@@ -87,8 +92,9 @@ def plot_regime_probabilities(
         parameters["window"].values,
         parameters["weights"].values,
         _regime_labels(parameters),
+        xlabel=_time_label(dates),
         title=f"Regimes over time: windows of {rolling.window_ends_[0]} rows, refitted "
-        f"every {step} rows",
+        + ("every row" if step == 1 else f"every {step} rows"),
         scatter_kwargs=scatter_kwargs,
         line_kwargs=line_kwargs,
     )
@@ -156,6 +162,7 @@ def plot_var_backtest(
         band,
         result.exceedances.to_numpy(),
         exceedance_label=f"exceedance ({result.n_exceedances}, {result.expected:.1f} expected)",
+        xlabel=_time_label(forecast.var.index),
         ylabel="return (realised, and the forecast loss thresholds)",
         title=f"Out-of-sample VaR {level}: Kupiec p={result.p_value:.2g}, "
         f"Christoffersen conditional coverage p={result.coverage_p_value:.2g}",
