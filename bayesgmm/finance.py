@@ -495,6 +495,11 @@ def es_backtest(
     elif portfolio is not None:
         raise ValueError("A RiskForecast was made for its portfolio; do not pass portfolio.")
     alpha = _check_alpha(alpha, forecast.alpha, "forecast")
+    return _z2_test(returns, forecast, alpha, n_simulations, rng)
+
+
+def _z2_test(returns, forecast: RiskForecast, alpha: float, n_simulations: int, rng):
+    """Z2 of the returns on the forecast's dates, and its simulated p-value."""
     positions = pd.Series(np.arange(len(forecast.var)), index=forecast.var.index)
     values, positions, _ = _align(returns, positions, "forecast")
     positions = positions.astype(np.intp)
@@ -660,19 +665,15 @@ def _static_forecast(model: Any, alpha: float, portfolio: Any, returns: Any) -> 
 
 
 # ---------------------------------------------------------------------- rolling refits
-def _has_posterior(result: Any) -> bool:
-    return getattr(result.posterior, "posterior", None) is not None
-
-
 @dataclass
 class RollingFit:
     """Mixtures fitted on rolling (or expanding) windows, with stable component labels.
 
     Component ``k`` names the same regime in every window: window ``j``'s own
-    component ``orders_[j, k]`` is the one matched to component ``k`` of window
-    ``j - 1`` (:func:`~bayesgmm.comparison.match_components`: least symmetrised KL
-    divergence, Hungarian algorithm). In the first window the components are ordered
-    by total variance (trace of the covariance), calmest first.
+    component ``orders_[j, k]`` is the one matched to regime ``k`` of window ``j - 1``
+    (:func:`~bayesgmm.comparison.match_components`: least symmetrised KL divergence,
+    Hungarian algorithm). In the first window the regimes are ordered by total
+    variance (trace of the covariance), calmest first.
 
     Attributes
     ----------
@@ -770,7 +771,7 @@ class RollingFit:
             component)``, ``observation`` labelled by date; for Bayesian fits a Dataset
             of ``mean``, ``lower`` and ``upper``.
         """
-        bayesian = _has_posterior(self.results_[0])
+        bayesian = risk._is_bayesian(self.results_[0])
         if bayesian:
             ci_prob = _check_ci_prob(ci_prob)
         blocks: dict[str, list[np.ndarray]] = {}
@@ -991,6 +992,24 @@ def rolling_fit(
 
         estimator = GaussianMixture(2, random_state=0)
     can_warm = warm_start and "warm_start" in estimator.get_params()
+    results, orders, warm_flags, caught = _fit_windows(frame, starts, ends, estimator, can_warm)
+    return RollingFit(
+        data=frame,
+        results_=results,
+        orders_=np.array(orders),
+        window_starts_=starts,
+        window_ends_=ends,
+        warm_starts_=np.array(warm_flags),
+        warnings_=_report_warnings(caught, frame, ends),
+    )
+
+
+def _fit_windows(frame, starts, ends, estimator, can_warm: bool) -> tuple:
+    """Every window's fit, its stable order, whether it was warm, and its warnings.
+
+    Window ``j``'s order maps the previous window's labels through the matching of the
+    two fits: ``order_j[k] = match(fit_{j-1}, fit_j)[order_{j-1}[k]]``.
+    """
     current, results, orders, warm_flags, caught = None, [], [], [], {}
     for j, (start, end) in enumerate(zip(starts, ends, strict=True)):
         current, warm, caught[j] = _fit_window(
@@ -1004,12 +1023,4 @@ def rolling_fit(
         results.append(result)
         orders.append(order)
         warm_flags.append(warm)
-    return RollingFit(
-        data=frame,
-        results_=results,
-        orders_=np.array(orders),
-        window_starts_=starts,
-        window_ends_=ends,
-        warm_starts_=np.array(warm_flags),
-        warnings_=_report_warnings(caught, frame, ends),
-    )
+    return results, orders, warm_flags, caught

@@ -738,7 +738,7 @@ def risk_contributions(
     ...                     covariances=np.array([[[1.0, 0.0], [0.0, 4.0]]]),
     ...                     covariance_type="full")
     >>> parts = risk_contributions(fit, [0.5, 0.5], 0.05)
-    >>> parts.value.round(3), round(parts.value.sum(), 3)
+    >>> parts.value.round(3), round(float(parts.value.sum()), 3)
     (array([0.461, 1.845]), 2.306)
     """
     result = _result_of(model)
@@ -751,20 +751,7 @@ def risk_contributions(
             f"measure must be 'expected_shortfall' or 'value_at_risk'; got {measure!r}."
         )
     x = _check_portfolio(portfolio, result)
-    portfolios = np.atleast_2d(x)
-    weights, means, covariances = _parameter_draws(result, component)
-    shifted = np.einsum("skde,me->smkd", covariances, portfolios)
-    centre = np.einsum("skd,md->smk", means, portfolios)
-    sds = _portfolio_sds(np.einsum("smkd,md->smk", shifted, portfolios))
-    family = _family_of(result)
-    q = _quantile(level, weights[:, None, :], centre, sds, family)
-    quantile_gradient, tail_gradient = _euler_gradients(
-        q, weights, means, shifted, centre, sds, family
-    )
-    if measure == "value_at_risk":
-        values = -portfolios * quantile_gradient
-    else:
-        values = -portfolios * tail_gradient / float(level)
+    values = _contributions(result, np.atleast_2d(x), float(level), measure, component)
     values = values if x.ndim == 2 else values[:, 0]
     bayesian = _is_bayesian(result)
     return _summarise(
@@ -775,3 +762,19 @@ def risk_contributions(
         ci_prob,
         tuple(result.feature_names),
     )
+
+
+def _contributions(result, portfolios, alpha: float, measure: str, component) -> np.ndarray:
+    """Euler contributions (S, M, D) of portfolios (M, D) for every draw."""
+    weights, means, covariances = _parameter_draws(result, component)
+    shifted = np.einsum("skde,me->smkd", covariances, portfolios)
+    centre = np.einsum("skd,md->smk", means, portfolios)
+    sds = _portfolio_sds(np.einsum("smkd,md->smk", shifted, portfolios))
+    family = _family_of(result)
+    q = _quantile(alpha, weights[:, None, :], centre, sds, family)
+    quantile_gradient, tail_gradient = _euler_gradients(
+        q, weights, means, shifted, centre, sds, family
+    )
+    if measure == "value_at_risk":
+        return -portfolios * quantile_gradient
+    return -portfolios * tail_gradient / alpha

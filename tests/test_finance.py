@@ -350,8 +350,8 @@ def test_bad_es_backtest_input_raises_clear_errors(call, error, text):
 
 # ---------------------------------------------------------------------- rolling refits
 def _regime_returns(n=700, seed=0):
-    """Daily returns: a calm regime (sd 0.5) and a turbulent one (sd 2.5), 80/20 mixed,
-    the turbulent share rising halfway."""
+    """Daily returns: a calm regime (sd 0.5) and a turbulent one (sd 2.5), the turbulent
+    share rising from 15 % to 35 % halfway."""
     rng = np.random.default_rng(seed)
     share = np.where(np.arange(n) < n // 2, 0.15, 0.35)
     turbulent = rng.random(n) < share
@@ -548,6 +548,21 @@ def test_window_fit_warnings_are_collected_and_summarised_once():
     assert len(summaries) == 1 and issubclass(summaries[0].category, ConvergenceWarning)
     assert len(fit.warnings_) == fit.n_windows
     assert estimator.max_iter == 2 and not hasattr(estimator, "result_")  # not changed
+
+
+def test_a_degenerate_warm_start_is_refitted_cold():
+    """Eighty days of exactly zero returns (a market closed, recorded as 0): once they fill
+    a fifth of the window, the warm-started EM puts a component on them (a point mass,
+    degenerate); such a window is refitted with the estimator's own starts."""
+    returns = np.random.default_rng(0).normal(0, 1, 500)
+    returns[300:380] = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = rolling_fit(pd.Series(returns), window=250, step=10)
+    degenerate = [j for j, result in enumerate(fit.results_) if result.degenerate]
+    assert degenerate and fit.warm_starts_[: degenerate[0]].sum() == degenerate[0] - 1
+    assert not fit.warm_starts_[degenerate].any()
+    assert any("degenerate" in text for text in fit.warnings_[degenerate[0]])
 
 
 @pytest.mark.parametrize(

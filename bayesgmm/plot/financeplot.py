@@ -1,4 +1,8 @@
-"""Finance plots: regime probabilities over time, VaR against returns, risk contributions."""
+"""Finance plots: regime probabilities over time, VaR against returns, risk contributions.
+
+They take the objects of :mod:`bayesgmm.finance` without importing it (finance uses
+:mod:`bayesgmm.comparison`, whose plot method imports this package).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import finance, risk
+from .. import risk
 from . import _draw
 from ._inputs import fitted_result
 
@@ -70,7 +74,7 @@ def plot_regime_probabilities(
     >>> plot_regime_probabilities(rolling).get_ylabel()
     'regime probability'
     """
-    if not isinstance(rolling, finance.RollingFit):
+    if not callable(getattr(rolling, "regime_probabilities", None)):
         raise TypeError(
             f"Expected a RollingFit (from bayesgmm.finance.rolling_fit); got "
             f"{type(rolling).__name__}."
@@ -141,7 +145,7 @@ def plot_var_backtest(
     >>> ax.get_ylabel()
     'return (realised, and the forecast loss thresholds)'
     """
-    if not isinstance(forecast, finance.RiskForecast):
+    if not callable(getattr(forecast, "backtest", None)) or not hasattr(forecast, "var"):
         raise TypeError(
             f"Expected a RiskForecast (from RollingFit.forecast); got {type(forecast).__name__}."
         )
