@@ -24,6 +24,7 @@ SCRIPTS = {
         "posterior_ellipses.png",
     ],
     "sp500_regimes_var.py": ["sp500_regimes_var.png"],
+    "eustock_portfolio.py": ["eustock_portfolio.png"],
 }
 BAYESIAN = {"em_vs_bayes_faithful.py", "sp500_regimes_var.py"}
 

@@ -1,19 +1,22 @@
-"""Risk measures of 1-D mixtures against closed forms, Monte Carlo and posterior draws."""
+"""Risk measures against closed forms, Monte Carlo, finite differences and posterior draws."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from bayes_fakes import fake_posterior_result
 from scipy import stats
 
 from bayesgmm import GaussianMixture, MixtureResult
 from bayesgmm.risk import (
-    Backtest,
     RiskEstimate,
-    backtest,
     cdf,
     expected_shortfall,
+    mixture_cdf,
     mixture_parameters_1d,
+    mixture_quantile,
+    mixture_shortfall,
     quantile,
+    risk_contributions,
     value_at_risk,
 )
 
@@ -105,26 +108,6 @@ def test_bayesian_fit_gives_posterior_mean_and_interval():
     assert es.draws.shape == (120, 2) and (es.draws[:, 0] > es.draws[:, 1]).all()
 
 
-def test_backtest_counts_and_kupiec_statistic():
-    returns = np.array([-3.0, 0.5, 1.0, -0.2, 0.1, -2.5, 0.3, 0.0, 0.4, 1.2])
-    result = backtest(returns, 2.0, alpha=0.1)
-    assert isinstance(result, Backtest)
-    assert result.n_exceedances == 2 and result.n_observations == 10
-    assert result.exceedances.tolist() == [True] + [False] * 4 + [True] + [False] * 4
-    n, x, a = 10, 2, 0.1
-    lr = -2 * ((n - x) * np.log(1 - a) + x * np.log(a) - (n - x) * np.log(0.8) - x * np.log(0.2))
-    assert result.lr_statistic == pytest.approx(lr)
-    assert result.p_value == pytest.approx(stats.chi2.sf(lr, 1))
-
-
-def test_backtest_accepts_a_rolling_var_and_a_risk_estimate():
-    returns = np.array([-1.0, -1.0, -1.0])
-    assert backtest(returns, np.array([0.5, 2.0, 0.9]), 0.05).n_exceedances == 2
-    estimate = RiskEstimate("value_at_risk", 0.05, 0.5)
-    assert backtest(returns, estimate, 0.05).n_exceedances == 3
-    assert backtest(np.zeros(5), 1.0, 0.05).lr_statistic >= 0
-
-
 @pytest.mark.parametrize(
     ("call", "error", "text"),
     [
@@ -132,8 +115,6 @@ def test_backtest_accepts_a_rolling_var_and_a_risk_estimate():
         (lambda f: expected_shortfall(f, 1.5), ValueError, "between 0 and 1"),
         (lambda f: quantile(f, [0.5, -0.1]), ValueError, "between 0 and 1"),
         (lambda f: value_at_risk("model"), TypeError, "MixtureResult"),
-        (lambda f: backtest(np.zeros(3), np.ones(2), 0.05), ValueError, "one VaR"),
-        (lambda f: backtest([np.nan, 0.0], 1.0, 0.05), ValueError, "finite"),
     ],
 )
 def test_bad_input_raises_clear_errors(call, error, text):
@@ -208,3 +189,226 @@ def test_em_parameters_are_the_fits_own():
     np.testing.assert_array_equal(weights, fit.weights_)
     np.testing.assert_array_equal(means, fit.means_[:, 0])
     np.testing.assert_allclose(sds, np.sqrt(fit.covariances_[:, 0]), rtol=1e-15)
+
+
+# ---------------------------------------------------------------------- portfolios
+ASSET_WEIGHTS = np.array([0.6, 0.4])
+ASSET_MEANS = np.array([[0.05, 0.02, 0.04], [-0.4, -0.6, -0.3]])
+ASSET_COVARIANCES = np.array(
+    [
+        [[1.0, 0.3, 0.2], [0.3, 0.8, 0.1], [0.2, 0.1, 1.5]],
+        [[6.0, 4.0, 3.0], [4.0, 5.0, 2.5], [3.0, 2.5, 7.0]],
+    ]
+)
+PORTFOLIOS = np.array([[1 / 3, 1 / 3, 1 / 3], [0.7, 0.2, 0.1], [1.0, -0.5, 0.2]])
+
+
+def _assets():
+    return MixtureResult(
+        weights=ASSET_WEIGHTS,
+        means=ASSET_MEANS,
+        covariances=ASSET_COVARIANCES,
+        covariance_type="full",
+        feature_names=["a", "b", "c"],
+    )
+
+
+def _projected(x, weights=ASSET_WEIGHTS, means=ASSET_MEANS, covariances=ASSET_COVARIANCES):
+    """The 1-D mixture of the portfolio return x . r, built by hand."""
+    return MixtureResult(
+        weights=weights,
+        means=(means @ x)[:, None],
+        covariances=np.einsum("d,kde,e->k", x, covariances, x),
+        covariance_type="spherical",
+    )
+
+
+@pytest.mark.parametrize(
+    ("function", "at"),
+    [(value_at_risk, 0.01), (expected_shortfall, 0.025), (quantile, 0.3), (cdf, -1.0)],
+)
+def test_portfolio_risk_is_the_risk_of_the_projected_mixture(function, at):
+    """x . r of a normal mixture is the mixture of x . mu_k, x' Sigma_k x: one portfolio,
+    or many at once, give the 1-D function's value on that mixture."""
+    fit = _assets()
+    many = function(fit, at, portfolio=PORTFOLIOS).value
+    assert many.shape == (len(PORTFOLIOS),)
+    for m, x in enumerate(PORTFOLIOS):
+        expected = function(_projected(x), at).value
+        assert function(fit, at, portfolio=x).value == pytest.approx(expected, rel=1e-12)
+        assert many[m] == pytest.approx(expected, rel=1e-12)
+
+
+def test_portfolios_times_levels_give_a_grid():
+    fit = _assets()
+    levels = np.array([0.01, 0.05])
+    grid = value_at_risk(fit, levels, portfolio=PORTFOLIOS).value
+    assert grid.shape == (3, 2)
+    for m, x in enumerate(PORTFOLIOS):
+        np.testing.assert_allclose(grid[m], value_at_risk(fit, levels, portfolio=x).value)
+
+
+@pytest.mark.parametrize("alpha", [0.01, 0.05])
+def test_portfolio_var_and_es_match_monte_carlo(alpha):
+    """Returns sampled from the fit: the exceedance rate of the VaR is alpha within its
+    binomial standard error, and the mean loss beyond the VaR is the ES within the
+    standard error of a tail mean (5 standard errors each)."""
+    fit, x, n = _assets(), PORTFOLIOS[1], 400_000
+    returns = fit.sample(n, random_state=1) @ x
+    var = value_at_risk(fit, alpha, portfolio=x).value
+    es = expected_shortfall(fit, alpha, portfolio=x).value
+    tail = returns[returns <= -var]
+    assert abs(len(tail) / n - alpha) < 5 * np.sqrt(alpha * (1 - alpha) / n)
+    assert abs(-tail.mean() - es) < 5 * tail.std() / np.sqrt(len(tail))
+
+
+def test_portfolio_of_a_fitted_em_model_matches_its_projection():
+    rng = np.random.default_rng(4)
+    X = np.concatenate(
+        [
+            rng.multivariate_normal(m, c, size=n)
+            for m, c, n in zip(ASSET_MEANS, ASSET_COVARIANCES, [600, 400], strict=True)
+        ]
+    )
+    fit = GaussianMixture(2, covariance_type="full", random_state=0).fit(X)
+    x = PORTFOLIOS[0]
+    projected = _projected(x, fit.weights_, fit.means_, fit.covariances_)
+    assert value_at_risk(fit, 0.01, portfolio=x).value == pytest.approx(
+        value_at_risk(projected, 0.01).value, rel=1e-12
+    )
+
+
+@pytest.mark.parametrize("component", [0, 1])
+def test_risk_within_a_regime_is_the_normals_closed_form(component):
+    fit, x, alpha = _assets(), PORTFOLIOS[0], 0.02
+    mu = ASSET_MEANS[component] @ x
+    sigma = np.sqrt(x @ ASSET_COVARIANCES[component] @ x)
+    z = stats.norm.ppf(alpha)
+    var = value_at_risk(fit, alpha, portfolio=x, component=component).value
+    es = expected_shortfall(fit, alpha, portfolio=x, component=component).value
+    assert var == pytest.approx(-(mu + sigma * z), rel=1e-12)
+    assert es == pytest.approx(-(mu - sigma * stats.norm.pdf(z) / alpha), rel=1e-12)
+    one_d = _mixture()
+    sd = np.sqrt(VARIANCES[component])
+    expected = -(MEANS[component, 0] + sd * z)
+    assert value_at_risk(one_d, alpha, component=component).value == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("measure", ["value_at_risk", "expected_shortfall"])
+@pytest.mark.parametrize("x", list(PORTFOLIOS))
+def test_contributions_sum_to_the_risk_and_are_weight_times_gradient(measure, x):
+    """Euler allocation: x_i dRisk/dx_i, checked by central differences. The risk is
+    exact to a few ulps of |q| (bisection to float64), so with h = 1e-5 the difference
+    quotient's rounding is ~1e-11 relative and its truncation O(h^2) ~1e-10: 1e-7 of the
+    risk is far above both."""
+    fit, alpha = _assets(), 0.025
+    function = value_at_risk if measure == "value_at_risk" else expected_shortfall
+    parts = risk_contributions(fit, x, alpha, measure=measure)
+    total = function(fit, alpha, portfolio=x).value
+    assert parts.features == ("a", "b", "c") and parts.value.shape == (3,)
+    assert parts.value.sum() == pytest.approx(total, rel=1e-10)
+    h = 1e-5
+    for i in range(3):
+        step = np.zeros(3)
+        step[i] = h
+        up = function(fit, alpha, portfolio=x + step).value
+        down = function(fit, alpha, portfolio=x - step).value
+        assert parts.value[i] == pytest.approx(x[i] * (up - down) / (2 * h), abs=1e-7 * total)
+
+
+def test_es_contributions_match_monte_carlo_tail_means():
+    """The ES contribution of asset i is -x_i E[r_i | x . r <= q]: the tail mean of the
+    sampled asset returns, within 5 of its standard errors."""
+    fit, x, alpha, n = _assets(), PORTFOLIOS[1], 0.05, 400_000
+    X = fit.sample(n, random_state=2)
+    var = value_at_risk(fit, alpha, portfolio=x).value
+    tail = X[X @ x <= -var]
+    expected = -x * tail.mean(axis=0)
+    error = np.abs(x) * tail.std(axis=0) / np.sqrt(len(tail))
+    parts = risk_contributions(fit, x, alpha).value
+    assert (np.abs(parts - expected) < 5 * error).all()
+
+
+def test_many_portfolios_contributions_equal_one_at_a_time():
+    fit = _assets()
+    many = risk_contributions(fit, PORTFOLIOS, 0.01).value
+    assert many.shape == (3, 3)
+    for m, x in enumerate(PORTFOLIOS):
+        np.testing.assert_allclose(many[m], risk_contributions(fit, x, 0.01).value, rtol=1e-12)
+
+
+def test_bayesian_portfolio_risk_is_per_draw_with_bands():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(30, 3))
+    fit = fake_posterior_result(
+        ASSET_WEIGHTS,
+        ASSET_MEANS,
+        ASSET_COVARIANCES,
+        X,
+        draws=40,
+        spread=0.05,
+        feature_names=["a", "b", "c"],
+    )
+    x = PORTFOLIOS[2]
+    var = value_at_risk(fit, 0.01, portfolio=x)
+    parts = risk_contributions(fit, x, 0.01)
+    es = expected_shortfall(fit, 0.01, portfolio=x)
+    posterior = fit.posterior.posterior
+    weights = posterior["weights"].values.reshape(80, 2)
+    means = posterior["means"].values.reshape(80, 2, 3)
+    covariances = posterior["covariances"].values.reshape(80, 2, 3, 3)
+    assert var.draws.shape == (80,) and parts.draws.shape == (80, 3)
+    for s in (0, 41, 79):
+        point = _projected(x, weights[s], means[s], covariances[s])
+        assert var.draws[s] == pytest.approx(value_at_risk(point, 0.01).value, rel=1e-10)
+    np.testing.assert_allclose(parts.draws.sum(axis=1), es.draws, rtol=1e-10)
+    assert (parts.lower < parts.value).all() and (parts.value < parts.upper).all()
+    assert var.lower == pytest.approx(np.quantile(var.draws, 0.03))
+
+
+def test_portfolio_labels_align_on_feature_names():
+    fit = _assets()
+    x = PORTFOLIOS[1]
+    expected = value_at_risk(fit, 0.01, portfolio=x).value
+    series = pd.Series(x[::-1], index=["c", "b", "a"])
+    assert value_at_risk(fit, 0.01, portfolio=series).value == pytest.approx(expected)
+    frame = pd.DataFrame([x[[1, 2, 0]]], columns=["b", "c", "a"])
+    assert value_at_risk(fit, 0.01, portfolio=frame).value[0] == pytest.approx(expected)
+    parts = risk_contributions(fit, series, 0.01).value
+    np.testing.assert_allclose(parts, risk_contributions(fit, x, 0.01).value)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "text"),
+    [
+        (lambda f: value_at_risk(f), ValueError, "pass portfolio="),
+        (lambda f: value_at_risk(f, portfolio=[1.0, 0.0]), ValueError, r"expected \(3,\)"),
+        (lambda f: value_at_risk(f, portfolio=[0.0, 0.0, 0.0]), ValueError, "not all zero"),
+        (lambda f: value_at_risk(f, portfolio=[np.nan, 1, 1]), ValueError, "finite"),
+        (
+            lambda f: value_at_risk(f, portfolio=pd.Series([1.0, 1.0, 1.0], index=list("abd"))),
+            ValueError,
+            "do not match",
+        ),
+        (lambda f: value_at_risk(f, portfolio=[1, 1, 1], component=2), ValueError, "0 to 1"),
+        (lambda f: value_at_risk(f, portfolio=[1, 1, 1], component=0.5), TypeError, "an int"),
+        (lambda f: risk_contributions(f, [1, 1, 1], [0.01, 0.05]), ValueError, "one level"),
+        (lambda f: risk_contributions(f, [1, 1, 1], measure="sd"), ValueError, "measure"),
+    ],
+)
+def test_bad_portfolio_input_raises_clear_errors(call, error, text):
+    with pytest.raises(error, match=text):
+        call(_assets())
+
+
+def test_array_level_functions_agree_with_scipy():
+    weights, means, sds = [0.3, 0.7], [-1.0, 0.5], [2.0, 1.0]
+    x = np.array([-3.0, 0.0, 2.0])
+    expected = sum(w * stats.norm.cdf(x, m, s) for w, m, s in zip(weights, means, sds, strict=True))
+    np.testing.assert_allclose(mixture_cdf(x, weights, means, sds), expected, rtol=1e-14)
+    q = mixture_quantile([0.01, 0.5], weights, means, sds)
+    np.testing.assert_allclose(mixture_cdf(q, weights, means, sds), [0.01, 0.5], rtol=1e-12)
+    var, es = mixture_shortfall(0.01, weights, means, sds)
+    fit = _mixture(np.array(weights), np.array(means)[:, None], np.array(sds) ** 2)
+    assert var == pytest.approx(value_at_risk(fit, 0.01).value, rel=1e-14)
+    assert es == pytest.approx(expected_shortfall(fit, 0.01).value, rel=1e-14)

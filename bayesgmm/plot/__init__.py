@@ -7,7 +7,7 @@ dictionaries (``scatter_kwargs``, ``ellipse_kwargs``, ...) are forwarded to exac
 one matplotlib call each. Bands and intervals carry labels built from ``ci_prob``.
 
 As in ArviZ, each front module (``clusterplot``, ``densityplot``, ``criterionplot``,
-``riskplot``, ``comparisonplot``) checks arguments and computes; ``_draw`` receives
+``riskplot``, ``comparisonplot``, ``financeplot``) checks arguments and computes; ``_draw`` receives
 plain arrays and only draws. Importing this package does not import matplotlib: the
 first drawing call does, and says how to install it when it is missing.
 """
@@ -18,6 +18,7 @@ from .clusterplot import plot_clusters, plot_uncertainty
 from .comparisonplot import plot_comparison
 from .criterionplot import plot_criterion
 from .densityplot import plot_density, plot_posterior_ellipses
+from .financeplot import plot_regime_probabilities, plot_risk_contributions, plot_var_backtest
 from .riskplot import plot_risk
 
 __all__ = [
@@ -28,4 +29,7 @@ __all__ = [
     "plot_posterior_ellipses",
     "plot_risk",
     "plot_comparison",
+    "plot_regime_probabilities",
+    "plot_var_backtest",
+    "plot_risk_contributions",
 ]

@@ -27,6 +27,9 @@ __all__ = [
     "criterion_curves",
     "risk_density",
     "parameter_panel",
+    "regime_probabilities",
+    "var_backtest",
+    "risk_contributions",
 ]
 
 _ELLIPSE_STYLES = {1.0: "-", 2.0: "--", 3.0: ":"}
@@ -472,4 +475,121 @@ def parameter_panel(
     ax.set_xlabel("difference from posterior mean / |value|")
     ax.set_title("Parameters: EM vs posterior")
     ax.legend(fontsize="small", loc="lower right")
+    return ax
+
+
+def regime_probabilities(
+    ax: Any,
+    dates: np.ndarray,
+    probabilities: np.ndarray,
+    bands: tuple[np.ndarray, np.ndarray, str] | None,
+    window_dates: np.ndarray,
+    window_weights: np.ndarray,
+    labels: list[str],
+    *,
+    xlabel: str,
+    title: str,
+    scatter_kwargs: dict[str, Any] | None,
+    line_kwargs: dict[str, Any] | None,
+) -> Any:
+    """Each date's regime probabilities (T, K) as points, each window's weights (J, K) as lines.
+
+    ``bands`` (``(lower, upper, label)``, each (T, K)) are drawn as a vertical segment
+    per date.
+    """
+    ax = new_axes(ax, figsize=(10, 4))
+    colors = component_colors(probabilities.shape[1])
+    for k, label in enumerate(labels):
+        if bands is not None:
+            ax.vlines(
+                dates,
+                bands[0][:, k],
+                bands[1][:, k],
+                color=colors[k],
+                alpha=0.15,
+                linewidth=0.8,
+                label=f"{bands[2]}, {label}",
+            )
+        style = _style({"color": colors[k], "s": 3, "alpha": 0.5, "linewidths": 0}, scatter_kwargs)
+        ax.scatter(dates, probabilities[:, k], label=f"{label}: probability of the day", **style)
+        style = _style({"color": colors[k], "linewidth": 2.2}, line_kwargs)
+        ax.plot(window_dates, window_weights[:, k], label=f"{label}: window weight", **style)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("regime probability")
+    ax.set_title(title)
+    ax.legend(fontsize="x-small", loc="upper left", framealpha=0.8, markerscale=3)
+    return ax
+
+
+def var_backtest(
+    ax: Any,
+    dates: np.ndarray,
+    realised: np.ndarray,
+    thresholds: list[tuple[np.ndarray, str]],
+    band: tuple[np.ndarray, np.ndarray, str] | None,
+    exceedances: np.ndarray,
+    *,
+    exceedance_label: str,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    line_kwargs: dict[str, Any] | None,
+    scatter_kwargs: dict[str, Any] | None,
+) -> Any:
+    """Realised returns, the loss thresholds (``-VaR``, ``-ES``) and the exceedances marked.
+
+    ``thresholds`` are ``(values, label)`` on the return axis; ``band`` is ``(lower,
+    upper, label)`` of the first threshold.
+    """
+    ax = new_axes(ax, figsize=(10, 4.5))
+    ax.plot(dates, realised, color="0.55", linewidth=0.6, label="realised return")
+    if band is not None:
+        ax.fill_between(dates, band[0], band[1], color="C0", alpha=0.3, linewidth=0, label=band[2])
+    for n, (values, label) in enumerate(thresholds):
+        style = _style({"color": f"C{n}", "linewidth": 1.3}, line_kwargs)
+        ax.plot(dates, values, label=label, **style)
+    style = _style({"color": "red", "marker": "x", "s": 30, "zorder": 3}, scatter_kwargs)
+    ax.scatter(dates[exceedances], realised[exceedances], label=exceedance_label, **style)
+    ax.axhline(0, color="0.8", linewidth=0.6)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize="small", loc="upper left", ncol=2, framealpha=0.8)
+    return ax
+
+
+def risk_contributions(
+    ax: Any,
+    names: list[str],
+    values: np.ndarray,
+    interval: tuple[np.ndarray, np.ndarray, str] | None,
+    *,
+    label: str,
+    ylabel: str,
+    title: str,
+    bar_kwargs: dict[str, Any] | None,
+) -> Any:
+    """One bar per asset of ``values`` (D,), with ``(lower, upper, label)`` error bars."""
+    ax = new_axes(ax, figsize=(6.4, 4.2))
+    position = np.arange(len(names))
+    style = _style({"color": "C0", "alpha": 0.8, "label": label}, bar_kwargs)
+    ax.bar(position, values, **style)
+    if interval is not None:
+        lower, upper, interval_label = interval
+        errors = np.vstack([values - lower, upper - values])
+        ax.errorbar(
+            position,
+            values,
+            yerr=errors,
+            fmt="none",
+            color="black",
+            capsize=4,
+            label=interval_label,
+        )
+    ax.axhline(0, color="0.5", linewidth=0.8)
+    ax.set_xticks(position, names)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize="small")
     return ax
