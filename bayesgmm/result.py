@@ -237,8 +237,9 @@ class MixtureResult:
         )
 
     # ------------------------------------------------------------------ evaluation
-    def _check(self, X: Any) -> tuple[np.ndarray, Any]:
-        data = check_X(X, estimator="MixtureResult", n_features=self.n_features, allow_dask=False)
+    def _check(self, X: Any) -> tuple[Any, Any]:
+        """X validated (numpy, or dask kept lazy) and its row labels (a DataFrame's index)."""
+        data = check_X(X, estimator="MixtureResult", n_features=self.n_features)
         if data.feature_names is not None and self._has_names:
             if list(data.feature_names) != self.feature_names:
                 raise ValueError(
@@ -256,33 +257,53 @@ class MixtureResult:
     def _observation_coords(self, n: int, index: Any) -> dict[str, Any]:
         return {"observation": np.asarray(index) if index is not None else np.arange(n)}
 
+    def _per_row(
+        self, X: Any, function: Any, out_dims: tuple[str, ...] = (), sizes: Any = None,
+        dtype: Any = np.float64,
+    ) -> xr.DataArray:  # fmt: skip
+        """``function`` of the rows (an (N, D) array -> (N, *out_dims)) as labelled data.
+
+        A dask array in gives a lazy DataArray out, chunked like its rows (each chunk
+        through ``function``, by :func:`xarray.apply_ufunc`).
+        """
+        X, index = self._check(X)
+        rows = xr.DataArray(
+            X, dims=("observation", "feature"), coords=self._observation_coords(len(X), index)
+        )
+        return xr.apply_ufunc(
+            function,
+            rows,
+            input_core_dims=[["feature"]],
+            output_core_dims=[list(out_dims)],
+            dask="parallelized",
+            output_dtypes=[dtype],
+            dask_gufunc_kwargs={"output_sizes": dict(sizes or {})},
+        )
+
+    def _log_prob_rows(self, X: np.ndarray) -> np.ndarray:
+        if self.posterior is not None:
+            return self._posterior_log_prob(X)
+        return gaussian.log_mixture_density(self._weighted_log_prob(X))[0]
+
     def log_prob(self, X: Any) -> xr.DataArray:
         """Log-density of the mixture at each row of X, dims ``(observation,)``.
 
         For a Bayesian fit this is the posterior predictive density: the mixture's
         density averaged over the posterior draws, ``log (1/S) sum_s p(x | theta_s)``.
+        A dask array in gives a lazy (dask-backed) DataArray out.
         """
-        X, index = self._check(X)
-        if self.posterior is not None:
-            log_prob = self._posterior_log_prob(X)
-        else:
-            log_prob, _ = gaussian.log_mixture_density(self._weighted_log_prob(X))
-        return xr.DataArray(
-            log_prob,
-            dims=("observation",),
-            coords=self._observation_coords(len(X), index),
-            name="log_prob",
-        )
+        return self._per_row(X, self._log_prob_rows).rename("log_prob")
 
-    def responsibilities(self, X: Any, *, ci_prob: float = 0.94) -> Any:
+    def responsibilities(self, X: Any, *, ci_prob: float | None = 0.94) -> Any:
         """Probability of each component for each row, dims ``(observation, component)``.
 
         Parameters
         ----------
-        X : array-like of shape (N, D)
-        ci_prob : float, default=0.94
+        X : array-like or dask array of shape (N, D)
+            A dask array gives lazy (dask-backed) results, chunked like its rows.
+        ci_prob : float or None, default=0.94
             Bayesian fits only: probability mass of the equal-tailed credible
-            interval reported per point and component.
+            interval reported per point and component (None: the means only).
 
         Returns
         -------
@@ -292,45 +313,60 @@ class MixtureResult:
             credible bounds over the posterior draws), computed in blocks of rows so
             that N x K x draws never sits in memory at once.
         """
-        X, index = self._check(X)
-        if self.posterior is not None:
-            return self._posterior_responsibilities(X, index, ci_prob)
-        _, log_resp = gaussian.log_mixture_density(self._weighted_log_prob(X))
-        coords = self._observation_coords(len(X), index)
-        coords["component"] = np.arange(self.n_components)
-        return xr.DataArray(
-            np.exp(log_resp),
-            dims=("observation", "component"),
-            coords=coords,
-            name="responsibilities",
-        )
+        components = {"component": self.n_components}
+        if self.posterior is None:
+            resp = self._per_row(X, self._plug_in_responsibilities, ("component",), components)
+            return resp.assign_coords(component=np.arange(self.n_components)).rename(
+                "responsibilities"
+            )
+        tail = _tail_probability(ci_prob)
+        summaries = ("mean",) if tail is None else ("mean", "lower", "upper")
+        stacked = self._per_row(
+            X,
+            lambda rows: self._posterior_summary(rows, tail),
+            ("summary", "component"),
+            {"summary": len(summaries), **components},
+        ).assign_coords(component=np.arange(self.n_components))
+        variables = {name: stacked.isel(summary=i, drop=True) for i, name in enumerate(summaries)}
+        attrs = {"description": "posterior mean responsibilities"}
+        if tail is not None:
+            attrs = {
+                "ci_prob": float(ci_prob),
+                "description": f"posterior mean and {ci_prob:.0%} equal-tailed credible "
+                "interval of each responsibility over the posterior draws",
+            }
+        return xr.Dataset(variables, attrs=attrs)
 
-    def _mean_responsibilities(self, X: Any) -> np.ndarray:
-        """Responsibilities (N, K) as an array; Bayesian fits: their posterior means."""
-        X, index = self._check(X)
-        if self.posterior is not None:
-            return self._posterior_responsibilities(X, index, None)["mean"].values
+    def _plug_in_responsibilities(self, X: np.ndarray) -> np.ndarray:
         return np.exp(gaussian.log_mixture_density(self._weighted_log_prob(X))[1])
+
+    def _mean_responsibilities(self, X: Any) -> Any:
+        """Responsibilities (N, K) as an array (dask in, dask out); Bayesian fits: means."""
+        if self.posterior is None:
+            return self.responsibilities(X).data
+        return self.responsibilities(X, ci_prob=None)["mean"].data
 
     def predict(self, X: Any) -> xr.DataArray:
         """Most probable component of each row, dims ``(observation,)``.
 
         For a Bayesian fit: the component of highest posterior mean responsibility.
         """
-        X, index = self._check(X)
-        if self.posterior is not None:
-            labels = self._posterior_responsibilities(X, index, None)["mean"].values.argmax(1)
-        else:
-            labels = self._weighted_log_prob(X).argmax(axis=1)
-        return xr.DataArray(
-            labels,
-            dims=("observation",),
-            coords=self._observation_coords(len(X), index),
-            name="label",
-        )
 
-    def _total_log_likelihood(self, X: np.ndarray) -> float:
-        return float(gaussian.log_mixture_density(self._weighted_log_prob(X))[0].sum())
+        def labels(rows: np.ndarray) -> np.ndarray:
+            if self.posterior is not None:
+                return self._posterior_summary(rows, None)[:, 0].argmax(axis=1)
+            return self._weighted_log_prob(rows).argmax(axis=1)
+
+        return self._per_row(X, labels, dtype=np.intp).rename("label")
+
+    def _total_log_likelihood(self, X: Any) -> float:
+        """Total plug-in log-likelihood; dask data are reduced lazily and computed once."""
+
+        def rows(chunk: np.ndarray) -> np.ndarray:
+            return gaussian.log_mixture_density(self._weighted_log_prob(chunk))[0]
+
+        total = self._per_row(X, rows).sum()
+        return float(total.compute() if total.chunks else total)
 
     def log_likelihood(self, X: Any) -> float:
         """Total log-likelihood of X at the fitted parameters, ``sum_n log p(x_n)``.
@@ -342,7 +378,6 @@ class MixtureResult:
         --------
         bic, aic, log_prob
         """
-        X, _ = self._check(X)
         return self._total_log_likelihood(X)
 
     def bic(self, X: Any) -> float:
@@ -352,8 +387,8 @@ class MixtureResult:
         --------
         aic, icl
         """
-        X, _ = self._check(X)
-        return -2 * self._total_log_likelihood(X) + self.n_parameters * np.log(len(X))
+        n_rows = len(self._check(X)[0])
+        return -2 * self._total_log_likelihood(X) + self.n_parameters * np.log(n_rows)
 
     def aic(self, X: Any) -> float:
         """Akaike information criterion ``-2 log L + 2 p`` (lower is better).
@@ -362,7 +397,6 @@ class MixtureResult:
         --------
         bic, icl
         """
-        X, _ = self._check(X)
         return -2 * self._total_log_likelihood(X) + 2 * self.n_parameters
 
     def icl(self, X: Any) -> float:
@@ -376,10 +410,13 @@ class MixtureResult:
         --------
         aic, bic
         """
-        X, _ = self._check(X)
-        _, log_resp = gaussian.log_mixture_density(self._weighted_log_prob(X))
-        bic = -2 * self._total_log_likelihood(X) + self.n_parameters * np.log(len(X))
-        return float(bic - 2 * log_resp.max(axis=1).sum())
+
+        def largest(rows: np.ndarray) -> np.ndarray:
+            return gaussian.log_mixture_density(self._weighted_log_prob(rows))[1].max(axis=1)
+
+        entropy = self._per_row(X, largest).sum()
+        entropy = float(entropy.compute() if entropy.chunks else entropy)
+        return float(self.bic(X) - 2 * entropy)
 
     # ------------------------------------------------------------------ sampling
     def sample(
@@ -475,6 +512,7 @@ class MixtureResult:
         """
         posterior = self._require_posterior("log_likelihood_draws")
         X, index = self._check(X)
+        X = np.asarray(X)  # (draws x rows) of numbers: a dask array is computed here
         n_chains, n_draws = posterior.sizes["chain"], posterior.sizes["draw"]
         out = _kernel_log_likelihood(_compiled_draws(self), X)
         coords = {"chain": posterior["chain"].values, "draw": posterior["draw"].values}
@@ -486,35 +524,17 @@ class MixtureResult:
             name="log_likelihood",
         )
 
-    def _posterior_responsibilities(self, X: np.ndarray, index: Any, ci_prob: Any) -> xr.Dataset:
+    def _posterior_summary(self, X: np.ndarray, tail: float | None) -> np.ndarray:
+        """(N, S, K): posterior mean responsibilities, and with ``tail`` the equal-tailed
+        bounds ``tail`` and ``1 - tail`` (S = 3), over blocks of rows."""
         n_components = self.n_components
-        mean = np.empty((len(X), n_components))
-        bounds = None
-        if ci_prob is not None:
-            ci_prob = float(ci_prob)
-            if not 0.0 < ci_prob < 1.0:
-                raise ValueError(f"ci_prob must be in the open interval (0, 1); got {ci_prob}.")
-            tail = (1.0 - ci_prob) / 2.0
-            bounds = np.empty((2, len(X), n_components))
+        out = np.empty((len(X), 1 if tail is None else 3, n_components))
         for rows, weighted in self._draw_blocks(X):
             resp = np.exp(gaussian.log_mixture_density(weighted)[1])  # (S, B, K)
-            mean[rows] = resp.mean(axis=0)
-            if bounds is not None:
-                bounds[:, rows] = np.quantile(resp, [tail, 1.0 - tail], axis=0)
-        coords = self._observation_coords(len(X), index)
-        coords["component"] = np.arange(n_components)
-        dims = ("observation", "component")
-        variables = {"mean": (dims, mean)}
-        attrs = {"description": "posterior mean responsibilities"}
-        if bounds is not None:
-            variables["lower"] = (dims, bounds[0])
-            variables["upper"] = (dims, bounds[1])
-            attrs = {
-                "ci_prob": ci_prob,
-                "description": f"posterior mean and {ci_prob:.0%} equal-tailed credible "
-                "interval of each responsibility over the posterior draws",
-            }
-        return xr.Dataset(variables, coords=coords, attrs=attrs)
+            out[rows, 0] = resp.mean(axis=0)
+            if tail is not None:
+                out[rows, 1:] = np.moveaxis(np.quantile(resp, [tail, 1.0 - tail], axis=0), 0, 1)
+        return out
 
     def _posterior_sample(self, n_samples: int, rng: np.random.Generator) -> tuple:
         weights, means, covariances, _ = self._native_draws()
@@ -814,3 +834,13 @@ def load(path: str | os.PathLike) -> MixtureResult:
         return MixtureResult.from_dataset(dataset, posterior=posterior)
     except (ValueError, KeyError, IndexError, TypeError, np.linalg.LinAlgError) as error:
         raise io.not_a_result(Path(path), f"its contents are inconsistent: {error}") from None
+
+
+def _tail_probability(ci_prob: float | None) -> float | None:
+    """The lower tail ``(1 - ci_prob) / 2`` of an equal-tailed interval (None: no interval)."""
+    if ci_prob is None:
+        return None
+    ci_prob = float(ci_prob)
+    if not 0.0 < ci_prob < 1.0:
+        raise ValueError(f"ci_prob must be in the open interval (0, 1); got {ci_prob}.")
+    return (1.0 - ci_prob) / 2.0

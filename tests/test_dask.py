@@ -97,3 +97,33 @@ def test_local_cluster_with_worker_processes():
     assert chunked.lower_bound_ == pytest.approx(numpy_fit.lower_bound_, rel=1e-10)
     np.testing.assert_allclose(chunked.means_, numpy_fit.means_, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(chunked.covariances_, numpy_fit.covariances_, rtol=1e-9)
+
+
+def test_per_row_results_of_dask_data_are_lazy_and_equal_numpy():
+    """Dask in, dask out: chunked like the input rows, the numpy values once computed;
+    criteria reduce lazily to the same numbers."""
+    X = _data(3000)
+    fit = _fit(X).result_
+    lazy = da.from_array(X, chunks=(700, 3))
+    for method in ("log_prob", "predict", "responsibilities"):
+        out = getattr(fit, method)(lazy)
+        assert out.chunks is not None and out.chunks[0] == lazy.chunks[0], method
+        np.testing.assert_allclose(out.compute().values, getattr(fit, method)(X).values)
+    for criterion in ("bic", "aic", "icl", "log_likelihood"):
+        assert getattr(fit, criterion)(lazy) == pytest.approx(getattr(fit, criterion)(X), rel=1e-12)
+
+
+def test_bayesian_responsibilities_with_bounds_of_dask_data():
+    from bayes_fakes import fake_posterior_result
+
+    X = _data(600, n_features=2)
+    result = fake_posterior_result([0.5, 0.5], [[0, 0], [3, 3]], np.stack([np.eye(2)] * 2), X)
+    lazy = result.responsibilities(da.from_array(X, chunks=(250, 2)))
+    eager = result.responsibilities(X)
+    assert set(lazy.data_vars) == {"mean", "lower", "upper"}
+    assert lazy["mean"].chunks[0] == (250, 250, 100)
+    for name in ("mean", "lower", "upper"):
+        np.testing.assert_allclose(lazy[name].compute().values, eager[name].values)
+    np.testing.assert_allclose(
+        result.log_prob(da.from_array(X, chunks=250)).values, result.log_prob(X).values
+    )
