@@ -24,7 +24,7 @@ State passed around (tuples of arrays, so compiled code can take them):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,6 +115,7 @@ def run_em(
     tol: float,
     progress: Callable[[int, float], None] | None = None,
     report_every: int | None = None,
+    previous: Sequence[float] = (),
 ) -> Run:
     """EM from ``start`` until the stopping rule holds or ``max_iter`` iterations ran.
 
@@ -133,6 +134,9 @@ def run_em(
         iterations.
     report_every : int or None, default=None
         Iterations per chunk at most (None: the engine's choice).
+    previous : sequence of float, default=()
+        Mean log-likelihoods of the iterations that led to ``start`` (a warm start
+        continuing an earlier run): the stopping rule sees them before this run's.
 
     Returns
     -------
@@ -147,17 +151,21 @@ def run_em(
     """
     params = start.arrays()
     stats = engine.new_statistics(model, len(start.weights))
-    history = np.empty(max_iter + 1)
-    n_iter, converged = 0, False
+    done = len(previous)
+    history = np.empty(done + max_iter + 1)
+    history[:done] = previous
+    n_iter, converged = done, False
     chunk = engine.iterations_per_call if report_every is None else report_every
-    while n_iter < max_iter and not converged:
-        last = min(max_iter, n_iter + chunk)
+    while n_iter < done + max_iter and not converged:
+        last = min(done + max_iter, n_iter + chunk)
         n_iter, converged, failed = engine.iterate(model, params, stats, history, n_iter, last, tol)
         if failed != NO_FAILURE:
             component = None if failed == SHARED_FAILURE else int(failed)
             weight = None if component is None else float(params[0][component])
             raise not_positive_definite(component, weight)
         if progress is not None:
-            progress(n_iter, float(history[n_iter - 1]))
+            progress(n_iter - done, float(history[n_iter - 1]))
     history[n_iter] = engine.e_step(model, engine.data, params, stats)
-    return Run(Parameters(*params), history[: n_iter + 1].tolist(), converged, n_iter, [])
+    return Run(
+        Parameters(*params), history[done : n_iter + 1].tolist(), converged, n_iter - done, []
+    )
