@@ -284,6 +284,54 @@ def test_warm_start_continues_where_the_last_fit_stopped(standardised, covarianc
     _assert_same_fit(warm, once, rtol=1e-9)
 
 
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_one_iteration_warm_fits_stop_where_one_fit_stops(standardised, covariance_type):
+    """Issue 14.1: ``while not gm.converged_: gm.fit(X)`` with max_iter=1 ran forever.
+    Warm fits continue the previous history, so the stopping rule sees what one long fit
+    sees: they stop after as many fits as that fit has iterations, at its parameters."""
+    X = standardised
+    start = _initial_values(X, covariance_type)
+    once = GaussianMixture(N_COMPONENTS, covariance_type=covariance_type, **start).fit(X)
+    assert once.converged_ and once.n_iter_ > 3
+    warm = GaussianMixture(
+        N_COMPONENTS, covariance_type=covariance_type, max_iter=1, warm_start=True, **start
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        n_fits = 0
+        while n_fits == 0 or not warm.converged_:
+            assert n_fits < once.n_iter_, "the warm fits run past the one fit's end"
+            warm.fit(X)
+            n_fits += 1
+            assert warm.n_iter_ == 1
+    assert n_fits == once.n_iter_
+    _assert_same_fit(warm, once, rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("change", "what"),
+    [
+        ({"n_components": 2}, r"n_components 3 -> 2"),
+        ({"covariance_type": "diag"}, r"covariance_type 'full' -> 'diag'"),
+        ("features", r"n_features 3 -> 2"),
+    ],
+)
+def test_warm_start_that_no_longer_fits_starts_cold(standardised, change, what):
+    """Issue 15.8: a warm start kept 2 components after set_params(n_components=3), and
+    crashed in a broadcast for a new covariance_type or number of features."""
+    from bayesgmm.exceptions import WarmStartWarning
+
+    model = GaussianMixture(N_COMPONENTS, warm_start=True, random_state=0).fit(standardised)
+    X = standardised[:, :2] if change == "features" else standardised
+    options = {} if change == "features" else change
+    model.set_params(**options)
+    with pytest.warns(WarmStartWarning, match=rf"previous fit does not fit this one \({what}\)"):
+        model.fit(X)
+    cold = GaussianMixture(**{**model.get_params(), "warm_start": False}).fit(X)
+    _assert_same_fit(model, cold, rtol=0)
+    assert model.n_features_in_ == X.shape[1]
+
+
 def test_warm_start_false_refits_from_scratch(standardised):
     model = GaussianMixture(N_COMPONENTS, init_params="k-means++", random_state=0)
     first = model.fit(standardised).means_.copy()
@@ -584,3 +632,35 @@ def test_verbose_logs_starts_and_iterations_without_printing(standardised, caplo
     pattern = r"start 1 \(kmeans, all rows\): iteration 5, mean log-likelihood -?\d"
     assert any(re.search(pattern, m) for m in messages)
     assert capsys.readouterr().out == ""
+
+
+# --------------------------------------------------------------------- dtypes (issue 14.4)
+@pytest.mark.parametrize(("fitted", "given", "expected"), [
+    (np.float32, np.float32, np.float32),
+    (np.float32, np.float64, np.float64),
+    (np.float64, np.float32, np.float64),
+    (np.float64, np.float64, np.float64),
+])  # fmt: skip
+def test_outputs_follow_the_input_dtype_as_sklearn(standardised, fitted, given, expected):
+    """float32 in, float32 out, as scikit-learn: numpy's promotion of the data's dtype
+    and the fitted parameters' (computed in float64, cast at the end)."""
+    X = standardised.astype(fitted)
+    model = GaussianMixture(N_COMPONENTS, n_init=1, random_state=0).fit(X)
+    theirs = SklearnGaussianMixture(N_COMPONENTS, random_state=0).fit(X)
+    for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
+        assert getattr(model, name).dtype == getattr(theirs, name).dtype == fitted, name
+    for method in ("score_samples", "predict_proba"):
+        ours = getattr(model, method)(standardised.astype(given))
+        assert ours.dtype == getattr(theirs, method)(standardised.astype(given)).dtype
+        assert ours.dtype == expected
+    # the float32 attributes are the float64 results rounded once
+    double = model.result_
+    np.testing.assert_array_equal(model.means_, double.means.values.astype(fitted))
+
+
+def test_float32_dataframe_gives_float32_attributes(standardised):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(standardised.astype(np.float32), columns=["a", "b", "c"])
+    model = GaussianMixture(2, n_init=1).fit(frame)
+    assert model.means_.dtype == np.float32
+    assert model.score_samples(frame).dtype == np.float32

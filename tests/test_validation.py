@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from float32_bounds import float32_bounds
+from rounding_bounds import rounding_bounds
 
 from bayesgmm import DegenerateComponentWarning, GaussianMixture
 from bayesgmm.exceptions import CovarianceError, DataWarning, NotFittedError
@@ -82,14 +82,14 @@ def _close_fit(model, reference, *, shift=0.0, scale=1.0, rtol=1e-6, ll_rtol=1e-
 
 def _float32_fit(model: GaussianMixture, values: np.ndarray) -> None:
     """float32 in, float32 out; and the float64 fit of the same (rounded) data, from the
-    same start, within the float32 E-step's rounding bound (tests/float32_bounds.py)."""
+    same start, within the float32 E-step's rounding bound (tests/rounding_bounds.py)."""
     rounded = values.astype(np.float32).astype(np.float64)
     double = gm().fit(rounded)
     for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
         assert getattr(model, name).dtype == np.float32, name
     assert model.score_samples(rounded.astype(np.float32)).dtype == np.float32
     assert model.n_iter_ == double.n_iter_, "the bound compares fits after the same iterations"
-    bounds = float32_bounds(rounded, double)
+    bounds = rounding_bounds(rounded, double)
     full = model.result_.covariances.values
     for name, ours, theirs in (
         ("weights_", model.weights_, double.weights_),
