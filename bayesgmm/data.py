@@ -242,19 +242,7 @@ def check_X(
     else:
         array = _to_numeric(X)
         input_dtype = array.dtype
-        if dtype is not None:
-            array = array.astype(dtype, copy=False)
-        _check_shape(array, estimator)
-        if array.shape[0] and not np.isfinite(array).all():
-            n_nan = int(np.isnan(array).sum())
-            n_inf = int(np.isinf(array).sum())
-            raise ValueError(
-                f"Input X contains NaN ({n_nan} values) or infinity ({n_inf} values). "
-                f"{estimator} does not accept missing or infinite values: drop those rows "
-                "(X[np.isfinite(X).all(axis=1)]) or impute them before fitting."
-            )
-        _check_magnitude(array)
-        array = np.ascontiguousarray(array)
+        array = _check_array(array if dtype is None else array.astype(dtype), estimator)
     n_samples, n_cols = array.shape
     if n_cols == 0:
         raise ValueError(
@@ -272,6 +260,21 @@ def check_X(
             "as input. Pass the same columns, in the same order, as during fit."
         )
     return ValidatedData(array, names, input_dtype)
+
+
+def _check_array(array: np.ndarray, estimator: str) -> np.ndarray:
+    """A 2-D array of finite values that can be squared, C-contiguous."""
+    _check_shape(array, estimator)
+    if array.shape[0] and not np.isfinite(array).all():
+        n_nan = int(np.isnan(array).sum())
+        n_inf = int(np.isinf(array).sum())
+        raise ValueError(
+            f"Input X contains NaN ({n_nan} values) or infinity ({n_inf} values). "
+            f"{estimator} does not accept missing or infinite values: drop those rows "
+            "(X[np.isfinite(X).all(axis=1)]) or impute them before fitting."
+        )
+    _check_magnitude(array)
+    return np.ascontiguousarray(array)
 
 
 def _magnitude_error(largest: float) -> ValueError:
@@ -375,23 +378,18 @@ def check_features(
 ) -> None:
     """Check that the model can be fitted to the features of validated data.
 
-    Runs after :func:`check_X` and :func:`check_sample_weight`, once the weighted
-    per-feature variances are known. It always refuses, with the cause and the fix:
-    values that are not finite (dask data are only checked here), features whose spread
-    is so small that its variance underflows, and fewer rows with non-zero weight than
-    components. Data that leave some covariance singular without regularisation,
-    namely constant features, all rows identical and, for models with full covariance
-    matrices ("full", "tied" ...), no more rows than features or features that are
-    linear combinations of each other, are refused too, unless the fit adds a positive
-    variance floor (``reg_covar``): then they are fitted, as scikit-learn fits them,
-    with a :class:`DataWarning` naming the problem.
+    Runs once the weighted per-feature variances are known. It refuses, with the cause
+    and the fix: values that are not finite (dask data are only checked here), spreads
+    whose variance underflows, and fewer rows with non-zero weight than components.
+    Data that leave a covariance singular (constant features, all rows identical and,
+    for full covariance matrices, no more rows than features or linearly dependent
+    features) are refused too, unless a positive ``reg_covar`` floors the variances:
+    then they are fitted, as scikit-learn fits them, with a :class:`DataWarning`.
 
     Parameters
     ----------
-    X : ndarray or dask array of shape (n_samples, n_features)
-        Output of :func:`check_X`.
-    weights : ndarray or dask array of shape (n_samples,)
-        Output of :func:`check_sample_weight` (frequency weights).
+    X, weights : ndarray or dask array
+        Outputs of :func:`check_X` and :func:`check_sample_weight` (frequency weights).
     variance : ndarray of shape (n_features,)
         Weighted variance of each feature.
     n_components : int
@@ -403,21 +401,13 @@ def check_features(
     estimator : str, default="GaussianMixture"
         Name used in messages.
     reg_covar : "auto", float or None, default=None
-        The fit's variance floor (GaussianMixture's ``reg_covar``), which makes the
-        covariances of singular data positive definite when it is "auto" or positive;
-        None for a model without one.
+        The fit's variance floor (GaussianMixture's); None for a model without one.
 
     Raises
     ------
     ValueError
-        Naming the offending features and what to do; a
-        :class:`~bayesgmm.exceptions.CovarianceError` (a ValueError) when
-        ``reg_covar=0`` leaves them singular.
-
-    Warns
-    -----
-    DataWarning
-        When a positive ``reg_covar`` fits data that are singular without it.
+        Naming the offending features and what to do (a CovarianceError when
+        ``reg_covar=0`` leaves the covariances singular).
 
     Examples
     --------
@@ -440,19 +430,7 @@ def check_features(
             f"n_components={n_components}. Use at most {n_rows} components or give more "
             "rows a positive weight."
         )
-    problems = []  # (what is wrong, what to do)
-    if len(constant) == n_features:
-        problems.append((
-            "All rows of X (with non-zero weight) are identical: there is no spread for a "
-            "mixture to describe.",
-            "Check that the data were read correctly.",
-        ))  # fmt: skip
-    elif len(constant):
-        problems.append((
-            f"Feature(s) {_names(feature_names, n_features, constant)} are constant: a "
-            "Gaussian mixture cannot estimate a variance for them.",
-            "Drop these columns before fitting.",
-        ))  # fmt: skip
+    problems = _constant_problems(constant, n_features, feature_names)
     if _full_matrices(covariance_type) and n_features - len(constant) > 1:
         problems.extend(
             _singular_matrices(X, weights, n_rows, covariance_type, constant, feature_names)
@@ -474,6 +452,23 @@ REGULARISED_NOTE = (
     "positive definite, but in the singular direction(s) it, not the data, sets the "
     "variance, so the log-likelihood, BIC and AIC depend on reg_covar."
 )
+
+
+def _constant_problems(constant: np.ndarray, n_features: int, feature_names: Any) -> list:
+    """(what, fix) for constant features, or for all rows identical."""
+    if len(constant) == n_features:
+        return [(
+            "All rows of X (with non-zero weight) are identical: there is no spread for a "
+            "mixture to describe.",
+            "Check that the data were read correctly.",
+        )]  # fmt: skip
+    if len(constant):
+        return [(
+            f"Feature(s) {_names(feature_names, n_features, constant)} are constant: a "
+            "Gaussian mixture cannot estimate a variance for them.",
+            "Drop these columns before fitting.",
+        )]  # fmt: skip
+    return []
 
 
 def _full_matrices(covariance_type: str) -> bool:
@@ -637,7 +632,7 @@ def check_resolution(
         "better than it (its lower_bound_ and score may disagree). Subtract an offset first, "
         "for example X - np.median(X, axis=0), and add it back to the means.",
         DataWarning,
-        stacklevel=3,
+        stacklevel=4,  # check_resolution, the estimator's helper, fit, the caller
     )
 
 

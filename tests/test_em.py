@@ -296,8 +296,8 @@ def test_one_iteration_warm_fits_stop_where_one_fit_stops(standardised, covarian
     warm = GaussianMixture(
         N_COMPONENTS, covariance_type=covariance_type, max_iter=1, warm_start=True, **start
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
         n_fits = 0
         while n_fits == 0 or not warm.converged_:
             assert n_fits < once.n_iter_, "the warm fits run past the one fit's end"
@@ -305,6 +305,11 @@ def test_one_iteration_warm_fits_stop_where_one_fit_stops(standardised, covarian
             n_fits += 1
             assert warm.n_iter_ == 1
     assert n_fits == once.n_iter_
+    # each warning shows the gains of the whole history, not of this fit alone
+    messages = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert len(messages) == n_fits - 1
+    assert "no gain was measured" in messages[0]
+    assert not any("no gain was measured" in message for message in messages[1:])
     _assert_same_fit(warm, once, rtol=1e-9)
 
 

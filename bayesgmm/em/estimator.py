@@ -298,7 +298,7 @@ class GaussianMixture(MixtureEstimator):
                 options["init_params"], options["n_init"], problem, warm is not None
             )
             runs = run_starts(problem, starts, screen, *(warm or ()))
-        best = self._best(runs, options)
+        best = self._best(runs, options, warm[1] if warm is not None else [])
         self._store(best, problem, data, options, warm)
         return self
 
@@ -381,8 +381,11 @@ class GaussianMixture(MixtureEstimator):
         )
         return params, list(getattr(self, "_stopping_history", []))
 
-    def _best(self, runs: list[Run], options: dict) -> Run:
-        """The best start (non-degenerate first, then highest likelihood), with warnings."""
+    def _best(self, runs: list[Run], options: dict, previous: list[float]) -> Run:
+        """The best start (non-degenerate first, then highest likelihood), with warnings.
+
+        ``previous``: the history a warm start continues (what its stopping rule saw).
+        """
         for index, run in enumerate(runs):
             if self.verbose:
                 logger.info(
@@ -408,7 +411,10 @@ class GaussianMixture(MixtureEstimator):
                 "Best performing initialization did not converge. Try different init "
                 "parameters, or increase max_iter, tol, or check for degenerate data. "
                 f"The best of {len(runs)} start(s) stopped at max_iter={options['max_iter']}: "
-                + why_not_converged(best.history[:-1], options["tol"])
+                + why_not_converged(
+                    (previous if best.start == "warm" else []) + best.history[:-1],
+                    options["tol"],
+                )
                 + ".",
                 sklearn_compatible(ConvergenceWarning),
                 stacklevel=3,
