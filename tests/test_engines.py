@@ -38,7 +38,7 @@ def _data(n_samples=3000, n_features=3, n_components=3, seed=0, standardise=True
     mix = rng.normal(size=(n_components, n_features, n_features)) + 2 * np.eye(n_features)
     X = np.einsum("nd,nde->ne", rng.normal(size=(n_samples, n_features)), mix[labels])
     X += centers[labels]
-    if standardise:  # ddof=0: our reg_covar is relative to this variance
+    if standardise:  # ddof=0: unit variances, so a float reg_covar is relative to them
         X = (X - X.mean(axis=0)) / X.std(axis=0)
     return X
 
