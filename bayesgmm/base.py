@@ -10,6 +10,7 @@ keyword arguments are the parameters, stored unchanged under their own names.
 from __future__ import annotations
 
 import inspect
+import numbers
 from typing import Any
 
 import numpy as np
@@ -94,6 +95,12 @@ class MixtureEstimator(ParamsMixin):
                 "appropriate arguments before using this estimator."
             )
 
+    def _output_dtype(self, X: np.ndarray) -> np.dtype:
+        """float32 for float32 data on a model fitted to float32 data, as scikit-learn's
+        arrays are (numpy's promotion of the data's and the parameters' dtypes)."""
+        fitted = getattr(getattr(self, "means_", None), "dtype", np.float64)
+        return np.result_type(X.dtype, fitted, np.float32)
+
     def _validate(self, X: Any) -> np.ndarray:
         """X checked against the fitted features (count, and names for a DataFrame)."""
         self._check_fitted()
@@ -113,7 +120,7 @@ class MixtureEstimator(ParamsMixin):
         Bayesian fits: the posterior predictive density, averaged over the draws.
         """
         X = self._validate(X)
-        return self.result_.log_prob(X).values
+        return self.result_.log_prob(X).values.astype(self._output_dtype(X), copy=False)
 
     def score(self, X: Any, y: Any = None) -> float:
         """Mean log-density per row of X (see :meth:`score_samples`)."""
@@ -125,7 +132,8 @@ class MixtureEstimator(ParamsMixin):
         Bayesian fits: posterior mean responsibilities.
         """
         X = self._validate(X)
-        return self.result_._mean_responsibilities(X)
+        resp = self.result_._mean_responsibilities(X)
+        return resp.astype(self._output_dtype(X), copy=False)
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable component of each row, shape (n_samples,)."""
@@ -148,6 +156,12 @@ class MixtureEstimator(ParamsMixin):
             Component of each row, sorted as scikit-learn returns them.
         """
         self._check_fitted()
+        if isinstance(n_samples, numbers.Integral) and not isinstance(n_samples, bool):
+            if n_samples < 1:
+                raise ValueError(
+                    f"Invalid value for 'n_samples': {n_samples}. The sampling requires at "
+                    "least one sample: pass n_samples >= 1."
+                )
         check_int(type(self).__name__, "n_samples", n_samples, 1)
         return self.result_.sample(n_samples, random_state=self._rng, return_labels=True)
 

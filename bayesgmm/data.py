@@ -17,11 +17,15 @@ from typing import Any
 
 import numpy as np
 
+from .exceptions import ILL_DEFINED_COVARIANCE, CovarianceError, DataWarning
+
 __all__ = [
     "ValidatedData",
     "check_X",
     "check_features",
+    "check_resolution",
     "check_sample_weight",
+    "scale_sample_weight",
     "check_random_state",
     "check_int",
     "check_float",
@@ -38,6 +42,11 @@ MIN_FEATURE_STD = 1e-100
 COLLINEAR_EIGENVALUE = 1e-12
 #: Rows looked at when testing features for linear dependence.
 COLLINEAR_ROWS = 50_000
+#: Sample weights whose largest is within 2**WEIGHT_EXPONENT_LIMIT of 1 are used as given.
+WEIGHT_EXPONENT_LIMIT = 100
+#: A feature whose spread is fewer float steps (at its largest value) than this is
+#: coarser than a fit's default tolerance can tell from the rounding (1e-6 relative).
+RESOLUTION_STEPS = 1e6
 
 
 @dataclass(frozen=True)
@@ -50,10 +59,15 @@ class ValidatedData:
         Float data (float64 unless float32 was given or asked for).
     feature_names : ndarray of str or None
         Column names when ``X`` was a DataFrame with string column names.
+    input_dtype : numpy dtype
+        float32 when the input was float32 data, float64 otherwise: the dtype that
+        fitted attributes and per-row results follow, as scikit-learn's do (whatever
+        the working precision ``X`` was converted to).
     """
 
     X: Any
     feature_names: np.ndarray | None
+    input_dtype: np.dtype = np.dtype(np.float64)
 
 
 def is_dask_array(X: Any) -> bool:
@@ -101,14 +115,27 @@ def _is_sparse(X: Any) -> bool:
     return type(X).__module__.startswith("scipy.sparse") or hasattr(X, "tocsr")
 
 
-def _to_numeric(X: Any, dtype: Any) -> np.ndarray:
+def _unmasked(X: Any, estimator: str) -> Any:
+    """A masked array's data, refusing masked values (np.asarray would drop the mask)."""
+    n_masked = int(np.ma.count_masked(X))
+    if n_masked:
+        raise ValueError(
+            f"X is a masked array with {n_masked} masked value(s); {estimator} does not "
+            "accept missing values: drop those rows (X.data[~np.ma.getmaskarray(X).any("
+            "axis=1)]) or fill them (X.filled(value)) before fitting."
+        )
+    return np.ma.getdata(X)
+
+
+def _to_numeric(X: Any) -> np.ndarray:
+    """X as a float array: float32 when it holds float32 numbers, float64 otherwise."""
     if hasattr(X, "iloc"):
         if getattr(X, "ndim", 2) == 1:  # a Series: 1-D, rejected with reshape advice below
             X = X.to_numpy()
     if hasattr(X, "iloc"):
         float32 = all(dtype == np.float32 for dtype in X.dtypes)
         X = _dataframe_to_numpy(X)
-        if float32 and dtype is None:
+        if float32:
             X = X.astype(np.float32)
     if isinstance(X, str) or (not hasattr(X, "__len__") and not hasattr(X, "__array__")):
         raise TypeError(
@@ -151,10 +178,7 @@ def _to_numeric(X: Any, dtype: Any) -> np.ndarray:
             f"X has dtype {array.dtype}; expected numbers (int, float or bool). Convert the "
             "columns to numbers first (dates, for example, to seconds since a reference time)."
         )
-    target = (
-        dtype if dtype is not None else (np.float32 if array.dtype == np.float32 else np.float64)
-    )
-    return np.asarray(array, dtype=target)
+    return np.asarray(array, dtype=np.float32 if array.dtype == np.float32 else np.float64)
 
 
 def check_X(
@@ -208,23 +232,17 @@ def check_X(
     names = _feature_names(X)
     if check_names:
         _check_names(estimator, names, feature_names)
+    if isinstance(X, np.ma.MaskedArray):
+        X = _unmasked(X, estimator)
     if is_dask_array(X):
         if not allow_dask:
             raise TypeError(f"{estimator} does not accept dask arrays here; call .compute().")
+        input_dtype = np.dtype(np.float32 if X.dtype == np.float32 else np.float64)
         array = _check_dask(X, estimator, dtype)
     else:
-        array = _to_numeric(X, dtype)
-        _check_shape(array, estimator)
-        if array.shape[0] and not np.isfinite(array).all():
-            n_nan = int(np.isnan(array).sum())
-            n_inf = int(np.isinf(array).sum())
-            raise ValueError(
-                f"Input X contains NaN ({n_nan} values) or infinity ({n_inf} values). "
-                f"{estimator} does not accept missing or infinite values: drop those rows "
-                "(X[np.isfinite(X).all(axis=1)]) or impute them before fitting."
-            )
-        _check_magnitude(array)
-        array = np.ascontiguousarray(array)
+        array = _to_numeric(X)
+        input_dtype = array.dtype
+        array = _check_array(array if dtype is None else array.astype(dtype), estimator)
     n_samples, n_cols = array.shape
     if n_cols == 0:
         raise ValueError(
@@ -241,7 +259,31 @@ def check_X(
             f"X has {n_cols} features, but {estimator} is expecting {n_features} features "
             "as input. Pass the same columns, in the same order, as during fit."
         )
-    return ValidatedData(array, names)
+    return ValidatedData(array, names, input_dtype)
+
+
+def _check_array(array: np.ndarray, estimator: str) -> np.ndarray:
+    """A 2-D array of finite values that can be squared, C-contiguous."""
+    _check_shape(array, estimator)
+    if array.shape[0] and not np.isfinite(array).all():
+        n_nan = int(np.isnan(array).sum())
+        n_inf = int(np.isinf(array).sum())
+        raise ValueError(
+            f"Input X contains NaN ({n_nan} values) or infinity ({n_inf} values). "
+            f"{estimator} does not accept missing or infinite values: drop those rows "
+            "(X[np.isfinite(X).all(axis=1)]) or impute them before fitting."
+        )
+    _check_magnitude(array)
+    return np.ascontiguousarray(array)
+
+
+def _magnitude_error(largest: float) -> ValueError:
+    return ValueError(
+        f"X has values as large as {largest:.3g} in absolute value; above {MAX_ABS_VALUE:g} "
+        "their squares overflow float64 and the fit would return inf or NaN. Rescale the "
+        "data first, for example divide each column by its largest absolute value "
+        "(X / np.abs(X).max(axis=0)), and scale the results back."
+    )
 
 
 def _check_magnitude(array: np.ndarray) -> None:
@@ -249,12 +291,7 @@ def _check_magnitude(array: np.ndarray) -> None:
         return
     largest = max(float(array.max()), -float(array.min()))  # no temporary copy of X
     if largest > MAX_ABS_VALUE:
-        raise ValueError(
-            f"X has values as large as {largest:.3g} in absolute value; above {MAX_ABS_VALUE:g} "
-            "their squares overflow float64 and the fit would return inf or NaN. Rescale the "
-            "data first, for example divide each column by its largest absolute value "
-            "(X / np.abs(X).max(axis=0)), and scale the results back."
-        )
+        raise _magnitude_error(largest)
 
 
 def _check_shape(array: np.ndarray, estimator: str) -> None:
@@ -337,39 +374,40 @@ def check_features(
     covariance_type: str,
     feature_names: np.ndarray | None = None,
     estimator: str = "GaussianMixture",
+    reg_covar: float | str | None = None,
 ) -> None:
     """Check that the model can be fitted to the features of validated data.
 
-    Runs after :func:`check_X` and :func:`check_sample_weight`, once the weighted
-    per-feature variances are known. It refuses, with the cause and the fix: values
-    that are not finite (dask data are only checked here), features with no spread
-    or a spread so small that its variance underflows, all rows identical, fewer
-    rows with non-zero weight than components, and, for ``"full"`` and ``"tied"``
-    covariances, no more rows than features or features that are linear
-    combinations of each other (identical or perfectly correlated columns), since
-    every such covariance estimate is singular.
+    Runs once the weighted per-feature variances are known. It refuses, with the cause
+    and the fix: values that are not finite (dask data are only checked here), spreads
+    whose variance underflows, and fewer rows with non-zero weight than components.
+    Data that leave a covariance singular (constant features, all rows identical and,
+    for full covariance matrices, no more rows than features or linearly dependent
+    features) are refused too, unless a positive ``reg_covar`` floors the variances:
+    then they are fitted, as scikit-learn fits them, with a :class:`DataWarning`.
 
     Parameters
     ----------
-    X : ndarray or dask array of shape (n_samples, n_features)
-        Output of :func:`check_X`.
-    weights : ndarray or dask array of shape (n_samples,)
-        Output of :func:`check_sample_weight` (frequency weights).
+    X, weights : ndarray or dask array
+        Outputs of :func:`check_X` and :func:`check_sample_weight` (frequency weights).
     variance : ndarray of shape (n_features,)
         Weighted variance of each feature.
     n_components : int
         Number of mixture components.
     covariance_type : str
-        One of "full", "tied", "diag", "spherical".
+        A covariance model's name or alias (:mod:`bayesgmm.covariance`).
     feature_names : ndarray of str or None, default=None
         Used in messages; ``x0, x1, ...`` when None.
     estimator : str, default="GaussianMixture"
         Name used in messages.
+    reg_covar : "auto", float or None, default=None
+        The fit's variance floor (GaussianMixture's); None for a model without one.
 
     Raises
     ------
     ValueError
-        Naming the offending features and what to do.
+        Naming the offending features and what to do (a CovarianceError when
+        ``reg_covar=0`` leaves the covariances singular).
 
     Examples
     --------
@@ -383,33 +421,8 @@ def check_features(
     variance = np.asarray(variance, dtype=np.float64)
     n_features = len(variance)
     if not np.isfinite(variance).all():
-        raise ValueError(
-            f"Input X contains NaN or infinity: the variance of feature(s) "
-            f"{_names(feature_names, n_features, np.flatnonzero(~np.isfinite(variance)))} "
-            f"is not finite. {estimator} does not accept missing or infinite values: drop "
-            "those rows or impute them before fitting."
-        )
-    tiny = np.flatnonzero(variance <= MIN_FEATURE_STD**2)
-    if len(tiny):
-        spread = _spread(X, weights, tiny)
-        constant = tiny[spread == 0]
-        if len(constant) == n_features:
-            raise ValueError(
-                "All rows of X (with non-zero weight) are identical: there is no spread for a "
-                "mixture to describe. Check that the data were read correctly."
-            )
-        if len(constant):
-            raise ValueError(
-                f"Feature(s) {_names(feature_names, n_features, constant)} are constant: a "
-                "Gaussian mixture cannot estimate a variance for them. Drop these columns "
-                "before fitting."
-            )
-        raise ValueError(
-            f"Feature(s) {_names(feature_names, n_features, tiny)} vary by at most "
-            f"{spread.max():.3g}, so small that their variances underflow float64 (standard "
-            f"deviation below {MIN_FEATURE_STD:g}). Rescale them first, for example divide "
-            "each column by its largest absolute value, and scale the results back."
-        )
+        _raise_for_non_finite(X, variance, feature_names, estimator)
+    constant = _constant_features(X, weights, variance, feature_names)
     n_rows = int(np.count_nonzero(np.asarray(weights)))  # computes a dask array's weights
     if n_rows < n_components:
         raise ValueError(
@@ -417,17 +430,110 @@ def check_features(
             f"n_components={n_components}. Use at most {n_rows} components or give more "
             "rows a positive weight."
         )
-    if covariance_type not in ("full", "tied") or n_features == 1:
-        return
-    if n_rows <= n_features:
+    problems = _constant_problems(constant, n_features, feature_names)
+    if _full_matrices(covariance_type) and n_features - len(constant) > 1:
+        problems.extend(
+            _singular_matrices(X, weights, n_rows, covariance_type, constant, feature_names)
+        )
+    for what, fix in problems:
+        if reg_covar is None:
+            raise ValueError(f"{what} {fix}")
+        if reg_covar != "auto" and reg_covar <= 0:
+            raise CovarianceError(
+                f"{ILL_DEFINED_COVARIANCE} Here, with reg_covar=0: {what} {fix} Or use "
+                "reg_covar='auto' (the default) to fit them regularised."
+            )
+        warnings.warn(f"{what} {REGULARISED_NOTE} {fix}", DataWarning, stacklevel=4)
+
+
+#: What a :class:`DataWarning` about singular data adds to the problem it names.
+REGULARISED_NOTE = (
+    "Fitted anyway, as scikit-learn does: reg_covar's floor keeps every covariance "
+    "positive definite, but in the singular direction(s) it, not the data, sets the "
+    "variance, so the log-likelihood, BIC and AIC depend on reg_covar."
+)
+
+
+def _constant_problems(constant: np.ndarray, n_features: int, feature_names: Any) -> list:
+    """(what, fix) for constant features, or for all rows identical."""
+    if len(constant) == n_features:
+        return [(
+            "All rows of X (with non-zero weight) are identical: there is no spread for a "
+            "mixture to describe.",
+            "Check that the data were read correctly.",
+        )]  # fmt: skip
+    if len(constant):
+        return [(
+            f"Feature(s) {_names(feature_names, n_features, constant)} are constant: a "
+            "Gaussian mixture cannot estimate a variance for them.",
+            "Drop these columns before fitting.",
+        )]  # fmt: skip
+    return []
+
+
+def _full_matrices(covariance_type: str) -> bool:
+    """Whether the model's covariances are full matrices (a singular data direction hurts)."""
+    from .covariance import COVARIANCE_TYPES
+
+    model = COVARIANCE_TYPES.get(covariance_type)
+    return model is None or not model.layout.diagonal
+
+
+def _raise_for_non_finite(X: Any, variance: np.ndarray, feature_names: Any, estimator: str):
+    """The error for a variance that is not finite: NaN or infinity, or huge dask values."""
+    if is_dask_array(X):
+        import dask
+        import dask.array as da
+
+        n_bad, largest = dask.compute((~da.isfinite(X)).sum(), abs(X).max())
+        if not n_bad and float(largest) > MAX_ABS_VALUE:
+            raise _magnitude_error(float(largest))
+    bad = np.flatnonzero(~np.isfinite(variance))
+    raise ValueError(
+        f"Input X contains NaN or infinity: the variance of feature(s) "
+        f"{_names(feature_names, len(variance), bad)} is not finite. {estimator} does not "
+        "accept missing or infinite values: drop those rows or impute them before fitting."
+    )
+
+
+def _constant_features(X: Any, weights: Any, variance: np.ndarray, feature_names: Any):
+    """Indices of the features without spread; raises for a spread that underflows."""
+    tiny = np.flatnonzero(variance <= MIN_FEATURE_STD**2)
+    if not len(tiny):
+        return tiny
+    spread = _spread(X, weights, tiny)
+    if (spread > 0).any():
         raise ValueError(
+            f"Feature(s) {_names(feature_names, len(variance), tiny[spread > 0])} vary by "
+            f"at most {spread.max():.3g}, so small that their variances underflow float64 "
+            f"(standard deviation below {MIN_FEATURE_STD:g}). Rescale them first, for "
+            "example divide each column by its largest absolute value, and scale the "
+            "results back."
+        )
+    return tiny
+
+
+def _singular_matrices(X, weights, n_rows, covariance_type, constant, feature_names) -> list:
+    """(what, fix) of what makes full covariance matrices singular, besides constant features."""
+    n_features = X.shape[1]
+    if n_rows <= n_features:
+        return [(
             f"covariance_type={covariance_type!r} needs more rows than features, but X has "
             f"{n_rows} row(s) (with non-zero weight) and {n_features} features, so every "
-            "covariance estimate is singular. Use covariance_type='diag' or 'spherical', or "
-            "reduce the number of features first, for example with "
-            f"sklearn.decomposition.PCA(n_components={max(1, min(n_rows - 1, n_features))})."
-        )
-    _check_collinear(X, weights, covariance_type, feature_names)
+            "covariance estimate is singular.",
+            "Use covariance_type='diag' or 'spherical', or reduce the number of features "
+            "first, for example with sklearn.decomposition.PCA(n_components="
+            f"{max(1, min(n_rows - 1, n_features))}).",
+        )]  # fmt: skip
+    what = _collinearity(X, weights, constant, feature_names)
+    if what is None:
+        return []
+    return [(
+        f"Features of X are {what}. With covariance_type={covariance_type!r} every "
+        "covariance of them is singular.",
+        "Drop the redundant column(s), reduce the features with PCA, or use "
+        "covariance_type='diag' or 'spherical'.",
+    )]  # fmt: skip
 
 
 def _names(feature_names: Any, n_features: int, index: np.ndarray) -> list[str]:
@@ -447,40 +553,86 @@ def _spread(X: Any, weights: Any, columns: np.ndarray) -> np.ndarray:
     return kept.max(axis=0) - kept.min(axis=0)
 
 
-def _check_collinear(X: Any, weights: Any, covariance_type: str, feature_names: Any) -> None:
-    """Refuse features that are linear combinations of others (for full/tied covariances)."""
+def _collinearity(X: Any, weights: Any, constant: np.ndarray, feature_names: Any) -> str | None:
+    """How non-constant features are linear combinations of others, or None if they are not."""
     n_samples, n_features = X.shape
     step = max(1, -(-n_samples // COLLINEAR_ROWS))
     rows = np.asarray(X[::step], dtype=np.float64)  # computes a strided sample of dask data
     row_weights = np.asarray(weights[::step], dtype=np.float64)
-    if np.count_nonzero(row_weights) <= n_features:
-        return
+    columns = np.setdiff1d(np.arange(n_features), constant)
+    rows = rows[:, columns]
+    if np.count_nonzero(row_weights) <= len(columns):
+        return None
     mean = np.average(rows, axis=0, weights=row_weights)
     scale = np.sqrt(np.average((rows - mean) ** 2, axis=0, weights=row_weights))
     if not (scale > 0).all():
-        return  # the sample missed the spread of a feature; nothing to conclude
+        return None  # the sample missed the spread of a feature; nothing to conclude
     Z = (rows - mean) / scale
     correlation = (Z * row_weights[:, None]).T @ Z / row_weights.sum()
     eigenvalues, eigenvectors = np.linalg.eigh(correlation)
     if eigenvalues[0] >= COLLINEAR_EIGENVALUE:
-        return
+        return None
     upper = np.triu(np.abs(correlation) >= 1 - 1e-10, k=1)
     pairs = [
-        " and ".join(_names(feature_names, n_features, np.array(pair)))
+        " and ".join(_names(feature_names, n_features, columns[pair]))
         for pair in np.argwhere(upper)[:5]
     ]
     if pairs:
-        what = "identical or perfectly correlated: " + "; ".join(pairs)
-    else:
-        involved = np.flatnonzero(np.abs(eigenvectors[:, 0]) > 1e-3)
-        what = (
-            f"linearly dependent: a weighted sum of {_names(feature_names, n_features, involved)} "
-            "is constant"
-        )
-    raise ValueError(
-        f"Features of X are {what}. With covariance_type={covariance_type!r} every "
-        "covariance of them is singular. Drop the redundant column(s), reduce the features "
-        "with PCA, or use covariance_type='diag' or 'spherical'."
+        return "identical or perfectly correlated: " + "; ".join(pairs)
+    involved = columns[np.abs(eigenvectors[:, 0]) > 1e-3]
+    return (
+        f"linearly dependent: a weighted sum of {_names(feature_names, n_features, involved)} "
+        "is constant"
+    )
+
+
+def check_resolution(
+    spread: np.ndarray,
+    magnitude: np.ndarray,
+    dtype: Any,
+    feature_names: np.ndarray | None = None,
+) -> None:
+    """Warn when float arithmetic cannot resolve the spread of a feature's values.
+
+    Far from zero, floats are coarse: at 1e16 float64 steps by 2. Data whose spread is
+    fewer than :data:`RESOLUTION_STEPS` such steps have values rounded to a grid that
+    the fit cannot see, and parameters stored in the same precision lose what remains:
+    the fitted log-likelihood and ``score`` of the returned model then disagree.
+
+    Parameters
+    ----------
+    spread : ndarray of shape (n_features,)
+        A (robust) standard deviation per feature; 0 for a constant feature.
+    magnitude : ndarray of shape (n_features,)
+        The largest absolute value per feature.
+    dtype : numpy dtype
+        The precision of the data (float32 or float64).
+    feature_names : ndarray of str or None, default=None
+        Used in messages; ``x0, x1, ...`` when None.
+
+    Warns
+    -----
+    DataWarning
+        Naming the features, their magnitude, spread and the float step there.
+
+    Examples
+    --------
+    >>> check_resolution(np.array([1.0]), np.array([1e4]), np.float64)  # resolved: silent
+    """
+    step = np.spacing(np.asarray(magnitude).astype(dtype)).astype(np.float64)
+    coarse = np.flatnonzero((spread > 0) & (spread < RESOLUTION_STEPS * step))
+    if not len(coarse):
+        return
+    worst = coarse[np.argmax(step[coarse] / spread[coarse])]
+    warnings.warn(
+        f"Feature(s) {_names(feature_names, len(spread), coarse)} exceed {np.dtype(dtype)}'s "
+        f"resolution: values reach {magnitude[worst]:.3g} in magnitude but spread by only "
+        f"{spread[worst]:.3g} (a robust standard deviation), and {np.dtype(dtype)} steps by "
+        f"{step[worst]:.3g} there. The data are rounded to that step and the fit cannot be "
+        "better than it (its lower_bound_ and score may disagree). Subtract an offset first, "
+        "for example X - np.median(X, axis=0), and add it back to the means.",
+        DataWarning,
+        stacklevel=4,  # check_resolution, the estimator's helper, fit, the caller
     )
 
 
@@ -580,6 +732,41 @@ def _raise_for_weights(n_bad: int, n_negative: int, smallest: float, n_positive:
         )
 
 
+def scale_sample_weight(weights: Any) -> Any:
+    """Checked weights scaled by a power of two when their largest is far from 1.
+
+    A weight of 5e-324 for every row is a valid frequency weight (the fit is the
+    unweighted one) but products and sums of such weights underflow to zero. Scaling
+    every weight by the same power of two, so that the largest lies in [0.5, 1), is
+    exact and changes no fit (a fit depends on weights only through their ratios);
+    weights within a factor ``2**100`` of 1 are returned unchanged. Weights more than
+    ``2**1074`` times smaller than the largest become zero: their rows have no
+    numerical influence on the fit either way.
+
+    Parameters
+    ----------
+    weights : ndarray or dask array of shape (n_samples,)
+        Output of :func:`check_sample_weight`.
+
+    Returns
+    -------
+    ndarray or dask array of shape (n_samples,)
+
+    Examples
+    --------
+    >>> scale_sample_weight(np.array([5e-324, 1e-323]))
+    array([0.5, 1. ])
+    """
+    largest = weights.max()
+    largest = float(largest.compute() if is_dask_array(weights) else largest)
+    exponent = int(np.frexp(largest)[1])
+    if abs(exponent) <= WEIGHT_EXPONENT_LIMIT:
+        return weights
+    if is_dask_array(weights):
+        return weights.map_blocks(np.ldexp, -exponent, dtype=weights.dtype)
+    return np.ldexp(weights, -exponent)
+
+
 def check_random_state(random_state: Any) -> np.random.Generator:
     """Turn ``random_state`` (None, int, Generator or RandomState) into a numpy Generator.
 
@@ -587,8 +774,16 @@ def check_random_state(random_state: Any) -> np.random.Generator:
     --------
     >>> check_random_state(0).integers(10)  # doctest: +SKIP
     """
-    if random_state is None or isinstance(random_state, numbers.Integral):
-        return np.random.default_rng(random_state)
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        if random_state < 0:
+            raise ValueError(
+                f"random_state must be a non-negative int (a seed), None, a numpy Generator "
+                f"or RandomState; got {random_state}. Use a seed >= 0, such as "
+                f"{abs(int(random_state))}."
+            )
+        return np.random.default_rng(int(random_state))
+    if random_state is None:
+        return np.random.default_rng()
     if isinstance(random_state, np.random.Generator):
         return random_state
     if isinstance(random_state, np.random.RandomState):
@@ -635,12 +830,16 @@ def check_float(owner: str, name: str, value: Any, low: float, *, strict: bool =
             f"The '{name}' parameter of {owner} must be a float in the range {bound}. "
             f"Got {value!r} of type {type(value).__name__} instead."
         )
-    if not np.isfinite(value) or value < low or (strict and value == low):
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float64's range
+        number = np.inf
+    if not np.isfinite(number) or number < low or (strict and number == low):
         raise ValueError(
             f"The '{name}' parameter of {owner} must be a float in the range {bound}. "
             f"Got {value!r} instead."
         )
-    return float(value)
+    return number
 
 
 def check_option(owner: str, name: str, value: Any, options: Iterable[str]) -> str:

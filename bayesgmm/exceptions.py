@@ -17,11 +17,22 @@ import threading
 __all__ = [
     "ConvergenceWarning",
     "DegenerateComponentWarning",
+    "DataWarning",
+    "WarmStartWarning",
     "SamplerWarning",
     "NotFittedError",
     "CovarianceError",
+    "ILL_DEFINED_COVARIANCE",
     "sklearn_compatible",
 ]
+
+#: How scikit-learn's error for a covariance that is not positive definite begins; ours
+#: begin the same way (code ported from scikit-learn may match it), then name the case.
+ILL_DEFINED_COVARIANCE = (
+    "Fitting the mixture model failed because some components have ill-defined empirical "
+    "covariance (for instance caused by singleton or collapsed samples). Try to decrease "
+    "the number of components, increase reg_covar, or scale the input data."
+)
 
 
 class ConvergenceWarning(UserWarning):
@@ -29,7 +40,20 @@ class ConvergenceWarning(UserWarning):
 
 
 class DegenerateComponentWarning(UserWarning):
-    """A component collapsed onto (nearly) tied values: its likelihood is unbounded."""
+    """A component sits on fewer distinct points than it has dimensions, or below the
+    resolution the data were recorded at: its likelihood is unbounded."""
+
+
+class DataWarning(UserWarning):
+    """The data are fitted, but a property of theirs limits what the fit means.
+
+    Constant, identical or collinear features and fewer rows than features (fitted only
+    thanks to ``reg_covar``), or values whose spread float64 cannot resolve.
+    """
+
+
+class WarmStartWarning(UserWarning):
+    """``warm_start=True`` could not continue the previous fit, so the fit started cold."""
 
 
 class SamplerWarning(UserWarning):

@@ -73,10 +73,12 @@ def _initial_values(X, covariance_type, n_components=N_COMPONENTS, seed=0):
 @pytest.mark.parametrize("data", ["standardised", "raw"])
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_same_start_as_sklearn_gives_the_same_fit(request, data, covariance_type):
-    """The same initial parameters and the same number of EM steps (tol=0) agree to 1e-6.
+    """The same initial parameters and the same number of EM steps (tol=0) agree to 1e-10.
 
-    Our reg_covar is a fraction of each feature's variance; on standardised data it
-    equals scikit-learn's absolute reg_covar, and on raw data both use 0.
+    An explicit float reg_covar means what scikit-learn's means (added in the data's
+    units). Both compute in float64, in different orders: what separates them is
+    rounding (2.2e-16) amplified by the raw data's conditioning (feature scales 1e-2 to
+    1e2 at an offset of 3e3, so about 1e5 to 1e6) over 25 iterations; 1e-10 covers that.
     """
     X = request.getfixturevalue(data)
     reg_covar = 1e-6 if data == "standardised" else 0.0
@@ -91,16 +93,17 @@ def test_same_start_as_sklearn_gives_the_same_fit(request, data, covariance_type
     ours = GaussianMixture(**options).fit(X)
     theirs = SklearnGaussianMixture(**options).fit(X)
     assert ours.n_iter_ == theirs.n_iter_ == 25
+    close = dict(rtol=1e-10)
     for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
-        _assert_close(getattr(ours, name), getattr(theirs, name), what=name)
+        _assert_close(getattr(ours, name), getattr(theirs, name), what=name, **close)
     # lower_bound_ is the log-likelihood at the fitted parameters (scikit-learn's score);
     # the per-iteration history is scikit-learn's lower_bounds_, plus that final value
-    _assert_close(ours.lower_bound_, theirs.score(X), what="lower_bound_")
-    _assert_close(ours.lower_bounds_[:-1], theirs.lower_bounds_, what="lower_bounds_")
-    _assert_close(ours.score_samples(X), theirs.score_samples(X), what="score_samples")
-    _assert_close(ours.predict_proba(X), theirs.predict_proba(X), what="predict_proba")
-    _assert_close(ours.aic(X), theirs.aic(X), what="aic")
-    _assert_close(ours.bic(X), theirs.bic(X), what="bic")
+    _assert_close(ours.lower_bound_, theirs.score(X), what="lower_bound_", **close)
+    _assert_close(ours.lower_bounds_[:-1], theirs.lower_bounds_, what="lower_bounds_", **close)
+    _assert_close(ours.score_samples(X), theirs.score_samples(X), what="score_samples", **close)
+    _assert_close(ours.predict_proba(X), theirs.predict_proba(X), what="predict_proba", **close)
+    _assert_close(ours.aic(X), theirs.aic(X), what="aic", **close)
+    _assert_close(ours.bic(X), theirs.bic(X), what="bic", **close)
     np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
 
 
@@ -281,6 +284,59 @@ def test_warm_start_continues_where_the_last_fit_stopped(standardised, covarianc
     _assert_same_fit(warm, once, rtol=1e-9)
 
 
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_one_iteration_warm_fits_stop_where_one_fit_stops(standardised, covariance_type):
+    """Issue 14.1: ``while not gm.converged_: gm.fit(X)`` with max_iter=1 ran forever.
+    Warm fits continue the previous history, so the stopping rule sees what one long fit
+    sees: they stop after as many fits as that fit has iterations, at its parameters."""
+    X = standardised
+    start = _initial_values(X, covariance_type)
+    once = GaussianMixture(N_COMPONENTS, covariance_type=covariance_type, **start).fit(X)
+    assert once.converged_ and once.n_iter_ > 3
+    warm = GaussianMixture(
+        N_COMPONENTS, covariance_type=covariance_type, max_iter=1, warm_start=True, **start
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        n_fits = 0
+        while n_fits == 0 or not warm.converged_:
+            assert n_fits < once.n_iter_, "the warm fits run past the one fit's end"
+            warm.fit(X)
+            n_fits += 1
+            assert warm.n_iter_ == 1
+    assert n_fits == once.n_iter_
+    # each warning shows the gains of the whole history, not of this fit alone
+    messages = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert len(messages) == n_fits - 1
+    assert "no gain was measured" in messages[0]
+    assert not any("no gain was measured" in message for message in messages[1:])
+    _assert_same_fit(warm, once, rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("change", "what"),
+    [
+        ({"n_components": 2}, r"n_components 3 -> 2"),
+        ({"covariance_type": "diag"}, r"covariance_type 'full' -> 'diag'"),
+        ("features", r"n_features 3 -> 2"),
+    ],
+)
+def test_warm_start_that_no_longer_fits_starts_cold(standardised, change, what):
+    """Issue 15.8: a warm start kept 2 components after set_params(n_components=3), and
+    crashed in a broadcast for a new covariance_type or number of features."""
+    from bayesgmm.exceptions import WarmStartWarning
+
+    model = GaussianMixture(N_COMPONENTS, warm_start=True, random_state=0).fit(standardised)
+    X = standardised[:, :2] if change == "features" else standardised
+    options = {} if change == "features" else change
+    model.set_params(**options)
+    with pytest.warns(WarmStartWarning, match=rf"previous fit does not fit this one \({what}\)"):
+        model.fit(X)
+    cold = GaussianMixture(**{**model.get_params(), "warm_start": False}).fit(X)
+    _assert_same_fit(model, cold, rtol=0)
+    assert model.n_features_in_ == X.shape[1]
+
+
 def test_warm_start_false_refits_from_scratch(standardised):
     model = GaussianMixture(N_COMPONENTS, init_params="k-means++", random_state=0)
     first = model.fit(standardised).means_.copy()
@@ -366,7 +422,9 @@ def test_sample_continues_the_random_stream(standardised):
 @pytest.mark.parametrize("n_samples", [0, -1])
 def test_sample_rejects_non_positive_sizes(standardised, n_samples):
     model = GaussianMixture(1, n_init=1).fit(standardised)
-    with pytest.raises(ValueError, match=r"'n_samples'.*\[1, inf\).*Got"):
+    # scikit-learn's words (code may match them), then the fix
+    with pytest.raises(ValueError, match=rf"Invalid value for 'n_samples': {n_samples}\. .*"
+                       r"pass n_samples >= 1"):  # fmt: skip
         model.sample(n_samples)
 
 
@@ -396,25 +454,58 @@ def test_unfitted_sample_raises_not_fitted():
         ({"init_params": "kmeans+"}, ValueError, r"'init_params'.*Got 'kmeans\+'"),
         ({"tol": -1.0}, ValueError, r"'tol'.*range \[0\.0, inf\)"),
         ({"reg_covar": -1e-3}, ValueError, r"'reg_covar'.*range \[0\.0, inf\)"),
-        ({"max_iter": 0}, ValueError, r"'max_iter'.*range \[1, inf\)"),
-        ({"n_init": 0}, ValueError, r"'n_init'.*range \[1, inf\)"),
+        ({"max_iter": -1}, ValueError, r"'max_iter'.*range \[0, 10000000\]\. Got -1"),
+        ({"max_iter": 10**20}, ValueError, r"'max_iter'.*range \[0, 10000000\]\. Got 10{20}"),
+        ({"max_iter": 2.0}, TypeError, r"'max_iter'.*must be an int.*Got 2\.0 of type float"),
+        ({"n_init": 0}, ValueError, r"'n_init'.*range \[1, 100000\]"),
         ({"n_init": "many"}, ValueError, r"'n_init'.*or 'auto'.*Got 'many'"),
         ({"n_init": 1.5}, TypeError, r"'n_init'.*or 'auto'"),
-        ({"weights_init": [0.5, 0.6]}, ValueError, r"weights_init must sum to 1"),
-        ({"weights_init": [1.0]}, ValueError, r"weights_init should have the shape \(2,\)"),
-        ({"means_init": np.zeros((3, 2))}, ValueError, r"means_init should have the shape"),
-        ({"precisions_init": -np.ones(2)}, ValueError, r"positive for.*smallest value -1"),
+        # initial values: scikit-learn's words (code may match them), then the fix
+        (
+            {"weights_init": [0.4, 0.5]},
+            ValueError,
+            r"'weights' should be normalized, but got sum\(weights\) = 0\.90000\. Divide",
+        ),
+        (
+            {"weights_init": [1.0]},
+            ValueError,
+            r"'weights' should have the shape of \(2,\), but got \(1,\): weights_init holds",
+        ),
+        (
+            {"weights_init": [-0.5, 1.5]},
+            ValueError,
+            r"'weights' should be in the range \[0, 1\], but got min value -0\.50000, max "
+            r"value 1\.50000",
+        ),
+        ({"weights_init": "auto"}, TypeError, r"weights_init must be an array of numbers.*'auto'"),
+        ({"means_init": "x"}, TypeError, r"means_init must be an array of numbers.*Pass None"),
+        ({"means_init": [[0.0], [1.0, 2.0]]}, TypeError, r"means_init must be an array of num"),
+        (
+            {"means_init": np.zeros((3, 2))},
+            ValueError,
+            r"'means' should have the shape of \(2, 2\), but got \(3, 2\): means_init holds",
+        ),
+        (
+            {"precisions_init": -np.ones(2)},
+            ValueError,
+            r"'spherical precision' should be positive, but got smallest value -1",
+        ),
         (
             {"covariance_type": "full", "precisions_init": np.array([[[1, 0.5], [0, 1]]] * 2)},
             ValueError,
-            r"must hold symmetric matrices",
+            r"'full precision' should be symmetric, positive-definite, but .* not symmetric",
         ),
         (
             {"covariance_type": "tied", "precisions_init": np.array([[1.0, 2.0], [2.0, 1.0]])},
             ValueError,
-            r"positive definite for covariance_type='tied'",
+            r"'tied precision' should be symmetric, positive-definite, but a Cholesky",
         ),
         ({"random_state": "seed"}, TypeError, r"random_state must be None, an int"),
+        ({"random_state": -1}, ValueError, r"random_state must be a non-negative int.*got -1"),
+        ({"reg_covar": "big"}, ValueError, r"'reg_covar' .* must be 'auto' or a float.*'big'"),
+        ({"reg_covar": 1e308}, ValueError, r"'reg_covar' .* is 1e\+308, larger than any .*Use"),
+        ({"reg_covar": 10**400}, ValueError, r"'reg_covar' .* float in the range \[0\.0, inf"),
+        ({"tol": 10**400}, ValueError, r"'tol' parameter .* float in the range \[0\.0, inf"),
     ],
 )
 def test_invalid_parameters_are_named_in_the_error(params, error, match):
@@ -470,10 +561,46 @@ def test_predict_with_wrong_number_of_features(standardised):
 
 def test_max_iter_reached_warns_with_the_numbers(standardised):
     model = GaussianMixture(N_COMPONENTS, max_iter=2, n_init=1, random_state=0)
-    with pytest.warns(ConvergenceWarning, match=r"did not converge in max_iter=2.*tol="):
+    with pytest.warns(ConvergenceWarning) as record:
         model.fit(standardised)
     assert not model.converged_
     assert model.n_iter_ == 2
+    message = str(record[0].message)
+    # scikit-learn's sentence first (code may match it), then the quantity that failed
+    assert message.startswith(
+        "Best performing initialization did not converge. Try different init parameters, "
+        "or increase max_iter, tol, or check for degenerate data."
+    )
+    gain = model.lower_bounds_[1] - model.lower_bounds_[0]
+    assert f"max_iter=2: the last gain, {gain:.3g} per observation, is not below tol=1e-06" in (
+        message
+    )
+
+
+def test_warning_shows_the_projected_gain_when_the_last_gain_passed():
+    """Issue: "last gain 3.01e-08, tol=1e-06" was shown when the gain was below tol."""
+    X = make_mixture(300, 3, 2, separation=1.0, random_state=0).X
+    options = dict(n_components=3, n_init=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        free = GaussianMixture(tol=0.0, max_iter=60, **options).fit(X)
+    gains = np.diff(free.lower_bounds_[:-1])  # gains[j]: seen by the rule at iteration j + 2
+    rates = gains[1:] / gains[:-1]
+    remaining = gains[1:] * rates / (1 - rates)  # Aitken's projection after gains[1:]
+    # the first gain whose projected remainder exceeds the gain before it (rate > 0.62);
+    # a tol between those two gains stops no earlier iteration, and fails this one only
+    # on the projection
+    j = int(np.argmax(remaining > gains[:-1])) + 1
+    tol = float(np.sqrt(gains[j] * gains[j - 1]))
+    assert (gains[:j] >= tol).all() and gains[j] < tol < remaining[j - 1]
+    model = GaussianMixture(tol=tol, max_iter=j + 2, **options)
+    with pytest.warns(ConvergenceWarning) as record:
+        model.fit(X)
+    assert not model.converged_
+    assert (
+        f"the projected remaining gain (Aitken), {remaining[j - 1]:.3g} per observation, "
+        f"is not below tol={tol:g} (the last gain was {gains[j]:.3g})"
+    ) in str(record[0].message)
 
 
 def test_result_matches_the_estimator_attributes(standardised):
@@ -510,3 +637,51 @@ def test_verbose_logs_starts_and_iterations_without_printing(standardised, caplo
     pattern = r"start 1 \(kmeans, all rows\): iteration 5, mean log-likelihood -?\d"
     assert any(re.search(pattern, m) for m in messages)
     assert capsys.readouterr().out == ""
+
+
+# --------------------------------------------------------------------- dtypes (issue 14.4)
+@pytest.mark.parametrize(("fitted", "given", "expected"), [
+    (np.float32, np.float32, np.float32),
+    (np.float32, np.float64, np.float64),
+    (np.float64, np.float32, np.float64),
+    (np.float64, np.float64, np.float64),
+])  # fmt: skip
+def test_outputs_follow_the_input_dtype_as_sklearn(standardised, fitted, given, expected):
+    """float32 in, float32 out, as scikit-learn: numpy's promotion of the data's dtype
+    and the fitted parameters' (computed in float64, cast at the end)."""
+    X = standardised.astype(fitted)
+    model = GaussianMixture(N_COMPONENTS, n_init=1, random_state=0).fit(X)
+    theirs = SklearnGaussianMixture(N_COMPONENTS, random_state=0).fit(X)
+    for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
+        assert getattr(model, name).dtype == getattr(theirs, name).dtype == fitted, name
+    for method in ("score_samples", "predict_proba"):
+        ours = getattr(model, method)(standardised.astype(given))
+        assert ours.dtype == getattr(theirs, method)(standardised.astype(given)).dtype
+        assert ours.dtype == expected
+    # the float32 attributes are the float64 results rounded once
+    double = model.result_
+    np.testing.assert_array_equal(model.means_, double.means.values.astype(fitted))
+
+
+def test_float32_dataframe_gives_float32_attributes(standardised):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(standardised.astype(np.float32), columns=["a", "b", "c"])
+    model = GaussianMixture(2, n_init=1).fit(frame)
+    assert model.means_.dtype == np.float32
+    assert model.score_samples(frame).dtype == np.float32
+
+
+def test_warm_start_on_new_data_starts_its_history_afresh():
+    """A warm fit continues the previous history only on the same data: on new data (a
+    rolling window) the previous log-likelihoods, of other rows, must not stop it early."""
+    rng = np.random.default_rng(8)
+    first = np.concatenate([rng.normal(-2, 1, (300, 2)), rng.normal(2, 1, (300, 2))])
+    second = np.concatenate([rng.normal(-1, 1, (300, 2)), rng.normal(3, 0.5, (300, 2))])
+    warm = GaussianMixture(2, warm_start=True, random_state=0).fit(first)
+    warm.fit(second)
+    cold = GaussianMixture(2, random_state=0).fit(second)
+    assert warm.n_iter_ > 2
+    assert warm.lower_bound_ == pytest.approx(cold.lower_bound_, abs=1e-6)
+    again = warm.n_iter_
+    warm.fit(second)  # the same data: continues, and has nothing left to do
+    assert warm.n_iter_ <= 2 < again

@@ -38,7 +38,7 @@ def _data(n_samples=3000, n_features=3, n_components=3, seed=0, standardise=True
     mix = rng.normal(size=(n_components, n_features, n_features)) + 2 * np.eye(n_features)
     X = np.einsum("nd,nde->ne", rng.normal(size=(n_samples, n_features)), mix[labels])
     X += centers[labels]
-    if standardise:  # ddof=0: our reg_covar is relative to this variance
+    if standardise:  # ddof=0: unit variances, so a float reg_covar is relative to them
         X = (X - X.mean(axis=0)) / X.std(axis=0)
     return X
 
@@ -61,7 +61,7 @@ def _start(X, n_components, covariance_type, seed=1):
     }
 
 
-def _fit(cls, X, covariance_type, n_iter=25, reg_covar=1e-6, n_components=3, **options):
+def _fit(cls, X, covariance_type, n_iter=25, reg_covar="auto", n_components=3, **options):
     model = cls(
         n_components,
         covariance_type=covariance_type,
@@ -117,12 +117,13 @@ def test_every_model_follows_the_textbook_em(covariance_type, engine):
     init = _start(X, 3, covariance_type)
     model = get_covariance_model(covariance_type)
     ours = GaussianMixture(
-        3, covariance_type=covariance_type, tol=0.0, max_iter=5, n_init=1, engine=engine, **init
-    )
+        3, covariance_type=covariance_type, tol=0.0, max_iter=5, n_init=1, engine=engine,
+        reg_covar=1e-6, **init,
+    )  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ours.fit(X, sample_weight=row_weights)
-    reg = 1e-6 * np.cov(X.T, aweights=row_weights, ddof=0).diagonal()
+    reg = np.full(3, 1e-6)  # a float reg_covar is added as it is, in the data's units
     full_start = np.linalg.inv(
         reference.full_covariances(covariance_type, init["precisions_init"], 3, 3)
     )
@@ -268,7 +269,7 @@ def test_float32_within_1e6_of_float64(covariance_type, engine):
         GaussianMixture, X.astype(np.float32), covariance_type, n_iter=30, engine=engine, **init
     )
     assert single.lower_bound_ == pytest.approx(double.lower_bound_, rel=1e-6)
-    assert single.means_.dtype == np.float64  # statistics and parameters stay float64
+    assert single.means_.dtype == np.float32  # float32 in, float32 out (cast at the end)
 
 
 @pytest.mark.parametrize("covariance_type", TYPES)
@@ -447,7 +448,7 @@ def test_stacked_factors_for_many_features_match_the_feature_path(dtype):
     X = _data(n_samples=1500, n_features=n_features, seed=13).astype(dtype)
     init = _start(X.astype(np.float64), 3, "full")
     model = get_covariance_model("full")
-    stacked = _fit(GaussianMixture, X, "full", n_iter=8, **init)
+    stacked = _fit(GaussianMixture, X, "full", n_iter=8, reg_covar=1e-6, **init)
     shift = X.astype(np.float64).mean(axis=0)
     params = Parameters(
         stacked.weights_, stacked.means_ - shift, stacked.covariances_,
@@ -461,7 +462,7 @@ def test_stacked_factors_for_many_features_match_the_feature_path(dtype):
     assert passes[0][0] == pytest.approx(passes[1][0], rel=rel)
     np.testing.assert_allclose(passes[0][1], passes[1][1], rtol=100 * rel, atol=100 * rel)
     if dtype == np.float64:
-        theirs = _fit(SkGaussianMixture, X, "full", n_iter=8, **init)
+        theirs = _fit(SkGaussianMixture, X, "full", n_iter=8, reg_covar=1e-6, **init)
         assert stacked.score(X) == pytest.approx(theirs.score(X), rel=1e-10)
         np.testing.assert_allclose(stacked.covariances_, theirs.covariances_, rtol=1e-7, atol=1e-9)
 

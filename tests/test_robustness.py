@@ -19,6 +19,8 @@ import warnings
 
 import numpy as np
 import pytest
+from rounding_bounds import FLOAT64_UNIT, rounding_bounds
+from scipy import stats
 
 from bayesgmm import ConvergenceWarning, DegenerateComponentWarning, GaussianMixture
 
@@ -136,11 +138,10 @@ def test_collapsed_component_stops_at_the_floor_and_warns(covariance_type, reg_c
     assert f"component {collapsed} (weight {40 / 140:.3g})" in message
     assert "fewer components" in message and "reg_covar" in message
     assert model.result_.degenerate and f"component {collapsed}" in model.result_.degenerate[0]
-    # the floor: the copies have zero spread, so the variances are reg_covar * variance
-    floor = reg_covar * values.var(axis=0)
+    # the floor: the copies have zero spread, so the variances are reg_covar itself (a
+    # float reg_covar is added in the data's units, as scikit-learn's is)
     variances = np.diagonal(_full_covariances(model)[collapsed])
-    expected = floor.mean() if covariance_type == "spherical" else floor
-    np.testing.assert_allclose(variances, np.broadcast_to(expected, (2,)), rtol=1e-6)
+    np.testing.assert_allclose(variances, reg_covar, rtol=1e-6)
     np.testing.assert_allclose(model.means_[collapsed], [6.0, 6.0], rtol=1e-12)
     # still a usable model: finite parameters, log-likelihood and predictions
     assert np.isfinite(model.precisions_cholesky_).all()
@@ -458,3 +459,30 @@ def test_badly_scaled_data_sample_as_well_as_standardised_data() -> None:
         )
         difference = np.abs(first.mean(axis=(0, 1)) - second.mean(axis=(0, 1)))
         assert np.all(difference < 4 * mcse), name
+
+
+# ------------------------------------------------------------- a far outlier (issue 15.6)
+def test_one_far_outlier_does_not_inflate_the_floor() -> None:
+    """Issue 15.6: one outlier 1e6 away made the main component's variances 999 instead
+    of 1 (the floor scaled with the outlier-inflated variance; lower bound -8.75 against
+    scikit-learn's -2.83). The floor follows a robust spread, and at least what the
+    one-pass scatter resolves at the outlier's distance (16 ulps of its square)."""
+    rng = np.random.default_rng(0)
+    main = rng.normal(size=(1000, 2))
+    values = np.r_[main, [[1e6, 1e6]]]
+    with pytest.warns(DegenerateComponentWarning, match=r"weight 0\.000999\) .*fewer distinct"):
+        model = GaussianMixture(2, random_state=0).fit(values)
+    # the floor, computed independently: 1e-6 of the squared robust spread, or the
+    # resolution of the scatter at the outlier's distance from the mean
+    q25, q75 = np.quantile(values, [0.25, 0.75], axis=0, method="inverted_cdf")
+    spread = np.minimum(values.std(axis=0), (q75 - q25) / (2 * stats.norm.ppf(0.75)))
+    reach = np.abs(values - values.mean(axis=0)).max(axis=0)
+    floor = np.maximum(1e-6 * spread**2, 16 * np.finfo(np.float64).eps * reach**2)
+    big = int(np.argmax(model.weights_))
+    expected = np.cov(main.T, bias=True) + np.diag(floor)
+    np.testing.assert_allclose(model.covariances_[big], expected, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(model.means_[1 - big], [1e6, 1e6], rtol=1e-12)
+    # lower_bound_ comes from the engine's E-step, whose quadratic form, expanded about
+    # the data's mean, cancels at the outlier; score(X) works about each component's mean
+    bound = rounding_bounds(values, model, unit_roundoff=FLOAT64_UNIT)["lower_bound_"]
+    assert abs(model.lower_bound_ - model.score(values)) <= bound

@@ -1,48 +1,24 @@
 """scikit-learn's estimator checks: ``check_estimator(GaussianMixture())`` as one test per check.
 
-Every check that is expected to fail is named below with its reason; each becomes an
-xfail (so a fix shows up as XPASS). Checks that scikit-learn itself skips (array API
-input without ``SCIPY_ARRAY_API``) are reported as skipped by scikit-learn.
+Every check passes: none is expected to fail (scikit-learn itself skips the array API
+checks when ``SCIPY_ARRAY_API`` is unset). ``check_sample_weight_equivalence_on_dense_data``
+fits 27 weighted rows of 30 features with full covariances, which bayesgmm fits
+regularised, with a DataWarning, as scikit-learn does.
 """
 
+import warnings
+
+import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from bayesgmm import GaussianMixture
 
-#: check name -> why GaussianMixture is expected to fail it.
-EXPECTED_FAILED_CHECKS = {
-    "check_sample_weight_equivalence_on_dense_data": (
-        "the check fits a 30-feature X with 27 weighted rows; with covariance_type='full' "
-        "bayesgmm.data.check_features refuses n_rows <= n_features (every full covariance "
-        "would be singular up to reg_covar) where scikit-learn fits a regularised, "
-        "degenerate model; the equivalence itself is tested in test_em.py"
-    ),
-}
 
-
-def _expected_failed_checks(estimator):
-    return EXPECTED_FAILED_CHECKS
-
-
-@parametrize_with_checks([GaussianMixture()], expected_failed_checks=_expected_failed_checks)
+@parametrize_with_checks([GaussianMixture()])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
-
-
-def test_expected_failures_are_real_check_names():
-    """Every name in EXPECTED_FAILED_CHECKS is one of scikit-learn's checks (no stale skips)."""
-    checks = pytest.importorskip("sklearn.utils.estimator_checks")
-    if not hasattr(checks, "_yield_all_checks"):  # private in scikit-learn; may move
-        pytest.skip("sklearn.utils.estimator_checks._yield_all_checks is not available")
-    _yield_all_checks = checks._yield_all_checks
-
-    names = set()
-    for check in _yield_all_checks(GaussianMixture(), legacy=True):
-        func = getattr(check, "func", check)
-        names.add(func.__name__)
-    assert set(EXPECTED_FAILED_CHECKS) <= names
 
 
 def test_clone_keeps_every_parameter():
@@ -75,3 +51,26 @@ def test_runs_in_sklearn_meta_estimators(code):
     assert namespace["best"] is not None
     if "search" in namespace:  # the mean held-out log-likelihood prefers 4 blobs' cover
         assert namespace["search"].best_params_["n_components"] >= 2
+
+
+@pytest.mark.parametrize("action", ["filterwarnings", "simplefilter"])
+def test_sklearn_convergence_warning_filters_silence_ours(action):
+    """Issue 14.2: code ported from scikit-learn filters scikit-learn's class; every
+    non-convergence warning of the EM fitter must obey it."""
+    from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
+
+    X = np.random.default_rng(0).normal(size=(200, 2))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if action == "filterwarnings":
+            warnings.filterwarnings("ignore", category=SklearnConvergenceWarning)
+        else:
+            warnings.simplefilter("ignore", SklearnConvergenceWarning)
+        for options in ({"n_init": 1}, {}, {"engine": "blocks"}, {"warm_start": True}):
+            model = GaussianMixture(3, max_iter=2, random_state=0, **options)
+            model.fit(X)
+            assert not model.converged_
+    assert not [w for w in caught if "converge" in str(w.message)], caught
+    # and without the filter the same fits do warn, as both classes
+    with pytest.warns(SklearnConvergenceWarning, match="did not converge"):
+        GaussianMixture(3, max_iter=2, random_state=0).fit(X)

@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from rounding_bounds import rounding_bounds
 
 from bayesgmm import DegenerateComponentWarning, GaussianMixture
-from bayesgmm.exceptions import NotFittedError
+from bayesgmm.exceptions import CovarianceError, DataWarning, NotFittedError
 
 DOCS_TABLE = Path(__file__).resolve().parents[1] / "docs" / "validation_table.rst"
 FOREIGN_PACKAGES = ("numpy", "scipy", "pytensor", "pandas", "dask", "h5py", "h5netcdf")
@@ -33,6 +34,10 @@ def _blobs() -> np.ndarray:
 
 X = _blobs()
 N, D = X.shape
+#: More features than rows: every full covariance estimate is singular.
+WIDE = np.random.default_rng(1).normal(size=(10, 20))
+#: reg_covar="auto" floors a constant feature at 1e-6 in its own units.
+CONSTANT_FLOOR = 1e-6
 
 
 def gm(**options: Any) -> GaussianMixture:
@@ -73,6 +78,71 @@ def _close_fit(model, reference, *, shift=0.0, scale=1.0, rtol=1e-6, ll_rtol=1e-
     np.testing.assert_allclose(
         model.lower_bound_, reference.lower_bound_ - D * np.log(scale), rtol=ll_rtol, atol=1e-8
     )
+
+
+def _float32_fit(model: GaussianMixture, values: np.ndarray) -> None:
+    """float32 in, float32 out; and the float64 fit of the same (rounded) data, from the
+    same start, within the float32 E-step's rounding bound (tests/rounding_bounds.py)."""
+    rounded = values.astype(np.float32).astype(np.float64)
+    double = gm().fit(rounded)
+    for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
+        assert getattr(model, name).dtype == np.float32, name
+    assert model.score_samples(rounded.astype(np.float32)).dtype == np.float32
+    assert model.n_iter_ == double.n_iter_, "the bound compares fits after the same iterations"
+    bounds = rounding_bounds(rounded, double)
+    full = model.result_.covariances.values
+    for name, ours, theirs in (
+        ("weights_", model.weights_, double.weights_),
+        ("means_", model.means_, double.means_),
+        ("covariances", full, double.result_.covariances.values),
+    ):
+        excess = np.abs(ours - theirs) - bounds[name]
+        assert excess.max() <= 0, (name, np.abs(ours - theirs).max(), bounds[name].max())
+    assert abs(model.lower_bound_ - double.lower_bound_) <= bounds["lower_bound_"]
+
+
+def _constant_column_fit(model: GaussianMixture, reference: GaussianMixture) -> None:
+    """A constant column adds the same term to every component's density: the fit on the
+    other columns is the reference's (to rounding), its variance is the floor, and the
+    log-likelihood gains the closed-form log-density of a point at the mean of N(c, floor)."""
+    order, ref_order = np.argsort(model.means_[:, 0]), np.argsort(reference.means_[:, 0])
+    np.testing.assert_allclose(model.means_[order, :2], reference.means_[ref_order], rtol=1e-9)
+    np.testing.assert_allclose(
+        model.covariances_[order][:, :2, :2], reference.covariances_[ref_order], rtol=1e-9
+    )
+    np.testing.assert_allclose(model.covariances_[:, 2, 2], CONSTANT_FLOOR, rtol=1e-9)
+    np.testing.assert_allclose(model.covariances_[:, :2, 2], 0.0, atol=1e-12)
+    expected = reference.lower_bound_ - 0.5 * np.log(2 * np.pi * CONSTANT_FLOOR)
+    np.testing.assert_allclose(model.lower_bound_, expected, rtol=1e-12)
+
+
+def _dependent_column_fit(model, reference, combination) -> None:
+    """A third column ``a x0 + b x1``: its means follow the same combination, and the fit
+    on the first two columns is the reference's, up to the floor (1e-6 relative) that now
+    sets the variance in the dependent direction."""
+    a, b = combination
+    np.testing.assert_allclose(
+        model.means_[:, 2], a * model.means_[:, 0] + b * model.means_[:, 1], rtol=0, atol=1e-12
+    )
+    order, ref_order = np.argsort(model.means_[:, 0]), np.argsort(reference.means_[:, 0])
+    np.testing.assert_allclose(model.means_[order, :2], reference.means_[ref_order], rtol=1e-5)
+    np.testing.assert_allclose(model.weights_[order], reference.weights_[ref_order], rtol=1e-5)
+
+
+def _one_component_fit(model, values: np.ndarray, reg_covar: float) -> None:
+    """One component: the weighted mean and covariance (ddof=0) plus reg_covar, in closed form."""
+    np.testing.assert_allclose(model.means_[0], values.mean(axis=0), rtol=1e-12, atol=1e-14)
+    expected = np.cov(values.T, bias=True) + reg_covar * np.eye(values.shape[1])
+    covariance = model.covariances_ if model.covariances_.ndim == 2 else model.covariances_[0]
+    np.testing.assert_allclose(covariance, expected, rtol=1e-10, atol=1e-14)
+
+
+def _on_one_point(model: GaussianMixture, value: float) -> None:
+    """All rows equal: every component sits on them with the floor as its covariance."""
+    np.testing.assert_allclose(model.means_, value, rtol=1e-14)
+    floor = np.broadcast_to(CONSTANT_FLOOR * np.eye(model.n_features_in_), model.covariances_.shape)
+    np.testing.assert_allclose(model.covariances_, floor, rtol=1e-12)
+    np.testing.assert_allclose(model.weights_.sum(), 1.0, rtol=1e-14)
 
 
 def _with(values: np.ndarray, row: int, col: int, value: float) -> np.ndarray:
@@ -118,6 +188,10 @@ class Case:
     check: Callable[[Any, GaussianMixture], None] | None = None
     #: for accepted input: the warning the fit must give (None: no degenerate-fit warning)
     warns: type[Warning] | None = None
+    #: regular expressions that must all match that warning's message
+    warning: tuple[str, ...] = ()
+    #: for accepted input: whether the fit reports convergence
+    converged: bool = True
 
 
 CASES = [
@@ -174,9 +248,32 @@ CASES = [
     Case("reg-covar-negative", lambda: gm(reg_covar=-1e-6).fit(X), ValueError,
          (r"'reg_covar' parameter .* float in the range \[0.0, inf\)\. Got -1e-06",)),
     Case("n-init-zero", lambda: gm(n_init=0).fit(X), ValueError,
-         (r"'n_init' parameter .* int in the range \[1, inf\)\. Got 0",)),
+         (r"'n_init' parameter .* int in the range \[1, 100000\]\. Got 0",)),
     Case("random-state-string", lambda: gm(random_state="a").fit(X), TypeError,
          (r"random_state must be None, an int, a numpy Generator",)),
+    Case("random-state-negative", lambda: gm(random_state=-1).fit(X), ValueError,
+         (r"random_state must be a non-negative int \(a seed\).*got -1",
+          r"Use a seed >= 0, such as 1")),
+    Case("reg-covar-huge", lambda: gm(reg_covar=1e308).fit(X), ValueError,
+         (r"'reg_covar' .* is 1e\+308, larger than any variance", r"would overflow float64",
+          r"Use reg_covar='auto'")),
+    Case("reg-covar-huge-int", lambda: gm(reg_covar=10**400).fit(X), ValueError,
+         (r"'reg_covar' parameter .* float in the range \[0\.0, inf\)\. Got 1000",)),
+    Case("tol-huge-int", lambda: gm(tol=10**400).fit(X), ValueError,
+         (r"'tol' parameter .* float in the range \[0\.0, inf\)\. Got 1000",)),
+    Case("max-iter-huge", lambda: gm(max_iter=10**20).fit(X), ValueError,
+         (r"'max_iter' parameter .* int in the range \[0, 10000000\]\. Got 10{20}",)),
+    Case("weights-init-string", lambda: gm(weights_init="auto").fit(X), TypeError,
+         (r"weights_init must be an array of numbers .*got 'auto'", r"Pass None")),
+    Case("means-init-string", lambda: gm(means_init="x").fit(X), TypeError,
+         (r"means_init must be an array of numbers .*got 'x'", r"Pass None")),
+    Case("reg-covar-huge-int-fits", lambda: gm(reg_covar=10**20, tol=10**20).fit(X),
+         check=lambda model, ref: np.testing.assert_allclose(  # a float is absolute
+             np.diagonal(model.covariances_, axis1=1, axis2=2), 1e20, rtol=1e-12)),
+    Case("max-iter-zero", lambda: gm(max_iter=0).fit(X),
+         check=lambda model, ref: (np.testing.assert_array_equal(model.n_iter_, 0),
+                                   np.testing.assert_array_equal(len(model.lower_bounds_), 1)),
+         converged=False),
     # --- types
     Case("strings", lambda: gm().fit([["a", "b"], ["c", "d"], ["e", "f"]]), ValueError,
          (r"X holds strings", r"Convert the columns to numbers")),
@@ -193,7 +290,12 @@ CASES = [
     Case("integers", lambda: gm().fit(np.round(X * 1000).astype(np.int64)),
          check=lambda model, ref: _same_fit(model, gm().fit(np.round(X * 1000)))),
     Case("float32", lambda: gm().fit(X.astype(np.float32)),
-         check=lambda model, ref: _close_fit(model, ref, rtol=1e-5, ll_rtol=1e-5)),
+         check=lambda model, ref: _float32_fit(model, X)),
+    Case("masked-array", lambda: gm().fit(np.ma.masked_array(X, mask=X > 4)), ValueError,
+         (r"X is a masked array with \d+ masked value\(s\)", r"does not accept missing",
+          r"X\.filled\(value\)")),
+    Case("masked-array-no-mask", lambda: gm().fit(np.ma.masked_array(X)),
+         check=lambda model, ref: _same_fit(model, ref)),
     Case("fortran-order", lambda: gm().fit(np.asfortranarray(X)),
          check=lambda model, ref: _same_fit(model, ref)),
     Case("non-contiguous", lambda: gm().fit(np.repeat(X, 2, axis=1)[:, ::2]),
@@ -217,29 +319,52 @@ CASES = [
                                    np.testing.assert_array_equal(model.feature_names_in_,
                                                                  ["a", "b"]))),
     # --- degenerate features and rows
-    Case("constant-column", lambda: gm().fit(np.c_[X, np.ones(N)]), ValueError,
-         (r"Feature\(s\) \['x2'\] are constant", r"Drop these columns")),
-    Case("identical-columns-full", lambda: gm().fit(np.c_[X, X[:, 0]]), ValueError,
-         (r"identical or perfectly correlated: x0 and x2", r"Drop the redundant column",
-          r"covariance_type='diag'")),
+    Case("constant-column", lambda: gm().fit(np.c_[X, np.ones(N)]),
+         check=lambda model, ref: _constant_column_fit(model, ref), warns=DataWarning,
+         warning=(r"Feature\(s\) \['x2'\] are constant", r"Fitted anyway",
+                  r"Drop these columns")),
+    Case("constant-column-reg-covar-0", lambda: gm(reg_covar=0.0).fit(np.c_[X, np.ones(N)]),
+         CovarianceError, (r"ill-defined empirical covariance", r"with reg_covar=0: "
+                           r"Feature\(s\) \['x2'\] are constant", r"reg_covar='auto'")),
+    Case("identical-columns-full", lambda: gm().fit(np.c_[X, X[:, 0]]),
+         check=lambda model, ref: _dependent_column_fit(model, ref, (1.0, 0.0)),
+         warns=DataWarning,
+         warning=(r"identical or perfectly correlated: x0 and x2", r"Fitted anyway",
+                  r"Drop the redundant column", r"covariance_type='diag'")),
+    Case("identical-columns-reg-covar-0", lambda: gm(reg_covar=0.0).fit(np.c_[X, X[:, 0]]),
+         CovarianceError, (r"ill-defined empirical covariance",
+                           r"identical or perfectly correlated: x0 and x2")),
     Case("identical-columns-diag", lambda: gm(covariance_type="diag").fit(np.c_[X, X[:, 0]]),
          check=lambda model, ref: np.testing.assert_array_equal(model.means_[:, 0],
                                                                 model.means_[:, 2])),
     Case("linearly-dependent-columns", lambda: gm().fit(np.c_[X, X[:, 0] - 2 * X[:, 1]]),
-         ValueError, (r"linearly dependent: a weighted sum of \['x0', 'x1', 'x2'\]",
-                      r"reduce the features\s+with PCA")),
+         check=lambda model, ref: _dependent_column_fit(model, ref, (1.0, -2.0)),
+         warns=DataWarning,
+         warning=(r"linearly dependent: a weighted sum of \['x0', 'x1', 'x2'\]",
+                  r"reduce the features\s+with PCA")),
     Case("more-features-than-rows-full",
-         lambda: gm().fit(np.random.default_rng(1).normal(size=(10, 20))), ValueError,
-         (r"needs more rows than features, but X has 10 row\(s\) .* and 20 features",
-          r"covariance_type='diag'", r"PCA\(n_components=9\)")),
+         lambda: gm(n_components=1, reg_covar=1e-3).fit(WIDE), warns=DataWarning,
+         check=lambda model, ref: _one_component_fit(model, WIDE, 1e-3),
+         warning=(r"needs more rows than features, but X has 10 row\(s\) .* and 20 features",
+                  r"covariance_type='diag'", r"PCA\(n_components=9\)")),
+    Case("more-features-than-rows-full-k2", lambda: gm().fit(WIDE),
+         check=lambda model, ref: np.testing.assert_array_less(0, np.linalg.eigvalsh(
+             model.covariances_)), warns=DegenerateComponentWarning,
+         warning=(r"Every start ended with a degenerate component", r"fewer distinct points "
+                  r"than it has dimensions")),
     Case("more-features-than-rows-tied",
-         lambda: gm(covariance_type="tied").fit(np.random.default_rng(1).normal(size=(10, 20))),
-         ValueError, (r"'tied' needs more rows than features", r"PCA")),
+         lambda: gm(n_components=1, covariance_type="tied", reg_covar=1e-3).fit(WIDE),
+         check=lambda model, ref: _one_component_fit(model, WIDE, 1e-3), warns=DataWarning,
+         warning=(r"'tied' needs more rows than features", r"PCA")),
+    Case("more-features-than-rows-reg-covar-0",
+         lambda: gm(n_components=1, reg_covar=0.0).fit(WIDE), CovarianceError,
+         (r"ill-defined empirical covariance", r"needs more rows than features")),
     Case("more-features-than-rows-diag",
          lambda: gm(covariance_type="diag").fit(np.random.default_rng(1).normal(size=(10, 20))),
          check=lambda model, ref: np.testing.assert_array_less(0, model.covariances_)),
-    Case("all-rows-identical", lambda: gm().fit(np.ones((50, 2))), ValueError,
-         (r"All rows of X .* are identical", r"Check that the data were read correctly")),
+    Case("all-rows-identical", lambda: gm().fit(np.full((50, 2), 3.0)),
+         check=lambda model, ref: _on_one_point(model, 3.0), warns=DataWarning,
+         warning=(r"All rows of X .* are identical", r"Check that the data were read correctly")),
     Case("duplicated-rows", lambda: gm().fit(np.r_[X, X]),
          check=lambda model, ref: _close_fit(model, ref)),
     # --- scale
@@ -249,6 +374,11 @@ CASES = [
          check=lambda model, ref: _close_fit(model, ref, scale=1e-8)),
     Case("scaled-1e8", lambda: gm().fit(X * 1e8),
          check=lambda model, ref: _close_fit(model, ref, scale=1e8)),
+    Case("offset-1e16", lambda: gm().fit(X + 1e16), warns=DataWarning,
+         check=lambda model, ref: np.testing.assert_allclose(
+             _sorted_means(model) - 1e16, _sorted_means(ref), atol=4.0),
+         warning=(r"\['x0', 'x1'\] exceed float64's resolution: values reach 1e\+16",
+                  r"float64 steps by 2 there", r"Subtract an offset first")),
     # --- sample weights
     Case("sample-weight-negative", lambda: gm().fit(X, sample_weight=np.r_[-1.0, np.ones(N - 1)]),
          ValueError, (r"Negative values in sample_weight \(1 rows, smallest -1\)",
@@ -268,6 +398,10 @@ CASES = [
          (r"sample_weight must hold numbers", r"one non-negative number per row")),
     Case("sample-weight-integer-2", lambda: gm().fit(X, sample_weight=np.full(N, 2)),
          check=lambda model, ref: _close_fit(model, ref)),
+    Case("sample-weight-subnormal", lambda: gm().fit(X, sample_weight=np.full(N, 5e-324)),
+         check=lambda model, ref: _close_fit(model, ref, rtol=1e-12, ll_rtol=1e-14)),
+    Case("sample-weight-huge", lambda: gm().fit(X, sample_weight=np.full(N, 1e300)),
+         check=lambda model, ref: _close_fit(model, ref, rtol=1e-12, ll_rtol=1e-14)),
     # --- prediction
     Case("predict-wrong-number-of-features", lambda: gm().fit(X).predict(X[:, :1]), ValueError,
          (r"X has 1 features, but GaussianMixture is expecting 2 features as input",
@@ -293,6 +427,8 @@ CASES = [
          (r"unknown \(NaN\) chunk sizes", r"X\.compute_chunk_sizes\(\)")),
     Case("dask-with-nan", lambda: gm().fit(_dask(_with(X, 3, 1, np.nan))), ValueError,
          (r"contains NaN or infinity", r"impute")),
+    Case("dask-huge-values", lambda: gm().fit(_dask(_with(X, 3, 1, 1e300))), ValueError,
+         (r"values as large as 1e\+300", r"overflow", r"Rescale the data first")),
     Case("dask-sample-weight-negative",
          lambda: gm().fit(_dask(X), sample_weight=np.r_[-1.0, np.ones(N - 1)]), ValueError,
          (r"Negative values in sample_weight \(1 rows, smallest -1\)", r"must be >= 0")),
@@ -364,8 +500,11 @@ def test_awkward_input_fits_correctly(case: Case, reference: GaussianMixture) ->
     if case.warns is None:
         assert not degenerate, degenerate[0].message
     else:
-        assert any(issubclass(w.category, case.warns) for w in caught)
-    assert model.converged_
+        messages = [str(w.message) for w in caught if issubclass(w.category, case.warns)]
+        assert messages, f"no {case.warns.__name__}"
+        for pattern in case.warning:
+            assert any(re.search(pattern, m, flags=re.S) for m in messages), (pattern, messages)
+    assert model.converged_ == case.converged
     assert np.isfinite(model.lower_bound_)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DegenerateComponentWarning)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .. import gaussian
-from ..exceptions import CovarianceError
+from ..exceptions import ILL_DEFINED_COVARIANCE, CovarianceError
 from ..kernels import features
 from . import layout_kernels as compiled
 
@@ -54,10 +54,9 @@ def not_positive_definite(component: int | None, weight: float | None) -> Covari
     who = "the shared covariance" if component is None else f"component {component}"
     weight_text = "" if weight is None else f" (weight {weight:.3g})"
     return CovarianceError(
-        f"Fitting the mixture model failed because {who}{weight_text} has an ill-defined "
-        "empirical covariance: it collapsed onto too few distinct points. Try one of: "
-        "fewer components (n_components), a larger reg_covar, or a simpler covariance_type "
-        "('diag' or 'spherical'); for float32 data, dtype='float64'."
+        f"{ILL_DEFINED_COVARIANCE} Here {who}{weight_text} collapsed onto too few distinct "
+        "points: fewer components, a larger reg_covar or a simpler covariance_type ('diag' "
+        "or 'spherical') avoid that; for float32 data, so may dtype='float64'."
     )
 
 

@@ -20,29 +20,45 @@ import numpy as np
 from ..base import MixtureEstimator
 from ..covariance import COVARIANCE_TYPES, CovarianceModel, get_covariance_model
 from ..data import (
+    MAX_ABS_VALUE,
     check_features,
     check_float,
     check_int,
     check_option,
     check_random_state,
+    check_resolution,
     check_sample_weight,
     check_X,
     is_dask_array,
+    scale_sample_weight,
 )
-from ..exceptions import ConvergenceWarning, DegenerateComponentWarning, sklearn_compatible
+from ..exceptions import (
+    ConvergenceWarning,
+    DegenerateComponentWarning,
+    WarmStartWarning,
+    sklearn_compatible,
+)
 from ..result import MixtureResult
 from .blocks import Workers
-from .degenerate import data_grid_step
+from .degenerate import AUTO_REG_COVAR, DegeneracyRule, summarise_features, variance_floor
 from .engines import ENGINES
 from .init import INIT_METHODS
 from .loop import Parameters, Run
 from .starts import Problem, plan_starts, run_starts
 from .statistics import weighted_moments
+from .stopping import why_not_converged
 from .user_values import check_initial_values
 
-__all__ = ["GaussianMixture"]
+__all__ = ["GaussianMixture", "MAX_ITER", "MAX_STARTS", "MAX_REG_COVAR"]
 
 logger = logging.getLogger("bayesgmm.em")
+
+#: Most iterations per start: each start keeps the log-likelihood of every iteration.
+MAX_ITER = 10_000_000
+#: Most starts (``n_init``).
+MAX_STARTS = 100_000
+#: Largest ``reg_covar``: the largest variance of accepted data (values up to 1e100).
+MAX_REG_COVAR = MAX_ABS_VALUE**2
 
 
 class GaussianMixture(MixtureEstimator):
@@ -69,12 +85,18 @@ class GaussianMixture(MixtureEstimator):
         when both the last gain and the gain still to come (Aitken's projection)
         fall below ``tol``. scikit-learn's ``tol=1e-3`` on the last gain alone
         stops early on slowly converging data.
-    reg_covar : float, default=1e-6
-        Added to the variances, as a fraction of each feature's variance in the
-        data (scale-free; scikit-learn adds it in absolute units). Keeps every
-        covariance positive definite.
+    reg_covar : "auto" or float, default="auto"
+        The variance floor, added to every covariance's diagonal so that each stays
+        positive definite. "auto" adds ``1e-6`` times each feature's squared robust
+        spread (:func:`~bayesgmm.em.degenerate.summarise_features`: the smaller of the
+        standard deviation and the interquartile range / 1.349), so the fit does not
+        depend on the data's units and one far outlier does not inflate it; a
+        constant feature gets ``1e-6`` in its own units. A float is added as it is, in
+        the data's units, as scikit-learn's ``reg_covar`` is (0 adds nothing, and then
+        data with a constant feature or collinear features are refused).
     max_iter : int, default=1000
-        Most EM iterations per start.
+        Most EM iterations per start (at most 10,000,000). 0 returns the initial
+        parameters, with ``converged_=False`` and no warning, as scikit-learn does.
     n_init : int or "auto", default="auto"
         Number of starts; the best (non-degenerate first, then highest likelihood)
         is kept. "auto" with ``init_params="kmeans"`` runs two deterministic Ward
@@ -98,13 +120,21 @@ class GaussianMixture(MixtureEstimator):
     random_state : int, numpy Generator or None, default=None
         Seed of the starts and of :meth:`sample`.
     warm_start : bool, default=False
-        Start the next ``fit`` from the current solution (one start).
+        Start the next ``fit`` from the current solution (one start). On the same data it
+        continues that fit's history: the stopping rule sees the log-likelihoods of the
+        previous fit, so ``while not gm.converged_: gm.fit(X)`` with ``max_iter=1``
+        ends. On other data (a rolling window, say) the history starts afresh. When the
+        current solution no longer fits (``n_components``, ``covariance_type`` or the
+        number of features changed), the fit starts cold with a
+        :class:`~bayesgmm.exceptions.WarmStartWarning`.
     dtype : {None, "float32", "float64"}, default=None
         Working precision of the fit. None fits float32 data in float32 and everything
-        else in float64. "float32" makes the E-step's arithmetic single precision (1.5-2x
-        faster in ``benchmarks/bench_em.py``; sums, parameters and the lower bound stay
+        else in float64. "float32" makes the E-step's arithmetic single precision (faster,
+        see ``benchmarks/bench_em.py``; sums, parameters and the lower bound stay
         float64, the lower bound within 1e-6 relative of a float64 fit); "float64" fits
-        float32 data in double precision. Prediction always runs in float64.
+        float32 data in double precision. Prediction always computes in float64. The
+        fitted attributes, ``score_samples`` and ``predict_proba`` follow the input's
+        dtype, as scikit-learn's do: float32 data give float32 arrays (cast at the end).
     engine : {"auto", "compiled", "blocks"}, default="auto"
         Where EM runs (:mod:`bayesgmm.em.engines`): "compiled" runs each start's
         whole EM in compiled code (small in-memory data), "blocks" runs row blocks on
@@ -130,10 +160,18 @@ class GaussianMixture(MixtureEstimator):
         deviations for diag and spherical).
     converged_ : bool
     n_iter_ : int
+        EM iterations of the best start in this ``fit`` (a warm start counts only its
+        own).
     lower_bound_ : float
-        Weighted mean log-likelihood of the training data at the fitted parameters.
+        Weighted mean log-likelihood of the training data at the fitted parameters,
+        which is ``score(X)`` of the training data. scikit-learn's ``lower_bound_`` is
+        the log-likelihood of the iterate before its last M-step, so it is a little
+        lower than its ``score(X)``; compare ``score(X)`` across the two packages.
+        With ``max_iter=0``: the log-likelihood of the initial parameters (scikit-learn
+        reports -inf).
     lower_bounds_ : list of float
-        Mean log-likelihood at each iteration of the best start.
+        Mean log-likelihood at each iteration of the best start (scikit-learn's
+        ``lower_bounds_``), then at the fitted parameters (``lower_bound_``).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when X was a DataFrame with string column names.
@@ -155,7 +193,7 @@ class GaussianMixture(MixtureEstimator):
         *,
         covariance_type: str = "full",
         tol: float = 1e-6,
-        reg_covar: float = 1e-6,
+        reg_covar: float | str = "auto",
         max_iter: int = 1000,
         n_init: int | str = "auto",
         init_params: str = "kmeans",
@@ -205,8 +243,8 @@ class GaussianMixture(MixtureEstimator):
                 name, "covariance_type", self.covariance_type, COVARIANCE_TYPES
             ),
             "tol": check_float(name, "tol", self.tol, 0.0),
-            "reg_covar": check_float(name, "reg_covar", self.reg_covar, 0.0),
-            "max_iter": check_int(name, "max_iter", self.max_iter, 1),
+            "reg_covar": _check_reg_covar(name, self.reg_covar),
+            "max_iter": check_int(name, "max_iter", self.max_iter, 0, MAX_ITER),
             "init_params": check_option(name, "init_params", self.init_params, INIT_METHODS),
             "engine": check_option(name, "engine", self.engine, ENGINES),
             "verbose": check_int(name, "verbose", self.verbose, 0),
@@ -216,7 +254,7 @@ class GaussianMixture(MixtureEstimator):
         if self.n_init == "auto":
             checked["n_init"] = "auto"
         elif isinstance(self.n_init, numbers.Integral) and not isinstance(self.n_init, bool):
-            checked["n_init"] = check_int(name, "n_init", self.n_init, 1)
+            checked["n_init"] = check_int(name, "n_init", self.n_init, 1, MAX_STARTS)
         else:
             raise (TypeError if not isinstance(self.n_init, str) else ValueError)(
                 f"The 'n_init' parameter of {name} must be an int in the range [1, inf) or "
@@ -234,7 +272,9 @@ class GaussianMixture(MixtureEstimator):
         sample_weight : array-like of shape (n_samples,), default=None
             Frequency weights: an integer weight counts a row that many times (the
             same fit as repeating it); zero drops the row. Survey or time-decay
-            weights work the same way (they scale each row's log-likelihood).
+            weights work the same way (they scale each row's log-likelihood). Only
+            their ratios matter: weights of any size, 5e-324 or 1e300, are scaled
+            exactly by a power of two.
 
         Returns
         -------
@@ -254,19 +294,19 @@ class GaussianMixture(MixtureEstimator):
             _ensure_log_handler()
         with Workers() as workers:
             problem = self._problem(data, sample_weight, model, options, workers)
-            warm = self._warm_parameters(problem) if self.warm_start else None
+            warm = self._warm_start(problem) if self.warm_start else None
             starts, screen = plan_starts(
                 options["init_params"], options["n_init"], problem, warm is not None
             )
-            runs = run_starts(problem, starts, screen, warm)
-        best = self._best(runs)
-        self._store(best, problem, data.feature_names, options)
+            runs = run_starts(problem, starts, screen, *(warm or ()))
+        best = self._best(runs, options)
+        self._store(best, problem, data, options, warm)
         return self
 
     def _problem(self, data, sample_weight, model, options, workers) -> Problem:
-        """The fit's data and constants: moments, variance floor, grid step, starts' inputs."""
+        """The fit's data and constants: moments, variance floor, degeneracy rule, starts."""
         X = data.X
-        weights = _weights_for(X, sample_weight)
+        weights = scale_sample_weight(_weights_for(X, sample_weight))
         user = check_initial_values(
             type(self).__name__,
             self.weights_init,
@@ -286,14 +326,18 @@ class GaussianMixture(MixtureEstimator):
             covariance_type=options["covariance_type"],
             feature_names=data.feature_names,
             estimator=type(self).__name__,
+            reg_covar=options["reg_covar"],
         )
+        summary = summarise_features(X, weights, shift, variance)
+        precision = np.float32 if np.float32 in (X.dtype, data.input_dtype) else np.float64
+        check_resolution(summary.spread, summary.magnitude, precision, data.feature_names)
+        reg = variance_floor(options["reg_covar"], summary.spread, summary.reach)
         return Problem(
             X=X,
             weights=weights,
             shift=shift,
-            reg=options["reg_covar"] * variance,
-            variance=variance,
-            grid=data_grid_step(X, weights),
+            reg=reg,
+            degeneracy=DegeneracyRule.for_fit(summary, reg, model),
             model=model,
             n_components=options["n_components"],
             dtype=np.dtype(np.float32 if X.dtype == np.float32 else np.float64),
@@ -307,19 +351,38 @@ class GaussianMixture(MixtureEstimator):
             verbose_interval=options["verbose_interval"],
         )
 
-    def _warm_parameters(self, problem: Problem) -> Parameters | None:
-        """The previous fit's parameters, if there is one to continue."""
+    def _warm_start(self, problem: Problem) -> tuple[Parameters, list[float]] | None:
+        """The previous fit's parameters and history, if they fit this problem."""
         if not hasattr(self, "result_"):
             return None
-        model = problem.model
-        return Parameters(
-            self.weights_,
-            self.means_ - problem.shift,
+        model, n_features = problem.model, problem.X.shape[1]
+        before = (len(self.weights_), self.result_.covariance_type, self.n_features_in_)
+        now = (problem.n_components, model.name, n_features)
+        if before != now:
+            changed = [
+                f"{what} {old!r} -> {new!r}"
+                for what, old, new in zip(
+                    ("n_components", "covariance_type", "n_features"), before, now, strict=True
+                )
+                if old != new
+            ]
+            warnings.warn(
+                f"warm_start=True, but the previous fit does not fit this one ({'; '.join(changed)}"
+                "), so it starts cold, from the usual starts. Set warm_start=False to start "
+                "cold without this warning.",
+                WarmStartWarning,
+                stacklevel=3,
+            )
+            return None
+        params = Parameters(
+            np.asarray(self.weights_, dtype=np.float64),
+            np.asarray(self.means_, dtype=np.float64) - problem.shift,
             model.to_storage(self.covariances_),
             model.to_storage(self.precisions_cholesky_),
         )
+        return params, list(getattr(self, "_stopping_history", []))
 
-    def _best(self, runs: list[Run]) -> Run:
+    def _best(self, runs: list[Run], options: dict) -> Run:
         """The best start (non-degenerate first, then highest likelihood), with warnings."""
         for index, run in enumerate(runs):
             if self.verbose:
@@ -341,51 +404,85 @@ class GaussianMixture(MixtureEstimator):
                 DegenerateComponentWarning,
                 stacklevel=3,
             )
-        if not best.converged:
+        if not best.converged and options["max_iter"] > 0:
             warnings.warn(
-                f"Best of {len(runs)} start(s) did not converge in max_iter={self.max_iter} "
-                f"iterations (last gain {best.history[-1] - best.history[-2]:.3g} per "
-                f"observation, tol={self.tol:g}). Raise max_iter or tol, or check the data.",
+                "Best performing initialization did not converge. Try different init "
+                "parameters, or increase max_iter, tol, or check for degenerate data. "
+                f"The best of {len(runs)} start(s) stopped at max_iter={options['max_iter']}: "
+                + why_not_converged(best.continued + best.history[:-1], options["tol"])
+                + ".",
                 sklearn_compatible(ConvergenceWarning),
                 stacklevel=3,
             )
         return best
 
-    def _store(self, run: Run, problem: Problem, feature_names: Any, options: dict) -> None:
+    def _store(self, run: Run, problem: Problem, data: Any, options: dict, warm: Any) -> None:
         model: CovarianceModel = problem.model
-        params = run.params
-        self.weights_ = params.weights
-        self.means_ = params.means + problem.shift
-        self.covariances_ = model.from_storage(params.covariances)
-        self.precisions_cholesky_ = model.from_storage(params.prec)
-        self.precisions_ = model.precisions(self.precisions_cholesky_)
+        params, dtype = run.params, data.input_dtype
+        covariances = model.from_storage(params.covariances)
+        prec = model.from_storage(params.prec)
+        self.weights_ = params.weights.astype(dtype)
+        self.means_ = (params.means + problem.shift).astype(dtype)
+        self.covariances_ = covariances.astype(dtype)
+        self.precisions_cholesky_ = prec.astype(dtype)
+        self.precisions_ = model.precisions(prec).astype(dtype)
         self.converged_ = run.converged
         self.n_iter_ = run.n_iter
         self.lower_bound_ = run.history[-1]
         self.lower_bounds_ = run.history
+        # what the stopping rule of a warm start continues (it reads three values; the
+        # last, at the returned parameters, tells the next fit whether its data are these)
+        self._stopping_history = (run.continued + run.history)[-3:]
         self.n_features_in_ = problem.X.shape[1]
-        if feature_names is not None:
-            self.feature_names_in_ = feature_names
+        if data.feature_names is not None:
+            self.feature_names_in_ = data.feature_names
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         self._rng = problem.rng
         self.result_ = MixtureResult(
-            weights=self.weights_,
-            means=self.means_,
-            covariances=self.covariances_,
+            weights=params.weights,
+            means=params.means + problem.shift,
+            covariances=covariances,
             covariance_type=model.name,
-            feature_names=feature_names,
+            feature_names=data.feature_names,
             history=np.asarray(run.history[:-1]),
             log_likelihood_=run.history[-1],
             converged=run.converged,
             degenerate=run.degenerate,
-            reg_covar=options["reg_covar"],
+            reg_covar=AUTO_REG_COVAR if options["reg_covar"] == "auto" else options["reg_covar"],
             method="em",
         )
+
+    def _n_parameters(self) -> int:
+        """Free parameters of the fitted model (scikit-learn's private method, kept for
+        code that calls it; :attr:`MixtureResult.n_parameters` is the public name)."""
+        self._check_fitted()
+        return self.result_.n_parameters
 
     def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
         """Fit, then return the labels of X (the same as ``fit(X).predict(X)``)."""
         return self.fit(X, sample_weight=sample_weight).predict(X)
+
+
+def _check_reg_covar(owner: str, value: Any) -> float | str:
+    """``reg_covar``: "auto", or a float in [0, MAX_REG_COVAR]."""
+    if isinstance(value, str):
+        if value == "auto":
+            return value
+        raise ValueError(
+            f"The 'reg_covar' parameter of {owner} must be 'auto' or a float in the range "
+            f"[0.0, inf). Got {value!r} instead."
+        )
+    value = check_float(owner, "reg_covar", value, 0.0)
+    if value > MAX_REG_COVAR:
+        raise ValueError(
+            f"The 'reg_covar' parameter of {owner} is {value:g}, larger than any variance of "
+            f"data it accepts (values above {MAX_ABS_VALUE:g} are refused, so variances stay "
+            f"below {MAX_REG_COVAR:g}): the covariances would overflow float64. Use "
+            "reg_covar='auto' (1e-6 of each feature's spread, squared) or a float of about "
+            "1e-6 times the data's variance."
+        )
+    return value
 
 
 def _weights_for(X: Any, sample_weight: Any) -> Any:

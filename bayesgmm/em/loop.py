@@ -24,8 +24,8 @@ State passed around (tuples of arrays, so compiled code can take them):
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -65,6 +65,8 @@ class Run:
     n_iter: int
     degenerate: list[str]
     start: str = ""
+    #: The earlier history this run continued (a warm start on the same data), else empty.
+    continued: list[float] = field(default_factory=list)
 
 
 @kernel
@@ -115,6 +117,7 @@ def run_em(
     tol: float,
     progress: Callable[[int, float], None] | None = None,
     report_every: int | None = None,
+    previous: Sequence[float] = (),
 ) -> Run:
     """EM from ``start`` until the stopping rule holds or ``max_iter`` iterations ran.
 
@@ -133,6 +136,11 @@ def run_em(
         iterations.
     report_every : int or None, default=None
         Iterations per chunk at most (None: the engine's choice).
+    previous : sequence of float, default=()
+        A warm start continuing an earlier run: that run's last mean log-likelihoods,
+        the last one at ``start`` itself. When the E-step of ``start`` on these data
+        gives that last value back (the same data), the stopping rule sees the earlier
+        values before this run's; otherwise (new data) this run's history starts afresh.
 
     Returns
     -------
@@ -147,17 +155,37 @@ def run_em(
     """
     params = start.arrays()
     stats = engine.new_statistics(model, len(start.weights))
-    history = np.empty(max_iter + 1)
-    n_iter, converged = 0, False
+    previous = _continued(engine, model, params, stats, previous)
+    done = len(previous)
+    history = np.empty(done + max_iter + 1)
+    history[:done] = previous
+    n_iter, converged = done, False
     chunk = engine.iterations_per_call if report_every is None else report_every
-    while n_iter < max_iter and not converged:
-        last = min(max_iter, n_iter + chunk)
+    while n_iter < done + max_iter and not converged:
+        last = min(done + max_iter, n_iter + chunk)
         n_iter, converged, failed = engine.iterate(model, params, stats, history, n_iter, last, tol)
         if failed != NO_FAILURE:
             component = None if failed == SHARED_FAILURE else int(failed)
             weight = None if component is None else float(params[0][component])
             raise not_positive_definite(component, weight)
         if progress is not None:
-            progress(n_iter, float(history[n_iter - 1]))
+            progress(n_iter - done, float(history[n_iter - 1]))
     history[n_iter] = engine.e_step(model, engine.data, params, stats)
-    return Run(Parameters(*params), history[: n_iter + 1].tolist(), converged, n_iter, [])
+    return Run(
+        Parameters(*params),
+        history[done : n_iter + 1].tolist(),
+        converged,
+        n_iter - done,
+        [],
+        continued=previous,
+    )
+
+
+def _continued(engine: Any, model: CovarianceModel, params: tuple, stats: tuple, previous) -> list:
+    """The earlier history a warm start continues: all but its last value when the start's
+    E-step gives that value back to rounding (the same data), else none."""
+    if len(previous) < 2:
+        return []
+    value = engine.e_step(model, engine.data, params, stats)
+    rounding = 64 * np.finfo(engine.dtype).eps * max(abs(previous[-1]), 1.0)
+    return list(previous[:-1]) if abs(value - previous[-1]) <= rounding else []

@@ -16,7 +16,9 @@ A start's parameters come from one M-step on its starting responsibilities
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -24,9 +26,10 @@ import numpy as np
 from ..covariance import CovarianceModel, not_positive_definite
 from ..covariance.layout_kernels import NO_FAILURE, SHARED_FAILURE
 from ..data import is_dask_array
+from ..exceptions import CovarianceError
 from ..threads import single_threaded_blas
 from .blocks import Workers
-from .degenerate import degenerate_components
+from .degenerate import DegeneracyRule
 from .engines import select_engine
 from .init import initial_responsibilities
 from .loop import Parameters, Run, maximise, run_em
@@ -60,8 +63,7 @@ class Problem:
     weights: Any
     shift: np.ndarray
     reg: np.ndarray
-    variance: np.ndarray
-    grid: np.ndarray
+    degeneracy: DegeneracyRule
     model: CovarianceModel
     n_components: int
     dtype: np.dtype
@@ -193,7 +195,14 @@ def _with_user_values(params: Parameters | None, problem: Problem) -> Parameters
     return Parameters(**values)
 
 
-def _run_one(problem: Problem, engine: Any, params: Parameters, max_iter: int, label: str) -> Run:
+def _run_one(
+    problem: Problem,
+    engine: Any,
+    params: Parameters,
+    max_iter: int,
+    label: str,
+    previous: Sequence[float] = (),
+) -> Run:
     progress, every = None, None
     if problem.verbose >= 2:
         every = problem.verbose_interval
@@ -209,10 +218,9 @@ def _run_one(problem: Problem, engine: Any, params: Parameters, max_iter: int, l
         tol=problem.tol,
         progress=progress,
         report_every=every,
+        previous=previous,
     )
-    run.degenerate = degenerate_components(
-        run.params, problem.model, problem.reg, problem.variance, problem.grid
-    )
+    run.degenerate = problem.degeneracy.describe(run.params, problem.model)
     return run
 
 
@@ -238,42 +246,73 @@ def _screened_runs(problem: Problem, starts: list[str]) -> list[Run]:
     short_iterations = min(problem.max_iter if small else SCREEN_ITERATIONS, problem.max_iter)
     where = "all rows" if sample is X else f"a sample of {sample.shape[0]} rows"
     engine = problem.engine_for(sample, sample_weights)
-    screened = []
-    for index, start in enumerate(starts):
+
+    def screen(index: int, start: str) -> Run:
         params = start_parameters(problem, start, sample, sample_weights)
         label = f"start {index} ({start}, {where})"
-        run = _run_one(problem, engine, params, short_iterations, label)
-        screened.append(replace(run, start=start))
+        return replace(_run_one(problem, engine, params, short_iterations, label), start=start)
+
+    screened = _surviving(partial(screen, *item) for item in enumerate(starts))
     if small:
         return screened
-    screened.sort(
-        key=lambda run: (not run.degenerate, aitken_limit(run.history[:-1])), reverse=True
+    screened.sort(  # by where each run is heading (max_iter=0: by where it starts)
+        key=lambda run: (not run.degenerate, aitken_limit(run.history[:-1] or run.history)),
+        reverse=True,
     )
     full = engine if sample is X else problem.engine_for(X, problem.weights)
-    runs = []
-    for short in screened[:SCREEN_KEEP]:
+
+    def finish(short: Run) -> Run:
         if short.converged and sample is X:
-            runs.append(short)
-            continue
+            return short
         run = _run_one(problem, full, short.params, problem.max_iter, f"{short.start}, all rows")
-        runs.append(replace(run, start=short.start, n_iter=run.n_iter + short.n_iter))
+        return replace(run, start=short.start, n_iter=run.n_iter + short.n_iter)
+
+    return _surviving(partial(finish, short) for short in screened[:SCREEN_KEEP])
+
+
+def _surviving(jobs: Iterable[Callable[[], Run]]) -> list[Run]:
+    """The runs of the starts whose covariances stayed positive definite.
+
+    A start whose component collapses below the floor is dropped, as a degenerate start
+    would lose to a sound one; when every start fails, the first failure is raised.
+    """
+    runs, failure = [], None
+    for job in jobs:
+        try:
+            runs.append(job())
+        except CovarianceError as error:
+            logger.info("a start is dropped: %s", error)
+            failure = failure or error
+    if not runs:
+        raise failure
     return runs
 
 
 def run_starts(
-    problem: Problem, starts: list[str], screen: bool, warm: Parameters | None = None
+    problem: Problem,
+    starts: list[str],
+    screen: bool,
+    warm: Parameters | None = None,
+    previous: Sequence[float] = (),
 ) -> list[Run]:
-    """Run every start (screened when ``screen``); ``warm`` is the "warm" start's parameters."""
+    """Run every start (screened when ``screen``).
+
+    ``warm`` is the "warm" start's parameters and ``previous`` the mean log-likelihoods
+    that led to them, which its stopping rule continues.
+    """
     if screen:
         return _screened_runs(problem, starts)
     engine = problem.engine_for(problem.X, problem.weights)
-    runs = []
-    for index, start in enumerate(starts):
+
+    def run(index: int, start: str) -> Run:
+        before: Sequence[float] = ()
         if start == "warm":
-            params = warm
+            params, before = warm, previous
         else:
             params = start_parameters(problem, start, problem.X, problem.weights)
         label = f"start {index} ({start}, all rows)"
-        run = _run_one(problem, engine, params, problem.max_iter, label)
-        runs.append(replace(run, start=start))
-    return runs
+        return replace(
+            _run_one(problem, engine, params, problem.max_iter, label, before), start=start
+        )
+
+    return _surviving(partial(run, *item) for item in enumerate(starts))

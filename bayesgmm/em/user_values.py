@@ -1,5 +1,9 @@
 """Initial values given by the user (``weights_init``, ``means_init``, ``precisions_init``):
-checked against the model, never written back into the estimator's parameters."""
+checked against the model, never written back into the estimator's parameters.
+
+Messages begin as scikit-learn's do ("The parameter 'weights' should have the shape of
+..."), so code that matches them keeps working, and go on to name the fix.
+"""
 
 from __future__ import annotations
 
@@ -12,52 +16,74 @@ from ..covariance import CovarianceModel
 __all__ = ["check_initial_values"]
 
 
+def _as_floats(name: str, values: Any, what: str) -> np.ndarray:
+    """``values`` as a float array, or a TypeError naming ``name`` and what it holds."""
+    try:
+        array = np.asarray(values)
+    except ValueError:  # ragged nested lists
+        array = np.asarray(None)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must be an array of numbers ({what}); got {values!r} of type "
+            f"{type(values).__name__}. Pass None to let the starts choose it."
+        )
+    return array.astype(np.float64)
+
+
 def _check_weights(values: Any, n_components: int) -> np.ndarray:
-    weights = np.asarray(values, dtype=np.float64)
+    weights = _as_floats("weights_init", values, "one mixing proportion per component")
     if weights.shape != (n_components,):
         raise ValueError(
-            f"weights_init should have the shape ({n_components},), got {weights.shape}."
+            f"The parameter 'weights' should have the shape of ({n_components},), but got "
+            f"{weights.shape}: weights_init holds one weight per component."
         )
-    if (weights < 0).any() or not np.isfinite(weights).all():
+    if not np.isfinite(weights).all() or (weights < 0).any() or (weights > 1).any():
         raise ValueError(
-            f"weights_init must be finite and non-negative; got min {weights.min():g}."
+            "The parameter 'weights' should be in the range [0, 1], but got min value "
+            f"{np.nanmin(weights):.5f}, max value {np.nanmax(weights):.5f}: weights_init "
+            "holds mixing proportions, finite and non-negative, that sum to 1."
         )
     if not np.isclose(weights.sum(), 1.0, rtol=0.0, atol=1e-6):
         raise ValueError(
-            f"weights_init must sum to 1 (they sum to {weights.sum():.6f}); divide them "
-            "by their sum."
+            "The parameter 'weights' should be normalized, but got sum(weights) = "
+            f"{weights.sum():.5f}. Divide weights_init by its sum."
         )
     return weights
 
 
 def _check_means(values: Any, n_components: int, n_features: int) -> np.ndarray:
-    means = np.asarray(values, dtype=np.float64)
+    means = _as_floats("means_init", values, "one mean per component and feature")
     if means.shape != (n_components, n_features):
         raise ValueError(
-            f"means_init should have the shape ({n_components}, {n_features}), got {means.shape}."
+            f"The parameter 'means' should have the shape of ({n_components}, {n_features}), "
+            f"but got {means.shape}: means_init holds one row per component, one column per "
+            "feature."
         )
     if not np.isfinite(means).all():
-        raise ValueError("means_init contains NaN or infinite values.")
+        raise ValueError("means_init contains NaN or infinite values; give finite means.")
     return means
 
 
 def _check_precisions(
     owner: str, values: Any, n_components: int, n_features: int, model: CovarianceModel
 ) -> np.ndarray:
-    precisions = np.asarray(values, dtype=np.float64)
+    name = f"'{model.name} precision'"
+    precisions = _as_floats("precisions_init", values, "inverse covariances")
     shape = model.covariance_shape(n_components, n_features)
     if precisions.shape != shape:
         raise ValueError(
-            f"precisions_init for covariance_type={model.name!r} should have the shape "
-            f"{shape}, got {precisions.shape}."
+            f"The parameter {name} should have the shape of {shape}, but got "
+            f"{precisions.shape}: precisions_init is shaped as covariances_ for "
+            f"covariance_type={model.name!r}."
         )
     matrices = model.dims[-2:] == ("feature", "feature_bis")
     if matrices and not np.allclose(
         precisions, np.swapaxes(precisions, -1, -2), rtol=1e-10, atol=0.0
     ):
         raise ValueError(
-            f"precisions_init of {owner} must hold symmetric matrices for "
-            f"covariance_type={model.name!r}; symmetrise them, e.g. (P + P.T) / 2."
+            f"The parameter {name} should be symmetric, positive-definite, but "
+            f"precisions_init of {owner} holds matrices that are not symmetric; symmetrise "
+            "them, e.g. (P + P.T) / 2."
         )
     try:
         with np.errstate(invalid="ignore"):
@@ -69,15 +95,13 @@ def _check_precisions(
         ok = False
     if not ok:
         problem = (
-            f"positive definite for covariance_type={model.name!r}: a Cholesky "
-            "factorisation failed."
+            "symmetric, positive-definite, but a Cholesky factorisation of precisions_init failed"
             if matrices
-            else f"positive for covariance_type={model.name!r}; got smallest value "
-            f"{np.nanmin(precisions):g}."
+            else f"positive, but got smallest value {np.nanmin(precisions):g}"
         )
         raise ValueError(
-            f"precisions_init of {owner} must be {problem} Pass inverse covariances "
-            "(precisions), not covariances or their factors."
+            f"The parameter {name} should be {problem} (covariance_type={model.name!r}). "
+            "Pass inverse covariances (precisions), not covariances or their factors."
         )
     return precisions
 
