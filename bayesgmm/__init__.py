@@ -23,6 +23,8 @@ _PUBLIC = {
     "ConvergenceWarning": "bayesgmm.exceptions",
     "DegenerateComponentWarning": "bayesgmm.exceptions",
     "SamplerWarning": "bayesgmm.exceptions",
+    "DataWarning": "bayesgmm.exceptions",
+    "WarmStartWarning": "bayesgmm.exceptions",
     "NotFittedError": "bayesgmm.exceptions",
 }
 
@@ -37,6 +39,8 @@ __all__ = [
     "ConvergenceWarning",
     "DegenerateComponentWarning",
     "SamplerWarning",
+    "DataWarning",
+    "WarmStartWarning",
     "NotFittedError",
     "__version__",
 ]
@@ -47,9 +51,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .em.estimator import GaussianMixture
     from .exceptions import (
         ConvergenceWarning,
+        DataWarning,
         DegenerateComponentWarning,
         NotFittedError,
         SamplerWarning,
+        WarmStartWarning,
     )
     from .result import MixtureResult, load, save
     from .selection import select

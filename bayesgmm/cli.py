@@ -401,7 +401,7 @@ def _info(args: argparse.Namespace) -> int:
     if result.converged is not None:
         print(f"converged: {result.converged}")
     if result.reg_covar is not None:
-        print(f"reg_covar: {result.reg_covar:g} (fraction of each feature's variance)")
+        print(f"reg_covar: {result.reg_covar:g}")
     print(f"degenerate components: {'; '.join(result.degenerate) or 'none'}")
     if result.posterior is not None:
         posterior = result.posterior.posterior

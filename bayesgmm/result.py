@@ -49,7 +49,8 @@ class MixtureResult:
     degenerate : sequence of str, default=()
         Descriptions of degenerate (collapsed) components.
     reg_covar : float or None, default=None
-        Regularisation used, as a fraction of each feature's variance.
+        ``reg_covar`` of the fit: a float (absolute, added to the variances) or, for
+        ``"auto"``, the fraction of each feature's squared robust spread it used.
     method : str, default="em"
         How the fit was made ("em", "nuts", "advi", ...).
     posterior : arviz.InferenceData or None, default=None

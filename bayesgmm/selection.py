@@ -421,7 +421,8 @@ def _rank(table: pd.DataFrame, column: str, ascending: bool) -> pd.DataFrame:
         raise ValueError(
             "No candidate can be chosen: every fit failed or has a degenerate component "
             f"({table['note'].iloc[0]}). Try fewer components, another covariance type or a "
-            "larger reg_covar (estimator_params={'reg_covar': 1e-3})."
+            "larger reg_covar (in the data's units, e.g. "
+            "estimator_params={'reg_covar': 1e-3})."
         )
     ranks = table.loc[eligible, column].rank(method="first", ascending=ascending) - 1
     table["rank"] = np.nan

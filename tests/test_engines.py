@@ -496,3 +496,19 @@ def test_dask_data_take_the_block_engine():
     assert isinstance(engine, BlockEngine)
     with pytest.raises(ValueError, match="dask array"):
         GaussianMixture(2, engine="compiled").fit(X)
+
+
+def test_blocks_do_not_depend_on_the_thread_count():
+    """The rows are cut by their size alone, so 1 and 8 threads sum the same blocks."""
+    X = _data(n_samples=60_000, seed=3)
+    fits = []
+    for n_threads in (1, 8):
+        with threadpool_limits(n_threads):
+            model = GaussianMixture(
+                3, n_init=1, tol=0.0, max_iter=4, engine="blocks", random_state=0
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fits.append(model.fit(X))
+    np.testing.assert_array_equal(fits[0].lower_bounds_, fits[1].lower_bounds_)
+    np.testing.assert_array_equal(fits[0].covariances_, fits[1].covariances_)

@@ -22,6 +22,7 @@ from ..threads import available_threads, single_threaded_blas
 __all__ = [
     "BLOCK_BYTES",
     "row_blocks",
+    "parallel_blocks",
     "Workers",
     "map_row_blocks",
     "sum_row_blocks",
@@ -34,6 +35,9 @@ __all__ = [
 BLOCK_BYTES = 2 * 2**20
 MIN_BLOCK_ROWS = 512
 MAX_BLOCK_ROWS = 32_768
+#: Blocks that data of more than half a block are cut into, for threads (see
+#: :func:`parallel_blocks`): fixed, so that sums do not depend on the thread count.
+PARALLEL_BLOCKS = 8
 #: Chunk sums added per node of the dask reduction tree.
 SPLIT_EVERY = 8
 
@@ -42,30 +46,54 @@ def row_blocks(
     n_rows: int,
     n_columns: int,
     dtype: Any = np.float64,
-    workers: int = 1,
     block_bytes: int = BLOCK_BYTES,
     min_rows: int = MIN_BLOCK_ROWS,
 ) -> list[slice]:
-    """Slices of about ``block_bytes`` worth of ``n_columns`` feature rows each.
-
-    With several ``workers``, data of more than half a block's bytes are cut into at
-    least two blocks; below that, handing work to a thread costs more than it saves
-    (and far more on a loaded machine, where a woken thread waits for a core).
+    """Even slices of at most about ``block_bytes`` worth of ``n_columns`` feature rows.
 
     Examples
     --------
     >>> row_blocks(10, 3)
     [slice(0, 10, None)]
     """
-    itemsize = np.dtype(dtype).itemsize
-    size = block_bytes // (itemsize * max(n_columns, 1))
-    size = int(min(MAX_BLOCK_ROWS, max(min_rows, size)))
+    size = _block_rows(n_columns, dtype, block_bytes, min_rows)
+    return _even(n_rows, math.ceil(n_rows / size))
+
+
+def parallel_blocks(
+    n_rows: int,
+    n_columns: int,
+    dtype: Any = np.float64,
+    block_bytes: int = BLOCK_BYTES,
+    min_rows: int = MIN_BLOCK_ROWS,
+) -> list[slice]:
+    """:func:`row_blocks` for threads: data of more than half a block are cut into at least
+    :data:`PARALLEL_BLOCKS` blocks (of ``min_rows`` rows at least).
+
+    The cut depends on the data only, never on the number of threads, so the blocks'
+    sums, added in block order, are the same bit for bit on any number of threads.
+
+    Examples
+    --------
+    >>> len(parallel_blocks(100_000, 10)), len(row_blocks(100_000, 10))
+    (8, 4)
+    """
+    size = _block_rows(n_columns, dtype, block_bytes, min_rows)
     n_blocks = math.ceil(n_rows / size)
-    if workers > 1 and 2 * n_rows >= size:
-        n_blocks = max(n_blocks, min(workers, n_rows // min_rows))
+    if 2 * n_rows >= size:
+        n_blocks = max(n_blocks, min(PARALLEL_BLOCKS, n_rows // min_rows))
+    return _even(n_rows, n_blocks)
+
+
+def _block_rows(n_columns: int, dtype: Any, block_bytes: int, min_rows: int) -> int:
+    size = block_bytes // (np.dtype(dtype).itemsize * max(n_columns, 1))
+    return int(min(MAX_BLOCK_ROWS, max(min_rows, size)))
+
+
+def _even(n_rows: int, n_blocks: int) -> list[slice]:
     if n_blocks <= 1:
         return [slice(0, n_rows)]
-    size = math.ceil(n_rows / n_blocks)  # even blocks
+    size = math.ceil(n_rows / n_blocks)
     return [slice(start, min(start + size, n_rows)) for start in range(0, n_rows, size)]
 
 
@@ -94,7 +122,7 @@ class Workers:
 
     def blocks(self, n_rows: int, n_columns: int, dtype: Any = np.float64) -> list[slice]:
         """Row blocks of in-memory data for these workers."""
-        return row_blocks(n_rows, n_columns, dtype, self.n_threads, self.block_bytes, self.min_rows)
+        return parallel_blocks(n_rows, n_columns, dtype, self.block_bytes, self.min_rows)
 
     def map(self, function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
         """``[function(item) for item in items]``, on the threads with BLAS at one."""
