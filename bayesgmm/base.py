@@ -101,8 +101,9 @@ class MixtureEstimator(ParamsMixin):
         fitted = getattr(getattr(self, "means_", None), "dtype", np.float64)
         return np.result_type(X.dtype, fitted, np.float32)
 
-    def _validate(self, X: Any) -> np.ndarray:
-        """X checked against the fitted features (count, and names for a DataFrame)."""
+    def _validate(self, X: Any) -> Any:
+        """X checked against the fitted features (count, and names for a DataFrame); a
+        dask array stays a (lazy) dask array."""
         self._check_fitted()
         data = check_X(
             X,
@@ -110,23 +111,25 @@ class MixtureEstimator(ParamsMixin):
             n_features=self.n_features_in_,
             feature_names=getattr(self, "feature_names_in_", None),
             check_names=True,
-            allow_dask=False,
         )
         return data.X
 
-    def score_samples(self, X: Any) -> np.ndarray:
+    def score_samples(self, X: Any) -> Any:
         """Log-density of the mixture at each row, shape (n_samples,).
 
-        Bayesian fits: the posterior predictive density, averaged over the draws.
+        Bayesian fits: the posterior predictive density, averaged over the draws. A dask
+        array in gives a lazy dask array out, chunked like its rows (as every per-row
+        method here).
         """
         X = self._validate(X)
-        return self.result_.log_prob(X).values.astype(self._output_dtype(X), copy=False)
+        return self.result_.log_prob(X).data.astype(self._output_dtype(X), copy=False)
 
     def score(self, X: Any, y: Any = None) -> float:
-        """Mean log-density per row of X (see :meth:`score_samples`)."""
+        """Mean log-density per row of X (see :meth:`score_samples`); computed once for
+        dask data."""
         return float(self.score_samples(X).mean())
 
-    def predict_proba(self, X: Any) -> np.ndarray:
+    def predict_proba(self, X: Any) -> Any:
         """Probability of each component for each row, shape (n_samples, K).
 
         Bayesian fits: posterior mean responsibilities.
@@ -135,10 +138,10 @@ class MixtureEstimator(ParamsMixin):
         resp = self.result_._mean_responsibilities(X)
         return resp.astype(self._output_dtype(X), copy=False)
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: Any) -> Any:
         """Most probable component of each row, shape (n_samples,)."""
         X = self._validate(X)
-        return self.result_.predict(X).values
+        return self.result_.predict(X).data
 
     def fit_predict(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
         """Fit, then return the labels of X (the same as ``fit(X).predict(X)``)."""

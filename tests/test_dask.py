@@ -127,3 +127,17 @@ def test_bayesian_responsibilities_with_bounds_of_dask_data():
     np.testing.assert_allclose(
         result.log_prob(da.from_array(X, chunks=250)).values, result.log_prob(X).values
     )
+
+
+def test_estimator_predictions_of_dask_data_are_dask_arrays():
+    """predict, predict_proba and score_samples: dask in, dask out (chunked like the rows),
+    numpy's values; score and bic reduce lazily to numpy's numbers."""
+    X = _data(2500)
+    model = _fit(X)
+    lazy = da.from_array(X, chunks=(600, 3))
+    for method in ("predict", "predict_proba", "score_samples"):
+        out = getattr(model, method)(lazy)
+        assert isinstance(out, da.Array) and out.chunks[0] == lazy.chunks[0], method
+        np.testing.assert_allclose(out.compute(), getattr(model, method)(X))
+    assert model.score(lazy) == pytest.approx(model.score(X), rel=1e-12)
+    assert model.bic(lazy) == pytest.approx(model.bic(X), rel=1e-12)

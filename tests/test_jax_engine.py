@@ -34,7 +34,7 @@ def _fit(X, covariance_type, engine, **options):
     eye = np.broadcast_to(np.eye(3), shape).copy() if model.dims[-1] == "feature_bis" else None
     start = {
         "weights_init": [0.5, 0.5],
-        "means_init": X[[0, len(X) - 1]].astype(np.float64),
+        "means_init": np.asarray(X)[[0, len(X) - 1]].astype(np.float64),
         "precisions_init": eye if eye is not None else np.ones(shape),
     }
     gm = GaussianMixture(
@@ -95,3 +95,12 @@ def test_takes_a_jax_array_and_refuses_dask():
     da = pytest.importorskip("dask.array")
     with pytest.raises(ValueError, match="engine='jax'.*not dask"):
         GaussianMixture(2, engine="jax").fit(da.from_array(X, chunks=500))
+
+
+def test_a_jax_array_is_fitted_on_its_device():
+    X = _data(2000)
+    with jax.enable_x64(True):
+        on_device = jax.numpy.asarray(X)
+    from_device = _fit(on_device, "full", "auto")
+    on_host = _fit(X, "full", "blocks")
+    np.testing.assert_allclose(from_device.lower_bounds_, on_host.lower_bounds_, rtol=1e-10)

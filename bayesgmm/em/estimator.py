@@ -39,7 +39,7 @@ from ..exceptions import (
     sklearn_compatible,
 )
 from ..result import MixtureResult
-from .blocks import Workers
+from .blocks import Workers, place_data
 from .degenerate import AUTO_REG_COVAR, DegeneracyRule, summarise_features, variance_floor
 from .engines import ENGINES
 from .init import INIT_METHODS
@@ -135,11 +135,13 @@ class GaussianMixture(MixtureEstimator):
         float32 data in double precision. Prediction always computes in float64. The
         fitted attributes, ``score_samples`` and ``predict_proba`` follow the input's
         dtype, as scikit-learn's do: float32 data give float32 arrays (cast at the end).
-    engine : {"auto", "compiled", "blocks"}, default="auto"
+    engine : {"auto", "compiled", "blocks", "jax"}, default="auto"
         Where EM runs (:mod:`bayesgmm.em.engines`): "compiled" runs each start's
         whole EM in compiled code (small in-memory data), "blocks" runs row blocks on
-        threads (and dask chunks); "auto" picks by the data's size. The answer does
-        not depend on it beyond rounding.
+        threads (and dask chunks), "jax" runs the E-step on JAX's default device (a
+        GPU when JAX sees one; needs ``pip install jax``); "auto" picks by the data's
+        size, and "jax" for a JAX array. The answer does not depend on it beyond
+        rounding.
     verbose : int, default=0
         Log progress at INFO level on the ``bayesgmm`` logger (1: per start,
         2: per iteration).
@@ -281,6 +283,8 @@ class GaussianMixture(MixtureEstimator):
         self : GaussianMixture
         """
         options = self._check_parameters()
+        if options["engine"] == "auto" and type(X).__module__.startswith("jax"):
+            options["engine"] = "jax"  # data on a JAX device: fit there
         data = check_X(X, estimator=type(self).__name__, min_samples=2, dtype=options["dtype"])
         model = get_covariance_model(options["covariance_type"])
         n_components = options["n_components"]
@@ -305,8 +309,8 @@ class GaussianMixture(MixtureEstimator):
 
     def _problem(self, data, sample_weight, model, options, workers) -> Problem:
         """The fit's data and constants: moments, variance floor, degeneracy rule, starts."""
-        X = data.X
-        weights = scale_sample_weight(_weights_for(X, sample_weight))
+        # dask data on a dask.distributed cluster: persisted there once, for every pass
+        X, weights = place_data(data.X, scale_sample_weight(_weights_for(data.X, sample_weight)))
         user = check_initial_values(
             type(self).__name__,
             self.weights_init,
