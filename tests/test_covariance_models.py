@@ -402,3 +402,20 @@ def test_decompose_refuses_what_it_cannot_decompose():
         decompose(np.eye(3))
     with pytest.raises(ValueError, match="positive definite.*reg_covar"):
         decompose(np.array([[[1.0, 2.0], [2.0, 1.0]]]))
+
+
+def test_result_exposes_volume_shape_and_orientation():
+    """MixtureResult's labelled parts of an EEV fit: one volume and one shape for all,
+    an orientation per component, and together the fitted covariances."""
+    iris = load_iris()
+    fit = GaussianMixture(2, covariance_type="EEV", random_state=0).fit(iris)
+    result = fit.result_
+    assert result.volumes.dims == ("component",)
+    assert result.shapes.dims == ("component", "feature")
+    assert result.orientations.dims == ("component", "feature", "feature_bis")
+    assert list(result.orientations.feature.values) == list(iris.columns)
+    np.testing.assert_allclose(result.volumes, result.volumes[0], rtol=1e-10)
+    np.testing.assert_allclose(result.shapes, result.shapes[[0, 0]], rtol=1e-8)
+    D, A = result.orientations.values, result.shapes.values
+    rebuilt = result.volumes.values[:, None, None] * (D * A[:, None, :]) @ np.swapaxes(D, 1, 2)
+    np.testing.assert_allclose(rebuilt, fit.covariances_, rtol=1e-10)
