@@ -49,5 +49,22 @@ SKLEARN_TYPES = ("full", "tied", "diag", "spherical")
 
 
 def get_covariance_model(name: str) -> CovarianceModel:
-    """The covariance model for a ``covariance_type`` name or alias (validated before)."""
+    """The covariance model for a ``covariance_type`` name or alias.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`COVARIANCE_TYPES` (callers validate it first, with the
+        message of :func:`bayesgmm.data.check_option`).
+
+    Returns
+    -------
+    CovarianceModel
+
+    Examples
+    --------
+    >>> model = get_covariance_model("VEV")
+    >>> model.description, model.n_parameters(2, 4)
+    ('ellipsoidal, volume and orientation vary, equal shape', 17)
+    """
     return COVARIANCE_TYPES[name]

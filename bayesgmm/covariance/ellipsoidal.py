@@ -1,8 +1,8 @@
 r"""Ellipsoidal models: components with full covariances ``lambda_k D_k A_k D_k^T``.
 
-=======  ===========  =================================  ==========================
+=======  ===========  =================================  =============================
 model    alias        covariance                         parameters
-=======  ===========  =================================  ==========================
+=======  ===========  =================================  =============================
 EEE      tied         ``lambda D A D^T`` (one matrix)    D (D + 1) / 2
 VEE      -            ``lambda_k D A D^T``               K + (D - 1) + D (D - 1) / 2
 EVE      -            ``lambda D A_k D^T``               1 + K (D - 1) + D (D - 1) / 2
@@ -10,8 +10,8 @@ VVE      -            ``lambda_k D A_k D^T``             K D + D (D - 1) / 2
 EEV      -            ``lambda D_k A D_k^T``             D + K D (D - 1) / 2
 VEV      -            ``lambda_k D_k A D_k^T``           K + (D - 1) + K D (D - 1) / 2
 EVV      -            ``lambda D_k A_k D_k^T``           1 - K + K D (D + 1) / 2
-VVV      full       ``Sigma_k``                          K D (D + 1) / 2
-=======  ===========  =================================  ==========================
+VVV      full         ``Sigma_k``                        K D (D + 1) / 2
+=======  ===========  =================================  =============================
 
 Every model but EEE (tied) and VVV (full) is reported as (K, D, D) matrices.
 
