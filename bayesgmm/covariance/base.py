@@ -130,6 +130,18 @@ class CovarianceModel(CompiledPlugin):
         """Covariances (leading dims allowed) as a ``(..., K, D, D)`` stack."""
         return self.layout.to_full(self.to_storage(covariances), n_components, n_features)
 
+    def from_full(self, full: np.ndarray) -> np.ndarray:
+        """``(..., K, D, D)`` matrices of this model's structure in the shape users see
+        (the inverse of :meth:`to_full`), e.g. mclust's ``sigma`` as ``covariances_``.
+
+        Examples
+        --------
+        >>> from bayesgmm.covariance import get_covariance_model
+        >>> get_covariance_model("diag").from_full(np.array([[[2.0, 0.0], [0.0, 3.0]]]))
+        array([[2., 3.]])
+        """
+        return self.from_storage(np.ascontiguousarray(self.layout.from_full(full)))
+
     def precision_cholesky(self, covariances: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Precision factors, shaped as the covariances; raises CovarianceError."""
         return self._through_storage(self.layout.precision_cholesky, covariances, weights)

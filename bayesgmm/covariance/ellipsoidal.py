@@ -121,39 +121,40 @@ def _eigen_of_each(scatter, values, vectors):
         symmetric_eigen(scatter[k], values[k], vectors[k], work)
 
 
-@kernel
-def _estimate_eev(nk, scatter, n_features, covariances):
-    """``D_k`` the eigenvectors of ``W_k``; ``lambda A = sum_k Omega_k / n``."""
-    n_components = nk.shape[0]
+@inline
+def _eigen_orientations(nk, scatter, covariances, volumes_vary):
+    """EEV and VEV: ``D_k`` the eigenvectors of ``W_k``; ``lambda A`` by EEI's rule on
+    the eigenvalues, or ``lambda_k A`` by VEI's (from the previous shape, or EEV's)."""
+    n_components, n_features = nk.shape[0], scatter.shape[1]
     values = np.empty((n_components, n_features))
     vectors = np.empty((n_components, n_features, n_features))
     _eigen_of_each(scatter, values, vectors)
     deltas = np.empty((n_components, n_features))
     pooled_rule(nk, values, deltas)
+    if volumes_vary:
+        shape = np.empty(n_features)
+        if covariances[0, 0, 0] > 0.0:  # the previous estimate's shape (shared by all)
+            previous = np.empty(n_features)
+            axes = np.empty((n_features, n_features))
+            symmetric_eigen(covariances[0], previous, axes, np.empty((n_features, n_features)))
+            normalise_shape(previous, shape)
+        else:
+            normalise_shape(deltas[0], shape)
+        equal_shape_rule(nk, values, shape, deltas)
     for k in range(n_components):
         compose(vectors[k], deltas[k], covariances[k])
 
 
 @kernel
+def _estimate_eev(nk, scatter, n_features, covariances):
+    """Own orientations, equal volume and shape (closed form)."""
+    _eigen_orientations(nk, scatter, covariances, False)
+
+
+@kernel
 def _estimate_vev(nk, scatter, n_features, covariances):
-    """``D_k`` the eigenvectors of ``W_k``; ``lambda_k A`` by VEI's rule on the eigenvalues."""
-    n_components = nk.shape[0]
-    values = np.empty((n_components, n_features))
-    vectors = np.empty((n_components, n_features, n_features))
-    _eigen_of_each(scatter, values, vectors)
-    shape = np.empty(n_features)
-    deltas = np.empty((n_components, n_features))
-    if covariances[0, 0, 0] > 0.0:  # the previous estimate's shape (shared by all)
-        previous = np.empty(n_features)
-        axes = np.empty((n_features, n_features))
-        symmetric_eigen(covariances[0], previous, axes, np.empty((n_features, n_features)))
-        normalise_shape(previous, shape)
-    else:  # EEV's
-        pooled_rule(nk, values, deltas)
-        normalise_shape(deltas[0], shape)
-    equal_shape_rule(nk, values, shape, deltas)
-    for k in range(n_components):
-        compose(vectors[k], deltas[k], covariances[k])
+    """Own orientations, equal shape, volumes vary (iterative)."""
+    _eigen_orientations(nk, scatter, covariances, True)
 
 
 @kernel
