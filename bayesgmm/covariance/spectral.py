@@ -4,8 +4,9 @@ mclust's models (Celeux & Govaert 1995) write each covariance as
 :math:`\Sigma_k = \lambda_k D_k A_k D_k^T`: volume :math:`\lambda_k = |\Sigma_k|^{1/D}`,
 shape :math:`A_k` diagonal with :math:`|A_k| = 1`, orientation :math:`D_k` orthogonal.
 Their M-steps (:mod:`bayesgmm.covariance.diagonal`, :mod:`~bayesgmm.covariance.ellipsoidal`)
-share these inline helpers: a symmetric eigen-decomposition, the log-determinant and
-trace terms through a precision factor, the nearest orthogonal matrix, and
+share these helpers: a symmetric eigen-decomposition and the nearest orthogonal matrix
+(kernels of their own, compiled once rather than into every caller), and inline the
+log-determinant and trace terms through a precision factor and
 ``Sigma = D diag(delta) D^T``. All work on small (D, D) float64 arrays.
 
 The eigen-decomposition is cyclic Jacobi: a rotation is skipped when its off-diagonal
@@ -20,7 +21,7 @@ import math
 
 import numpy as np
 
-from ..kernels.compile import inline
+from ..kernels.compile import inline, kernel
 from .layout_kernels import upper_precision_factor
 
 __all__ = [
@@ -62,7 +63,7 @@ def _rotate(a, vectors, p, q):
         vectors[m, q] = s * left + c * right
 
 
-@inline
+@kernel
 def symmetric_eigen(matrix, values, vectors, work):
     """Eigenvalues (decreasing) and eigenvectors (columns) of a symmetric matrix.
 
@@ -159,7 +160,7 @@ def compose(orientation, diagonal, out):
             out[b, a] = total
 
 
-@inline
+@kernel
 def nearest_orthogonal(matrix, out):
     """``out = -U V^T`` for ``matrix = U S V^T``: the orthogonal Q minimising
     ``tr(matrix^T Q)`` (the orthogonal Procrustes problem)."""
