@@ -24,9 +24,11 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from validate_optima import DATASETS as OPTIMA_DATASETS
+from validate_optima import sklearn_solution_is_degenerate
 
 from bayesgmm import GaussianMixture
 from bayesgmm.covariance import MODELS, get_covariance_model
@@ -92,31 +94,22 @@ def run_mclust(X: np.ndarray, max_k: int) -> dict:
 
 
 def mclust_is_degenerate(X: np.ndarray, name: str, fit: tuple) -> bool:
-    """Whether mclust's solution has a degenerate component, by bayesgmm's rule."""
+    """Whether mclust's solution has a degenerate component, by bayesgmm's rule (the
+    probe of benchmarks/validate_optima.py)."""
     _, _, weights, means, sigma = fit
     model = get_covariance_model(name)
-    covariances = model.from_full(sigma)
-    shape = covariances.shape
-    if len(shape) == 3 or model.layout.shared:
-        precisions = np.linalg.inv(covariances)
-    else:
-        precisions = 1.0 / covariances
-    probe = GaussianMixture(
-        len(weights),
+    try:
+        factors = model.precision_cholesky(model.from_full(sigma), weights)
+    except ValueError:  # not even positive definite
+        return True
+    solution = SimpleNamespace(
+        n_components=len(weights),
         covariance_type=name,
-        weights_init=weights,
-        means_init=means,
-        precisions_init=precisions,
-        max_iter=1,
-        reg_covar=0.0,
+        weights_=weights,
+        means_=means,
+        precisions_=model.precisions(factors),
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            probe.fit(X)
-        except ValueError:  # not even positive definite after one step
-            return True
-    return bool(probe.result_.degenerate)
+    return bool(sklearn_solution_is_degenerate(X, solution))
 
 
 def compare(X: np.ndarray, name: str, k: int, theirs: tuple | None) -> tuple[str, float]:
