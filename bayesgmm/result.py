@@ -17,7 +17,7 @@ import numpy as np
 import xarray as xr
 
 from . import _file_schema, gaussian, io
-from .covariance import COVARIANCE_TYPES, get_covariance_model
+from .covariance import COVARIANCE_TYPES, decompose, get_covariance_model
 from .data import check_int, check_option, check_random_state, check_X
 from .kernels.draws import log_likelihood_draws
 
@@ -168,6 +168,77 @@ class MixtureResult:
             dims=("component", "feature", "feature_bis"),
             coords=self._coords(),
             name="covariances",
+        )
+
+    def _decomposition(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        full = self._model.to_full(self._covariances, self.n_components, self.n_features)
+        return decompose(np.asarray(full))
+
+    @property
+    def volumes(self) -> xr.DataArray:
+        """Volumes :math:`\\lambda_k = |\\Sigma_k|^{1/D}`, dims ``(component,)``.
+
+        With :attr:`shapes` and :attr:`orientations`, mclust's decomposition
+        :math:`\\Sigma_k = \\lambda_k D_k A_k D_k^T`
+        (:func:`bayesgmm.covariance.decompose`); a model's first letter says whether
+        the volumes are equal (E) or vary (V).
+
+        Examples
+        --------
+        >>> result = MixtureResult(weights=np.array([1.0]), means=np.zeros((1, 2)),
+        ...                        covariances=np.array([[4.0, 1.0]]), covariance_type="diag")
+        >>> result.volumes.values
+        array([2.])
+        """
+        return xr.DataArray(
+            self._decomposition()[0],
+            dims=("component",),
+            coords={"component": self._coords()["component"]},
+            name="volumes",
+        )
+
+    @property
+    def shapes(self) -> xr.DataArray:
+        """Shapes: the diagonal of :math:`A_k` (determinant 1), dims ``(component, feature)``.
+
+        Entry ``j`` along ``feature`` belongs to the ``j``-th principal axis (column ``j``
+        of :attr:`orientations`), in decreasing order, not to the ``j``-th feature.
+
+        Examples
+        --------
+        >>> result = MixtureResult(weights=np.array([1.0]), means=np.zeros((1, 2)),
+        ...                        covariances=np.array([[1.0, 4.0]]), covariance_type="diag")
+        >>> result.shapes.values
+        array([[2. , 0.5]])
+        """
+        coords = self._coords()
+        return xr.DataArray(
+            self._decomposition()[1],
+            dims=("component", "feature"),
+            coords={"component": coords["component"], "feature": coords["feature"]},
+            name="shapes",
+        )
+
+    @property
+    def orientations(self) -> xr.DataArray:
+        """Orientations :math:`D_k`, dims ``(component, feature, feature_bis)``.
+
+        Column ``j`` (``feature_bis`` position ``j``) is the unit principal axis of
+        ``shapes[k, j]`` in the features' coordinates, its largest entry positive.
+
+        Examples
+        --------
+        >>> result = MixtureResult(weights=np.array([1.0]), means=np.zeros((1, 2)),
+        ...                        covariances=np.array([[1.0, 4.0]]), covariance_type="diag")
+        >>> result.orientations.values[0]
+        array([[0., 1.],
+               [1., 0.]])
+        """
+        return xr.DataArray(
+            self._decomposition()[2],
+            dims=("component", "feature", "feature_bis"),
+            coords=self._coords(),
+            name="orientations",
         )
 
     @property

@@ -17,10 +17,11 @@ True
 from __future__ import annotations
 
 from .base import CovarianceModel
-from .diagonal import EEI, VVI
-from .ellipsoidal import EEE, VVV
+from .decomposition import decompose
+from .diagonal import EEI, EVI, VEI, VVI
+from .ellipsoidal import EEE, EEV, EVE, EVV, VEE, VEV, VVE, VVV
 from .layouts import Layout, not_positive_definite
-from .spherical import VII
+from .spherical import EII, VII
 
 __all__ = [
     "CovarianceModel",
@@ -30,10 +31,14 @@ __all__ = [
     "SKLEARN_TYPES",
     "get_covariance_model",
     "not_positive_definite",
+    "decompose",
 ]
 
-#: Every model, by the name results record.
-MODELS: dict[str, CovarianceModel] = {model.name: model for model in (VVV, EEE, VVI, VII, EEI)}
+#: Every model, by the name results record, in mclust's order.
+MODELS: dict[str, CovarianceModel] = {
+    model.name: model
+    for model in (EII, VII, EEI, VEI, EVI, VVI, EEE, VEE, EVE, VVE, EEV, VEV, EVV, VVV)
+}
 #: Every name ``covariance_type`` accepts (names and aliases), to its model.
 COVARIANCE_TYPES: dict[str, CovarianceModel] = {
     **MODELS,
@@ -44,5 +49,22 @@ SKLEARN_TYPES = ("full", "tied", "diag", "spherical")
 
 
 def get_covariance_model(name: str) -> CovarianceModel:
-    """The covariance model for a ``covariance_type`` name or alias (validated before)."""
+    """The covariance model for a ``covariance_type`` name or alias.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`COVARIANCE_TYPES` (callers validate it first, with the
+        message of :func:`bayesgmm.data.check_option`).
+
+    Returns
+    -------
+    CovarianceModel
+
+    Examples
+    --------
+    >>> model = get_covariance_model("VEV")
+    >>> model.description, model.n_parameters(2, 4)
+    ('ellipsoidal, volume and orientation vary, equal shape', 17)
+    """
     return COVARIANCE_TYPES[name]

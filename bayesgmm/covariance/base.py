@@ -11,7 +11,11 @@ model exposes its layout's kernels and its ``estimate`` as methods
 The estimate's contract: ``estimate(nk, scatter, n_features, covariances)`` writes the covariances
 (storage shape) that maximise the expected complete-data log-likelihood under the
 model's constraints, given counts ``nk`` (K,) and the regularised scatter ``scatter``
-(the layout's form, :mod:`bayesgmm.covariance.layout_kernels`).
+(the layout's form, :mod:`bayesgmm.covariance.layout_kernels`). On entry
+``covariances`` holds the previous iteration's estimate, or zeros at a start. Models
+without a closed form iterate (:data:`INNER_TOL`, :data:`INNER_MAX_ITER`), starting
+from the previous estimate when there is one: every inner step then increases the
+expected log-likelihood, so EM stays monotone whatever the number of inner steps.
 """
 
 from __future__ import annotations
@@ -24,7 +28,15 @@ import numpy as np
 from ..kernels.plugins import CompiledPlugin
 from .layouts import Layout
 
-__all__ = ["CovarianceModel", "model_named"]
+__all__ = ["CovarianceModel", "DiagonalMatrices", "model_named", "INNER_TOL", "INNER_MAX_ITER"]
+
+#: An iterative M-step stops when an inner iteration lowers its objective, minus twice
+#: the expected complete-data log-likelihood per observation (its covariance terms,
+#: ``sum_k n_k log|Sigma_k| + tr(W_k Sigma_k^-1)`` over ``n``), by at most this: six
+#: orders below EM's default ``tol`` on the mean log-likelihood, near its rounding.
+INNER_TOL = 1e-12
+#: ... or after this many inner iterations (then EM's next M-step goes on from there).
+INNER_MAX_ITER = 1000
 
 #: Every model made, by name: pickles refer to models by name (so that a pickled
 #: estimator, or a block pass sent to a dask worker, finds the same object).
@@ -118,6 +130,18 @@ class CovarianceModel(CompiledPlugin):
         """Covariances (leading dims allowed) as a ``(..., K, D, D)`` stack."""
         return self.layout.to_full(self.to_storage(covariances), n_components, n_features)
 
+    def from_full(self, full: np.ndarray) -> np.ndarray:
+        """``(..., K, D, D)`` matrices of this model's structure in the shape users see
+        (the inverse of :meth:`to_full`), e.g. mclust's ``sigma`` as ``covariances_``.
+
+        Examples
+        --------
+        >>> from bayesgmm.covariance import get_covariance_model
+        >>> get_covariance_model("diag").from_full(np.array([[[2.0, 0.0], [0.0, 3.0]]]))
+        array([[2., 3.]])
+        """
+        return self.from_storage(np.ascontiguousarray(self.layout.from_full(full)))
+
     def precision_cholesky(self, covariances: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Precision factors, shaped as the covariances; raises CovarianceError."""
         return self._through_storage(self.layout.precision_cholesky, covariances, weights)
@@ -140,3 +164,31 @@ class CovarianceModel(CompiledPlugin):
 
     def __repr__(self) -> str:
         return f"CovarianceModel({self.name!r}: {self.description})"
+
+
+class DiagonalMatrices(CovarianceModel):
+    """A diagonal-layout model reported as (K, D, D) matrices, as mclust's models other
+    than scikit-learn's four are."""
+
+    def covariance_shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
+        return (n_components, n_features, n_features)
+
+    @property
+    def dims(self) -> tuple[str, ...]:
+        return ("component", "feature", "feature_bis")
+
+    def to_storage(self, public: np.ndarray) -> np.ndarray:
+        public = np.asarray(public, dtype=np.float64)
+        diagonal = np.diagonal(public, axis1=-2, axis2=-1)
+        off_diagonal = public - diagonal[..., :, None] * np.eye(public.shape[-1])
+        if np.any(off_diagonal != 0):
+            raise ValueError(
+                f"covariance_type={self.name!r} has axis-aligned (diagonal) matrices; these "
+                "have off-diagonal entries. Pass diagonal matrices, or use a model with "
+                "orientation (e.g. 'VVV')."
+            )
+        return np.ascontiguousarray(diagonal)
+
+    def from_storage(self, stored: np.ndarray) -> np.ndarray:
+        stored = np.asarray(stored)
+        return stored[..., :, None] * np.eye(stored.shape[-1])

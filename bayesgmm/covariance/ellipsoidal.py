@@ -1,20 +1,78 @@
-"""Ellipsoidal models: components with full covariances ``lambda_k D_k A_k D_k^T``.
+r"""Ellipsoidal models: components with full covariances ``lambda_k D_k A_k D_k^T``.
 
-=======  ===========  ==================================  ==============
-model    alias        covariance                          parameters
-=======  ===========  ==================================  ==============
-EEE      tied         ``Sigma`` (one matrix for all)       D (D + 1) / 2
-VVV      full         ``Sigma_k``                          K D (D + 1) / 2
-=======  ===========  ==================================  ==============
+=======  ===========  =================================  =============================
+model    alias        covariance                         parameters
+=======  ===========  =================================  =============================
+EEE      tied         ``lambda D A D^T`` (one matrix)    D (D + 1) / 2
+VEE      -            ``lambda_k D A D^T``               K + (D - 1) + D (D - 1) / 2
+EVE      -            ``lambda D A_k D^T``               1 + K (D - 1) + D (D - 1) / 2
+VVE      -            ``lambda_k D A_k D^T``             K D + D (D - 1) / 2
+EEV      -            ``lambda D_k A D_k^T``             D + K D (D - 1) / 2
+VEV      -            ``lambda_k D_k A D_k^T``           K + (D - 1) + K D (D - 1) / 2
+EVV      -            ``lambda D_k A_k D_k^T``           1 - K + K D (D + 1) / 2
+VVV      full         ``Sigma_k``                        K D (D + 1) / 2
+=======  ===========  =================================  =============================
+
+Every model but EEE (tied) and VVV (full) is reported as (K, D, D) matrices.
+
+M-steps, from the components' regularised scatter matrices ``W_k`` and counts ``n_k``
+(Celeux & Govaert 1995, section 3; Browne & McNicholas 2014):
+
+- EEE ``sum_k W_k / n``; VVV ``W_k / n_k``; EVV ``lambda W_k / |W_k|^(1/D)`` with
+  ``lambda = sum_k |W_k|^(1/D) / n`` (closed forms).
+- Orientation V (EEV, VEV): ``D_k`` are the eigenvectors of ``W_k`` (eigenvalues
+  decreasing, paired with a shape in decreasing order), and ``lambda_k A`` is the
+  diagonal model's estimate on the eigenvalues: EEI's (closed form) for EEV,
+  VEI's iteration for VEV (:mod:`bayesgmm.covariance.diagonal`).
+- VEE: ``C = D A D^T`` and the volumes in turn, ``C ∝ sum_k W_k / lambda_k`` with
+  ``|C| = 1`` and ``lambda_k = tr(W_k C^-1) / (D n_k)``, each the exact maximum given
+  the other (mclust's ``msvee``), from the previous estimate's volumes (at a start:
+  VVV's).
+- EVE, VVE (common orientation, shapes vary): in turn the diagonal model's estimate on
+  the rotated diagonals ``diag(D^T W_k D)`` (EVI's for EVE, VVI's for VVE), and two
+  majorisation-minimisation steps for D (Browne & McNicholas 2014, MM1 with the largest
+  eigenvalue of each ``W_k``, MM2 with the largest ``1 / delta_kj``), each solving an
+  orthogonal Procrustes problem by SVD; from the previous estimate's orientation (the
+  eigenvectors of a generic combination of its covariances, which share them), at a
+  start the eigenvectors of ``sum_k W_k``.
+
+The iterations stop when one lowers the objective by at most
+:data:`~bayesgmm.covariance.base.INNER_TOL` per observation, or after
+:data:`~bayesgmm.covariance.base.INNER_MAX_ITER` inner iterations; every inner step
+increases the expected complete-data log-likelihood, so EM stays monotone.
 """
 
 from __future__ import annotations
 
-from ..kernels.compile import kernel
-from .base import CovarianceModel
-from .layouts import FULL, SHARED_FULL
+import math
 
-__all__ = ["VVV", "EEE"]
+import numpy as np
+
+from ..kernels.compile import inline, kernel
+from .base import INNER_MAX_ITER, INNER_TOL, CovarianceModel
+from .diagonal import (
+    equal_shape_rule,
+    equal_volume_rule,
+    normalise_shape,
+    per_component_rule,
+    pooled_rule,
+)
+from .layouts import FULL, SHARED_FULL
+from .spectral import (
+    compose,
+    log_volume,
+    nearest_orthogonal,
+    rotated_diagonal,
+    symmetric_eigen,
+    trace_of_solve,
+)
+
+__all__ = ["VVV", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV"]
+
+#: Weights of the previous covariances in the combination whose eigenvectors give
+#: their common orientation: ``1 + k g`` (g the golden ratio's fractional part), so
+#: that no two eigenvalues of the combination tie unless every component's do.
+_GOLDEN = 0.6180339887498949
 
 
 @kernel
@@ -37,8 +95,207 @@ def _estimate_eee(nk, scatter, n_features, covariances):
             covariances[i, j] = scatter[i, j] / total
 
 
+@kernel
+def _estimate_evv(nk, scatter, n_features, covariances):
+    """``Sigma_k = lambda W_k / |W_k|^(1/D)``, ``lambda = sum_k |W_k|^(1/D) / n``."""
+    n_components = nk.shape[0]
+    factor = np.empty((n_features, n_features))
+    volumes = np.empty(n_components)
+    total, volume = 0.0, 0.0
+    for k in range(n_components):
+        volumes[k] = math.exp(log_volume(scatter[k], factor))
+        volume += volumes[k]
+        total += nk[k]
+    for k in range(n_components):
+        scale = volume / (total * volumes[k])  # inf, and a failed factor, if W_k is singular
+        for i in range(n_features):
+            for j in range(n_features):
+                covariances[k, i, j] = scale * scatter[k, i, j]
+
+
+@inline
+def _eigen_of_each(scatter, values, vectors):
+    """Eigenvalues (decreasing) and eigenvectors of every ``W_k``."""
+    work = np.empty(scatter.shape[1:])
+    for k in range(scatter.shape[0]):
+        symmetric_eigen(scatter[k], values[k], vectors[k], work)
+
+
+@inline
+def _eigen_orientations(nk, scatter, covariances, volumes_vary):
+    """EEV and VEV: ``D_k`` the eigenvectors of ``W_k``; ``lambda A`` by EEI's rule on
+    the eigenvalues, or ``lambda_k A`` by VEI's (from the previous shape, or EEV's)."""
+    n_components, n_features = nk.shape[0], scatter.shape[1]
+    values = np.empty((n_components, n_features))
+    vectors = np.empty((n_components, n_features, n_features))
+    _eigen_of_each(scatter, values, vectors)
+    deltas = np.empty((n_components, n_features))
+    pooled_rule(nk, values, deltas)
+    if volumes_vary:
+        shape = np.empty(n_features)
+        if covariances[0, 0, 0] > 0.0:  # the previous estimate's shape (shared by all)
+            previous = np.empty(n_features)
+            axes = np.empty((n_features, n_features))
+            symmetric_eigen(covariances[0], previous, axes, np.empty((n_features, n_features)))
+            normalise_shape(previous, shape)
+        else:
+            normalise_shape(deltas[0], shape)
+        equal_shape_rule(nk, values, shape, deltas)
+    for k in range(n_components):
+        compose(vectors[k], deltas[k], covariances[k])
+
+
+@kernel
+def _estimate_eev(nk, scatter, n_features, covariances):
+    """Own orientations, equal volume and shape (closed form)."""
+    _eigen_orientations(nk, scatter, covariances, False)
+
+
+@kernel
+def _estimate_vev(nk, scatter, n_features, covariances):
+    """Own orientations, equal shape, volumes vary (iterative)."""
+    _eigen_orientations(nk, scatter, covariances, True)
+
+
+@kernel
+def _estimate_vee(nk, scatter, n_features, covariances):
+    """``lambda_k C``: the shared ``C`` (``|C| = 1``) and the volumes in turn."""
+    n_components = nk.shape[0]
+    factor = np.empty((n_features, n_features))
+    volumes = np.empty(n_components)
+    total = 0.0
+    for k in range(n_components):
+        total += nk[k]
+        if covariances[0, 0, 0] > 0.0:  # the previous estimate's volumes
+            volumes[k] = math.exp(log_volume(covariances[k], factor))
+        else:  # VVV's
+            volumes[k] = math.exp(log_volume(scatter[k], factor)) / nk[k]
+    shared = np.empty((n_features, n_features))
+    previous = np.inf
+    iteration = 0
+    while True:  # ends on a volume step, so volumes and C go together
+        iteration += 1
+        for i in range(n_features):
+            for j in range(n_features):
+                value = 0.0
+                for k in range(n_components):
+                    value += scatter[k, i, j] / volumes[k]
+                shared[i, j] = value
+        scale = math.exp(-log_volume(shared, factor))  # |C| = 1 ...
+        shared *= scale
+        factor *= 1.0 / math.sqrt(scale)  # ... and its precision factor
+        objective = 0.0
+        for k in range(n_components):
+            volumes[k] = trace_of_solve(scatter[k], factor) / (n_features * nk[k])
+            objective += nk[k] * math.log(volumes[k])
+        objective *= n_features / total  # + D: the traces, n_k D each after this step
+        if not previous - objective > INNER_TOL or iteration >= INNER_MAX_ITER:
+            break
+        previous = objective
+    for k in range(n_components):
+        for i in range(n_features):
+            for j in range(n_features):
+                covariances[k, i, j] = volumes[k] * shared[i, j]
+
+
+@inline
+def _start_orientation(scatter, covariances, orientation):
+    """The previous estimate's common orientation, or at a start that of ``sum_k W_k``."""
+    n_components, n_features = scatter.shape[0], scatter.shape[1]
+    mixed = np.zeros((n_features, n_features))
+    warm = covariances[0, 0, 0] > 0.0
+    for k in range(n_components):
+        if warm:
+            trace = 0.0
+            for d in range(n_features):
+                trace += covariances[k, d, d]
+            mixed += ((1.0 + _GOLDEN * k) / trace) * covariances[k]
+        else:
+            mixed += scatter[k]
+    values = np.empty(n_features)
+    symmetric_eigen(mixed, values, orientation, np.empty((n_features, n_features)))
+
+
+@inline
+def _orientation_gradient(step, scatter, top, orientation, deltas, gradient):
+    """The linear term of MM1 (``step`` 0) or MM2 (``step`` 1) of Browne & McNicholas."""
+    n_components, n_features = deltas.shape
+    gradient[:, :] = 0.0
+    product = np.empty((n_features, n_features))
+    for k in range(n_components):
+        largest_inverse = 0.0
+        for j in range(n_features):
+            largest_inverse = max(largest_inverse, 1.0 / deltas[k, j])
+        for a in range(n_features):
+            for j in range(n_features):
+                value = 0.0
+                for b in range(n_features):
+                    value += scatter[k, a, b] * orientation[b, j]
+                product[a, j] = value
+        for a in range(n_features):
+            for j in range(n_features):
+                if step == 0:  # (W_k - omega_k I) D A_k^-1
+                    gradient[a, j] += (product[a, j] - top[k] * orientation[a, j]) / deltas[k, j]
+                else:  # W_k D (A_k^-1 - alpha_k I)
+                    gradient[a, j] += product[a, j] * (1.0 / deltas[k, j] - largest_inverse)
+
+
+@inline
+def _common_orientation(nk, scatter, covariances, rule):
+    """EVE and VVE: ``D delta_k D^T`` with ``delta_k = rule(diag(D^T W_k D))``."""
+    n_components, n_features = nk.shape[0], scatter.shape[1]
+    values = np.empty((n_components, n_features))
+    vectors = np.empty((n_components, n_features, n_features))
+    _eigen_of_each(scatter, values, vectors)
+    top = values[:, 0].copy()  # the largest eigenvalue of each W_k (MM1)
+    orientation = np.empty((n_features, n_features))
+    _start_orientation(scatter, covariances, orientation)
+    rotated = np.empty((n_components, n_features))
+    deltas = np.empty((n_components, n_features))
+    gradient = np.empty((n_features, n_features))
+    total = 0.0
+    for k in range(n_components):
+        total += nk[k]
+    previous = np.inf
+    iteration = 0
+    while True:  # ends on the rule, so the diagonals and D go together
+        iteration += 1
+        for k in range(n_components):
+            rotated_diagonal(scatter[k], orientation, rotated[k])
+        rule(nk, rotated, deltas)
+        objective = 0.0
+        for k in range(n_components):
+            for j in range(n_features):
+                objective += nk[k] * math.log(deltas[k, j]) + rotated[k, j] / deltas[k, j]
+        objective /= total
+        if not previous - objective > INNER_TOL or iteration >= INNER_MAX_ITER:
+            break
+        previous = objective
+        for step in range(2):
+            _orientation_gradient(step, scatter, top, orientation, deltas, gradient)
+            nearest_orthogonal(gradient, orientation)
+    for k in range(n_components):
+        compose(orientation, deltas[k], covariances[k])
+
+
+@kernel
+def _estimate_eve(nk, scatter, n_features, covariances):
+    """Common orientation, equal volume, shapes vary (iterative)."""
+    _common_orientation(nk, scatter, covariances, equal_volume_rule)
+
+
+@kernel
+def _estimate_vve(nk, scatter, n_features, covariances):
+    """Common orientation, volumes and shapes vary (iterative)."""
+    _common_orientation(nk, scatter, covariances, per_component_rule)
+
+
 def _matrix_count(n_features: int) -> int:
     return n_features * (n_features + 1) // 2
+
+
+def _rotations(n_features: int) -> int:
+    return n_features * (n_features - 1) // 2
 
 
 VVV = CovarianceModel(
@@ -58,4 +315,52 @@ EEE = CovarianceModel(
     count=lambda n_components, n_features: _matrix_count(n_features),
     description="ellipsoidal, equal volume, shape and orientation",
     aliases=("EEE",),
+)
+VEE = CovarianceModel(
+    name="VEE",
+    mclust_name="VEE",
+    layout=FULL,
+    estimate=_estimate_vee,
+    count=lambda k, d: k + (d - 1) + _rotations(d),
+    description="ellipsoidal, volume varies, equal shape and orientation",
+)
+EVE = CovarianceModel(
+    name="EVE",
+    mclust_name="EVE",
+    layout=FULL,
+    estimate=_estimate_eve,
+    count=lambda k, d: 1 + k * (d - 1) + _rotations(d),
+    description="ellipsoidal, shape varies, equal volume and orientation",
+)
+VVE = CovarianceModel(
+    name="VVE",
+    mclust_name="VVE",
+    layout=FULL,
+    estimate=_estimate_vve,
+    count=lambda k, d: k * d + _rotations(d),
+    description="ellipsoidal, volume and shape vary, equal orientation",
+)
+EEV = CovarianceModel(
+    name="EEV",
+    mclust_name="EEV",
+    layout=FULL,
+    estimate=_estimate_eev,
+    count=lambda k, d: d + k * _rotations(d),
+    description="ellipsoidal, equal volume and shape, orientation varies",
+)
+VEV = CovarianceModel(
+    name="VEV",
+    mclust_name="VEV",
+    layout=FULL,
+    estimate=_estimate_vev,
+    count=lambda k, d: k + (d - 1) + k * _rotations(d),
+    description="ellipsoidal, volume and orientation vary, equal shape",
+)
+EVV = CovarianceModel(
+    name="EVV",
+    mclust_name="EVV",
+    layout=FULL,
+    estimate=_estimate_evv,
+    count=lambda k, d: 1 - k + k * _matrix_count(d),
+    description="ellipsoidal, shape and orientation vary, equal volume",
 )

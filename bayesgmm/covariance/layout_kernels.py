@@ -53,6 +53,7 @@ __all__ = [
     "full_factorise",
     "shared_factorise",
     "diagonal_factorise",
+    "upper_precision_factor",
 ]
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -261,7 +262,7 @@ def spherical_statistics(T, data_second, reg, nk, means, scatter):
 
 
 @inline
-def _factorise(covariance, prec):
+def upper_precision_factor(covariance, prec):
     """Upper precision factor ``(L^-1)^T`` of ``covariance = L L^T``; False if not PD."""
     n_features = covariance.shape[0]
     lower = np.zeros((n_features, n_features))
@@ -294,7 +295,7 @@ def _factorise(covariance, prec):
 def full_factorise(covariances, prec):
     """Per-component upper precision factors of (K, D, D) covariances."""
     for k in range(covariances.shape[0]):
-        if not _factorise(covariances[k], prec[k]):
+        if not upper_precision_factor(covariances[k], prec[k]):
             return k
     return NO_FAILURE
 
@@ -302,7 +303,7 @@ def full_factorise(covariances, prec):
 @kernel
 def shared_factorise(covariance, prec):
     """The upper precision factor of the one shared (D, D) covariance."""
-    return NO_FAILURE if _factorise(covariance, prec) else SHARED_FAILURE
+    return NO_FAILURE if upper_precision_factor(covariance, prec) else SHARED_FAILURE
 
 
 @kernel

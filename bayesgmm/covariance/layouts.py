@@ -143,6 +143,17 @@ class Layout:
             covariances = np.broadcast_to(covariances[..., None], (*covariances.shape, n_features))
         return covariances[..., :, None] * np.eye(n_features)
 
+    def from_full(self, full: np.ndarray) -> np.ndarray:
+        """``(..., K, D, D)`` matrices in this layout's storage (the inverse of
+        :meth:`to_full` on matrices that have the layout's structure)."""
+        full = np.asarray(full)
+        if self.shared:
+            return full[..., 0, :, :]
+        if not self.diagonal:
+            return full
+        diagonals = np.diagonal(full, axis1=-2, axis2=-1)
+        return diagonals if self.per_feature else diagonals.mean(axis=-1)
+
     def precision_cholesky(self, covariances: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Precision factors of stored covariances; :class:`CovarianceError` names the
         first component that is not positive definite."""
