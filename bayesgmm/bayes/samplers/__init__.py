@@ -24,16 +24,19 @@ import numpy as np
 from ..density import PosteriorDensity
 from . import advi, numpyro, nutpie, pymc
 from . import map as map_
+from .advi import VARIATIONAL_METHODS, resolve_batch_size
 from .base import RunSettings, chain_starts, limit_blas_threads, start_values
 
 __all__ = [
     "METHODS",
+    "VARIATIONAL_METHODS",
     "NUTS_SAMPLERS",
     "RunSettings",
     "chain_starts",
     "default_nuts_sampler",
     "get_sampler",
     "limit_blas_threads",
+    "resolve_batch_size",
     "resolve_nuts_sampler",
     "run_inference",
     "start_values",
@@ -127,6 +130,7 @@ def run_inference(
     batch_size: Any = None,
     rng: np.random.Generator,
     progressbar: bool = False,
+    progress_delay: float = 0.0,
     density: PosteriorDensity | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Run one inference method on a model from :func:`~bayesgmm.bayes.model.build_model`.
@@ -150,6 +154,8 @@ def run_inference(
     rng : numpy Generator
         Source of every seed, so that a ``random_state`` reproduces the draws.
     progressbar : bool, default=False
+    progress_delay : float, default=0.0
+        Seconds before a bar of our own loops (ADVI's) appears.
     density : PosteriorDensity or None, default=None
         The model's log posterior compiled by numba, for a model exactly as
         :func:`~bayesgmm.bayes.model.build_model` made it: nutpie and the variational
@@ -173,6 +179,7 @@ def run_inference(
         cores=min(chains, os.cpu_count() or 1) if cores is None else cores,
         target_accept=target_accept,
         progressbar=progressbar,
+        progress_delay=progress_delay,
         advi_max_iter=advi_max_iter,
         advi_tol=advi_tol,
         advi_window=advi_window,
