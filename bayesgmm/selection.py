@@ -248,9 +248,7 @@ def select(
     sample_weight : array-like of shape (n_samples,), default=None
         Frequency weights for EM fits.
     progress : bool or None, default=None
-        A progress bar on stderr (rich): None shows it in an interactive terminal or
-        notebook once the selection has run two seconds (not in pipes, logs or tests);
-        True always; False never.
+        A bar on stderr: None in interactive sessions (not pipes, logs, tests) after 2 s.
     estimator_params : dict or None, default=None
         Further constructor arguments for every fit (``reg_covar``, ``n_init``,
         ``draws``, ...).

@@ -200,3 +200,26 @@ def test_allocation_counts_find_the_nonempty_components():
     np.testing.assert_array_equal(counts.sum(1), 100)
     np.testing.assert_array_equal(counts[:, 2], 0)
     np.testing.assert_array_equal(counts[:, 0], 60)  # the clusters are 10 sds apart
+
+
+def test_sparse_mixture_empties_the_surplus_components():
+    """Two clusters eight sds apart, four components with a Dirichlet(0.01) prior: the
+    posterior puts (almost) all its mass on two non-empty components, which come back
+    relabelled at the clusters' means (posterior sd 1/sqrt(80) = 0.11; 0.35 is three)."""
+    import warnings
+
+    from bayesgmm.bayes import sparse_mixture
+
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(-4, 1, (80, 1)), rng.normal(4, 1, (80, 1))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # empty components mix slowly: expected
+        sparse = sparse_mixture(X, 4, draws=300, tune=300, chains=2, cores=1, random_state=0)
+    assert sparse.mode == 2 and sparse.n_nonempty[2] > 0.9
+    np.testing.assert_allclose(sparse.n_nonempty.sum(), 1.0)
+    assert sparse.counts.dims == ("chain", "draw", "component")
+    np.testing.assert_array_equal(sparse.counts.sum("component"), len(X))
+    means = np.sort(sparse.result.means.values[:, 0])
+    np.testing.assert_allclose(means, [-4, 4], atol=0.35)
+    np.testing.assert_allclose(sparse.result.weights.values.sum(), 1.0)
+    assert np.isfinite(sparse.diagnostics["rhat"]) or sparse.n_nonempty[2] == 1.0

@@ -24,6 +24,7 @@ from ..em import GaussianMixture
 from ..result import MixtureResult
 from .density import PosteriorDensity
 from .diagnostics import diagnose, is_converged
+from .loo import LooResult, loo
 from .model import OBSERVED_NAME, PARAMETER_NAMES, WEIGHT_NAME, Standardisation, build_model
 from .predictive import PREDICTIVE_AUTO_MAX, add_model_variables, add_posterior_predictive
 from .priors import Priors
@@ -459,6 +460,24 @@ class BayesianGaussianMixture(MixtureEstimator):
         self.em_, self.model_, self._rng = fitted["em"], fitted["model"], fitted["rng"]
         self.inference_info_ = info
         self.result_ = result
+
+    def loo(self, *, mixture: bool | str = "auto", random_state: Any = None) -> LooResult:
+        """PSIS-LOO, and mixture-IS LOO where Pareto k is high (:func:`bayesgmm.bayes.loo`).
+
+        Parameters
+        ----------
+        mixture : bool or "auto", default="auto"
+            Sample the mixture-IS target when a row's Pareto k exceeds 0.7 ("auto"),
+            always (True) or never (False).
+        random_state : int, numpy Generator or None, default=None
+
+        Returns
+        -------
+        LooResult
+            ``table``: one row per estimator (elpd, se, p_loo, rows with k > 0.7).
+        """
+        self._check_fitted()
+        return loo(self, mixture=mixture, random_state=random_state)
 
     def raw_posterior(self) -> Any:
         """The sampler's draws before relabelling, as an arviz.InferenceData."""

@@ -255,28 +255,23 @@ def build_model(
         ``x0, x1, ...``.
     standardisation : Standardisation or None, default=None
         Centre and scale of the model's working units; None takes them from X
-        (:meth:`Standardisation.from_data`, weighted by ``sample_weight``). Pass ``Standardisation(zeros, ones)`` to
-        state the priors in the data's own units (as simulation-based calibration
-        needs, where data are drawn from the prior).
+        (:meth:`Standardisation.from_data`, weighted by ``sample_weight``). Pass
+        ``Standardisation(zeros, ones)`` to state the priors in the data's own units
+        (as simulation-based calibration needs, where data are drawn from the prior).
     sample_weight : array-like of shape (N,) or None, default=None
-        A weighted likelihood: each row's log-likelihood times its weight (data
-        ``sample_weight``). Integer weights are counts (the posterior of the data with
-        each row repeated that many times); other weights make a pseudo-posterior whose
-        spread is that of ``sum(sample_weight)`` observations, so scaling every weight
-        by c narrows it by ``sqrt(c)``.
+        A weighted likelihood: each row's log-likelihood times its weight (integer
+        weights count rows; see :class:`~bayesgmm.BayesianGaussianMixture`'s Notes).
 
     Returns
     -------
     pymc.Model
         Free variables ``weights`` (component), ``z_means`` (component, feature) and
-        the covariance priors (``z_chol_k``, ``z_chol`` or ``z_sds``) on the
-        standardised scale; deterministics ``means`` and ``covariances`` in the data's
-        units (covariances shaped per type, as scikit-learn shapes
-        ``covariances_``); data ``center``, ``scale``, ``data`` (X) and, if given,
-        ``sample_weight``; the observed mixture ``x`` (observation, feature) in the
-        data's units with the labels summed out, which has a random method, so
-        ``pm.sample_posterior_predictive`` draws from it. Extend it inside
-        ``with model:``.
+        the covariance priors (``z_chol_k``, ``z_chol`` or ``z_sds``), standardised;
+        deterministics ``means`` and ``covariances`` (data units, shaped as
+        scikit-learn's ``covariances_``); data ``center``, ``scale``, ``data`` (X) and
+        ``sample_weight`` (if given); the observed mixture ``x`` (observation, feature;
+        data units, labels summed out) with a random method for
+        ``pm.sample_posterior_predictive``. Extend it inside ``with model:``.
 
     Examples
     --------
@@ -302,28 +297,39 @@ def build_model(
         "observation": np.arange(X.shape[0]),
     }
     with pm.Model(coords=coords) as model:
-        center = pm.Data("center", standard.center, dims="feature")
-        scale = pm.Data("scale", standard.scale, dims="feature")
-        data = pm.Data(DATA_NAME, X, dims=("observation", "feature"))
-        row_weights = None
-        if sample_weight is not None:
-            row_weights = pm.Data(WEIGHT_NAME, sample_weight, dims="observation")
-        weights = pm.Dirichlet(
-            "weights", a=priors.weights_concentration(n_components), dims="component"
-        )
-        z_means = pm.Normal(
-            "z_means", mu=0.0, sigma=priors.means_sigma, dims=("component", "feature")
-        )
-        factor, z_covariances = _covariance_parts(covariance_type, n_components, len(names), priors)
-        pm.Deterministic("means", center + scale * z_means, dims=("component", "feature"))
-        pm.Deterministic(
-            "covariances",
-            data_units(covariance_type, z_covariances, scale),
-            dims=_COVARIANCE_DIMS[covariance_type],
-        )
-        parameters = (weights, z_means, factor, center, scale)
-        _observe(data, parameters, covariance_type, row_weights)
+        _add_variables(X, standard, sample_weight, n_components, covariance_type, priors)
     return model
+
+
+def _add_variables(
+    X: np.ndarray,
+    standard: Standardisation,
+    sample_weight: np.ndarray | None,
+    n_components: int,
+    covariance_type: str,
+    priors: Priors,
+) -> None:
+    """The model's data, priors, deterministics and observed mixture (inside the model)."""
+    import pymc as pm
+
+    center = pm.Data("center", standard.center, dims="feature")
+    scale = pm.Data("scale", standard.scale, dims="feature")
+    data = pm.Data(DATA_NAME, X, dims=("observation", "feature"))
+    row_weights = None
+    if sample_weight is not None:
+        row_weights = pm.Data(WEIGHT_NAME, sample_weight, dims="observation")
+    weights = pm.Dirichlet(
+        "weights", a=priors.weights_concentration(n_components), dims="component"
+    )
+    z_means = pm.Normal("z_means", mu=0.0, sigma=priors.means_sigma, dims=("component", "feature"))
+    factor, z_covariances = _covariance_parts(covariance_type, n_components, X.shape[1], priors)
+    pm.Deterministic("means", center + scale * z_means, dims=("component", "feature"))
+    pm.Deterministic(
+        "covariances",
+        data_units(covariance_type, z_covariances, scale),
+        dims=_COVARIANCE_DIMS[covariance_type],
+    )
+    _observe(data, (weights, z_means, factor, center, scale), covariance_type, row_weights)
 
 
 def standardised_data(model: Any) -> np.ndarray:

@@ -142,10 +142,9 @@ def run_inference(
     starts : list of dict
         One start (untransformed values, :func:`start_values`) per chain; nutpie, the
         variational methods and MAP use the first.
-    draws, tune, chains : int
-        Draws kept and tuning steps per chain; chains (ADVI: ``draws * chains`` draws).
-    cores : int or None, default=None
-        Chains run in parallel (None: ``min(chains, os.cpu_count())``).
+    draws, tune, chains, cores : int
+        Draws kept and tuning steps per chain; chains (ADVI: ``draws * chains`` draws);
+        chains in parallel (None: ``min(chains, os.cpu_count())``).
     nuts_sampler : {"auto", "pymc", "nutpie", "numpyro"}, default="auto"
     target_accept : float, default=0.8
     advi_max_iter, advi_tol, advi_window, advi_learning_rate, batch_size
@@ -153,9 +152,8 @@ def run_inference(
         and rows per step (:func:`~bayesgmm.bayes.samplers.advi.fit_variational`).
     rng : numpy Generator
         Source of every seed, so that a ``random_state`` reproduces the draws.
-    progressbar : bool, default=False
-    progress_delay : float, default=0.0
-        Seconds before a bar of our own loops (ADVI's) appears.
+    progressbar, progress_delay : bool, float, default=False, 0.0
+        The sampler's bar, and the seconds before a bar of our own loops (ADVI's) shows.
     density : PosteriorDensity or None, default=None
         The model's log posterior compiled by numba, for a model exactly as
         :func:`~bayesgmm.bayes.model.build_model` made it: nutpie and the variational

@@ -658,10 +658,8 @@ def fit_variational(
     rng : numpy Generator
     density : PosteriorDensity or None, default=None
         The model's numba log posterior, evaluated instead of compiling the PyMC graph.
-    progressbar : bool, default=False
-        A rich bar of the steps and the criterion's last change, shown once the fit has
-        run ``progress_delay`` seconds.
-    progress_delay : float, default=0.0
+    progressbar, progress_delay : bool, float, default=False, 0.0
+        A rich bar of the steps and the criterion's change, after ``progress_delay`` s.
 
     Returns
     -------
@@ -698,24 +696,40 @@ def fit_variational(
         check, info = _optimise(
             gradient, mean, method == "fullrank_advi", rng=rng, bar=bar, **steps
         )
+    _check_and_warn(gradient, check, info, method, max_iter, tol)
+    info.update(
+        seconds_compile=compiled - started,
+        seconds_optimise=time.perf_counter() - compiled,
+    )
+    idata = posterior_idata(model, _draws(parameters, check.mean, check.precision, n_draws, rng))
+    return idata, info
+
+
+def _check_and_warn(
+    gradient: _Gradient,
+    check: _WindowConvergence,
+    info: dict,
+    method: str,
+    max_iter: int,
+    tol: float,
+) -> None:
+    """A minibatch fit that met the stopping rule must pass the full-data check; fill
+    ``info`` (converged, change, batch_size, mean, precision) and warn if not converged."""
+    batch = gradient.batch_size
     if batch is not None and check.converged:
         info["full_data_check"] = _full_data_check(gradient, check, method == "fullrank_advi")
         check.converged = info["full_data_check"]["passed"]
+        if not check.converged:
+            _warn_full_data_check(method, batch, info["full_data_check"])
+    elif not check.converged:
+        _warn_not_converged(method, max_iter, check.change, tol)
     info.update(
         converged=check.converged,
         change=check.change,
         batch_size=batch,
-        seconds_compile=compiled - started,
-        seconds_optimise=time.perf_counter() - compiled,
         mean=check.mean,
         precision=check.precision,
     )
-    idata = posterior_idata(model, _draws(parameters, check.mean, check.precision, n_draws, rng))
-    if "full_data_check" in info and not check.converged:
-        _warn_full_data_check(method, batch, info["full_data_check"])
-    elif not check.converged:
-        _warn_not_converged(method, max_iter, check.change, tol)
-    return idata, info
 
 
 def _full_data_check(gradient: _Gradient, check: _WindowConvergence, full_rank: bool) -> dict:
@@ -765,19 +779,19 @@ def _warn_full_data_check(method: str, batch: int, result: dict) -> None:
         "the full data's: the minibatches' noise biased it. Raise batch_size, or use "
         "batch_size=None.",
         SamplerWarning,
-        stacklevel=7,
+        stacklevel=8,
     )
 
 
 def _warn_not_converged(method: str, max_iter: int, change: float, tol: float) -> None:
-    # stacklevel: the caller of BayesianGaussianMixture.fit, through fit_variational,
-    # run, run_inference and the estimator's _infer
+    # stacklevel: the caller of BayesianGaussianMixture.fit, through _check_and_warn,
+    # fit_variational, run, run_inference and the estimator's _infer
     warnings.warn(
         f"{method} did not converge in {max_iter} steps: the window-averaged "
         f"approximation still moved by {change:.3g} standard deviations "
         f"(tolerance {tol:g}). Raise advi_max_iter or advi_tol, or use method='nuts'.",
         SamplerWarning,
-        stacklevel=7,
+        stacklevel=8,
     )
 
 
