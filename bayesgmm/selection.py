@@ -191,7 +191,7 @@ def _fit_one(
             covariance_type=covariance_type,
             method=method,
             random_state=random_state,
-            **params,
+            **{"progressbar": False, **params},  # one bar, select's, unless asked
         )
         fit_kwargs = {}
     with warnings.catch_warnings(record=True) as caught:
