@@ -238,7 +238,23 @@ def report(case, records, n_divergent, seconds, args):
         f"{np.sqrt(0.09 / args.sims):.3f})",
         flush=True,
     )
+    print(_width_summary(records), flush=True)
     return summary
+
+
+def _width_summary(records) -> str:
+    """ADVI's posterior sds against NUTS's on the same data sets: the median over
+    quantities of each quantity's median ratio, and its range."""
+    parts = []
+    for method in ("advi", "fullrank_advi"):
+        ratios = [
+            np.median(np.divide(records[method]["sd"][key], records["nuts"]["sd"][key]))
+            for key in records["nuts"]["sd"]
+        ]
+        parts.append(
+            f"{method} {np.median(ratios):.2f} ({np.min(ratios):.2f}-{np.max(ratios):.2f})"
+        )
+    return "sd / NUTS sd, median over quantities (range): " + "; ".join(parts)
 
 
 def main() -> None:
