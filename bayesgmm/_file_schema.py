@@ -42,7 +42,14 @@ __all__ = [
 
 PARAMETER_GROUP = "bayesgmm"
 #: The InferenceData groups a Bayesian result may hold, in the order they are written.
-POSTERIOR_GROUPS = ("posterior", "sample_stats", "log_likelihood", "observed_data", "constant_data")
+POSTERIOR_GROUPS = (
+    "posterior",
+    "posterior_predictive",
+    "sample_stats",
+    "log_likelihood",
+    "observed_data",
+    "constant_data",
+)
 
 #: Coarsest unit roundoff of a stored model: EM fits may run in float32 (2**-24).
 _UNIT_ROUNDOFF = 2.0**-24
@@ -53,6 +60,7 @@ _COORDINATE_KINDS = {
     "draw": _INT,
     "observation": _INT,
     "iteration": _INT,
+    "cholesky_entry": _INT,
     "feature": _STR,
     "feature_bis": _STR,
 }
@@ -110,7 +118,17 @@ def _schema(covariance_type: str) -> dict[str, dict[str, _Spec]]:
             "weights": _Spec(((*draw, "component"),), floats, True),
             "means": _Spec(((*draw, "component", "feature"),), floats, True),
             "covariances": _Spec(((*draw, *native),), floats, True),
+            # the model's free variables on its standardised scale (z_means, z_sds, z_chol)
+            "*": _Spec(
+                (
+                    (*draw, "component", "feature"),
+                    (*draw, "component"),
+                    (*draw, "cholesky_entry"),
+                ),
+                floats,
+            ),
         },
+        "posterior_predictive": {"*": _Spec(((*draw, "observation", "feature"),), floats)},
         "sample_stats": {
             "label_permutation": _Spec(((*draw, "component"),), (_INT,)),
             "*": _Spec((draw, (*draw, "component")), numbers),
@@ -305,6 +323,11 @@ def check_layout(
             _check_sizes(field, variable, sizes, header)
     if sizes.get("feature_bis", sizes.get("feature")) != sizes.get("feature"):
         raise Problem("its dimensions 'feature' and 'feature_bis' differ in length")
+    n_features = sizes.get("feature", 0)
+    if sizes.get("cholesky_entry", n_features * (n_features + 1) // 2) != (
+        n_features * (n_features + 1) // 2
+    ):
+        raise Problem("its packed Cholesky factors ('cholesky_entry') are not D (D + 1) / 2 long")
     return sizes
 
 

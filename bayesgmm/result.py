@@ -318,8 +318,8 @@ class MixtureResult:
                     f"X has columns {list(data.feature_names)}, but the model was fitted on "
                     f"{self.feature_names}. Pass the same columns in the same order."
                 )
-        index = getattr(X, "index", None)
-        return data.X, index
+        index = getattr(X, "index", None)  # a DataFrame's; a list's is a method
+        return data.X, None if callable(index) else index
 
     def _weighted_log_prob(self, X: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore"):
@@ -596,6 +596,117 @@ class MixtureResult:
             name="log_likelihood",
         )
 
+    # ------------------------------------------------------------------ label-invariant
+    def predictive_density(self, X: Any, *, ci_prob: float = 0.94) -> xr.Dataset:
+        """Density of the fitted mixture at each row of X, with a credible band.
+
+        The mixture density ``p(x | theta) = sum_k w_k N(x | mu_k, Sigma_k)`` does not
+        depend on how the components are numbered, so its band needs no relabelling.
+
+        Parameters
+        ----------
+        X : array-like of shape (N, D)
+        ci_prob : float, default=0.94
+            Probability mass of the equal-tailed credible interval over the draws.
+
+        Returns
+        -------
+        xarray.Dataset
+            dims ``(observation,)``: ``mean`` (the posterior predictive density, the
+            mean of ``p(x | theta_s)`` over the draws: ``exp(log_prob(X))``), ``lower``
+            and ``upper`` (its ``ci_prob`` band over the draws). An EM fit is one draw:
+            the three are its plug-in density.
+
+        Examples
+        --------
+        >>> result = MixtureResult(weights=np.ones(1), means=np.zeros((1, 1)),
+        ...                        covariances=np.ones(1), covariance_type="spherical")
+        >>> float(result.predictive_density([[0.0]])["mean"][0]).__round__(4)
+        0.3989
+        """
+        X, index = self._check(X)
+        tail = (1.0 - _checked_ci_prob(ci_prob)) / 2.0
+        draws = _compiled_draws(self)
+        out = np.empty((3, len(X)))
+        block = max(1, _DRAW_BLOCK_ELEMENTS // draws[0].shape[0])
+        for start in range(0, len(X), block):
+            rows = slice(start, min(start + block, len(X)))
+            density = np.exp(_kernel_log_likelihood(draws, X[rows]))  # (S, B)
+            out[0, rows] = density.mean(axis=0)
+            out[1:, rows] = np.quantile(density, [tail, 1.0 - tail], axis=0)
+        coords = self._observation_coords(len(X), index)
+        dims = ("observation",)
+        return xr.Dataset(
+            {"mean": (dims, out[0]), "lower": (dims, out[1]), "upper": (dims, out[2])},
+            coords=coords,
+            attrs={
+                "ci_prob": float(ci_prob),
+                "description": f"posterior mean and {ci_prob:.0%} equal-tailed credible "
+                "interval of the mixture density over the posterior draws",
+            },
+        )
+
+    def co_clustering(
+        self, X: Any, *, rows: Any = None, max_draws: int | None = 1000
+    ) -> xr.DataArray:
+        """Posterior probability that two rows belong to the same component.
+
+        ``P(z_i = z_j | data) = E[sum_k r_ik(theta) r_jk(theta)]`` over the posterior
+        (given theta the two labels are independent), 1 on the diagonal. It does not
+        depend on how the components are numbered, so it needs no relabelling; with an
+        overfitted K (a sparse mixture) it shows the clusters whatever their number.
+
+        Parameters
+        ----------
+        X : array-like of shape (N, D)
+        rows : array-like of int or bool, or None, default=None
+            The rows to compare (all when None): the matrix is ``len(rows)`` squared.
+        max_draws : int or None, default=1000
+            Draws used, thinned evenly (None: every draw); the Monte Carlo error of an
+            entry is at most ``0.5 / sqrt(max_draws)``.
+
+        Returns
+        -------
+        xarray.DataArray
+            dims ``(observation, observation_bis)``.
+
+        Examples
+        --------
+        >>> result = MixtureResult(weights=np.full(2, 0.5), means=np.array([[-5.0], [5.0]]),
+        ...                        covariances=np.ones(2), covariance_type="spherical")
+        >>> result.co_clustering([[-5.0], [-4.0], [5.0]]).values.round(3)
+        array([[1., 1., 0.],
+               [1., 1., 0.],
+               [0., 0., 1.]])
+        """
+        X, index = self._check(X)
+        positions = np.arange(len(X)) if rows is None else np.arange(len(X))[np.asarray(rows)]
+        X = X[positions]
+        weights, means, prec_chol = self._posterior_draws()
+        stride = 1 if max_draws is None else max(1, -(-len(weights) // int(max_draws)))
+        chosen = np.arange(0, len(weights), stride)
+        n, k = len(X), self.n_components
+        total = np.zeros((n, n))
+        block = max(1, _DRAW_BLOCK_ELEMENTS // (n * k))
+        for start in range(0, len(chosen), block):
+            part = chosen[start : start + block]
+            with np.errstate(divide="ignore"):
+                weighted = self._model.log_density(X, means[part], prec_chol[part])
+                weighted = weighted + np.log(weights[part])[:, None, :]
+            resp = np.exp(gaussian.log_mixture_density(weighted)[1])  # (S, n, K)
+            flat = resp.transpose(1, 0, 2).reshape(n, -1)
+            total += flat @ flat.T
+        total /= len(chosen)
+        total[positions[:, None] == positions[None, :]] = 1.0
+        labels = np.asarray(index)[positions] if index is not None else positions
+        return xr.DataArray(
+            total,
+            dims=("observation", "observation_bis"),
+            coords={"observation": labels, "observation_bis": labels},
+            name="co_clustering",
+            attrs={"n_draws": len(chosen)},
+        )
+
     def _posterior_summary(self, X: np.ndarray, tail: float | None) -> np.ndarray:
         """(N, S, K): posterior mean responsibilities, and with ``tail`` the equal-tailed
         bounds ``tail`` and ``1 - tail`` (S = 3), over blocks of rows."""
@@ -770,6 +881,13 @@ class MixtureResult:
         return "\n".join(lines)
 
 
+def _checked_ci_prob(ci_prob: Any) -> float:
+    ci_prob = float(ci_prob)
+    if not 0.0 < ci_prob < 1.0:
+        raise ValueError(f"ci_prob must be in the open interval (0, 1); got {ci_prob}.")
+    return ci_prob
+
+
 def _compiled_draws(result: MixtureResult) -> tuple:
     """Every posterior draw as the compiled kernel takes it (cached per posterior).
 
@@ -910,9 +1028,4 @@ def load(path: str | os.PathLike) -> MixtureResult:
 
 def _tail_probability(ci_prob: float | None) -> float | None:
     """The lower tail ``(1 - ci_prob) / 2`` of an equal-tailed interval (None: no interval)."""
-    if ci_prob is None:
-        return None
-    ci_prob = float(ci_prob)
-    if not 0.0 < ci_prob < 1.0:
-        raise ValueError(f"ci_prob must be in the open interval (0, 1); got {ci_prob}.")
-    return (1.0 - ci_prob) / 2.0
+    return None if ci_prob is None else (1.0 - _checked_ci_prob(ci_prob)) / 2.0

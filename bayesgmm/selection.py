@@ -14,8 +14,6 @@ the numbers differ only in sign.
 from __future__ import annotations
 
 import logging
-import sys
-import time
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -36,39 +34,6 @@ CRITERIA = ("bic", "aic", "icl")
 #: Methods that make Bayesian fits, ranked by LOO.
 BAYES_METHODS = ("nuts", "advi", "fullrank_advi", "map")
 _METHODS = ("em", *BAYES_METHODS)
-
-
-class _Progress:
-    """A one-line text progress bar on stderr (only when asked for)."""
-
-    def __init__(self, total: int, label: str, enabled: bool, stream: Any = None) -> None:
-        self.total = total
-        self.label = label
-        self.enabled = enabled
-        self.stream = stream if stream is not None else sys.stderr
-        self.done = 0
-        self.start = time.perf_counter()
-
-    def update(self, what: str) -> None:
-        self.done += 1
-        if not self.enabled:
-            return
-        elapsed = time.perf_counter() - self.start
-        if not getattr(self.stream, "isatty", lambda: False)():
-            if self.done == self.total:  # no carriage returns into logs and pipes
-                self.stream.write(f"{self.label}: {self.total} fits in {elapsed:.1f}s\n")
-                self.stream.flush()
-            return
-        width = 24
-        filled = int(round(width * self.done / self.total))
-        line = (
-            f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] "
-            f"{self.done}/{self.total} {what:<18} {elapsed:6.1f}s"
-        )
-        self.stream.write(line)
-        if self.done == self.total:
-            self.stream.write("\n")
-        self.stream.flush()
 
 
 @dataclass
@@ -226,7 +191,7 @@ def _fit_one(
             covariance_type=covariance_type,
             method=method,
             random_state=random_state,
-            **params,
+            **{"progressbar": False, **params},  # one bar, select's, unless asked
         )
         fit_kwargs = {}
     with warnings.catch_warnings(record=True) as caught:
@@ -252,7 +217,7 @@ def select(
     method: str = "em",
     random_state: Any = 0,
     sample_weight: Any = None,
-    progress: bool = False,
+    progress: bool | None = None,
     estimator_params: dict[str, Any] | None = None,
 ) -> SelectionResult:
     """Fit every (number of components, covariance type) pair and choose the best.
@@ -282,8 +247,8 @@ def select(
         Passed to every fit, so each candidate starts from the same seed.
     sample_weight : array-like of shape (n_samples,), default=None
         Frequency weights for EM fits.
-    progress : bool, default=False
-        Show a progress bar on stderr.
+    progress : bool or None, default=None
+        A bar on stderr: None in interactive sessions (not pipes, logs, tests) after 2 s.
     estimator_params : dict or None, default=None
         Further constructor arguments for every fit (``reg_covar``, ``n_init``,
         ``draws``, ...).
@@ -336,23 +301,26 @@ def _fit_grid(
     random_state: Any,
     sample_weight: Any,
     params: dict[str, Any],
-    progress: bool,
+    progress: bool | None,
 ) -> tuple[list[dict[str, Any]], dict[tuple[str, int], Any]]:
     """Fit every candidate: the table's rows and the fitted estimators."""
-    bar = _Progress(len(ks) * len(types), "select", progress)
+    from .bayes.progress import DelayedProgress, resolve_progress
+
+    enabled, delay = resolve_progress(progress)
     rows, estimators = [], {}
-    for covariance_type in types:
-        for k in ks:
-            estimator, texts, error = _fit_one(
-                X, k, covariance_type, method, random_state, sample_weight, params
-            )
-            bar.update(f"{covariance_type} K={k}")
-            if estimator is not None:
-                estimators[(covariance_type, k)] = estimator
-            row = _candidate_row(X, covariance_type, k, estimator, texts, error)
-            if row["note"]:
-                logger.info("select %s K=%d: %s", covariance_type, k, row["note"])
-            rows.append(row)
+    with DelayedProgress(len(ks) * len(types), "select", enabled, delay) as bar:
+        for covariance_type in types:
+            for k in ks:
+                estimator, texts, error = _fit_one(
+                    X, k, covariance_type, method, random_state, sample_weight, params
+                )
+                bar.advance(f"{covariance_type} K={k}")
+                if estimator is not None:
+                    estimators[(covariance_type, k)] = estimator
+                row = _candidate_row(X, covariance_type, k, estimator, texts, error)
+                if row["note"]:
+                    logger.info("select %s K=%d: %s", covariance_type, k, row["note"])
+                rows.append(row)
     return rows, estimators
 
 

@@ -25,6 +25,10 @@ bayes = BayesianGaussianMixture(
     K, covariance_type=TYPE, method="nuts", random_state=0, **sampling
 ).fit(X)
 
+# the Bayesian fit starts from GaussianMixture(K, ..., random_state=0), this very EM fit,
+# and keeps its numbering: component k is the same eruption type in both tables
+print("EM weights:      ", em.weights_.round(3))
+print("posterior means: ", bayes.weights_.round(3))
 comparison = compare(em, bayes, X)
 print(comparison)
 

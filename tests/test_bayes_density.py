@@ -22,7 +22,7 @@ from scipy.stats import multivariate_normal  # noqa: E402
 
 from bayesgmm.bayes.density import PosteriorDensity  # noqa: E402
 from bayesgmm.bayes.likelihood import MixtureLogp  # noqa: E402
-from bayesgmm.bayes.model import build_model  # noqa: E402
+from bayesgmm.bayes.model import build_model, standardised_data  # noqa: E402
 from bayesgmm.bayes.priors import Priors  # noqa: E402
 from bayesgmm.datasets import make_mixture  # noqa: E402
 
@@ -130,7 +130,7 @@ def test_density_equals_pymc_model(covariance_type, k, d):
     truth = make_mixture(150, k, d, random_state=4)
     priors = Priors(weights_alpha=1.5, means_sigma=1.8, lkj_eta=2.5, sd_alpha=2.2, sd_beta=1.7)
     model = build_model(truth.X, k, covariance_type, priors)
-    density = PosteriorDensity(model["z"].get_value(), k, covariance_type, priors)
+    density = PosteriorDensity(standardised_data(model), k, covariance_type, priors)
     reference = _pymc_reference(model)
     rng = np.random.default_rng(5)
     thetas = [0.5 * rng.normal(size=density.n_dim) for _ in range(3)]

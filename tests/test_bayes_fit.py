@@ -20,6 +20,7 @@ import warnings
 import arviz as az
 import numpy as np
 import pytest
+from scipy import stats
 
 from bayesgmm import BayesianGaussianMixture, GaussianMixture, load
 from bayesgmm.bayes import (
@@ -191,6 +192,30 @@ def test_chains_started_at_permuted_labels_are_relabelled():
     assert info["n_permuted"] == 300  # exactly the swapped chain's draws
 
 
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_advi_recovers_every_part(covariance_type):
+    """Mean-field ADVI: converged, the truth within one asymptotic sd (module docstring).
+    Its sds are at most the posterior's (a mean-field optimum matches the conditional
+    precisions, 1/sqrt(H_jj) <= the marginal sd) and not below half of them here, where
+    the components are far apart and their parameters nearly uncorrelated."""
+    X, bgmm = _fit(covariance_type, method="advi", draws=250)
+    assert bgmm.converged_, bgmm.inference_info_
+    _assert_recovers_the_truth(bgmm, covariance_type, check_sd=False)
+    _, sd = _posterior(bgmm)
+    expected_sd = _asymptotic_sd(covariance_type)
+    for name in ("weights", "means", "covariances"):
+        informed = expected_sd[name] > 0
+        ratio = sd[name].values[informed] / expected_sd[name][informed]
+        assert np.all((0.5 < ratio) & (ratio < 1.33)), (name, ratio)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_fullrank_advi_recovers_every_part(covariance_type):
+    X, bgmm = _fit(covariance_type, method="fullrank_advi", draws=300)
+    assert bgmm.converged_, bgmm.inference_info_
+    _assert_recovers_the_truth(bgmm, covariance_type)
+
+
 def test_advi_recovers_the_means():
     """ADVI from the EM start meets its convergence criterion and puts every mean
     within 0.15 (data units; cluster sds 0.7 to 2, 100 points each) of the truth, and
@@ -212,7 +237,7 @@ def test_fullrank_advi_recovers_the_posterior():
     _assert_recovers_the_truth(bgmm, "full")
 
 
-@pytest.mark.parametrize("covariance_type", ["full", "spherical"])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_map_recovers_the_truth(covariance_type):
     """MAP through the estimator: one draw, at the sample moments (the truth here) up to
     the prior's pull (about 0.2 sd, module docstring), inside half an asymptotic sd."""
@@ -299,8 +324,186 @@ def test_nutpie_recovers_the_truth(covariance_type):
 
 
 @pytest.mark.slow
-def test_pymc_sampler_recovers_the_truth():
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_pymc_sampler_recovers_the_truth(covariance_type):
     """PyMC's own NUTS on the PyMC model (no numba log posterior) reaches the same."""
-    X, bgmm = _fit("full", **PYMC)
+    X, bgmm = _fit(covariance_type, **PYMC)
     assert bgmm.inference_info_["sampler"] == "pymc"
-    _assert_recovers_the_truth(bgmm, "full")
+    _assert_recovers_the_truth(bgmm, covariance_type)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_numpyro_sampler_recovers_the_truth(covariance_type):
+    pytest.importorskip("numpyro")
+    X, bgmm = _fit(covariance_type, **{**SMALL, "nuts_sampler": "numpyro"})
+    assert bgmm.inference_info_["sampler"] == "numpyro"
+    _assert_recovers_the_truth(bgmm, covariance_type)
+
+
+# ---------------------------------------------------------------- posterior predictive
+
+
+def test_posterior_predictive_group_feeds_plot_ppc_and_plot_loo_pit(fits):
+    """Issue 20 item 1: the group is there (chain, draw, observation, feature, data
+    units), az.plot_ppc and az.plot_loo_pit draw it, and the LOO-PIT of a well-specified
+    model is uniform (Kolmogorov-Smirnov, per feature)."""
+    import matplotlib
+
+    from bayesgmm.bayes.loo import loo_pit_log_weights
+
+    matplotlib.use("Agg")
+    X, bgmm = _cached_fit(fits, "full")
+    idata = bgmm.result_.posterior
+    predictive = idata.posterior_predictive["x"]
+    assert predictive.dims == ("chain", "draw", "observation", "feature")
+    assert predictive.shape == (2, 300, len(X), 2)
+    np.testing.assert_allclose(
+        predictive.mean(("chain", "draw", "observation")), X.mean(0), atol=0.3
+    )
+    az.plot_ppc(idata, num_pp_samples=20)
+    weights = loo_pit_log_weights(idata)
+    az.plot_loo_pit(idata, y="x", log_weights=weights)
+    pit = az.loo_pit(idata, y="x", log_weights=weights)
+    for feature in range(2):
+        assert stats.kstest(pit[:, feature], "uniform").pvalue > 1e-3
+
+
+def test_pymcs_own_posterior_predictive_runs_on_the_fit(fits):
+    """The documented way to extend the model: PyMC's forward sampling finds every
+    variable in the posterior (none resampled from the prior) and draws data-unit rows
+    from the same distribution as our own sampler."""
+    import pymc as pm
+
+    X, bgmm = _cached_fit(fits, "full")
+    with bgmm.model_:
+        theirs = pm.sample_posterior_predictive(
+            bgmm.result_.posterior, random_seed=0, progressbar=False
+        ).posterior_predictive["x"]
+    ours = bgmm.result_.posterior.posterior_predictive["x"]
+    assert theirs.dims == ours.dims and theirs.shape == ours.shape
+    rows = [values.values.reshape(-1, 2) for values in (theirs, ours)]
+    sd = rows[1].std(axis=0)
+    # two samples of 120,000 rows (correlated only through the shared draws)
+    np.testing.assert_array_less(np.abs(rows[0].mean(0) - rows[1].mean(0)), 0.05 * sd)
+    np.testing.assert_allclose(rows[0].std(axis=0), sd, rtol=0.02)
+
+
+def test_sample_posterior_predictive_adds_the_group_on_demand():
+    X, bgmm = _fit("spherical", draws=40, tune=40, compute_posterior_predictive=False)
+    assert "posterior_predictive" not in bgmm.result_.posterior.groups()
+    group = bgmm.sample_posterior_predictive(random_state=1)
+    assert bgmm.result_.posterior.posterior_predictive["x"].equals(group["x"])
+    again = bgmm.sample_posterior_predictive(random_state=1)
+    np.testing.assert_array_equal(again["x"], group["x"])
+
+
+def test_bayesian_components_keep_their_em_starts_numbering(fits):
+    """Issue 20 item 5: component k of the posterior is component k of the EM start (the
+    user's GaussianMixture with the same random_state), not a renumbering of it."""
+    from scipy.optimize import linear_sum_assignment
+
+    from bayesgmm.bayes.relabel import kl_cost
+
+    X, bgmm = _cached_fit(fits, "full")
+    em = GaussianMixture(2, covariance_type="full", random_state=0).fit(X)
+    np.testing.assert_array_equal(bgmm.em_.means_, em.means_)
+    cost = kl_cost(bgmm.means_, bgmm.covariances_, em.means_, em.covariances_)
+    rows, cols = linear_sum_assignment(cost)
+    np.testing.assert_array_equal(cols, rows)
+
+
+def test_mixture_loo_agrees_with_exact_loo_where_psis_fails():
+    """An outlier makes PSIS-LOO unreliable (Pareto k > 0.7; here 0.7 nats too high).
+    Mixture IS, from one more sampler run, estimates that row's log p(y_i | y_-i) as
+    refitting without it does (8000 draws; the Monte Carlo error of each estimate of
+    this tail density is about 0.1 nats over runs and seeds, hence 0.35), closer than
+    PSIS; on the rows where PSIS is reliable (k < 0.5) the two agree to their Monte Carlo
+    error (a few hundredths of a nat on average)."""
+    from bayesgmm.bayes.loo import loo
+
+    rng = np.random.default_rng(1)
+    X = np.concatenate([rng.normal(-3, 1, (60, 2)), rng.normal(3, 1, (60, 2)), [[0.0, 9.0]]])
+    options = {"covariance_type": "full", "draws": 2000, "tune": 500, "cores": 1}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = BayesianGaussianMixture(2, chains=2, random_state=0, **options).fit(X)
+        result = loo(fit, random_state=0)  # "auto": k > 0.7 for the outlier
+        exact = BayesianGaussianMixture(2, chains=4, random_state=0, **options)
+        exact = exact.fit(X[:-1]).score_samples(X[-1:])[0]
+    pointwise = result.pointwise
+    outlier = pointwise.iloc[-1]
+    assert outlier["pareto_k"] > 0.7 and result.mixture_info["divergences"] == 0
+    assert abs(outlier["elpd_mixture"] - exact) < 0.35
+    assert abs(outlier["elpd_mixture"] - exact) < abs(outlier["elpd_psis"] - exact)
+    easy = pointwise["pareto_k"] < 0.5
+    difference = pointwise["elpd_mixture"][easy] - pointwise["elpd_psis"][easy]
+    assert difference.abs().mean() < 0.05
+    table = result.table
+    assert list(table.index) == ["psis", "mixture_is"]
+    assert table.loc["mixture_is", "rows_k_above_0.7"] >= 1
+
+
+# ---------------------------------------------------------------- environment, progress
+
+
+@pytest.mark.parametrize("method", ["advi", "map"])
+def test_fits_leave_the_thread_environment_as_they_found_it(monkeypatch, method):
+    """Issue 15 item 14: OMP/OPENBLAS/MKL_NUM_THREADS were left at 1 after a fit."""
+    import os
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    _fit("diag", method=method, draws=20)
+    assert os.environ["OMP_NUM_THREADS"] == "3"
+    assert "OPENBLAS_NUM_THREADS" not in os.environ and "MKL_NUM_THREADS" not in os.environ
+
+
+def test_worker_thread_environment_is_restored_by_the_last_of_several_threads(monkeypatch):
+    """Two threads hold the worker environment and leave in the opposite order of
+    arrival: the variables stay at 1 while either holds them, and are restored after."""
+    import os
+    import threading
+
+    from bayesgmm.bayes.samplers.base import worker_blas_threads
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    first_in, second_in, first_may_leave = threading.Event(), threading.Event(), threading.Event()
+    seen = []
+
+    def first():
+        with worker_blas_threads():
+            first_in.set()
+            second_in.wait()
+            first_may_leave.wait()
+        seen.append(os.environ.get("OMP_NUM_THREADS"))  # the second still holds it
+
+    def second():
+        first_in.wait()
+        with worker_blas_threads():
+            second_in.set()
+            first_may_leave.set()
+            while len(seen) < 1:
+                pass
+        seen.append(os.environ.get("OMP_NUM_THREADS"))
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert seen == ["1", "4"]
+    assert "MKL_NUM_THREADS" not in os.environ
+
+
+def test_progress_bars_are_off_by_default_in_tests_and_on_when_asked(capsys):
+    """progressbar=None resolves to "interactive session", which a test is not; True
+    draws ADVI's bar of steps on stderr."""
+    _fit("spherical", method="advi", draws=20)
+    assert capsys.readouterr().err == ""
+    _fit("spherical", method="advi", draws=20, progressbar=True)
+    assert "advi" in capsys.readouterr().err
+    with pytest.raises(TypeError, match="progressbar must be True, False or None"):
+        _fit("spherical", method="map", progressbar="yes")

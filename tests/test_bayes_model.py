@@ -9,6 +9,7 @@ import pytest
 
 from bayesgmm import gaussian
 from bayesgmm.bayes import BayesianGaussianMixture, Priors, Standardisation, build_model
+from bayesgmm.bayes.model import standardised_data
 from bayesgmm.bayes.samplers import resolve_nuts_sampler, start_values
 from bayesgmm.covariance import get_covariance_model
 
@@ -34,7 +35,7 @@ def _evaluate(model, outputs, point):
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_marginal_likelihood_equals_gaussian_py(covariance_type):
-    """The PyTensor log-density of x, back in data units, equals the numpy mixture."""
+    """The PyTensor log-density of the observed x (data units) equals the numpy mixture."""
     X = _data()
     model = build_model(X, 3, covariance_type)
     rng = np.random.default_rng(1)
@@ -47,8 +48,7 @@ def test_marginal_likelihood_equals_gaussian_py(covariance_type):
     expected = gaussian.log_mixture_density(
         kind.log_density(X, means, kind.precision_cholesky(covariances, weights)) + np.log(weights)
     )[0]
-    scale = model["scale"].get_value()
-    np.testing.assert_allclose(log_lik - np.log(scale).sum(), expected, rtol=1e-10)
+    np.testing.assert_allclose(log_lik, expected, rtol=1e-10)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
@@ -90,7 +90,7 @@ def test_model_variables_dims_and_data_groups():
     assert list(model.coords["feature"]) == ["a", "b", "c"]
     assert model.named_vars_to_dims["covariances"] == ("component", "feature", "feature_bis")
     assert model.named_vars_to_dims["x"] == ("observation", "feature")
-    z = model["z"].get_value()
+    z = standardised_data(model)
     np.testing.assert_allclose(z.mean(axis=0), 0.0, atol=1e-12)
     np.testing.assert_allclose(z.std(axis=0), 1.0)
 
@@ -198,3 +198,129 @@ def test_import_bayesgmm_does_not_import_pymc():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+@pytest.mark.parametrize(
+    ("em_kwargs", "match"),
+    [
+        (
+            {"covariance_type": "diag"},
+            r"em_kwargs sets covariance_type='diag'.*covariance_type='full'",
+        ),
+        ({"n_components": 1}, r"em_kwargs sets n_components=1.*n_components=2"),
+        ({"n_inits": 3}, r"unknown keys \['n_inits'\].*parameters of GaussianMixture"),
+    ],
+)
+def test_em_kwargs_that_conflict_or_are_unknown_are_refused_before_any_fit(em_kwargs, match):
+    """Non-regression test for issue 15 item 12: these crashed deep in PyTensor or with
+    KeyError 'z_chol_1'."""
+    with pytest.raises(ValueError, match=match):
+        BayesianGaussianMixture(2, method="map", em_kwargs=em_kwargs).fit(_data())
+
+
+def test_em_kwargs_may_repeat_the_model_and_set_other_options():
+    fit = BayesianGaussianMixture(
+        2,
+        method="map",
+        em_kwargs={"covariance_type": "VVV", "n_components": 2, "n_init": 2},
+        random_state=0,
+    ).fit(_data())
+    assert fit.em_.n_init == 2 and fit.em_.covariance_type == "full"
+
+
+def test_int_random_state_starts_from_the_users_em_fit():
+    """The Bayesian fit starts from (and is numbered as) GaussianMixture(random_state=it)."""
+    from bayesgmm import GaussianMixture
+
+    X = _data()
+    fit = BayesianGaussianMixture(2, covariance_type="diag", method="map", random_state=7).fit(X)
+    em = GaussianMixture(2, covariance_type="diag", random_state=7).fit(X)
+    np.testing.assert_array_equal(fit.em_.means_, em.means_)
+    assert np.all(np.abs(fit.means_ - em.means_) < 0.1 * np.abs(em.means_).max())
+
+
+def _weighted_problem(covariance_type, seed=0):
+    rng = np.random.default_rng(seed)
+    X = _data(seed, n=20)
+    counts = rng.integers(0, 4, size=len(X))
+    return X, counts, np.repeat(X, counts, axis=0)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_integer_sample_weights_count_rows_in_the_compiled_density(covariance_type):
+    """sum_n w_n log p(x_n) with integer w is the log-likelihood of the repeated rows:
+    value and gradient of the numba log posterior agree with the repeated data's."""
+    from bayesgmm.bayes.density import PosteriorDensity
+
+    X, counts, repeated = _weighted_problem(covariance_type)
+    standard = Standardisation.from_data(X, covariance_type)
+    priors = Priors()
+    weighted = PosteriorDensity(standard.transform(X), 3, covariance_type, priors, counts)
+    plain = PosteriorDensity(standard.transform(repeated), 3, covariance_type, priors)
+    theta = 0.4 * np.random.default_rng(1).normal(size=plain.n_dim)
+    value, grad = weighted(theta)
+    expected_value, expected_grad = plain(theta)
+    np.testing.assert_allclose(value, expected_value, rtol=1e-11)
+    np.testing.assert_allclose(grad, expected_grad, rtol=1e-9, atol=1e-9)
+    rows = slice(0, 7)  # a minibatch with weights, scaled
+    part, part_grad = weighted.evaluate(theta, standard.transform(X)[rows], 1.0, counts[rows])
+    plain_part = PosteriorDensity(
+        standard.transform(np.repeat(X[rows], counts[rows], axis=0)), 3, covariance_type, priors
+    )
+    np.testing.assert_allclose(part, plain_part(theta)[0], rtol=1e-11)
+    np.testing.assert_allclose(part_grad, plain_part(theta)[1], rtol=1e-9, atol=1e-9)
+
+
+def test_integer_sample_weights_count_rows_in_the_pymc_model():
+    X, counts, repeated = _weighted_problem("full")
+    standard = Standardisation.from_data(X, "full")
+    weighted = build_model(X, 2, "full", standardisation=standard, sample_weight=counts)
+    plain = build_model(repeated, 2, "full", standardisation=standard)
+    point = weighted.initial_point()
+    logp = weighted.compile_logp(mode="FAST_COMPILE")(point)
+    np.testing.assert_allclose(logp, plain.compile_logp(mode="FAST_COMPILE")(point), rtol=1e-11)
+
+
+def test_weighted_map_fit_equals_the_fit_of_repeated_rows():
+    """Through the estimator (weighted standardisation, EM start with weights, the model's
+    weighted likelihood): MAP of integer weights is MAP of the repeated rows. Both
+    optimisations take the same steps on the same function, so they agree to the
+    rounding of summing weighted rows instead of repeated ones (1e-13 here)."""
+    X, counts, repeated = _weighted_problem("diag", seed=2)
+    options = {"covariance_type": "diag", "method": "map", "random_state": 0}
+    weighted = BayesianGaussianMixture(2, **options).fit(X, sample_weight=counts)
+    plain = BayesianGaussianMixture(2, **options).fit(repeated)
+    np.testing.assert_array_equal(weighted.result_.posterior.constant_data["sample_weight"], counts)
+    for name in ("weights_", "means_", "covariances_"):
+        np.testing.assert_allclose(getattr(weighted, name), getattr(plain, name), rtol=1e-9)
+
+
+def test_sample_weight_must_fit_the_rows():
+    with pytest.raises(ValueError, match="sample_weight"):
+        BayesianGaussianMixture(2, method="map").fit(_data(), sample_weight=np.ones(3))
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_observed_variable_draws_from_the_mixture(covariance_type):
+    """The model's random method (what pm.sample_posterior_predictive calls): rows in the
+    data's units whose mean and covariance are the mixture's at the model's point."""
+    import pymc as pm
+
+    X = _data()
+    model = build_model(X, 2, covariance_type)
+    point = model.initial_point()
+    weights, means, covariances = _evaluate(
+        model, [model["weights"], model["means"], model["covariances"]], point
+    )
+    full = get_covariance_model(covariance_type).to_full(covariances, 2, 3)
+    names = [rv.name for rv in model.free_RVs]
+    values = _evaluate(model, [model[name] for name in names], point)
+    fixed = pm.do(model, dict(zip(names, values, strict=True)))
+    rows = pm.draw(fixed["x"], draws=60, random_seed=0).reshape(-1, 3)  # 60 x 120 rows
+    mean = weights @ means
+    spread = means - mean
+    covariance = np.einsum("k,kde->de", weights, full + spread[:, :, None] * spread[:, None, :])
+    n = len(rows)
+    sd = np.sqrt(np.diag(covariance))
+    np.testing.assert_array_less(np.abs(rows.mean(0) - mean), 5 * sd / np.sqrt(n))
+    np.testing.assert_allclose(np.cov(rows.T), covariance, rtol=0.1, atol=0.05 * sd.max() ** 2)

@@ -143,3 +143,38 @@ def test_kl_cost_matches_closed_form_kl():
     for j in range(2):
         expected = [2 * kl(mu[j], cov[j], ref_mu[k], ref_cov[k]) for k in range(2)]
         np.testing.assert_allclose(cost[j, 1] - cost[j, 0], expected[1] - expected[0])
+
+
+@pytest.mark.parametrize("order", [[2, 0, 1], [1, 2, 0]])
+def test_relabelled_components_are_numbered_as_the_reference(order):
+    """Issue 20 item 5: component k of the result is reference component k, whatever the
+    order of the reference (the EM start's), however the draws were numbered."""
+    idata, (w, m, c), _ = _scrambled("full", seed=2)
+    _, means, covariances = _truth("full")
+    fixed, _ = relabel(idata, "full", (means[order], covariances[order]))
+    np.testing.assert_array_equal(fixed.posterior["means"].values, m[:, :, order])
+    np.testing.assert_array_equal(fixed.posterior["covariances"].values, c[:, :, order])
+
+
+def test_per_component_variables_follow_the_permutation_and_come_back():
+    """The model's z_chol_k (one variable per component) are permuted with the rest and
+    restored by raw_posterior: PyMC's forward sampling reads them."""
+    idata, (w, m, c), _ = _scrambled("full", seed=3)
+    perm_means = idata.posterior["means"].values
+    packed = perm_means[..., 0] * 10  # a per-component marker: 10 x the first mean
+    for k in range(K):
+        idata.posterior[f"z_chol_{k}"] = (
+            ("chain", "draw", f"z_chol_{k}_dim_0"),
+            packed[..., k, None],
+        )
+    _, means, covariances = _truth("full")
+    fixed, _ = relabel(idata, "full", (means, covariances))
+    for k in range(K):
+        np.testing.assert_array_equal(
+            fixed.posterior[f"z_chol_{k}"].values[..., 0], 10 * m[:, :, k, 0]
+        )
+    raw = raw_posterior(fixed)
+    for k in range(K):
+        np.testing.assert_array_equal(
+            raw.posterior[f"z_chol_{k}"].values, idata.posterior[f"z_chol_{k}"].values
+        )

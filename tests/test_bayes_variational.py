@@ -33,7 +33,8 @@ from bayesgmm.bayes.samplers.advi import (
         ("auto", 2 * AUTO_BATCH_ROWS + 1, AUTO_BATCH_ROWS),
         (100, 1000, 100),
         (1000, 1000, None),
-        (np.int64(5), 1000, 5),
+        (np.int64(50), 1000, 50),
+        (5, 5, None),  # every row: nothing to refuse
     ],
 )
 def test_resolve_batch_size(batch_size, n_samples, expected):
@@ -42,7 +43,13 @@ def test_resolve_batch_size(batch_size, n_samples, expected):
 
 @pytest.mark.parametrize(
     ("batch_size", "error", "match"),
-    [(0, ValueError, "got 0"), ("all", ValueError, "'all'"), (1.5, TypeError, "float")],
+    [
+        (0, ValueError, "got 0"),
+        ("all", ValueError, "'all'"),
+        (1.5, TypeError, "float"),
+        (1, ValueError, r"batch_size=1 is too small.*batch_size >= 50"),
+        (49, ValueError, "batch_size=49 is too small"),
+    ],
 )
 def test_resolve_batch_size_rejects(batch_size, error, match):
     with pytest.raises(error, match=match):
@@ -67,7 +74,7 @@ class _GaussianRows:
     def __init__(self, precision_per_row):
         self.a1 = precision_per_row
 
-    def __call__(self, x, rows, scale):
+    def __call__(self, x, rows, scale, row_weights=None):
         diff = x[None, :] - rows
         logp = -0.5 * float(scale) * np.einsum("ni,ij,nj->", diff, self.a1, diff)
         grad = -float(scale) * (diff @ self.a1).sum(axis=0)
@@ -136,14 +143,14 @@ def test_compiled_log_density_is_pymcs(small_model):
     point = _unconstrained_start(model, start)
     function, parameters = _compile(model, point)
     x = np.concatenate([point[var.name].ravel() for var in model.value_vars])
-    data = np.ascontiguousarray(model["z"].get_value())
-    logp, grad = function(x, data, np.asarray(1.0))
+    data = np.ascontiguousarray(model["data"].get_value())  # in the data's units
+    logp, grad = function(x, data, np.asarray(1.0), None)
     full = {**model.initial_point(), **point}
     fast = {"mode": "FAST_COMPILE"}  # PyMC's own functions, built without C compilation
     np.testing.assert_allclose(logp, model.compile_logp(**fast)(full), rtol=1e-10)
     expected = model.compile_dlogp(**fast)(full)
     np.testing.assert_allclose(grad, expected, rtol=1e-8, atol=1e-8)
-    halves = [function(x, part, np.asarray(2.0))[1] for part in (data[::2], data[1::2])]
+    halves = [function(x, part, np.asarray(2.0), None)[1] for part in (data[::2], data[1::2])]
     np.testing.assert_allclose(sum(halves) / 2, expected, rtol=1e-8, atol=1e-8)
     weights, means, covariances = parameters(x)
     np.testing.assert_allclose(means, [[-3.0, -3.0], [3.0, 3.0]], atol=1e-10)
@@ -233,3 +240,79 @@ def test_bounded_step_keeps_the_precision_within_its_trust_region(seed):
     values = np.linalg.eigvalsh(0.5 * (relative + relative.T))
     assert values.min() >= _STEP_BOUNDS[0] - 1e-9 and values.max() <= _STEP_BOUNDS[1] + 1e-9
     assert np.isclose(values.min(), _STEP_BOUNDS[0]) or np.isclose(values.max(), _STEP_BOUNDS[1])
+
+
+def test_minibatch_noise_the_window_rule_cannot_see_fails_the_full_data_check(monkeypatch):
+    """Non-regression test for issue 15 item 7: with one row per step, ADVI met its
+    window criterion with sds twenty times too wide and means between the clusters,
+    converged_=True. The floor (50 rows) now refuses it; below the floor (patched away
+    here) the check on all rows sees the bias and reports converged_=False with the
+    numbers, while a 50-row fit of the same data passes it."""
+    import bayesgmm.bayes.samplers.advi as advi
+
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(-2, 1, (1000, 2)), rng.normal(2, 1, (1000, 2))])
+    options = {"covariance_type": "diag", "method": "advi", "random_state": 0}
+    monkeypatch.setattr(advi, "MIN_BATCH_ROWS", 1)
+    with pytest.warns(SamplerWarning, match="on all rows the approximation is off"):
+        bad = BayesianGaussianMixture(2, batch_size=1, **options).fit(X)
+    assert not bad.converged_ and not bad.inference_info_["full_data_check"]["passed"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SamplerWarning)
+        good = BayesianGaussianMixture(2, batch_size=50, **options).fit(X)
+    check = good.inference_info_["full_data_check"]
+    assert good.converged_ and check["passed"] and check["newton_offset_sd"] < 0.5
+    np.testing.assert_allclose(np.sort(good.means_[:, 0]), [-2, 2], atol=0.1)
+
+
+def test_weighted_minibatch_gradient_is_unbiased():
+    """With row weights, N/B times a random batch's weighted gradient (with the control
+    variate around the anchor) averages to the full weighted gradient: the mean of 4000
+    estimates lies within five of its standard errors of it."""
+
+    class WeightedRows(_GaussianRows):
+        def __call__(self, x, rows, scale, row_weights=None):
+            diff = x[None, :] - rows
+            w = np.ones(len(rows)) if row_weights is None else row_weights
+            logp = -0.5 * float(scale) * np.einsum("n,ni,ij,nj->", w, diff, self.a1, diff)
+            grad = -float(scale) * ((w[:, None] * diff) @ self.a1).sum(axis=0)
+            return logp, grad
+
+    function, rows = _gaussian_problem(n_samples=500, n_dim=3)
+    weighted = WeightedRows(function.a1)
+    rng = np.random.default_rng(2)
+    weights = rng.uniform(0, 2, size=len(rows))
+    gradient = _Gradient(weighted, rows, 50, rng, weights)
+    anchor = rows.mean(axis=0)
+    gradient.set_anchor(anchor)
+    point = anchor + 0.3
+    estimates = np.array([gradient.pair(point, np.zeros(3))[0] for _ in range(4000)])
+    full = weighted(point, rows, 1.0, weights)[1]
+    error = estimates.mean(axis=0) - full
+    assert np.all(np.abs(error) < 5 * estimates.std(axis=0) / np.sqrt(len(estimates)) + 1e-9)
+    assert not np.allclose(full, weighted(point, rows, 1.0)[1])  # the weights matter
+
+
+def test_compiled_log_density_weights_rows_as_the_model_does():
+    """The PyMC-graph route of ADVI with sample_weight: the function's row weights
+    replace the model's, so all rows with their weights give the model's logp."""
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(-3, 1, (60, 2)), rng.normal(3, 0.5, (40, 2))])
+    weights = rng.uniform(0.2, 2.0, size=len(X))
+    model = build_model(X, 2, "diag", sample_weight=weights)
+    standard = Standardisation.from_data(X, "diag", weights)
+    start = start_values(
+        np.array([0.6, 0.4]),
+        np.array([[-3.0, -3.0], [3.0, 3.0]]),
+        np.array([[1.0, 1.0], [0.25, 0.25]]),
+        "diag",
+        standard,
+    )
+    point = _unconstrained_start(model, start)
+    function, _ = _compile(model, point)
+    x = np.concatenate([point[var.name].ravel() for var in model.value_vars])
+    logp, _ = function(x, X, np.asarray(1.0), weights)
+    full = {**model.initial_point(), **point}
+    np.testing.assert_allclose(logp, model.compile_logp(mode="FAST_COMPILE")(full), rtol=1e-10)
+    unweighted, _ = function(x, X, np.asarray(1.0), None)
+    assert not np.isclose(logp, unweighted)

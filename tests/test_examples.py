@@ -62,7 +62,13 @@ def test_arviz_notebook_runs(fast_mode):
     for cell in notebook["cells"]:
         if cell["cell_type"] == "code":
             exec(compile("".join(cell["source"]), "arviz_diagnostics.ipynb", "exec"), namespace)
-    for name in ("arviz_trace.png", "arviz_posterior_weights.png", "arviz_forest_means.png"):
+    for name in (
+        "arviz_trace.png",
+        "arviz_posterior_weights.png",
+        "arviz_forest_means.png",
+        "arviz_ppc.png",
+        "arviz_loo_pit.png",
+    ):
         assert (fast_mode / name).stat().st_size > 10_000, name
     assert namespace["loo"]["elpd_loo"] < 0
     assert os.environ["BAYESGMM_FAST"] == "1"

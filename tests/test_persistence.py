@@ -500,7 +500,8 @@ def test_lengths_must_agree_with_the_header(em_result, bayes_result, tmp_path):
     with h5py.File(path, "r+") as handle:
         assert handle["bayesgmm"].attrs["n_observations"] == len(X)
         handle["bayesgmm"].attrs["n_observations"] = np.int64(len(X) + 1)
-    _refused(path, rf"'log_likelihood/\w+' has length {len(X)} along 'observation', but the "
+    # the first group with rows that is checked: posterior_predictive or log_likelihood
+    _refused(path, rf"'\w+/\w+' has length {len(X)} along 'observation', but the "
                    rf"header says n_observations={len(X) + 1}")  # fmt: skip
 
 
@@ -846,3 +847,21 @@ def test_saved_log_likelihood_kept_in_float32_or_dropped_and_restored(tmp_path):
     np.testing.assert_allclose(restored, dropped.log_likelihood_draws(data).values, rtol=1e-12)
     with pytest.raises(ValueError, match="'log_likelihood' parameter"):
         result.save(tmp_path / "bad.nc", log_likelihood="half")
+
+
+def test_a_real_bayesian_fit_with_its_predictive_draws_round_trips(tmp_path):
+    """A fit stores its model's free variables and posterior predictive draws too; the
+    file takes them, and gives them back as they were."""
+    from bayesgmm import BayesianGaussianMixture
+
+    rng = np.random.default_rng(0)
+    data = np.concatenate([rng.normal(-2, 1, (60, 2)), rng.normal(2, 1, (60, 2))])
+    for covariance_type in ("full", "diag"):
+        fit = BayesianGaussianMixture(
+            2, covariance_type=covariance_type, method="map", random_state=0
+        ).fit(data)
+        path = tmp_path / f"{covariance_type}.nc"
+        save(fit.result_, path)
+        back = load(path).posterior
+        for group in fit.result_.posterior.groups():
+            assert back[group].identical(fit.result_.posterior[group]), group

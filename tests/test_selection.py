@@ -1,14 +1,13 @@
 """Model selection: criteria against scikit-learn, degenerate fits never chosen, errors."""
 
-import io
-
 import numpy as np
 import pytest
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 from bayesgmm import GaussianMixture
+from bayesgmm.bayes.progress import DelayedProgress
 from bayesgmm.datasets import load_seed_example, make_mixture
-from bayesgmm.selection import SelectionResult, _Progress, select
+from bayesgmm.selection import SelectionResult, select
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -114,19 +113,30 @@ def test_failed_candidates_are_recorded_not_raised():
     assert selection.best_params_["n_components"] in (1, 2)
 
 
-def test_progress_bar_reports_on_a_stream():
-    stream = io.StringIO()
-    bar = _Progress(2, "select", True, stream)
-    bar.update("full K=1")
-    bar.update("full K=2")
-    assert stream.getvalue() == "select: 2 fits in " + stream.getvalue().split("in ")[1]
-    assert "2 fits" in stream.getvalue()
-
-
-def test_select_progress_goes_to_stderr(capsys):
+def test_select_progress_goes_to_stderr_when_asked(capsys):
     X = make_mixture(100, 2, 2, random_state=0).X
     select(X, n_components=[1, 2], covariance_types="full", progress=True)
-    assert "select: 2 fits" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "select" in err and "2/2" in err
+
+
+def test_select_progress_by_default_is_silent_outside_interactive_sessions(capsys):
+    """The default (None) shows a bar only where a person watches: not under pytest."""
+    X = make_mixture(100, 2, 2, random_state=0).X
+    select(X, n_components=[1, 2], covariance_types="full")
+    assert capsys.readouterr().err == ""
+
+
+def test_delayed_progress_draws_nothing_before_its_delay(capsys):
+    with DelayedProgress(2, "select", enabled=True, delay=3600.0) as bar:
+        bar.advance("full K=1")
+        bar.advance("full K=2")
+    assert bar.completed == 2 and capsys.readouterr().err == ""
+
+
+def test_progress_option_must_be_a_bool_or_none():
+    with pytest.raises(TypeError, match="progress must be True, False or None"):
+        select(make_mixture(50, 1, 1, random_state=0).X, n_components=[1], progress="yes")
 
 
 def test_repr_names_the_best(seed_selection):

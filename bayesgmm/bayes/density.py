@@ -43,12 +43,22 @@ from typing import Any
 import numba
 import numpy as np
 
-from ..kernels.draws import likelihood_sums
+from ..kernels.draws import likelihood_rows, likelihood_sums
 from .priors import Priors
 
 __all__ = ["PosteriorDensity"]
 
 _TYPE_CODES = {"full": 0, "tied": 1, "diag": 2, "spherical": 3}
+
+
+def _row_weights(sample_weight: Any, n_rows: int) -> np.ndarray:
+    """Row weights as the kernels take them: (N,) float64, or empty for "all ones"."""
+    if sample_weight is None:
+        return np.empty(0)
+    weights = np.ascontiguousarray(sample_weight, dtype=np.float64)
+    if weights.shape != (n_rows,):
+        raise ValueError(f"sample_weight has shape {weights.shape}; expected ({n_rows},).")
+    return weights
 
 
 @numba.njit(cache=True, nogil=True)
@@ -225,16 +235,17 @@ def _cholesky_gradient(
 
 @numba.njit(cache=True, nogil=True)
 def _cholesky_terms(
-    theta, zt, offset, shared, hyper, log_weights, means, means_offset, logp, grad, resp_sum
+    theta, zt, rw, offset, shared, hyper, log_weights, means, means_offset, logp, grad, resp_sum
 ):  # pragma: no cover - compiled
-    """Full or tied (``shared``) covariances: ``logp`` plus the likelihood and the
-    LKJ-Cholesky priors with their Jacobians; writes their gradient, fills ``resp_sum``."""
+    """Full or tied (``shared``) covariances: ``logp`` plus the likelihood (rows weighted
+    by ``rw``, unless empty) and the LKJ-Cholesky priors with their Jacobians; writes
+    their gradient, fills ``resp_sum``."""
     n_components, n_features = means.shape
     chols, inverses, log_dets = _cholesky_factors(theta, offset, n_components, n_features, shared)
     first = np.empty((n_components, n_features))
     scatter = np.empty((n_components, n_features, n_features))
     logp += likelihood_sums(
-        zt, log_weights, means, inverses, log_dets, False, resp_sum, first, scatter
+        zt, log_weights, means, inverses, log_dets, False, rw, resp_sum, first, scatter
     )
     grad_chols = _cholesky_gradient(
         chols, inverses, resp_sum, first, scatter, shared, means_offset, grad
@@ -248,13 +259,8 @@ def _cholesky_terms(
 
 
 @numba.njit(cache=True, nogil=True)
-def _scale_terms(
-    theta, zt, offset, spherical, hyper, log_weights, means, means_offset, logp, grad, resp_sum
-):  # pragma: no cover - compiled
-    """Diag or spherical covariances (log standard deviations at ``offset``): ``logp``
-    plus the likelihood and the Gamma priors; writes their gradient, fills ``resp_sum``."""
-    n_components, n_features = means.shape
-    sd_alpha, sd_beta = hyper[2], hyper[3]
+def _scale_factors(theta, offset, n_components, n_features, spherical):  # pragma: no cover
+    """Diagonal inverse factors ``1/s`` (K, D, D) and ``log|L|`` from log sds at ``offset``."""
     inv_sds = np.zeros((n_components, n_features, n_features))
     log_dets = np.zeros(n_components)
     for k in range(n_components):
@@ -262,10 +268,23 @@ def _scale_terms(
             log_sd = theta[offset + k] if spherical else theta[offset + k * n_features + a]
             inv_sds[k, a, a] = np.exp(-log_sd)
             log_dets[k] += log_sd
+    return inv_sds, log_dets
+
+
+@numba.njit(cache=True, nogil=True)
+def _scale_terms(
+    theta, zt, rw, offset, spherical, hyper, log_weights, means, means_offset, logp, grad, resp_sum
+):  # pragma: no cover - compiled
+    """Diag or spherical covariances (log standard deviations at ``offset``): ``logp``
+    plus the likelihood (rows weighted by ``rw``, unless empty) and the Gamma priors;
+    writes their gradient, fills ``resp_sum``."""
+    n_components, n_features = means.shape
+    sd_alpha, sd_beta = hyper[2], hyper[3]
+    inv_sds, log_dets = _scale_factors(theta, offset, n_components, n_features, spherical)
     first = np.empty((n_components, n_features))
     scatter = np.empty((n_components, n_features, n_features))
     logp += likelihood_sums(
-        zt, log_weights, means, inv_sds, log_dets, True, resp_sum, first, scatter
+        zt, log_weights, means, inv_sds, log_dets, True, rw, resp_sum, first, scatter
     )
     n_sds = n_components if spherical else n_components * n_features
     for j in range(n_sds):
@@ -304,11 +323,12 @@ def _weights_gradient(
 
 @numba.njit(cache=True, nogil=True)
 def log_posterior(  # pragma: no cover - compiled
-    theta, zt, type_code, n_components, hyper, alpha, grad
+    theta, zt, row_weights, type_code, n_components, hyper, alpha, grad
 ):
     """Log posterior (up to a constant) at ``theta``; writes its gradient to ``grad``.
 
-    ``zt`` is the standardised data transposed, (D, N) C-contiguous;
+    ``zt`` is the standardised data transposed, (D, N) C-contiguous; ``row_weights``
+    (N,) multiply each row's log-likelihood (empty: every row counts once);
     ``hyper`` = (means_sigma, lkj_eta, sd_alpha, sd_beta); ``alpha`` the Dirichlet
     concentration (K,). Non-finite values return -inf (the sampler rejects them).
     """
@@ -324,13 +344,33 @@ def log_posterior(  # pragma: no cover - compiled
     resp_sum = np.empty(n_components)
     parameters = (log_weights, means, means_offset, logp, grad, resp_sum)
     if type_code <= 1:  # full or tied: Cholesky factors
-        logp = _cholesky_terms(theta, zt, offset, type_code == 1, hyper, *parameters)
+        logp = _cholesky_terms(theta, zt, row_weights, offset, type_code == 1, hyper, *parameters)
     else:  # diag or spherical: log standard deviations
-        logp = _scale_terms(theta, zt, offset, type_code == 3, hyper, *parameters)
+        logp = _scale_terms(theta, zt, row_weights, offset, type_code == 3, hyper, *parameters)
     _weights_gradient(grad_log_weights, resp_sum, log_weights, jac_softmax, grad)
     if not np.isfinite(logp):
         return -np.inf
     return logp
+
+
+@numba.njit(cache=True, nogil=True)
+def row_log_likelihood(theta, zt, type_code, n_components, out):  # pragma: no cover - compiled
+    """Each row's log-likelihood ``log p(z_n | theta)`` into ``out`` (N,)."""
+    n_features = zt.shape[0]
+    log_weights = _simplex(theta, n_components)[0]
+    offset = n_components - 1
+    means = np.empty((n_components, n_features))
+    for k in range(n_components):
+        for a in range(n_features):
+            means[k, a] = theta[offset + k * n_features + a]
+    offset += n_components * n_features
+    if type_code <= 1:
+        factors = _cholesky_factors(theta, offset, n_components, n_features, type_code == 1)
+        inverses, log_dets = factors[1], factors[2]
+    else:
+        inverses, log_dets = _scale_factors(theta, offset, n_components, n_features, type_code == 3)
+    no_resp = np.empty((0, n_components))
+    likelihood_rows(zt, log_weights, means, inverses, log_dets, type_code > 1, out, no_resp)
 
 
 @dataclass(frozen=True)
@@ -340,10 +380,13 @@ class PosteriorDensity:
     Parameters
     ----------
     z : ndarray (N, D)
-        Standardised data, as the PyMC model's ``z``.
+        Standardised data: the model's data through its standardisation.
     n_components : int
     covariance_type : {"full", "tied", "diag", "spherical"}
     priors : Priors
+    sample_weight : ndarray (N,) or None, default=None
+        Each row's log-likelihood is multiplied by its weight (a weighted likelihood);
+        None counts every row once.
 
     Examples
     --------
@@ -359,11 +402,13 @@ class PosteriorDensity:
     n_components: int
     covariance_type: str
     priors: Priors
+    sample_weight: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         z = np.asarray(self.z, dtype=np.float64)
         object.__setattr__(self, "z", z)
         object.__setattr__(self, "_zt", np.ascontiguousarray(z.T))
+        object.__setattr__(self, "_row_weights", _row_weights(self.sample_weight, len(z)))
 
     @property
     def n_features(self) -> int:
@@ -393,8 +438,9 @@ class PosteriorDensity:
     def logp_function(self) -> Any:
         """A ``logp(theta) -> (value, grad)`` closure with the constants bound (for nutpie)."""
         hyper, alpha = self._hyper()
-        zt, code, k, n_dim = (
+        zt, rw, code, k, n_dim = (
             self._zt,
+            self._row_weights,
             _TYPE_CODES[self.covariance_type],
             self.n_components,
             self.n_dim,
@@ -402,15 +448,20 @@ class PosteriorDensity:
 
         def logp(theta: np.ndarray, **_: object) -> tuple[float, np.ndarray]:
             grad = np.empty(n_dim)
-            return float(log_posterior(theta, zt, code, k, hyper, alpha, grad)), grad
+            return float(log_posterior(theta, zt, rw, code, k, hyper, alpha, grad)), grad
 
         return logp
 
     def evaluate(
-        self, theta: np.ndarray, rows: np.ndarray, likelihood_scale: float = 1.0
+        self,
+        theta: np.ndarray,
+        rows: np.ndarray,
+        likelihood_scale: float = 1.0,
+        row_weights: np.ndarray | None = None,
     ) -> tuple[float, np.ndarray]:
         """Log prior + ``likelihood_scale`` x log-likelihood of ``rows`` (standardised
         (B, D)), and its gradient: a minibatch estimate with ``likelihood_scale = N/B``.
+        ``row_weights`` (B,) weight the rows' log-likelihoods (None: one each).
 
         Examples
         --------
@@ -424,14 +475,31 @@ class PosteriorDensity:
         theta = np.asarray(theta, dtype=np.float64)
         grad = np.empty(self.n_dim)
         zt = np.ascontiguousarray(np.asarray(rows, dtype=np.float64).T)
-        value = log_posterior(theta, zt, code, k, hyper, alpha, grad)
+        rw = _row_weights(row_weights, zt.shape[1])
+        value = log_posterior(theta, zt, rw, code, k, hyper, alpha, grad)
         if likelihood_scale == 1.0:
             return float(value), grad
         prior_grad = np.empty(self.n_dim)
         empty = np.empty((self.n_features, 0))
-        prior = log_posterior(theta, empty, code, k, hyper, alpha, prior_grad)
+        prior = log_posterior(theta, empty, rw[:0], code, k, hyper, alpha, prior_grad)
         scaled_grad = prior_grad + likelihood_scale * (grad - prior_grad)
         return float(prior + likelihood_scale * (value - prior)), scaled_grad
+
+    def row_log_likelihood(self, theta: np.ndarray) -> np.ndarray:
+        """Each row's log-likelihood at ``theta``, unweighted (standardised units), (N,).
+
+        Examples
+        --------
+        >>> density = PosteriorDensity(np.zeros((2, 1)), 1, "spherical", Priors())
+        >>> density.row_log_likelihood(np.zeros(2)).round(4)
+        array([-0.9189, -0.9189])
+        """
+        out = np.empty(self.z.shape[0])
+        theta = np.asarray(theta, dtype=np.float64)
+        row_log_likelihood(
+            theta, self._zt, _TYPE_CODES[self.covariance_type], self.n_components, out
+        )
+        return out
 
     def to_unconstrained(self, start: dict[str, np.ndarray]) -> np.ndarray:
         """Flat unconstrained vector from untransformed start values (:func:`start_values`)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import numbers
 from typing import Any
 
 import numpy as np
@@ -16,19 +17,25 @@ from ..data import (
     check_int,
     check_option,
     check_random_state,
+    check_sample_weight,
     check_X,
 )
 from ..em import GaussianMixture
 from ..result import MixtureResult
 from .density import PosteriorDensity
 from .diagnostics import diagnose, is_converged
-from .model import OBSERVED_NAME, PARAMETER_NAMES, Standardisation, build_model
+from .loo import LooResult, loo
+from .model import OBSERVED_NAME, PARAMETER_NAMES, WEIGHT_NAME, Standardisation, build_model
+from .predictive import PREDICTIVE_AUTO_MAX, add_model_variables, add_posterior_predictive
 from .priors import Priors
+from .progress import resolve_progress
 from .relabel import raw_posterior, relabel
 from .samplers import (
     METHODS,
     NUTS_SAMPLERS,
+    VARIATIONAL_METHODS,
     chain_starts,
+    resolve_batch_size,
     resolve_nuts_sampler,
     run_inference,
     start_values,
@@ -91,20 +98,34 @@ class BayesianGaussianMixture(MixtureEstimator):
         ``az.loo`` and ``az.waic`` need; it costs draws x N numbers (8 bytes each:
         1.6 GB for 4000 draws of 50,000 rows). With False, ``log_likelihood_`` is
         estimated from at most 1000 evenly thinned draws, streamed over the rows.
+    compute_posterior_predictive : bool or "auto", default="auto"
+        Store the ``posterior_predictive`` group (chain, draw, observation, feature):
+        one replicate of the data per draw, which ``az.plot_ppc`` and
+        ``az.plot_loo_pit`` read. "auto" stores it when it holds at most
+        ``PREDICTIVE_AUTO_MAX`` numbers (:mod:`bayesgmm.bayes.predictive`);
+        :meth:`sample_posterior_predictive` adds it later.
     rhat_max : float, default=1.01
     ess_min : float, default=400
         Thresholds of the sampler warnings (bulk ESS, after relabelling).
     em_kwargs : dict or None, default=None
-        Extra parameters of the EM fit that provides the start and the relabelling
-        reference.
+        Further parameters of the :class:`~bayesgmm.GaussianMixture` fit that provides
+        the start and the relabelling reference (``n_init``, ``reg_covar``, ...). It fits
+        this estimator's ``n_components`` and ``covariance_type``, which em_kwargs may
+        repeat but not change.
     random_state : int, numpy Generator or None, default=None
-        Seeds the EM start, the chains and :meth:`sample`; an int reproduces the draws.
-    progressbar : bool, default=False
+        Seeds the EM start, the chains and :meth:`sample`; an int reproduces the draws,
+        and the EM start is then ``GaussianMixture(..., random_state=random_state)``, the
+        same fit as a user's with that seed.
+    progressbar : bool or None, default=None
+        The sampler's progress bar (nutpie's or PyMC's; a rich bar of the steps for
+        ADVI). None shows it in an interactive terminal or notebook (not in pipes,
+        logs or tests); True always; False never.
 
     Attributes
     ----------
     weights_, means_, covariances_ : ndarray
-        Posterior means after relabelling, shaped as scikit-learn shapes them.
+        Posterior means after relabelling, shaped as scikit-learn shapes them; the
+        components numbered as the EM start (``em_``) numbers them.
     precisions_, precisions_cholesky_ : ndarray
         From ``covariances_``.
     converged_ : bool
@@ -124,7 +145,22 @@ class BayesianGaussianMixture(MixtureEstimator):
         Sampler, seconds, relabelling counts and diagnostics.
     result_ : MixtureResult
         With ``posterior``, the relabelled arviz.InferenceData (groups posterior,
-        sample_stats, log_likelihood, observed_data, constant_data).
+        sample_stats, log_likelihood, posterior_predictive, observed_data,
+        constant_data). Its posterior holds ``weights``, ``means`` and ``covariances``
+        (data units) and the model's own variables (``z_means``, ``z_chol_k`` or
+        ``z_sds``, standardised), so ``with fit.model_:
+        pm.sample_posterior_predictive(fit.result_.posterior)`` works.
+
+    Notes
+    -----
+    ``fit(X, sample_weight=w)`` fits a weighted likelihood: each row's log-likelihood
+    times its weight, in the model (:func:`~bayesgmm.bayes.build_model`), the compiled
+    log posterior, ADVI's minibatches and the EM start. With integer weights that is
+    the posterior of the data with every row repeated w times. Other weights (time
+    decay, survey weights) give a pseudo-posterior: not a posterior of any data, and
+    as wide as ``sum(w)`` observations make it, so the scale of the weights matters
+    (halving all of them widens every interval by sqrt(2)). The stored pointwise
+    log-likelihood is unweighted, so LOO compares rows as rows.
 
     Examples
     --------
@@ -154,11 +190,12 @@ class BayesianGaussianMixture(MixtureEstimator):
         advi_tol: float = 0.05,
         batch_size: int | str | None = "auto",
         compute_log_likelihood: bool = True,
+        compute_posterior_predictive: bool | str = "auto",
         rhat_max: float = 1.01,
         ess_min: float = 400,
         em_kwargs: dict | None = None,
         random_state: Any = None,
-        progressbar: bool = False,
+        progressbar: bool | None = None,
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -175,6 +212,7 @@ class BayesianGaussianMixture(MixtureEstimator):
         self.advi_tol = advi_tol
         self.batch_size = batch_size
         self.compute_log_likelihood = compute_log_likelihood
+        self.compute_posterior_predictive = compute_posterior_predictive
         self.rhat_max = rhat_max
         self.ess_min = ess_min
         self.em_kwargs = em_kwargs
@@ -223,23 +261,30 @@ class BayesianGaussianMixture(MixtureEstimator):
                 f"Got {type(self.priors).__name__} instead."
             )
         checked["priors"] = priors
-        if self.em_kwargs is not None and not isinstance(self.em_kwargs, dict):
-            raise TypeError(
-                f"The 'em_kwargs' parameter of {name} must be a dict or None. Got "
-                f"{type(self.em_kwargs).__name__} instead."
+        checked["em_kwargs"] = check_em_kwargs(name, self.em_kwargs, checked)
+        checked["progressbar"], checked["progress_delay"] = resolve_progress(
+            self.progressbar, "progressbar"
+        )
+        if self.compute_posterior_predictive not in (True, False, "auto"):
+            raise ValueError(
+                f"The 'compute_posterior_predictive' parameter of {name} must be True, False "
+                f"or 'auto'. Got {self.compute_posterior_predictive!r} instead."
             )
         if checked["method"] == "nuts":
             checked["nuts_sampler"] = resolve_nuts_sampler(checked["nuts_sampler"])
         return checked
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X: Any, y: Any = None) -> BayesianGaussianMixture:
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> BayesianGaussianMixture:
         """Fit EM for a start, sample the posterior, relabel it, check diagnostics.
 
         Parameters
         ----------
         X : array-like or DataFrame of shape (N, D)
         y : ignored
+        sample_weight : array-like of shape (N,) or None, default=None
+            Row weights of a weighted likelihood (Notes): each row's log-likelihood
+            times its weight; integer weights count rows.
 
         Returns
         -------
@@ -250,19 +295,30 @@ class BayesianGaussianMixture(MixtureEstimator):
             X, estimator=type(self).__name__, min_samples=2, dtype=np.float64, allow_dask=False
         )
         X, method, ct = data.X, options["method"], options["covariance_type"]
+        weights = None if sample_weight is None else check_sample_weight(sample_weight, len(X))
         names = None if data.feature_names is None else list(data.feature_names)
         rng = check_random_state(self.random_state)
-        self._check_data(X, data.feature_names, options)
-        em = self._fit_start(X, options, rng)
-        model = build_model(X, options["n_components"], ct, options["priors"], feature_names=names)
-        standard = Standardisation.from_data(X, ct)
+        self._check_data(X, data.feature_names, options, weights)
+        em = self._fit_start(X, options, rng, weights)
+        standard = Standardisation.from_data(X, ct, weights)
+        model = build_model(
+            X,
+            options["n_components"],
+            ct,
+            options["priors"],
+            feature_names=names,
+            sample_weight=weights,
+        )
         start = start_values(em.weights_, em.means_, em.covariances_, ct, standard)
         starts = chain_starts(start, options["chains"], options["jitter"], rng)
-        idata, info = self._infer(model, starts, options, rng)
+        idata, info = self._infer(model, starts, options, rng, standard.transform(X), weights)
         idata, info["relabel"] = relabel(idata, ct, (em.means_, em.covariances_))
-        _add_data_groups(idata, X, standard, model)
+        add_model_variables(idata, ct, standard)
+        _add_data_groups(idata, X, standard, model, weights)
         result, point = _posterior_result(idata, ct, names, method)
-        lower_bound = self._add_log_likelihood(result, X, method)
+        result.log_likelihood_ = self._add_log_likelihood(result, X, weights)
+        if _wants_predictive(self.compute_posterior_predictive, idata, X):
+            add_posterior_predictive(result, rng)
         info["diagnostics"] = diagnose(
             idata,
             method,
@@ -270,7 +326,6 @@ class BayesianGaussianMixture(MixtureEstimator):
             rhat_max=options["rhat_max"],
             relabelled=info["relabel"],
         )
-        result.log_likelihood_ = lower_bound
         result.converged = is_converged(method, info["diagnostics"], info)
         idata.posterior.attrs.update(
             bayesgmm_method=method,
@@ -280,16 +335,20 @@ class BayesianGaussianMixture(MixtureEstimator):
         self._set_fitted(result, point, data, info, em=em, model=model, rng=rng)
         return self
 
-    def _check_data(self, X: np.ndarray, feature_names: Any, options: dict[str, Any]) -> None:
+    def _check_data(
+        self, X: np.ndarray, feature_names: Any, options: dict[str, Any], weights: Any
+    ) -> None:
         k = options["n_components"]
         if X.shape[0] < k:
             raise ValueError(
                 f"n_samples={X.shape[0]} should be >= n_components={k}: fewer rows than "
                 "components. Use fewer components or more data."
             )
+        if options["method"] in VARIATIONAL_METHODS:  # before the EM start's seconds
+            resolve_batch_size(options["batch_size"], len(X))
         check_features(
             X,
-            np.ones(len(X)),
+            np.ones(len(X)) if weights is None else weights,
             X.var(axis=0),
             n_components=k,
             covariance_type=options["covariance_type"],
@@ -298,34 +357,40 @@ class BayesianGaussianMixture(MixtureEstimator):
         )
 
     def _fit_start(
-        self, X: np.ndarray, options: dict[str, Any], rng: np.random.Generator
+        self, X: np.ndarray, options: dict[str, Any], rng: np.random.Generator, weights: Any
     ) -> GaussianMixture:
-        """The EM fit that starts the chains and is the relabelling's reference."""
-        em_options = {
-            "covariance_type": options["covariance_type"],
-            "random_state": int(rng.integers(2**31 - 1)),
-        }
-        em_options.update(self.em_kwargs or {})
-        return GaussianMixture(options["n_components"], **em_options).fit(X)
+        """The EM fit that starts the chains and is the relabelling's reference: with an
+        int ``random_state``, the same fit as ``GaussianMixture(..., random_state=it)``."""
+        seed = self.random_state
+        if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
+            seed = int(rng.integers(2**31 - 1))
+        em_options = {"covariance_type": options["covariance_type"], "random_state": seed}
+        em_options.update(options["em_kwargs"])
+        em_options["n_components"] = options["n_components"]
+        return GaussianMixture(**em_options).fit(X, sample_weight=weights)
 
     def _infer(
-        self, model: Any, starts: list[dict], options: dict[str, Any], rng: np.random.Generator
+        self,
+        model: Any,
+        starts: list[dict],
+        options: dict[str, Any],
+        rng: np.random.Generator,
+        z: np.ndarray,
+        weights: Any,
     ) -> tuple[Any, dict[str, Any]]:
         """Run the sampler; a failed start raises with PyMC's numbers and advice."""
         from pymc.exceptions import SamplingError
 
-        z = model["z"].get_value()
         k, ct = options["n_components"], options["covariance_type"]
-        density = PosteriorDensity(z, k, ct, options["priors"])
+        density = PosteriorDensity(z, k, ct, options["priors"], sample_weight=weights)
         names = ("method", "draws", "tune", "chains", "nuts_sampler", "target_accept")
-        names += ("advi_max_iter", "advi_tol", "batch_size")
+        names += ("advi_max_iter", "advi_tol", "batch_size", "progressbar", "progress_delay")
         try:
             return run_inference(
                 model,
                 starts=starts,
                 cores=options.get("cores"),
                 rng=rng,
-                progressbar=self.progressbar,
                 density=density,
                 **{name: options[name] for name in names},
             )
@@ -338,20 +403,38 @@ class BayesianGaussianMixture(MixtureEstimator):
                 "unfitted."
             ) from None
 
-    def _add_log_likelihood(self, result: MixtureResult, X: np.ndarray, method: str) -> float:
+    def _add_log_likelihood(self, result: MixtureResult, X: np.ndarray, weights: Any) -> float:
         """Store the pointwise log-likelihood (if asked); return ``lower_bound_``: the mean
-        log posterior-predictive density of X (plug-in density for MAP)."""
+        (weighted, with ``sample_weight``) log posterior-predictive density of X."""
         if self.compute_log_likelihood:
             log_lik = result.log_likelihood_draws(X)
             result.posterior.add_groups(log_likelihood=log_lik.rename(OBSERVED_NAME).to_dataset())
-        if method == "map":
-            return result.log_likelihood(X) / len(X)
-        if self.compute_log_likelihood:
             n_draws = log_lik.sizes["chain"] * log_lik.sizes["draw"]
             flat = log_lik.values.reshape(n_draws, -1)
-            return float((gaussian.log_mixture_density(flat.T)[0] - np.log(n_draws)).mean())
-        # streamed over rows, on at most 1000 evenly thinned draws
-        return float(result._posterior_log_prob(X, max_draws=1000).mean())
+            predictive = gaussian.log_mixture_density(flat.T)[0] - np.log(n_draws)
+        else:  # streamed over rows, on at most 1000 evenly thinned draws
+            predictive = result._posterior_log_prob(X, max_draws=1000)
+        return float(np.average(predictive, weights=weights))
+
+    def sample_posterior_predictive(self, random_state: Any = None) -> Any:
+        """Draw the posterior predictive and store it as the ``posterior_predictive`` group.
+
+        One replicate of the training data (as many rows) per posterior draw, from our
+        own sampler of the mixture (:func:`~bayesgmm.bayes.predictive.posterior_predictive`).
+
+        Parameters
+        ----------
+        random_state : int, numpy Generator or None, default=None
+            None continues the fit's random stream.
+
+        Returns
+        -------
+        xarray.Dataset
+            ``x`` (chain, draw, observation, feature), in the data's units.
+        """
+        self._check_fitted()
+        rng = self._rng if random_state is None else check_random_state(random_state)
+        return add_posterior_predictive(self.result_, rng)
 
     def _set_fitted(
         self,
@@ -377,6 +460,24 @@ class BayesianGaussianMixture(MixtureEstimator):
         self.em_, self.model_, self._rng = fitted["em"], fitted["model"], fitted["rng"]
         self.inference_info_ = info
         self.result_ = result
+
+    def loo(self, *, mixture: bool | str = "auto", random_state: Any = None) -> LooResult:
+        """PSIS-LOO, and mixture-IS LOO where Pareto k is high (:func:`bayesgmm.bayes.loo`).
+
+        Parameters
+        ----------
+        mixture : bool or "auto", default="auto"
+            Sample the mixture-IS target when a row's Pareto k exceeds 0.7 ("auto"),
+            always (True) or never (False).
+        random_state : int, numpy Generator or None, default=None
+
+        Returns
+        -------
+        LooResult
+            ``table``: one row per estimator (elpd, se, p_loo, rows with k > 0.7).
+        """
+        self._check_fitted()
+        return loo(self, mixture=mixture, random_state=random_state)
 
     def raw_posterior(self) -> Any:
         """The sampler's draws before relabelling, as an arviz.InferenceData."""
@@ -406,7 +507,9 @@ def _posterior_result(
     return result, point
 
 
-def _add_data_groups(idata: Any, X: np.ndarray, standard: Standardisation, model: Any) -> None:
+def _add_data_groups(
+    idata: Any, X: np.ndarray, standard: Standardisation, model: Any, weights: Any
+) -> None:
     import xarray as xr
 
     features = list(model.coords["feature"])
@@ -417,6 +520,67 @@ def _add_data_groups(idata: Any, X: np.ndarray, standard: Standardisation, model
             "center": (("feature",), standard.center),
             "scale": (("feature",), standard.scale),
         },
-        coords={"feature": features},
+        coords=coords,
     )
+    if weights is not None:
+        constant[WEIGHT_NAME] = (("observation",), weights)
     idata.add_groups(observed_data=observed, constant_data=constant)
+
+
+def _wants_predictive(option: Any, idata: Any, X: np.ndarray) -> bool:
+    if option != "auto":
+        return bool(option)
+    n_draws = idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"]
+    return n_draws * X.size <= PREDICTIVE_AUTO_MAX
+
+
+def check_em_kwargs(name: str, em_kwargs: Any, checked: dict[str, Any]) -> dict[str, Any]:
+    """The EM start's extra parameters, once they are known and agree with the model.
+
+    The EM fit starts the chains and numbers the components, so it must fit the same
+    ``n_components`` and ``covariance_type`` as the Bayesian model (repeating them is
+    allowed); an unknown key would otherwise fail deep in PyTensor.
+
+    Examples
+    --------
+    >>> check_em_kwargs("B", {"n_init": 3}, {"n_components": 2, "covariance_type": "full"})
+    {'n_init': 3}
+    >>> check_em_kwargs("B", {"covariance_type": "VVV"},
+    ...                 {"n_components": 2, "covariance_type": "full"})
+    {}
+    """
+    if em_kwargs is None:
+        return {}
+    if not isinstance(em_kwargs, dict):
+        raise TypeError(
+            f"The 'em_kwargs' parameter of {name} must be a dict or None. Got "
+            f"{type(em_kwargs).__name__} instead."
+        )
+    allowed = GaussianMixture._parameter_names()
+    unknown = sorted(str(key) for key in set(em_kwargs) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"em_kwargs of {name} has unknown keys {unknown}: they must be parameters of "
+            f"GaussianMixture, one of {sorted(allowed)}."
+        )
+    for key in ("n_components", "covariance_type"):
+        if key in em_kwargs and not _same_setting(key, em_kwargs[key], checked[key]):
+            raise ValueError(
+                f"em_kwargs sets {key}={em_kwargs[key]!r}, but this {name} has "
+                f"{key}={checked[key]!r}. The EM fit starts the sampler and numbers its "
+                f"components, so it fits the same model: remove {key!r} from em_kwargs, "
+                f"or set {name}'s own {key}."
+            )
+    return {key: value for key, value in em_kwargs.items() if key not in _MODEL_KEYS}
+
+
+_MODEL_KEYS = ("n_components", "covariance_type")
+
+
+def _same_setting(key: str, given: Any, own: Any) -> bool:
+    if key == "n_components":
+        return isinstance(given, numbers.Integral) and int(given) == own
+    try:
+        return get_covariance_model(given).name == get_covariance_model(own).name
+    except (ValueError, TypeError, KeyError):
+        return False

@@ -1,7 +1,8 @@
 r"""The PyMC model of a Gaussian mixture, for each covariance type.
 
-The model runs on standardised data ``z = (x - center) / scale`` and reports its
-parameters in the data's own units through deterministic variables:
+The priors are stated on standardised data ``z = (x - center) / scale``; the observed
+variable is the data in its own units, and the parameters are reported in those units
+through deterministic variables:
 
 .. math::
 
@@ -10,12 +11,14 @@ parameters in the data's own units through deterministic variables:
     \Sigma^z_k = \mathrm{diag}(s_k)\, \Omega_k\, \mathrm{diag}(s_k),\;
     s_{kd} \sim \mathrm{Gamma}(a, b),\; \Omega_k \sim \mathrm{LKJ}(\eta),
 
-    \log p(z_n \mid \theta) = \operatorname{logsumexp}_k
-        \bigl[\log \pi_k + \log \mathcal N(z_n \mid \mu^z_k, \Sigma^z_k)\bigr].
+    \log p(x_n \mid \theta) = \operatorname{logsumexp}_k
+        \bigl[\log \pi_k + \log \mathcal N(z_n \mid \mu^z_k, \Sigma^z_k)\bigr]
+        - \textstyle\sum_d \log \mathrm{scale}_d.
 
 The labels are summed out (no discrete variables), so NUTS and ADVI apply, and the
-likelihood is one observed variable ``x`` whose pointwise log-density fills the
-InferenceData's ``log_likelihood`` group. It is computed through precision Cholesky
+likelihood is one observed variable ``x`` (data units) whose pointwise log-density is the
+InferenceData's ``log_likelihood`` group and whose random method draws the posterior
+predictive (``pm.sample_posterior_predictive``). It is computed through precision Cholesky
 factors ``W_k = L_k^{-T}`` by one fused Op (``likelihood.py``) that returns each row's
 log-density and responsibilities in one pass; its gradient is a few matrix products of
 the responsibilities.
@@ -44,9 +47,21 @@ from ..covariance import SKLEARN_TYPES
 from ..data import check_int, check_option, check_X
 from .priors import Priors
 
-__all__ = ["Standardisation", "build_model", "OBSERVED_NAME", "PARAMETER_NAMES"]
+__all__ = [
+    "DATA_NAME",
+    "OBSERVED_NAME",
+    "PARAMETER_NAMES",
+    "WEIGHT_NAME",
+    "Standardisation",
+    "build_model",
+    "model_sample_weight",
+    "sample_mixture",
+    "standardised_data",
+]
 
 OBSERVED_NAME = "x"
+DATA_NAME = "data"
+WEIGHT_NAME = "sample_weight"
 PARAMETER_NAMES = ("weights", "means", "covariances")
 
 
@@ -67,14 +82,17 @@ class Standardisation:
     scale: np.ndarray
 
     @classmethod
-    def from_data(cls, X: np.ndarray, covariance_type: str) -> Standardisation:
+    def from_data(
+        cls, X: np.ndarray, covariance_type: str, sample_weight: Any = None
+    ) -> Standardisation:
         """Centre at the mean; scale by each feature's standard deviation.
 
         Spherical models use the root mean variance for every feature. Constant
-        features get scale 1 instead of 0.
+        features get scale 1 instead of 0. With ``sample_weight`` the moments are
+        weighted, so that integer weights standardise as the repeated rows do.
         """
-        center = X.mean(axis=0)
-        variance = X.var(axis=0)
+        center = np.average(X, axis=0, weights=sample_weight)
+        variance = np.average((X - center) ** 2, axis=0, weights=sample_weight)
         if covariance_type == "spherical":
             variance = np.full_like(variance, variance.mean())
         scale = np.sqrt(variance)
@@ -133,10 +151,10 @@ def _covariance_parts(
 
 
 _SIGNATURES = {
-    "full": "(k),(k,d),(k,d,d)->(d)",
-    "tied": "(k),(k,d),(d,d)->(d)",
-    "diag": "(k),(k,d),(k,d)->(d)",
-    "spherical": "(k),(k,d),(k,d)->(d)",
+    "full": "(k),(k,d),(k,d,d),(d),(d)->(d)",
+    "tied": "(k),(k,d),(d,d),(d),(d)->(d)",
+    "diag": "(k),(k,d),(k,d),(d),(d)->(d)",
+    "spherical": "(k),(k,d),(k,d),(d),(d)->(d)",
 }
 
 
@@ -219,8 +237,9 @@ def build_model(
     *,
     feature_names: Any = None,
     standardisation: Standardisation | None = None,
+    sample_weight: Any = None,
 ) -> Any:
-    """Build the PyMC model of a Gaussian mixture on standardised data.
+    """Build the PyMC model of a Gaussian mixture, its priors on standardised data.
 
     Parameters
     ----------
@@ -236,20 +255,23 @@ def build_model(
         ``x0, x1, ...``.
     standardisation : Standardisation or None, default=None
         Centre and scale of the model's working units; None takes them from X
-        (:meth:`Standardisation.from_data`). Pass ``Standardisation(zeros, ones)`` to
-        state the priors in the data's own units (as simulation-based calibration
-        needs, where data are drawn from the prior).
+        (:meth:`Standardisation.from_data`, weighted by ``sample_weight``). Pass
+        ``Standardisation(zeros, ones)`` to state the priors in the data's own units
+        (as simulation-based calibration needs, where data are drawn from the prior).
+    sample_weight : array-like of shape (N,) or None, default=None
+        A weighted likelihood: each row's log-likelihood times its weight (integer
+        weights count rows; see :class:`~bayesgmm.BayesianGaussianMixture`'s Notes).
 
     Returns
     -------
     pymc.Model
         Free variables ``weights`` (component), ``z_means`` (component, feature) and
-        the covariance priors (``z_chol_k``, ``z_chol`` or ``z_sds``) on the
-        standardised scale; deterministics ``means`` and ``covariances`` in the data's
-        units (covariances shaped per type, as scikit-learn shapes
-        ``covariances_``); data ``center``, ``scale`` and ``z``; the observed
-        mixture ``x`` (observation, feature) with the labels summed out. Extend it
-        inside ``with model:``.
+        the covariance priors (``z_chol_k``, ``z_chol`` or ``z_sds``), standardised;
+        deterministics ``means`` and ``covariances`` (data units, shaped as
+        scikit-learn's ``covariances_``); data ``center``, ``scale``, ``data`` (X) and
+        ``sample_weight`` (if given); the observed mixture ``x`` (observation, feature;
+        data units, labels summed out) with a random method for
+        ``pm.sample_posterior_predictive``. Extend it inside ``with model:``.
 
     Examples
     --------
@@ -265,7 +287,9 @@ def build_model(
 
     n_components, covariance_type, priors = _checked_options(n_components, covariance_type, priors)
     X, names = _checked_data(X, feature_names)
-    standard = _standardisation(X, covariance_type, standardisation)
+    if sample_weight is not None:
+        sample_weight = _checked_weights(sample_weight, len(X))
+    standard = _standardisation(X, covariance_type, standardisation, sample_weight)
     coords = {
         "component": np.arange(n_components),
         "feature": names,
@@ -273,24 +297,68 @@ def build_model(
         "observation": np.arange(X.shape[0]),
     }
     with pm.Model(coords=coords) as model:
-        center = pm.Data("center", standard.center, dims="feature")
-        scale = pm.Data("scale", standard.scale, dims="feature")
-        z = pm.Data("z", standard.transform(X), dims=("observation", "feature"))
-        weights = pm.Dirichlet(
-            "weights", a=priors.weights_concentration(n_components), dims="component"
-        )
-        z_means = pm.Normal(
-            "z_means", mu=0.0, sigma=priors.means_sigma, dims=("component", "feature")
-        )
-        factor, z_covariances = _covariance_parts(covariance_type, n_components, len(names), priors)
-        pm.Deterministic("means", center + scale * z_means, dims=("component", "feature"))
-        pm.Deterministic(
-            "covariances",
-            data_units(covariance_type, z_covariances, scale),
-            dims=_COVARIANCE_DIMS[covariance_type],
-        )
-        _observe(z, weights, z_means, factor, covariance_type)
+        _add_variables(X, standard, sample_weight, n_components, covariance_type, priors)
     return model
+
+
+def _add_variables(
+    X: np.ndarray,
+    standard: Standardisation,
+    sample_weight: np.ndarray | None,
+    n_components: int,
+    covariance_type: str,
+    priors: Priors,
+) -> None:
+    """The model's data, priors, deterministics and observed mixture (inside the model)."""
+    import pymc as pm
+
+    center = pm.Data("center", standard.center, dims="feature")
+    scale = pm.Data("scale", standard.scale, dims="feature")
+    data = pm.Data(DATA_NAME, X, dims=("observation", "feature"))
+    row_weights = None
+    if sample_weight is not None:
+        row_weights = pm.Data(WEIGHT_NAME, sample_weight, dims="observation")
+    weights = pm.Dirichlet(
+        "weights", a=priors.weights_concentration(n_components), dims="component"
+    )
+    z_means = pm.Normal("z_means", mu=0.0, sigma=priors.means_sigma, dims=("component", "feature"))
+    factor, z_covariances = _covariance_parts(covariance_type, n_components, X.shape[1], priors)
+    pm.Deterministic("means", center + scale * z_means, dims=("component", "feature"))
+    pm.Deterministic(
+        "covariances",
+        data_units(covariance_type, z_covariances, scale),
+        dims=_COVARIANCE_DIMS[covariance_type],
+    )
+    _observe(data, (weights, z_means, factor, center, scale), covariance_type, row_weights)
+
+
+def standardised_data(model: Any) -> np.ndarray:
+    """The model's data on its standardised scale, ``(data - center) / scale`` (N, D).
+
+    Examples
+    --------
+    >>> model = build_model(np.array([[0.0], [2.0]]), 1, "spherical")
+    >>> standardised_data(model).ravel()
+    array([-1.,  1.])
+    """
+    values = [
+        np.asarray(model[name].get_value(), dtype=np.float64)
+        for name in (DATA_NAME, "center", "scale")
+    ]
+    return (values[0] - values[1]) / values[2]
+
+
+def model_sample_weight(model: Any) -> np.ndarray | None:
+    """The model's row weights, or None when it counts every row once.
+
+    Examples
+    --------
+    >>> model_sample_weight(build_model(np.array([[0.0], [2.0]]), 1, "spherical")) is None
+    True
+    """
+    if WEIGHT_NAME not in model.named_vars:
+        return None
+    return np.asarray(model[WEIGHT_NAME].get_value(), dtype=np.float64)
 
 
 def _checked_options(n_components: Any, covariance_type: Any, priors: Any) -> tuple:
@@ -318,10 +386,10 @@ def _checked_data(X: Any, feature_names: Any) -> tuple[np.ndarray, list[str]]:
 
 
 def _standardisation(
-    X: np.ndarray, covariance_type: str, standardisation: Standardisation | None
+    X: np.ndarray, covariance_type: str, standardisation: Standardisation | None, weights: Any
 ) -> Standardisation:
     if standardisation is None:
-        return Standardisation.from_data(X, covariance_type)
+        return Standardisation.from_data(X, covariance_type, weights)
     n_features = X.shape[1]
     return Standardisation(
         center=np.broadcast_to(np.asarray(standardisation.center, float), (n_features,)),
@@ -329,25 +397,103 @@ def _standardisation(
     )
 
 
-def _observe(z: Any, weights: Any, z_means: Any, factor: Any, covariance_type: str) -> None:
-    """The observed mixture ``x`` with the labels summed out (inside the model)."""
+def _observe(data: Any, parameters: tuple, covariance_type: str, row_weights: Any) -> None:
+    """The observed mixture ``x`` in data units with the labels summed out (in the model).
+
+    ``parameters`` are (weights, z_means, factor, center, scale): the log-density of a row
+    is the standardised mixture's at ``(x - center) / scale`` less ``sum(log scale)``.
+    """
     import pymc as pm
 
-    core_ndim = (1, 2, factor.ndim)
+    core_ndim = (1, 2, parameters[2].ndim, 1, 1)
 
-    def logp(value: Any, *params: Any) -> Any:
+    def core(params: tuple) -> list:
         # CustomDist hands the parameters over with the observations' batch dims
         # in front; they do not vary over observations, so take one slice.
-        params = [_core(param, ndim) for param, ndim in zip(params, core_ndim, strict=True)]
-        return mixture_logp(value, *params, covariance_type)
+        return [_core(param, ndim) for param, ndim in zip(params, core_ndim, strict=True)]
+
+    def logp(value: Any, *params: Any) -> Any:
+        import pytensor.tensor as pt
+
+        weights, z_means, factor, center, scale = core(params)
+        z = (value - center) / scale
+        log_density = mixture_logp(z, weights, z_means, factor, covariance_type)
+        log_density = log_density - pt.sum(pt.log(scale))
+        return log_density if row_weights is None else log_density * row_weights
+
+    def random(*params: Any, rng: Any = None, size: Any = None) -> np.ndarray:
+        weights, z_means, factor, center, scale = core(params)
+        return sample_mixture(
+            weights, z_means, factor, center, scale, covariance_type, rng=rng, size=size
+        )
 
     pm.CustomDist(
         OBSERVED_NAME,
-        weights,
-        z_means,
-        factor,
+        *parameters,
         logp=logp,
+        random=random,
         signature=_SIGNATURES[covariance_type],
-        observed=z,
+        observed=data,
         dims=("observation", "feature"),
     )
+
+
+def sample_mixture(
+    weights: np.ndarray,
+    z_means: np.ndarray,
+    factor: np.ndarray,
+    center: np.ndarray,
+    scale: np.ndarray,
+    covariance_type: str,
+    *,
+    rng: Any = None,
+    size: Any = None,
+) -> np.ndarray:
+    """Rows from the mixture given the model's parameters (the observed variable's
+    random method): ``center + scale * (z_means[k] + W_k^{-T} e)``, k ~ weights.
+
+    Parameters
+    ----------
+    weights : ndarray (K,)
+    z_means : ndarray (K, D)
+    factor : ndarray
+        The model's precision factors: upper-triangular ``W`` (K, D, D) for "full",
+        (D, D) for "tied", inverse standard deviations (K, D) for "diag" and "spherical".
+    center, scale : ndarray (D,)
+    covariance_type : {"full", "tied", "diag", "spherical"}
+    rng : numpy Generator or None
+    size : int, tuple or None
+        Rows to draw (the batch shape); None draws one.
+
+    Returns
+    -------
+    ndarray of shape ``size + (D,)``
+
+    Examples
+    --------
+    >>> rows = sample_mixture(np.ones(1), np.zeros((1, 2)), np.full((1, 2), 0.5), np.zeros(2),
+    ...                       np.ones(2), "diag", rng=np.random.default_rng(0), size=20000)
+    >>> rows.shape, bool(abs(rows.std() - 2.0) < 0.05)
+    ((20000, 2), True)
+    """
+    rng = np.random.default_rng(rng)
+    shape = () if size is None else tuple(np.atleast_1d(size))
+    n_features = z_means.shape[-1]
+    p = np.asarray(weights, dtype=np.float64)
+    labels = rng.choice(len(p), size=shape, p=p / p.sum())
+    noise = rng.standard_normal(shape + (n_features,))
+    factor = np.asarray(factor, dtype=np.float64)
+    if covariance_type in ("full", "tied"):
+        if factor.ndim == 2:
+            factor = np.broadcast_to(factor, (len(p), n_features, n_features))
+        lower = np.swapaxes(factor, -1, -2)[labels]  # W^T: z = mu + W^{-T} e
+        z = np.linalg.solve(lower, noise[..., None])[..., 0]
+    else:
+        z = noise / factor[labels]
+    return center + scale * (z_means[labels] + z)
+
+
+def _checked_weights(sample_weight: Any, n_rows: int) -> np.ndarray:
+    from ..data import check_sample_weight
+
+    return check_sample_weight(sample_weight, n_rows)

@@ -19,6 +19,9 @@ first against a given reference (the EM solution), then against the posterior me
 of the relabelled draws, until no draw's permutation changes (Stephens 2000's
 fixed-point scheme with a KL cost). KL is invariant under affine maps of the data,
 so the matching is the same in data units and on the model's standardised scale.
+Finally the components are numbered as the given reference numbers them: the posterior
+mean's components are matched to the reference's once more, and every draw permuted
+alike, so that the updates of the reference cannot renumber the result.
 
 The permutation of every draw is kept in ``sample_stats["label_permutation"]``
 (``perm[c, s, k]`` is the raw component that became component k), so
@@ -98,11 +101,33 @@ def _permute(values: np.ndarray, perm: np.ndarray, axis: int) -> np.ndarray:
     return np.take_along_axis(values, perm.reshape(shape), axis=axis)
 
 
+def _component_families(posterior: Any, n_components: int) -> dict[str, list[str]]:
+    """Variables that hold one component each, named ``{stem}_{k}`` for k = 0..K-1
+    with equal dims (the model's ``z_chol_k``), by stem."""
+    families: dict[str, list[str]] = {}
+    for stem in {str(name).rsplit("_", 1)[0] for name in posterior.data_vars if "_" in str(name)}:
+        names = [f"{stem}_{k}" for k in range(n_components)]
+        if n_components > 1 and all(name in posterior.data_vars for name in names):
+            if len({posterior[name].shape for name in names}) == 1:
+                families[stem] = names
+    return families
+
+
 def _apply(posterior: Any, perm: np.ndarray) -> Any:
     import xarray as xr
 
     variables = {}
+    for names in _component_families(posterior, perm.shape[-1]).values():
+        stacked = np.stack(
+            [posterior[name].transpose("chain", "draw", ...).values for name in names], axis=2
+        )
+        permuted = _permute(stacked, perm, 2)
+        for k, name in enumerate(names):
+            variable = posterior[name].transpose("chain", "draw", ...)
+            variables[name] = variable.copy(data=permuted[:, :, k])
     for name, variable in posterior.data_vars.items():
+        if name in variables:
+            continue
         if "component" in variable.dims:
             variable = variable.transpose("chain", "draw", ...)
             axis = variable.dims.index("component")
@@ -169,6 +194,8 @@ def relabel(
         ref_means = np.asarray(reference[0], dtype=np.float64)
         ref_cov = _as_full(covariance_type, reference[1], means.shape[-2:])
     perm, iterations, converged = _fixed_point(means, covariances, ref_means, ref_cov, max_iter)
+    if reference is not None:
+        perm = perm[..., _reference_order(means, covariances, perm, ref_means, ref_cov)]
     n_permuted = int((perm != np.arange(perm.shape[-1])).any(axis=-1).sum())
     info = {
         "n_permuted": n_permuted,
@@ -216,6 +243,20 @@ def _fixed_point(
         ref_means = _permute(means, perm, 2).mean(axis=(0, 1))
         ref_cov = _permute(covariances, perm, 2).mean(axis=(0, 1))
     return perm, max_iter, False
+
+
+def _reference_order(
+    means: np.ndarray,
+    covariances: np.ndarray,
+    perm: np.ndarray,
+    ref_means: np.ndarray,
+    ref_cov: np.ndarray,
+) -> np.ndarray:
+    """``order[k]``: the relabelled component whose posterior mean matches reference
+    component k (the identity unless the fixed point renumbered the components)."""
+    mean_means = _permute(means, perm, 2).mean(axis=(0, 1))
+    mean_cov = _permute(covariances, perm, 2).mean(axis=(0, 1))
+    return _assign(kl_cost(mean_means, mean_cov, ref_means, ref_cov)[None])[0]
 
 
 def _set_permutation(idata: Any, perm: np.ndarray, posterior: Any) -> None:

@@ -1,9 +1,10 @@
 """Compiled (numba) passes over the rows of a Gaussian mixture, for posterior work.
 
 Three entry points share one block loop (:func:`_block_terms`): :func:`likelihood_sums`
-returns the total log-likelihood and the responsibility-weighted sums that its gradient
-needs (the log posterior of ``bayes/density.py``); :func:`likelihood_rows` returns each
-row's log-density and responsibilities (the PyTensor Op of ``bayes/likelihood.py``);
+returns the total (optionally row-weighted) log-likelihood and the responsibility-weighted
+sums that its gradient needs (the log posterior of ``bayes/density.py``);
+:func:`likelihood_rows` returns each row's log-density and responsibilities (the PyTensor
+Op of ``bayes/likelihood.py``);
 :func:`log_likelihood_draws` fills the pointwise log-likelihood of many posterior draws
 (``result.py``). numpy and numba only, so ``result.py`` may use it.
 
@@ -123,12 +124,14 @@ def _constants(log_weights, log_dets, n_features):  # pragma: no cover - compile
 
 @_kernel
 def likelihood_sums(
-    zt, log_weights, means, inverses, log_dets, diagonal, resp_sum, first, scatter
+    zt, log_weights, means, inverses, log_dets, diagonal, row_weights, resp_sum, first, scatter
 ):  # pragma: no cover - compiled
-    """Σ_n log p(z_n); fills ``R_k = Σ q_nk``, ``S_k = Σ q_nk d`` and ``C_k = Σ q_nk d dᵀ``.
+    """Σ_n v_n log p(z_n); fills ``R_k = Σ q_nk``, ``S_k = Σ q_nk d``, ``C_k = Σ q_nk d dᵀ``.
 
-    ``d = z_n - μ_k``, ``q`` the responsibilities. ``log_dets`` are ``log|L_k|``. ``C``
-    is filled in full (both triangles), or on its diagonal only when ``diagonal``.
+    ``d = z_n - μ_k``, ``q_nk = v_n r_nk`` the responsibilities times the row weights
+    ``row_weights`` (N,), or the responsibilities alone when ``row_weights`` is empty.
+    ``log_dets`` are ``log|L_k|``. ``C`` is filled in full (both triangles), or on its
+    diagonal only when ``diagonal``.
     """
     n_features, n_samples = zt.shape
     n_components = means.shape[0]
@@ -138,19 +141,25 @@ def likelihood_sums(
     scatter[:] = 0.0
     block = _ROW_BLOCK
     terms, diff, y, top, norm = _block_buffers(n_components, n_features)
+    weighted = row_weights.shape[0] > 0
     total_log = 0.0
     for start in range(0, n_samples, block):
         m = min(block, n_samples - start)
         _block_terms(zt, start, m, const, means, inverses, diagonal, terms, diff, y, top, norm)
-        # one log per _LOG_BLOCK rows: each normaliser lies in [1, K]
-        for group in range(0, m, _LOG_BLOCK):
-            product = 1.0
-            for i in range(group, min(group + _LOG_BLOCK, m)):
-                product *= norm[i]
-                total_log += top[i]
-            total_log += np.log(product)
-        for i in range(m):
-            norm[i] = 1.0 / norm[i]
+        if weighted:
+            for i in range(m):
+                total_log += row_weights[start + i] * (top[i] + np.log(norm[i]))
+                norm[i] = row_weights[start + i] / norm[i]
+        else:
+            # one log per _LOG_BLOCK rows: each normaliser lies in [1, K]
+            for group in range(0, m, _LOG_BLOCK):
+                product = 1.0
+                for i in range(group, min(group + _LOG_BLOCK, m)):
+                    product *= norm[i]
+                    total_log += top[i]
+                total_log += np.log(product)
+            for i in range(m):
+                norm[i] = 1.0 / norm[i]
         for k in range(n_components):
             row = terms[k]
             total = 0.0

@@ -24,16 +24,19 @@ import numpy as np
 from ..density import PosteriorDensity
 from . import advi, numpyro, nutpie, pymc
 from . import map as map_
+from .advi import VARIATIONAL_METHODS, resolve_batch_size
 from .base import RunSettings, chain_starts, limit_blas_threads, start_values
 
 __all__ = [
     "METHODS",
+    "VARIATIONAL_METHODS",
     "NUTS_SAMPLERS",
     "RunSettings",
     "chain_starts",
     "default_nuts_sampler",
     "get_sampler",
     "limit_blas_threads",
+    "resolve_batch_size",
     "resolve_nuts_sampler",
     "run_inference",
     "start_values",
@@ -127,6 +130,7 @@ def run_inference(
     batch_size: Any = None,
     rng: np.random.Generator,
     progressbar: bool = False,
+    progress_delay: float = 0.0,
     density: PosteriorDensity | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Run one inference method on a model from :func:`~bayesgmm.bayes.model.build_model`.
@@ -138,10 +142,9 @@ def run_inference(
     starts : list of dict
         One start (untransformed values, :func:`start_values`) per chain; nutpie, the
         variational methods and MAP use the first.
-    draws, tune, chains : int
-        Draws kept and tuning steps per chain; chains (ADVI: ``draws * chains`` draws).
-    cores : int or None, default=None
-        Chains run in parallel (None: ``min(chains, os.cpu_count())``).
+    draws, tune, chains, cores : int
+        Draws kept and tuning steps per chain; chains (ADVI: ``draws * chains`` draws);
+        chains in parallel (None: ``min(chains, os.cpu_count())``).
     nuts_sampler : {"auto", "pymc", "nutpie", "numpyro"}, default="auto"
     target_accept : float, default=0.8
     advi_max_iter, advi_tol, advi_window, advi_learning_rate, batch_size
@@ -149,7 +152,8 @@ def run_inference(
         and rows per step (:func:`~bayesgmm.bayes.samplers.advi.fit_variational`).
     rng : numpy Generator
         Source of every seed, so that a ``random_state`` reproduces the draws.
-    progressbar : bool, default=False
+    progressbar, progress_delay : bool, float, default=False, 0.0
+        The sampler's bar, and the seconds before a bar of our own loops (ADVI's) shows.
     density : PosteriorDensity or None, default=None
         The model's log posterior compiled by numba, for a model exactly as
         :func:`~bayesgmm.bayes.model.build_model` made it: nutpie and the variational
@@ -173,6 +177,7 @@ def run_inference(
         cores=min(chains, os.cpu_count() or 1) if cores is None else cores,
         target_accept=target_accept,
         progressbar=progressbar,
+        progress_delay=progress_delay,
         advi_max_iter=advi_max_iter,
         advi_tol=advi_tol,
         advi_window=advi_window,

@@ -66,6 +66,7 @@ import logging
 import time
 import warnings
 import weakref
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -73,7 +74,8 @@ from threadpoolctl import threadpool_limits
 
 from ...exceptions import SamplerWarning
 from ..density import PosteriorDensity
-from ..model import OBSERVED_NAME, PARAMETER_NAMES
+from ..model import DATA_NAME, OBSERVED_NAME, PARAMETER_NAMES, WEIGHT_NAME, model_sample_weight
+from ..progress import DelayedProgress
 from .base import RunSettings, density_parameters, posterior_idata
 
 __all__ = ["VARIATIONAL_METHODS", "fit_variational", "resolve_batch_size", "run"]
@@ -83,6 +85,13 @@ logger = logging.getLogger(__name__)
 VARIATIONAL_METHODS = ("advi", "fullrank_advi")
 AUTO_BATCH_ROWS = 20_000
 """Rows per step of ``batch_size="auto"``; data with fewer rows are used whole."""
+MIN_BATCH_ROWS = 50
+"""Fewest rows per step: a step's curvature estimate comes from its rows alone, and with
+a handful of them most steps see one component only (with one row the fit converged
+to sds twenty times too wide and means between the clusters)."""
+FULL_DATA_CHECK = (1.0, 2.0)
+"""A minibatch fit passes the full-data check when its mean is within this many sds of
+the full data's Newton point and its sds within this factor of the full data's."""
 
 
 def resolve_batch_size(batch_size: Any, n_samples: int) -> int | None:
@@ -107,6 +116,10 @@ def resolve_batch_size(batch_size: Any, n_samples: int) -> int | None:
     (20000, None)
     >>> resolve_batch_size(500, 400) is None
     True
+    >>> resolve_batch_size(10, 400)
+    Traceback (most recent call last):
+    ...
+    ValueError: batch_size=10 is too small: ...
     """
     if batch_size is None:
         return None
@@ -122,7 +135,16 @@ def resolve_batch_size(batch_size: Any, n_samples: int) -> int | None:
         )
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, 'auto' or None; got {batch_size}.")
-    return None if batch_size >= n_samples else int(batch_size)
+    if batch_size >= n_samples:
+        return None
+    if batch_size < MIN_BATCH_ROWS:
+        raise ValueError(
+            f"batch_size={batch_size} is too small: each ADVI step estimates the posterior's "
+            f"curvature from its rows alone, and with fewer than {MIN_BATCH_ROWS} rows most "
+            "steps miss whole components, a noise the stopping rule cannot tell from "
+            f"convergence. Use batch_size >= {MIN_BATCH_ROWS}, 'auto' or None (every row)."
+        )
+    return int(batch_size)
 
 
 class _WindowConvergence:
@@ -191,13 +213,23 @@ def _marginal_sd(precision: np.ndarray) -> np.ndarray:
 
 class _Gradient:
     """Gradient of the log posterior (unconstrained, raveled), on all rows or on
-    minibatches with a control variate around an anchor; counts evaluations."""
+    minibatches with a control variate around an anchor; counts evaluations.
+
+    ``function(x, rows, scale, row_weights)`` evaluates the log prior plus ``scale``
+    times the (row-weighted, unless ``row_weights`` is None) log-likelihood of ``rows``.
+    """
 
     def __init__(
-        self, function: Any, data: np.ndarray, batch_size: int | None, rng: np.random.Generator
+        self,
+        function: Any,
+        data: np.ndarray,
+        batch_size: int | None,
+        rng: np.random.Generator,
+        sample_weight: np.ndarray | None = None,
     ) -> None:
         self.function = function
         self.data = data
+        self.sample_weight = sample_weight
         self.n_samples = data.shape[0]
         self.batch_size = batch_size
         self.rng = rng
@@ -207,22 +239,25 @@ class _Gradient:
         self.anchor_grad: np.ndarray | None = None
         self.anchor_logp = 0.0
 
-    def _call(self, x: np.ndarray, rows: np.ndarray, scale: float) -> tuple[float, np.ndarray]:
+    def _call(self, x: np.ndarray, rows: Any, scale: float) -> tuple[float, np.ndarray]:
+        """Evaluate on ``rows`` (a slice or an index array into the data)."""
+        values = self.data[rows]
+        weights = None if self.sample_weight is None else self.sample_weight[rows]
         self.n_evals += 1
-        self.rows_seen += rows.shape[0]
-        logp, grad = self.function(x, rows, np.asarray(scale))
+        self.rows_seen += values.shape[0]
+        logp, grad = self.function(x, values, np.asarray(scale), weights)
         return float(logp), np.asarray(grad)
 
     def full(self, x: np.ndarray, chunk: int = 200_000) -> tuple[float, np.ndarray]:
         """Log posterior and gradient on every row (in chunks that bound memory)."""
         if self.n_samples <= chunk:
-            return self._call(x, self.data, 1.0)
+            return self._call(x, slice(None), 1.0)
         # the prior's terms come with every chunk: count them once
-        prior_logp, prior_grad = self._call(x, self.data[:1], 0.0)
+        prior_logp, prior_grad = self._call(x, slice(0, 1), 0.0)
         n_chunks = 0
         logp, grad = 0.0, np.zeros_like(x)
         for begin in range(0, self.n_samples, chunk):
-            part_logp, part_grad = self._call(x, self.data[begin : begin + chunk], 1.0)
+            part_logp, part_grad = self._call(x, slice(begin, begin + chunk), 1.0)
             logp += part_logp
             grad += part_grad
             n_chunks += 1
@@ -238,11 +273,11 @@ class _Gradient:
         """At ``mean ± step``: average gradient, minus half the gradients' difference
         (a Hessian-vector product for a quadratic log-density) and the mean log-density."""
         if self.batch_size is None:
-            plus = self._call(mean + step, self.data, 1.0)
-            minus = self._call(mean - step, self.data, 1.0)
+            plus = self._call(mean + step, slice(None), 1.0)
+            minus = self._call(mean - step, slice(None), 1.0)
             base_logp, base_grad = 0.0, 0.0
         else:
-            rows = self.data[self.rng.integers(self.n_samples, size=self.batch_size)]
+            rows = self.rng.integers(self.n_samples, size=self.batch_size)
             ratio = self.n_samples / self.batch_size
             plus = self._call(mean + step, rows, ratio)
             minus = self._call(mean - step, rows, ratio)
@@ -261,8 +296,9 @@ _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _compile(model: Any, point: dict[str, np.ndarray]) -> tuple[Any, Any]:
-    """(x, rows, scale) -> (log prior + scale * log-likelihood of rows, its gradient),
-    and x -> (weights, means, covariances); x is the raveled unconstrained vector."""
+    """(x, rows, scale, row_weights) -> (log prior + scale * log-likelihood of rows, its
+    gradient), and x -> (weights, means, covariances); x is the raveled unconstrained
+    vector, rows are in the data's units."""
     key = tuple(model.named_vars)
     cached = _COMPILED.get(model)
     if cached is not None and cached[0] == key:
@@ -282,16 +318,30 @@ def _compile_new(model: Any, point: dict[str, np.ndarray]) -> tuple[Any, Any]:
     # PyTensor's "o1" rewrites: the same run time here as the default's, 3 s less to compile
     mode = Mode(linker="cvm", optimizer="o1")
     rows = pt.matrix("rows", dtype="float64")
+    row_weights = pt.vector("row_weights", dtype="float64")
     scale = pt.scalar("scale", dtype="float64")
     terms = model.logp(sum=False)  # free variables' terms (with Jacobians), then observed
     n_free = len(model.free_RVs)
     prior = pt.add(*(term.sum() for term in terms[:n_free]))
     likelihood = pt.add(*(term.sum() for term in terms[n_free:]))
     (prior, likelihood), flat = join_nonshared_inputs(point, [prior, likelihood], model.value_vars)
-    likelihood = graph_replace(likelihood, {model["z"]: rows}, strict=False)
+    replace = {model[DATA_NAME]: rows}
+    if WEIGHT_NAME in model.named_vars:
+        replace[model[WEIGHT_NAME]] = row_weights
+    likelihood = graph_replace(likelihood, replace, strict=False)
     logp = prior + scale * likelihood
-    function = pytensor.function([flat, rows, scale], [logp, pt.grad(logp, flat)], mode=mode)
-    function.trust_input = True
+    compiled = pytensor.function(
+        [flat, rows, scale, row_weights],
+        [logp, pt.grad(logp, flat)],
+        mode=mode,
+        on_unused_input="ignore",
+    )
+    compiled.trust_input = True
+
+    def function(x: np.ndarray, values: np.ndarray, ratio: Any, weights: Any) -> Any:
+        weights = np.ones(len(values)) if weights is None else np.ascontiguousarray(weights)
+        return compiled(x, values, ratio, weights)
+
     outputs = model.replace_rvs_by_values([model[name] for name in PARAMETER_NAMES])
     outputs, flat = join_nonshared_inputs(point, outputs, model.value_vars)
     parameters = pytensor.function([flat], outputs, mode=mode)
@@ -299,11 +349,16 @@ def _compile_new(model: Any, point: dict[str, np.ndarray]) -> tuple[Any, Any]:
 
 
 def _density_functions(model: Any, density: PosteriorDensity) -> tuple[Any, Any]:
-    """The two functions of :func:`_compile`, evaluated by the numba log posterior."""
+    """The two functions of :func:`_compile`, evaluated by the numba log posterior (on
+    standardised rows: its value differs from the model's by a constant)."""
     expand = density_parameters(model, density)
+    center = np.asarray(model["center"].get_value(), dtype=np.float64)
+    scale = np.asarray(model["scale"].get_value(), dtype=np.float64)
 
-    def function(x: np.ndarray, rows: np.ndarray, ratio: Any) -> tuple[float, np.ndarray]:
-        return density.evaluate(x, rows, float(ratio))
+    def function(
+        x: np.ndarray, rows: np.ndarray, ratio: Any, weights: Any
+    ) -> tuple[float, np.ndarray]:
+        return density.evaluate(x, (rows - center) / scale, float(ratio), weights)
 
     def parameters(x: np.ndarray) -> list[np.ndarray]:
         values = expand(x)
@@ -407,8 +462,10 @@ def _optimise(
     window: int,
     learning_rate: float,
     rng: np.random.Generator,
+    bar: Any = None,
 ) -> tuple[_WindowConvergence, dict[str, Any]]:
-    """The natural-gradient loop (module docstring).
+    """The natural-gradient loop (module docstring); ``bar`` (a
+    :class:`~bayesgmm.bayes.progress.DelayedProgress`) counts the steps.
 
     ``curvature`` estimates :math:`E_q[-\\nabla^2 \\log p]`: dense for full-rank fits
     (it is their precision) and for mean-field fits of up to ``DENSE_MAX`` parameters,
@@ -442,6 +499,8 @@ def _optimise(
         curvature, mean = _natural_step(curvature, mean, pair, step, whitened, beta, full_rank)
         losses.append(-(logp - 0.5 * log_det))
         if check.update(mean, _precision(curvature, full_rank)):
+            if bar is not None:
+                bar.advance(f"window change {check.change:.3g} (stops below {tol:g})", window)
             if check.converged:
                 break
             n_reanchored += _reanchor(gradient, check)
@@ -536,7 +595,7 @@ def _draws(
 def _checked_data(
     model: Any, method: str, learning_rate: float, batch_size: Any
 ) -> tuple[np.ndarray, int | None]:
-    """The model's standardised data and the rows per step, once the arguments hold."""
+    """The model's data (its units) and the rows per step, once the arguments hold."""
     if method not in VARIATIONAL_METHODS:
         raise ValueError(f"method must be one of {VARIATIONAL_METHODS}; got {method!r}.")
     if not 0.0 < learning_rate <= 1.0:
@@ -547,7 +606,7 @@ def _checked_data(
             f"fit_variational needs the model's only observed variable to be "
             f"{OBSERVED_NAME!r} (as build_model makes it); got {observed}."
         )
-    data = np.ascontiguousarray(model["z"].get_value(), dtype=np.float64)
+    data = np.ascontiguousarray(model[DATA_NAME].get_value(), dtype=np.float64)
     return data, resolve_batch_size(batch_size, data.shape[0])
 
 
@@ -575,6 +634,8 @@ def fit_variational(
     batch_size: Any = None,
     rng: np.random.Generator,
     density: PosteriorDensity | None = None,
+    progressbar: bool = False,
+    progress_delay: float = 0.0,
 ) -> tuple[Any, dict[str, Any]]:
     """Fit mean-field or full-rank ADVI to a model from ``build_model``; draw from it.
 
@@ -597,6 +658,8 @@ def fit_variational(
     rng : numpy Generator
     density : PosteriorDensity or None, default=None
         The model's numba log posterior, evaluated instead of compiling the PyMC graph.
+    progressbar, progress_delay : bool, float, default=False, 0.0
+        A rich bar of the steps and the criterion's change, after ``progress_delay`` s.
 
     Returns
     -------
@@ -623,36 +686,112 @@ def fit_variational(
     started = time.perf_counter()
     function, parameters, mean = _functions(model, start, density)
     compiled = time.perf_counter()
-    gradient = _Gradient(function, data, batch, rng)
+    gradient = _Gradient(function, data, batch, rng, model_sample_weight(model))
     steps = {"max_iter": max_iter, "tol": tol, "window": window, "learning_rate": learning_rate}
-    # threadpoolctl limits only the libraries loaded so far: compiling may have loaded
-    # the BLAS that PyTensor links, which two threads slow down tenfold here
-    with threadpool_limits(limits=1):
-        check, info = _optimise(gradient, mean, method == "fullrank_advi", rng=rng, **steps)
+    # threadpoolctl limits only the libraries loaded so far: compiling the PyMC graph
+    # may have loaded the BLAS that PyTensor links, which two threads slow down tenfold
+    limit = threadpool_limits(limits=1, user_api="blas") if density is None else nullcontext()
+    bar = DelayedProgress(None, method, progressbar, progress_delay)
+    with limit, bar:
+        check, info = _optimise(
+            gradient, mean, method == "fullrank_advi", rng=rng, bar=bar, **steps
+        )
+    _check_and_warn(gradient, check, info, method, max_iter, tol)
+    info.update(
+        seconds_compile=compiled - started,
+        seconds_optimise=time.perf_counter() - compiled,
+    )
+    idata = posterior_idata(model, _draws(parameters, check.mean, check.precision, n_draws, rng))
+    return idata, info
+
+
+def _check_and_warn(
+    gradient: _Gradient,
+    check: _WindowConvergence,
+    info: dict,
+    method: str,
+    max_iter: int,
+    tol: float,
+) -> None:
+    """A minibatch fit that met the stopping rule must pass the full-data check; fill
+    ``info`` (converged, change, batch_size, mean, precision) and warn if not converged."""
+    batch = gradient.batch_size
+    if batch is not None and check.converged:
+        info["full_data_check"] = _full_data_check(gradient, check, method == "fullrank_advi")
+        check.converged = info["full_data_check"]["passed"]
+        if not check.converged:
+            _warn_full_data_check(method, batch, info["full_data_check"])
+    elif not check.converged:
+        _warn_not_converged(method, max_iter, check.change, tol)
     info.update(
         converged=check.converged,
         change=check.change,
         batch_size=batch,
-        seconds_compile=compiled - started,
-        seconds_optimise=time.perf_counter() - compiled,
         mean=check.mean,
         precision=check.precision,
     )
-    idata = posterior_idata(model, _draws(parameters, check.mean, check.precision, n_draws, rng))
-    if not check.converged:
-        _warn_not_converged(method, max_iter, check.change, tol)
-    return idata, info
+
+
+def _full_data_check(gradient: _Gradient, check: _WindowConvergence, full_rank: bool) -> dict:
+    """After a minibatch fit: the full data's curvature and Newton step at its mean.
+
+    Central differences of the all-rows gradient along each coordinate (steps of a
+    thousandth of an sd) give the negative Hessian ``H`` at the mean. The fit passes when
+    the Newton step ``H^-1 grad`` is at most ``FULL_DATA_CHECK[0]`` of the full data's
+    sds and every sd of the approximation is within a factor ``FULL_DATA_CHECK[1]`` of
+    the full data's (marginal sds for full-rank, ``1/sqrt(H_jj)`` for mean-field,
+    which is what a mean-field optimum matches): minibatch noise that biased the fit
+    shows here however still the window averages were.
+    """
+    mean, sd = check.mean, _marginal_sd(check.precision)
+    columns = np.empty((mean.size, mean.size))
+    for i in range(mean.size):
+        step = np.zeros_like(mean)
+        step[i] = 1e-3 * sd[i]
+        columns[:, i] = (gradient.full(mean - step)[1] - gradient.full(mean + step)[1]) / (
+            2 * step[i]
+        )
+    curvature = 0.5 * (columns + columns.T)
+    values, vectors = np.linalg.eigh(curvature)
+    floor = 1e-12 * max(float(np.abs(values).max()), 1.0)
+    covariance = (vectors / np.maximum(values, floor)) @ vectors.T
+    if full_rank:
+        full_sd = np.sqrt(np.diag(covariance))
+    else:
+        full_sd = 1 / np.sqrt(np.maximum(np.diag(curvature), floor))
+    newton = covariance @ gradient.full(mean)[1]
+    offset = float(np.max(np.abs(newton) / np.sqrt(np.diag(covariance))))
+    ratio = sd / full_sd
+    worst = float(np.exp(np.abs(np.log(ratio)).max()))
+    return {
+        "newton_offset_sd": offset,
+        "sd_ratio_range": (float(ratio.min()), float(ratio.max())),
+        "passed": bool(offset <= FULL_DATA_CHECK[0] and worst <= FULL_DATA_CHECK[1]),
+    }
+
+
+def _warn_full_data_check(method: str, batch: int, result: dict) -> None:
+    low, high = result["sd_ratio_range"]
+    warnings.warn(
+        f"{method} with batch_size={batch} met its stopping rule, but on all rows the "
+        f"approximation is off: its mean is {result['newton_offset_sd']:.3g} posterior "
+        f"sds from the full data's Newton point and its sds are {low:.3g}-{high:.3g} times "
+        "the full data's: the minibatches' noise biased it. Raise batch_size, or use "
+        "batch_size=None.",
+        SamplerWarning,
+        stacklevel=8,
+    )
 
 
 def _warn_not_converged(method: str, max_iter: int, change: float, tol: float) -> None:
-    # stacklevel: the caller of BayesianGaussianMixture.fit, through fit_variational,
-    # run, run_inference and the estimator's _infer
+    # stacklevel: the caller of BayesianGaussianMixture.fit, through _check_and_warn,
+    # fit_variational, run, run_inference and the estimator's _infer
     warnings.warn(
         f"{method} did not converge in {max_iter} steps: the window-averaged "
         f"approximation still moved by {change:.3g} standard deviations "
         f"(tolerance {tol:g}). Raise advi_max_iter or advi_tol, or use method='nuts'.",
         SamplerWarning,
-        stacklevel=7,
+        stacklevel=8,
     )
 
 
@@ -685,6 +824,8 @@ def run(
         batch_size=settings.batch_size,
         rng=rng,
         density=density,
+        progressbar=settings.progressbar,
+        progress_delay=settings.progress_delay,
     )
     del info["precision"]
     return idata, info

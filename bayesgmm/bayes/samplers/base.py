@@ -3,20 +3,23 @@
 Every method starts from the EM solution (:func:`start_values`): chains that start
 inside one labelling rarely switch labels, and the sampler spends its tuning on the
 posterior instead of on finding it. While a sampler runs, BLAS is held to one thread
-(:func:`limit_blas_threads`): a mixture's log-density is many tiny matrix products,
-which multi-threaded OpenBLAS runs 10-20 times slower.
+(:func:`limit_blas_threads`, and :func:`worker_blas_threads` for PyMC's worker
+processes): a mixture's log-density is many tiny matrix products, which multi-threaded
+OpenBLAS runs 10-20 times slower.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from ...threads import single_threaded_blas
 from ..density import PosteriorDensity
 from ..model import PARAMETER_NAMES, Standardisation, data_units
 
@@ -28,6 +31,7 @@ __all__ = [
     "posterior_idata",
     "seed",
     "start_values",
+    "worker_blas_threads",
 ]
 
 
@@ -45,6 +49,8 @@ class RunSettings:
         Chains run in parallel.
     target_accept : float, default=0.8
     progressbar : bool, default=False
+    progress_delay : float, default=0.0
+        Seconds before a bar of our own loops (ADVI's) appears.
     advi_max_iter, advi_tol, advi_window, advi_learning_rate, batch_size
         The variational fit's settings (:func:`~bayesgmm.bayes.samplers.advi.fit_variational`).
 
@@ -61,6 +67,7 @@ class RunSettings:
     cores: int = 1
     target_accept: float = 0.8
     progressbar: bool = False
+    progress_delay: float = 0.0
     advi_max_iter: int = 50_000
     advi_tol: float = 0.05
     advi_window: int = 50
@@ -68,33 +75,73 @@ class RunSettings:
     batch_size: Any = None
 
 
+_ENV_NAMES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+_env_lock = threading.Lock()
+_env_holders = 0
+_env_saved: dict[str, str | None] = {}
+
+
+@contextlib.contextmanager
+def worker_blas_threads() -> Iterator[None]:
+    """BLAS and OpenMP at one thread in worker processes started inside the block.
+
+    Sets ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` and ``MKL_NUM_THREADS`` to 1,
+    which processes read when they start (PyMC's parallel chains). The variables are
+    the process's: the first holder saves them, the last one out restores them, under
+    a lock, so fits in several threads leave the environment as they found it.
+
+    Examples
+    --------
+    >>> import os
+    >>> before = os.environ.get("OMP_NUM_THREADS")
+    >>> with worker_blas_threads():
+    ...     os.environ["OMP_NUM_THREADS"]
+    '1'
+    >>> os.environ.get("OMP_NUM_THREADS") == before
+    True
+    """
+    global _env_holders
+    with _env_lock:
+        if _env_holders == 0:
+            _env_saved.update({name: os.environ.get(name) for name in _ENV_NAMES})
+            os.environ.update(dict.fromkeys(_ENV_NAMES, "1"))
+        _env_holders += 1
+    try:
+        yield
+    finally:
+        with _env_lock:
+            _env_holders -= 1
+            if _env_holders == 0:
+                for name, value in _env_saved.items():
+                    if value is None:
+                        os.environ.pop(name, None)
+                    else:
+                        os.environ[name] = value
+                _env_saved.clear()
+
+
 @contextlib.contextmanager
 def limit_blas_threads(n_threads: int = 1) -> Iterator[None]:
-    """Hold BLAS (and OpenMP) to ``n_threads`` inside the block, here and in workers.
+    """Hold BLAS to ``n_threads`` in this process inside the block.
 
-    threadpoolctl limits this process; the environment variables reach worker
-    processes that PyMC starts for parallel chains. Both are restored afterwards.
+    One thread goes through :func:`bayesgmm.threads.single_threaded_blas`, which counts
+    its holders, so concurrent fits restore the original limit only when the last one
+    leaves; other counts through threadpoolctl. The environment is left alone (worker
+    processes: :func:`worker_blas_threads`).
 
     Examples
     --------
     >>> with limit_blas_threads(1):
     ...     pass
     """
+    if n_threads == 1:
+        with single_threaded_blas():
+            yield
+        return
     from threadpoolctl import threadpool_limits
 
-    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    saved = {name: os.environ.get(name) for name in names}
-    try:
-        for name in names:
-            os.environ[name] = str(n_threads)
-        with threadpool_limits(limits=n_threads):
-            yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with threadpool_limits(limits=n_threads, user_api="blas"):
+        yield
 
 
 def seed(rng: np.random.Generator) -> int:
@@ -125,7 +172,8 @@ def start_values(
     Parameters
     ----------
     weights, means, covariances : ndarray
-        A fitted mixture (for example the EM solution), covariances shaped per type.
+        A fitted mixture (for example the EM solution), covariances shaped per type;
+        or many (posterior draws), with the same leading dims on each.
     covariance_type : {"full", "tied", "diag", "spherical"}
     standard : Standardisation
         The model's standardisation.
@@ -134,7 +182,7 @@ def start_values(
     -------
     dict
         Untransformed values keyed by free-variable name, as ``pm.sample``'s
-        ``initvals`` takes them.
+        ``initvals`` takes them (with the leading dims of the input).
 
     Examples
     --------
@@ -145,18 +193,18 @@ def start_values(
     scale = standard.scale
     weights = np.clip(np.asarray(weights, dtype=np.float64), 1e-6, None)
     start = {
-        "weights": weights / weights.sum(),
+        "weights": weights / weights.sum(axis=-1, keepdims=True),
         "z_means": (np.asarray(means) - standard.center) / scale,
     }
     covariances = np.asarray(covariances, dtype=np.float64)
     if covariance_type == "full":
-        z_cov = covariances / scale[None, :, None] / scale[None, None, :]
-        for k, packed in enumerate(_packed_lower(z_cov)):
-            start[f"z_chol_{k}"] = packed
+        packed = _packed_lower(covariances / scale[:, None] / scale[None, :])
+        for k in range(packed.shape[-2]):
+            start[f"z_chol_{k}"] = packed[..., k, :]
     elif covariance_type == "tied":
         start["z_chol"] = _packed_lower(covariances / scale[:, None] / scale[None, :])
     elif covariance_type == "diag":
-        start["z_sds"] = np.sqrt(covariances) / scale[None, :]
+        start["z_sds"] = np.sqrt(covariances) / scale
     else:
         start["z_sds"] = np.sqrt(covariances) / scale[0]
     return start
@@ -234,9 +282,10 @@ def density_parameters(model: Any, density: PosteriorDensity) -> Any:
     Examples
     --------
     >>> from bayesgmm.bayes import build_model
+    >>> from bayesgmm.bayes.model import standardised_data
     >>> from bayesgmm.bayes.priors import Priors
     >>> model = build_model(np.array([[0.0], [2.0]]), 1, "spherical")
-    >>> density = PosteriorDensity(model["z"].get_value(), 1, "spherical", Priors())
+    >>> density = PosteriorDensity(standardised_data(model), 1, "spherical", Priors())
     >>> density_parameters(model, density)(np.zeros(density.n_dim))["covariances"]
     array([1.])
     """

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..density import PosteriorDensity
 from ..model import PARAMETER_NAMES
-from .base import RunSettings, seed
+from .base import RunSettings, seed, worker_blas_threads
 
 __all__ = ["run", "sample"]
 
@@ -53,13 +53,14 @@ def run(
     info : dict
         Empty: PyMC's sampler reports nothing beyond ``sample_stats``.
     """
-    idata = sample(
-        model,
-        settings,
-        rng,
-        nuts_sampler="pymc",
-        init="adapt_diag",
-        initvals=starts,
-        cores=settings.cores,
-    )
+    with worker_blas_threads():  # parallel chains run in worker processes
+        idata = sample(
+            model,
+            settings,
+            rng,
+            nuts_sampler="pymc",
+            init="adapt_diag",
+            initvals=starts,
+            cores=settings.cores,
+        )
     return idata, {}
