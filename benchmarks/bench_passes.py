@@ -41,7 +41,9 @@ def kernels(X: np.ndarray, n_components: int, covariance_type: str) -> dict:
         model.layout.covariances_from_precision_cholesky(prec),
         prec,
     )
-    return {dtype: BlockPass(model, params, shift, dtype) for dtype in (np.float64, np.float32)}
+    return {
+        dtype: BlockPass(model.layout, params, shift, dtype) for dtype in (np.float64, np.float32)
+    }
 
 
 def main(argv=None) -> None:

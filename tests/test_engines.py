@@ -179,9 +179,9 @@ def test_pass_statistics_match_responsibilities():
         }[covariance_type]
         weights = np.array([0.2, 0.3, 0.5])
         prec = model.precision_cholesky(covariances, weights)
-        log_likelihood, T = BlockPass(model, (weights, means, covariances, prec), shift, "f8")(
-            X, row_weights
-        )
+        log_likelihood, T = BlockPass(
+            model.layout, (weights, means, covariances, prec), shift, "f8"
+        )(X, row_weights)
         log_likelihood += model.layout.likelihood_terms(
             prec, _second(X, row_weights, shift), T[:, -1].sum()
         )
@@ -205,7 +205,7 @@ def test_maximise_matches_closed_form_for_one_component():
     model = get_covariance_model("full")
     shift = X.mean(axis=0)
     params = (np.ones(1), np.zeros((1, 3)), np.eye(3)[None], np.eye(3)[None])
-    _, T = BlockPass(model, params, shift, "f8")(X, np.ones(len(X)))
+    _, T = BlockPass(model.layout, params, shift, "f8")(X, np.ones(len(X)))
     fitted = parameters_from_sums(model, T, np.zeros((3, 3)), np.zeros(3))
     np.testing.assert_allclose(fitted.covariances[0], np.cov(X.T, ddof=0), rtol=1e-10)
     np.testing.assert_allclose(fitted.means[0], 0.0, atol=1e-12)
@@ -329,7 +329,8 @@ def test_passes_do_not_depend_on_blocks_or_threads(covariance_type):
                 model.to_storage(fit.precisions_cholesky_),
             ).arrays()  # fmt: skip
             stats = engine.new_statistics(model, 3)
-            results.append((engine.e_step(model, None, params, stats), stats[0].copy()))
+            value = engine.e_step(model.layout, None, params, stats)
+            results.append((value, stats[0].copy()))
     (whole, T_whole), (blocked, T_blocked) = results
     assert blocked == pytest.approx(whole, rel=1e-12)
     np.testing.assert_allclose(T_blocked, T_whole, rtol=1e-11, atol=1e-9)
@@ -456,7 +457,7 @@ def test_stacked_factors_for_many_features_match_the_feature_path(dtype):
         stacked.precisions_cholesky_,
     ).arrays()  # fmt: skip
     passes = [
-        BlockPass(model, params, shift, dtype, stacked=flag)(X, np.ones(len(X)))
+        BlockPass(model.layout, params, shift, dtype, stacked=flag)(X, np.ones(len(X)))
         for flag in (True, False)
     ]
     rel = 1e-10 if dtype == np.float64 else 1e-6

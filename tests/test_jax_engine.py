@@ -80,7 +80,7 @@ def test_an_empty_component_gives_no_nan():
     prec = np.repeat(np.eye(3)[None], 2, axis=0)
     params = (np.array([1.0, 0.0]), X[[0, 1]] - shift, prec.copy(), prec)
     stats = engine.new_statistics(model, 2)
-    value = engine.e_step(model, None, params, stats)
+    value = engine.e_step(model.layout, None, params, stats)
     assert np.isfinite(value) and np.isfinite(stats[0]).all()
     assert stats[0][1, -1] == 0.0
 

@@ -28,6 +28,7 @@ import numpy as np
 from .. import gaussian
 from ..exceptions import ILL_DEFINED_COVARIANCE, CovarianceError
 from ..kernels import features
+from ..kernels.plugins import CompiledPlugin
 from . import layout_kernels as compiled
 
 __all__ = [
@@ -60,8 +61,8 @@ def not_positive_definite(component: int | None, weight: float | None) -> Covari
     )
 
 
-@dataclass(frozen=True)
-class Layout:
+@dataclass(frozen=True, eq=False)
+class Layout(CompiledPlugin):
     """One kernel layout: shapes, compiled kernels and the numpy maths of its factors.
 
     Attributes
@@ -91,6 +92,10 @@ class Layout:
 
     def __reduce__(self) -> tuple:
         return (layout_named, (self.name,))
+
+    @property
+    def plugin_key(self) -> str:  # type: ignore[override]
+        return f"layout-{self.name}"
 
     # ---------------------------------------------------------------- shapes
     def n_quadratic(self, n_features: int) -> int:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..covariance import CovarianceModel
+from ..covariance import CovarianceModel, Layout
 from ..data import is_dask_array
 from ..kernels.compile import kernel
 from ..kernels.features import feature_sums, logits
@@ -43,7 +43,7 @@ WORK_PER_CALL = 50_000_000
 
 
 @kernel
-def whole_run_e_step(model, data, params, stats):
+def whole_run_e_step(layout, data, params, stats):
     """The E-step over the precomputed features, fused with the M-step's sums into ``T``.
 
     ``data`` is ``(Z, row_weights, L, theta, coefficients)``: the (P, N) features, the
@@ -54,7 +54,7 @@ def whole_run_e_step(model, data, params, stats):
     Z, row_weights, L, theta, coefficients = data
     weights, means, covariances, prec = params
     T, data_second = stats[0], stats[1]
-    model.coefficients(weights, means, prec, theta)
+    layout.coefficients(weights, means, prec, theta)
     for k in range(theta.shape[0]):
         for p in range(theta.shape[1]):
             coefficients[k, p] = theta[k, p]
@@ -69,7 +69,7 @@ def whole_run_e_step(model, data, params, stats):
     total_weight = 0.0
     for k in range(theta.shape[0]):
         total_weight += T[k, theta.shape[1] - 1]
-    log_likelihood += model.likelihood_terms(prec, data_second, total_weight)
+    log_likelihood += layout.likelihood_terms(prec, data_second, total_weight)
     return log_likelihood / total_weight
 
 
@@ -95,7 +95,7 @@ class _Engine:
         self.model, self.n_components = model, n_components
         self.dtype, self.workers = np.dtype(dtype), workers
         n_features = X.shape[1]
-        self.n_columns = n_feature_columns(model, n_features)
+        self.n_columns = n_feature_columns(model.layout, n_features)
         self.data_second = (
             second_moment(self.X, self.weights, self.shift, workers)
             if model.layout.shared
@@ -139,13 +139,15 @@ class WholeRunEngine(_Engine, CompiledPlugin):
     def kernels(self) -> dict[str, Any]:
         return {"e_step": whole_run_e_step}
 
-    def e_step(self, model: CovarianceModel, data: tuple, params: tuple, stats: tuple) -> float:
+    def e_step(self, layout: Layout, data: tuple, params: tuple, stats: tuple) -> float:
         """One E-step (compiled), from Python."""
-        return whole_run_e_step(model, data, params, stats)
+        return whole_run_e_step(layout, data, params, stats)
 
     def iterate(self, model, params, stats, history, first, last, tol):
         """EM iterations in one compiled call (:data:`~bayesgmm.em.loop.compiled_em_steps`)."""
-        return compiled_em_steps(self, model, self.data, params, stats, history, first, last, tol)
+        return compiled_em_steps(
+            self, model, model.layout, self.data, params, stats, history, first, last, tol
+        )
 
 
 class BlockEngine(_Engine):
@@ -154,9 +156,9 @@ class BlockEngine(_Engine):
     name = "blocks"
     data = None
 
-    def e_step(self, model: CovarianceModel, data: Any, params: tuple, stats: tuple) -> float:
+    def e_step(self, layout: Layout, data: Any, params: tuple, stats: tuple) -> float:
         """One pass over the rows: the E-step fused with the M-step's sums (into ``T``)."""
-        block_pass = BlockPass(model, params, self.shift, self.dtype)
+        block_pass = BlockPass(layout, params, self.shift, self.dtype)
         columns = self.n_columns + self.n_components
         total = sum_row_blocks(
             block_pass.packed, self.X, self.weights, self.workers, columns, self.dtype
@@ -165,12 +167,12 @@ class BlockEngine(_Engine):
         T[:] = total[1:].reshape(T.shape)
         total_weight = float(T[:, -1].sum())
         log_likelihood = float(total[0])
-        log_likelihood += model.layout.likelihood_terms(params[3], stats[1], total_weight)
+        log_likelihood += layout.likelihood_terms(params[3], stats[1], total_weight)
         return log_likelihood / total_weight
 
     def iterate(self, model, params, stats, history, first, last, tol):
         """EM iterations in Python (:func:`~bayesgmm.em.loop.em_steps`)."""
-        return em_steps(self, model, None, params, stats, history, first, last, tol)
+        return em_steps(self, model, model.layout, None, params, stats, history, first, last, tol)
 
 
 def fits_whole_run(X: Any, model: CovarianceModel, n_components: int, dtype: Any) -> str | None:
@@ -178,9 +180,9 @@ def fits_whole_run(X: Any, model: CovarianceModel, n_components: int, dtype: Any
     if is_dask_array(X):
         return "the data are a dask array"
     n_features = X.shape[1]
-    if uses_stacked_factors(model, n_features):
+    if uses_stacked_factors(model.layout, n_features):
         return f"full covariances with {n_features} features use the stacked-factor kernel"
-    columns = n_feature_columns(model, n_features) + n_components
+    columns = n_feature_columns(model.layout, n_features) + n_components
     if len(row_blocks(X.shape[0], columns, dtype)) > 1:
         return f"{X.shape[0]} rows make more than one block of features"
     return None

@@ -181,7 +181,7 @@ class JaxEngine:
             np.empty(shape),
         )
 
-    def e_step(self, model: CovarianceModel, data: Any, params: tuple, stats: tuple) -> float:
+    def e_step(self, layout: Any, data: Any, params: tuple, stats: tuple) -> float:
         """One pass on the device; the sums added on the host in float64 (into ``T``)."""
         jax = _jax()
         weights, means, _, prec = params
@@ -192,7 +192,7 @@ class JaxEngine:
                 "means": jnp.asarray(means, self.dtype),
                 "prec": jnp.asarray(prec, self.dtype),
             }
-            log_likelihoods, sums = _compiled_pass(model.layout)(
+            log_likelihoods, sums = _compiled_pass(layout)(
                 self.blocks, self.row_weights, device_params
             )
             log_likelihoods = np.asarray(log_likelihoods, dtype=np.float64)
@@ -203,4 +203,4 @@ class JaxEngine:
 
     def iterate(self, model, params, stats, history, first, last, tol):
         """EM iterations in Python (:func:`~bayesgmm.em.loop.em_steps`), E-steps on the device."""
-        return em_steps(self, model, None, params, stats, history, first, last, tol)
+        return em_steps(self, model, model.layout, None, params, stats, history, first, last, tol)

@@ -88,14 +88,18 @@ def maximise(model, params, stats):
     return model.factorise(covariances, prec)
 
 
-def em_steps(engine, model, data, params, stats, history, first, last, tol):
+def em_steps(engine, model, layout, data, params, stats, history, first, last, tol):
     """EM iterations ``first .. last - 1`` of one start; ``history[i]`` gets the mean
     log-likelihood of iteration i's E-step. Returns (iterations done, converged, failed
-    component or -1)."""
+    component or -1).
+
+    The E-step takes the model's kernel layout (``model.layout``), the M-step the model:
+    compiled, the E-step is then made once per layout, not once per model.
+    """
     n_iter = first
     for iteration in range(first, last):
         n_iter = iteration + 1
-        history[iteration] = engine.e_step(model, data, params, stats)
+        history[iteration] = engine.e_step(layout, data, params, stats)
         failed = maximise(model, params, stats)
         if failed != NO_FAILURE:
             return n_iter, False, failed
@@ -170,7 +174,7 @@ def run_em(
             raise not_positive_definite(component, weight)
         if progress is not None:
             progress(n_iter - done, float(history[n_iter - 1]))
-    history[n_iter] = engine.e_step(model, engine.data, params, stats)
+    history[n_iter] = engine.e_step(model.layout, engine.data, params, stats)
     return Run(
         Parameters(*params),
         history[done : n_iter + 1].tolist(),
@@ -186,6 +190,6 @@ def _continued(engine: Any, model: CovarianceModel, params: tuple, stats: tuple,
     E-step gives that value back to rounding (the same data), else none."""
     if len(previous) < 2:
         return []
-    value = engine.e_step(model, engine.data, params, stats)
+    value = engine.e_step(model.layout, engine.data, params, stats)
     rounding = 64 * np.finfo(engine.dtype).eps * max(abs(previous[-1]), 1.0)
     return list(previous[:-1]) if abs(value - previous[-1]) <= rounding else []

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..covariance import CovarianceModel
+from ..covariance import CovarianceModel, Layout
 from ..gaussian import LOG_2PI
 from ..kernels.rows import responsibilities_of
 from ..kernels.stacked import stacked_log_densities, weight_rows
@@ -43,15 +43,14 @@ STACKED_FEATURES = 24
 _EMPTY_LOG_WEIGHT = -1e300
 
 
-def uses_stacked_factors(model: CovarianceModel, n_features: int) -> bool:
+def uses_stacked_factors(layout: Layout, n_features: int) -> bool:
     """Whether the full layout's stacked path runs (many features)."""
-    layout = model.layout
     return not layout.shared and not layout.diagonal and n_features > STACKED_FEATURES
 
 
-def n_feature_columns(model: CovarianceModel, n_features: int) -> int:
-    """P: the feature columns ``[q(x), x, 1]`` of the model's layout."""
-    return model.layout.n_quadratic(n_features) + n_features + 1
+def n_feature_columns(layout: Layout, n_features: int) -> int:
+    """P: the feature columns ``[q(x), x, 1]`` of a kernel layout."""
+    return layout.n_quadratic(n_features) + n_features + 1
 
 
 class BlockPass:
@@ -59,7 +58,8 @@ class BlockPass:
 
     Parameters
     ----------
-    model : CovarianceModel
+    layout : Layout
+        The covariance model's kernel layout.
     params : tuple of ndarray
         ``(weights, means, covariances, prec)`` in the layout's storage, shifted.
     shift : ndarray of shape (D,)
@@ -78,24 +78,24 @@ class BlockPass:
 
     def __init__(
         self,
-        model: CovarianceModel,
+        layout: Layout,
         params: tuple,
         shift: np.ndarray,
         dtype: Any,
         stacked: bool | None = None,
     ) -> None:
         weights, means, _, prec = params
-        self.model = model
+        self.layout = layout
         self.shift = np.asarray(shift, dtype=np.float64)
         self.dtype = np.dtype(dtype)
         self.n_components, self.n_features = means.shape
-        self.n_columns = n_feature_columns(model, self.n_features)
-        self.stacked = uses_stacked_factors(model, self.n_features) if stacked is None else stacked
+        self.n_columns = n_feature_columns(layout, self.n_features)
+        self.stacked = uses_stacked_factors(layout, self.n_features) if stacked is None else stacked
         if self.stacked:
             self._prepare_stacked(weights, means, prec)
             return
         theta = np.empty((self.n_components, self.n_columns))
-        model.layout.coefficients(weights, means, prec, theta)
+        layout.coefficients(weights, means, prec, theta)
         self.theta = np.ascontiguousarray(theta, dtype=self.dtype)
         self.correction = theta - self.theta if self.dtype != np.float64 else None
 
@@ -135,7 +135,7 @@ class BlockPass:
 
     def _block(self, X: np.ndarray, weights: np.ndarray) -> tuple[float, np.ndarray]:
         Z = np.empty((self.n_columns, X.shape[0]), dtype=self.dtype)
-        self.model.layout.fill_features(np.ascontiguousarray(X), self.shift, Z)
+        self.layout.fill_features(np.ascontiguousarray(X), self.shift, Z)
         L = self.theta @ Z  # (K, B) weighted log-densities
         log_likelihood = responsibilities_of(L, weights)
         T = (L @ Z.T).astype(np.float64, copy=False)  # (K, P)
@@ -190,9 +190,9 @@ def responsibility_sums(
     n_features = X.shape[1]
     n_components = resp.shape[1]
     weighted = np.asarray(resp, dtype=np.float64) * weights[:, None]
-    columns = n_feature_columns(model, n_features)
+    columns = n_feature_columns(model.layout, n_features)
     total = np.zeros((n_components, columns))
-    stacked = uses_stacked_factors(model, n_features)
+    stacked = uses_stacked_factors(model.layout, n_features)
     for rows in row_blocks(X.shape[0], columns + n_components):
         R = np.ascontiguousarray(weighted[rows].T)
         if stacked:
