@@ -1,4 +1,4 @@
-"""Model selection: fit a grid of components x covariance types and rank it.
+"""Model selection: fit a grid of components x covariance models and rank it.
 
 EM fits are ranked by an information criterion (BIC, AIC or ICL, as mclust does);
 Bayesian fits by their expected log predictive density under PSIS-LOO, through
@@ -6,9 +6,18 @@ Bayesian fits by their expected log predictive density under PSIS-LOO, through
 unbounded likelihood, so their criterion is not comparable: they stay in the
 table, marked, and are never chosen.
 
+By default every covariance model is tried, mclust's 14 (:data:`bayesgmm.covariance.MODELS`),
+K = 1..9, as ``mclustBIC`` does. On one-dimensional data only the volume matters (equal:
+E, varying: V): models that differ only in shape or orientation are the same model
+there, so only the first of each kind is fitted (:attr:`SelectionResult.equivalents`
+says which stood for which). The EM fits of a grid share their work: the data are
+checked and summarised once, and every model with K components starts from the same
+pool of partitions (:mod:`bayesgmm.em.pool`), each made once.
+
 Sign convention: our criteria are *lower is better* (``-2 log L + penalty``), as
 scikit-learn's ``bic`` is. mclust reports ``2 log L - penalty`` (higher is better);
-the numbers differ only in sign.
+the numbers differ only in sign. :meth:`SelectionResult.criterion_table` and
+:meth:`SelectionResult.summary` give either sign.
 """
 
 from __future__ import annotations
@@ -22,10 +31,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .covariance import COVARIANCE_TYPES
-from .data import check_int, check_option, check_X
+from . import gaussian
+from .covariance import COVARIANCE_TYPES, MODELS, get_covariance_model
+from .data import check_int, check_option, check_X, is_dask_array
 
-__all__ = ["select", "SelectionResult", "CRITERIA", "BAYES_METHODS"]
+__all__ = ["select", "SelectionResult", "CRITERIA", "BAYES_METHODS", "ALL_MODELS"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +44,9 @@ CRITERIA = ("bic", "aic", "icl")
 #: Methods that make Bayesian fits, ranked by LOO.
 BAYES_METHODS = ("nuts", "advi", "fullrank_advi", "map")
 _METHODS = ("em", *BAYES_METHODS)
+#: ``covariance_types="all"``: every model, in mclust's order.
+ALL_MODELS = tuple(MODELS)
+_SIGNS = ("ours", "mclust")
 
 
 @dataclass
@@ -43,25 +56,30 @@ class SelectionResult:
     Attributes
     ----------
     table : pandas.DataFrame
-        One row per candidate with columns ``covariance_type``, ``n_components``,
-        ``n_parameters``, ``log_likelihood`` (total), ``bic``, ``aic``, ``icl``,
-        ``converged``, ``degenerate`` (bool), ``note`` (why a fit is degenerate,
-        failed or warned), ``rank`` (0 = best by ``criterion``; NaN for fits that
-        cannot be chosen) and ``best``. Bayesian selections add ``elpd_loo``,
-        ``se``, ``p_loo``, ``elpd_diff``, ``dse``, ``weight`` and ``loo_warning``
-        from :func:`arviz.compare`.
+        One row per candidate with columns ``covariance_type``, ``model`` (mclust's
+        name: E or V on one-dimensional data), ``n_components``, ``n_parameters``,
+        ``log_likelihood`` (total), ``bic``, ``aic``, ``icl``, ``converged``,
+        ``degenerate`` (bool), ``failed``, ``note`` (why a fit is degenerate, failed or
+        warned), ``rank`` (0 = best by ``criterion``; NaN for fits that cannot be
+        chosen) and ``best``. Bayesian selections add ``elpd_loo``, ``se``, ``p_loo``,
+        ``elpd_diff``, ``dse``, ``weight`` and ``loo_warning`` from
+        :func:`arviz.compare`.
     criterion : str
         "bic", "aic", "icl" (lower is better) or "loo" (higher ELPD is better).
     estimators_ : dict
         Fitted estimator per ``(covariance_type, n_components)``; failed fits are absent.
     method : str
         "em" or the Bayesian method used.
+    equivalents : dict
+        On one-dimensional data, each requested covariance type that was not fitted
+        because it is the same model as one that was: ``{skipped: fitted}``.
     """
 
     table: pd.DataFrame
     criterion: str
     estimators_: dict[tuple[str, int], Any] = field(repr=False)
     method: str = "em"
+    equivalents: dict[str, str] = field(default_factory=dict)
 
     @property
     def best_(self) -> Any:
@@ -107,6 +125,83 @@ class SelectionResult:
         ranked["best"] = ranked["rank"] == 0
         return ranked
 
+    def criterion_table(
+        self, criterion: str | None = None, *, sign: str = "ours", degenerate: bool = False
+    ) -> pd.DataFrame:
+        """A criterion laid out as mclust prints it: K as rows, models as columns.
+
+        Parameters
+        ----------
+        criterion : {"bic", "aic", "icl", "loo"} or None, default=None
+            None: the selection's criterion ("loo" shows ``elpd_loo``).
+        sign : {"ours", "mclust"}, default="ours"
+            "ours": lower is better (``-2 log L + penalty``); "mclust": mclust's sign,
+            ``2 log L - penalty``, higher is better (what ``mclustBIC`` and
+            ``mclustICL`` print).
+        degenerate : bool, default=False
+            Show the values of fits with a degenerate component too; by default they
+            are NaN, as failed fits are: an unbounded likelihood is not comparable.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``n_components``; one column per model (mclust's names), in the order
+            fitted.
+
+        Examples
+        --------
+        >>> from bayesgmm.datasets import load_seed_example
+        >>> sel = select(load_seed_example(), n_components=range(3, 5),
+        ...              covariance_types=("EEE", "VVV"), random_state=0)
+        >>> table = sel.criterion_table(sign="mclust")
+        >>> list(table.columns), table.index.tolist()
+        (['EEE', 'VVV'], [3, 4])
+        >>> bool(table.loc[4, "EEE"] == -sel.table["bic"].iloc[1])
+        True
+        """
+        criterion = self.criterion if criterion is None else criterion
+        column, ascending = _criterion_column(criterion, self.method)
+        check_option("criterion_table", "sign", sign, _SIGNS)
+        table = self.table
+        values = table[column].where(_eligible(table) | (degenerate & ~table["failed"]))
+        if sign == "mclust" and column != "elpd_loo":
+            values = -values
+        wide = (
+            table.assign(value=values)
+            .pivot(index="n_components", columns="model", values="value")
+            .reindex(columns=list(dict.fromkeys(table["model"])))
+        )
+        wide.columns.name = None
+        return wide
+
+    def summary(
+        self, criterion: str | None = None, *, n: int = 3, sign: str = "ours"
+    ) -> pd.DataFrame:
+        """The ``n`` best models, as mclust's ``summary(mclustBIC(...))`` shows them.
+
+        Columns are ``"model,K"`` (mclust's names), best first; rows are the criterion
+        and its difference from the best (0 for the best, then worse).
+
+        Examples
+        --------
+        >>> from bayesgmm.datasets import load_seed_example
+        >>> sel = select(load_seed_example(), n_components=range(3, 6),
+        ...              covariance_types=("EEE", "VVV"), random_state=0)
+        >>> list(sel.summary(n=2).columns)
+        ['EEE,4', 'EEE,5']
+        """
+        criterion = self.criterion if criterion is None else criterion
+        column, _ = _criterion_column(criterion, self.method)
+        check_option("summary", "sign", sign, _SIGNS)
+        ranked = self.ranking(criterion).head(check_int("summary", "n", n, 1))
+        values = ranked[column].to_numpy(dtype=float)
+        if sign == "mclust" and column != "elpd_loo":
+            values = -values
+        name = "ELPD" if column == "elpd_loo" else column.upper()
+        labels = [f"{m},{k}" for m, k in zip(ranked["model"], ranked["n_components"], strict=True)]
+        return pd.DataFrame([values, values - values[0]], index=[name, f"{name} diff"],
+                            columns=labels)  # fmt: skip
+
     def plot(self, criterion: str | None = None, *, ax: Any = None, **kwargs: Any) -> Any:
         """Criterion curves per covariance type; see :func:`bayesgmm.plot.plot_criterion`."""
         from .plot import plot_criterion
@@ -115,6 +210,23 @@ class SelectionResult:
 
     def __repr__(self) -> str:
         best = self.best_params_
+        head = (
+            f"SelectionResult(method={self.method!r}, criterion={self.criterion!r}, "
+            f"best={best['covariance_type']!r} with {best['n_components']} components)\n"
+        )
+
+        def number(value: float) -> str:
+            return f"{value:.2f}"
+
+        if self.method == "em":
+            sign = "lower is better"
+            return (
+                head
+                + f"{self.criterion.upper()} ({sign}; failed and degenerate fits: NaN)\n"
+                + self.criterion_table().to_string(float_format=number, na_rep="-")
+                + "\n\n"
+                + self.summary().to_string(float_format=number)
+            )
         shown = self.table[
             [
                 column
@@ -132,11 +244,7 @@ class SelectionResult:
                 if column in self.table
             ]
         ]
-        return (
-            f"SelectionResult(method={self.method!r}, criterion={self.criterion!r}, "
-            f"best={best['covariance_type']!r} with {best['n_components']} components)\n"
-            + shown.to_string(index=False, float_format=lambda value: f"{value:.2f}")
-        )
+        return head + shown.to_string(index=False, float_format=number)
 
 
 def _criterion_column(criterion: str, method: str) -> tuple[str, bool]:
@@ -166,52 +274,30 @@ def _as_tuple(values: Any, name: str) -> tuple:
     return values
 
 
-def _fit_one(
-    X: Any,
-    n_components: int,
-    covariance_type: str,
-    method: str,
-    random_state: Any,
-    sample_weight: Any,
-    params: dict[str, Any],
-) -> tuple[Any, list[str], str | None]:
-    """Fit one candidate; return (estimator or None, warning texts, error text or None)."""
-    if method == "em":
-        from .em import GaussianMixture
-
-        estimator = GaussianMixture(
-            n_components, covariance_type=covariance_type, random_state=random_state, **params
-        )
-        fit_kwargs = {"sample_weight": sample_weight}
-    else:
-        from .bayes import BayesianGaussianMixture
-
-        estimator = BayesianGaussianMixture(
-            n_components=n_components,
-            covariance_type=covariance_type,
-            method=method,
-            random_state=random_state,
-            **{"progressbar": False, **params},  # one bar, select's, unless asked
-        )
-        fit_kwargs = {}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            estimator.fit(X, **fit_kwargs)
-        except (ValueError, np.linalg.LinAlgError) as error:
-            return None, [], f"{type(error).__name__}: {error}"
-    texts = []
+def _warning_texts(caught: list) -> list[str]:
+    texts: list[str] = []
     for item in caught:
         text = f"{item.category.__name__}: {item.message}"
         if text not in texts:
             texts.append(text)
-    return estimator, texts, None
+    return texts
+
+
+def _recorded(fit: Any) -> tuple[Any, list[str], str | None]:
+    """Run ``fit()``: (its value or None, the warnings it gave, its error text or None)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            value = fit()
+        except (ValueError, np.linalg.LinAlgError) as error:
+            return None, [], f"{type(error).__name__}: {error}"
+    return value, _warning_texts(caught), None
 
 
 def select(
     X: Any,
     n_components: Any = range(1, 10),
-    covariance_types: Any = ("full", "tied", "diag", "spherical"),
+    covariance_types: Any = "all",
     criterion: str = "bic",
     *,
     method: str = "em",
@@ -220,22 +306,25 @@ def select(
     progress: bool | None = None,
     estimator_params: dict[str, Any] | None = None,
 ) -> SelectionResult:
-    """Fit every (number of components, covariance type) pair and choose the best.
+    """Fit every (number of components, covariance model) pair and choose the best.
 
     Parameters
     ----------
     X : array-like or DataFrame of shape (n_samples, n_features)
     n_components : int or iterable of int, default=range(1, 10)
-        Numbers of components to try.
-    covariance_types : str or iterable of str, default=("full", "tied", "diag", "spherical")
-        Covariance types to try.
+        Numbers of components to try (mclust's ``G = 1:9``).
+    covariance_types : "all", str or iterable of str, default="all"
+        Covariance models to try: "all" is mclust's 14 (:data:`ALL_MODELS`, as
+        ``mclustBIC`` tries), in mclust's order; any names or aliases of
+        :mod:`bayesgmm.covariance` ("full", "VEV", ...) otherwise. On one-dimensional
+        data, models that are the same there (the same volume letter) are fitted once.
     criterion : {"bic", "aic", "icl", "loo"}, default="bic"
         How EM fits are ranked, lower is better for all three:
 
         - "bic": ``-2 log L + p log N`` (Schwarz 1978), mclust's default;
         - "aic": ``-2 log L + 2 p``;
         - "icl": BIC plus twice the classification entropy (Biernacki et al. 2000),
-          which prefers well separated clusters.
+          which prefers well separated clusters (mclust's ``mclustICL``).
 
         Bayesian fits (``method`` other than "em") are always ranked by PSIS-LOO
         through :func:`arviz.compare`; "loo" is then the criterion whatever is given,
@@ -244,7 +333,8 @@ def select(
         "em" fits :class:`bayesgmm.GaussianMixture`; the others fit
         :class:`bayesgmm.BayesianGaussianMixture` with that method.
     random_state : int, Generator or None, default=0
-        Passed to every fit, so each candidate starts from the same seed.
+        Passed to every fit, so each candidate starts from the same seed: an EM cell
+        is the fit ``GaussianMixture(K, covariance_type=..., random_state=...)`` gives.
     sample_weight : array-like of shape (n_samples,), default=None
         Frequency weights for EM fits.
     progress : bool or None, default=None
@@ -257,7 +347,8 @@ def select(
     -------
     SelectionResult
         ``table`` (one row per candidate), ``best_``, ``best_params_``,
-        ``estimators_``, ``ranking()`` and ``plot()``.
+        ``estimators_``, ``ranking()``, ``criterion_table()`` (mclust's layout, either
+        sign), ``summary()`` (the best few, as mclust's) and ``plot()``.
 
     Notes
     -----
@@ -267,6 +358,10 @@ def select(
     that cannot be fitted gets ``failed=True`` and the error in ``note``; warnings go
     to ``note`` once per cell. The table holds all three criteria, so
     :meth:`SelectionResult.ranking` re-ranks by another one without refitting.
+
+    EM candidates share their work as mclust's ``mclustBIC`` does: the data are
+    checked and summarised once, and the default starts of every model with K
+    components are the same partitions, made once (:mod:`bayesgmm.em.pool`).
 
     Examples
     --------
@@ -278,22 +373,53 @@ def select(
     >>> sel.table.shape[0]
     6
     """
+    check_X(X, estimator="select", min_samples=2)  # one clear error before any fit
     method, ks, types, params = _check_grid(
         method, n_components, covariance_types, criterion, estimator_params
     )
+    types, equivalents = _distinct_models(types, _n_features(X))
     chosen_criterion = criterion if method == "em" else "loo"
-    check_X(X, estimator="select", min_samples=2)  # one clear error before any fit
-    rows, estimators = _fit_grid(
-        X, ks, types, method, random_state, sample_weight, params, progress
-    )
+    grid = _fit_em_grid if method == "em" else _fit_bayes_grid
+    rows, estimators = grid(X, ks, types, method, random_state, sample_weight, params, progress)
+    for skipped, kept in equivalents.items():
+        logger.info("select: %r is the same model as %r on one feature; fitted once", skipped, kept)
     table = pd.DataFrame(rows)
     if method != "em":
         table = _add_loo(table, estimators)
     table = _rank(table, *_criterion_column(chosen_criterion, method))
-    return SelectionResult(table, chosen_criterion, estimators, method)
+    return SelectionResult(table, chosen_criterion, estimators, method, equivalents)
 
 
-def _fit_grid(
+def _n_features(X: Any) -> int:
+    shape = np.shape(X) if not hasattr(X, "shape") else X.shape
+    return 1 if len(shape) < 2 else int(shape[1])
+
+
+def _mclust_name(covariance_type: str, n_features: int) -> str:
+    """mclust's name of a model on data of ``n_features``: E or V in one dimension."""
+    letters = get_covariance_model(covariance_type).mclust_name
+    return letters if n_features > 1 else letters[0]
+
+
+def _distinct_models(types: tuple[str, ...], n_features: int) -> tuple[tuple, dict[str, str]]:
+    """The requested types less those that are the same model as an earlier one.
+
+    Two names of one model (an alias and its name) are one model; on one feature only
+    the volume letter (E or V) distinguishes models, as mclust's ``"E"`` and ``"V"``.
+    """
+    kept: dict[str, str] = {}
+    equivalents: dict[str, str] = {}
+    for name in types:
+        key = _mclust_name(name, n_features)
+        if key in kept:
+            if name != kept[key]:
+                equivalents[name] = kept[key]
+            continue
+        kept[key] = name
+    return tuple(kept.values()), equivalents
+
+
+def _fit_em_grid(
     X: Any,
     ks: tuple[int, ...],
     types: tuple[str, ...],
@@ -303,7 +429,49 @@ def _fit_grid(
     params: dict[str, Any],
     progress: bool | None,
 ) -> tuple[list[dict[str, Any]], dict[tuple[str, int], Any]]:
-    """Fit every candidate: the table's rows and the fitted estimators."""
+    """Fit every EM candidate from one preparation of the data: rows and estimators."""
+    from .bayes.progress import DelayedProgress, resolve_progress
+    from .em import GaussianMixture
+    from .em.estimator import FitData
+
+    template = GaussianMixture(random_state=random_state, **params)
+    options = template._check_parameters()  # bad estimator_params: one error, before fits
+    shared, texts, error = _recorded(lambda: FitData.prepare(X, sample_weight, template, options))
+    if error is not None:
+        raise ValueError(error.partition(": ")[2])
+    rows, estimators = [], {}
+    enabled, delay = resolve_progress(progress)
+    with DelayedProgress(len(ks) * len(types), "select", enabled, delay) as bar:
+        for covariance_type in types:
+            for k in ks:
+                estimator = GaussianMixture(
+                    k, covariance_type=covariance_type, random_state=random_state, **params
+                )
+                fitted, cell_texts, cell_error = _recorded(
+                    lambda e=estimator: e._fit_shared(shared)
+                )
+                bar.advance(f"{covariance_type} K={k}")
+                if fitted is not None:
+                    estimators[(covariance_type, k)] = fitted
+                rows.append(
+                    _candidate_row(
+                        shared.data.X, covariance_type, k, fitted, texts + cell_texts, cell_error
+                    )  # fmt: skip
+                )
+    return rows, estimators
+
+
+def _fit_bayes_grid(
+    X: Any,
+    ks: tuple[int, ...],
+    types: tuple[str, ...],
+    method: str,
+    random_state: Any,
+    sample_weight: Any,
+    params: dict[str, Any],
+    progress: bool | None,
+) -> tuple[list[dict[str, Any]], dict[tuple[str, int], Any]]:
+    """Fit every Bayesian candidate: the table's rows and the fitted estimators."""
     from .bayes.progress import DelayedProgress, resolve_progress
 
     enabled, delay = resolve_progress(progress)
@@ -317,11 +485,30 @@ def _fit_grid(
                 bar.advance(f"{covariance_type} K={k}")
                 if estimator is not None:
                     estimators[(covariance_type, k)] = estimator
-                row = _candidate_row(X, covariance_type, k, estimator, texts, error)
-                if row["note"]:
-                    logger.info("select %s K=%d: %s", covariance_type, k, row["note"])
-                rows.append(row)
+                rows.append(_candidate_row(X, covariance_type, k, estimator, texts, error))
     return rows, estimators
+
+
+def _fit_one(
+    X: Any,
+    n_components: int,
+    covariance_type: str,
+    method: str,
+    random_state: Any,
+    sample_weight: Any,
+    params: dict[str, Any],
+) -> tuple[Any, list[str], str | None]:
+    """Fit one Bayesian candidate: (estimator or None, warning texts, error text or None)."""
+    from .bayes import BayesianGaussianMixture
+
+    estimator = BayesianGaussianMixture(
+        n_components=n_components,
+        covariance_type=covariance_type,
+        method=method,
+        random_state=random_state,
+        **{"progressbar": False, **params},  # one bar, select's, unless asked
+    )
+    return _recorded(lambda: estimator.fit(X))
 
 
 def _check_grid(
@@ -332,6 +519,8 @@ def _check_grid(
     ks = tuple(
         check_int("select", "n_components", k, 1) for k in _as_tuple(n_components, "n_components")
     )
+    if isinstance(covariance_types, str) and covariance_types == "all":
+        covariance_types = ALL_MODELS
     types = tuple(
         check_option("select", "covariance_types", t, COVARIANCE_TYPES)
         for t in _as_tuple(covariance_types, "covariance_types")
@@ -355,6 +544,7 @@ def _candidate_row(
     """One row of the table: criteria of a fitted candidate, or why it failed."""
     row = {
         "covariance_type": covariance_type,
+        "model": _mclust_name(covariance_type, _n_features(X)),
         "n_components": k,
         "n_parameters": np.nan,
         "log_likelihood": np.nan,
@@ -369,17 +559,43 @@ def _candidate_row(
     if estimator is None:
         return row
     result = estimator.result_
+    log_likelihood, entropy, n_rows = _criteria(result, X)
+    n_parameters = result.n_parameters
+    bic = -2 * log_likelihood + n_parameters * np.log(n_rows)
     row.update(
-        n_parameters=result.n_parameters,
-        log_likelihood=result.log_likelihood(X),  # total, at the estimates
-        bic=result.bic(X),
-        aic=result.aic(X),
-        icl=result.icl(X),
+        n_parameters=n_parameters,
+        log_likelihood=log_likelihood,  # total, at the estimates
+        bic=bic,
+        aic=-2 * log_likelihood + 2 * n_parameters,
+        icl=bic - 2 * entropy,
         converged=bool(result.converged) if result.converged is not None else True,
         degenerate=bool(result.degenerate),
         note="; ".join(list(result.degenerate) + texts),
     )
     return row
+
+
+def _criteria(result: Any, X: Any) -> tuple[float, float, int]:
+    """Total log-likelihood at the estimates, ``sum_n log max_k r_nk`` and the rows.
+
+    One evaluation of the densities (from :meth:`MixtureResult.draws`, the estimate's
+    full matrices) for in-memory data; the result's own methods for dask data.
+    """
+    if is_dask_array(X) or result.posterior is not None:
+        log_likelihood = result.log_likelihood(X)
+        n_rows = len(check_X(X, estimator="select").X)
+        bic = -2 * log_likelihood + result.n_parameters * np.log(n_rows)
+        return log_likelihood, (bic - result.icl(X)) / 2, n_rows
+    draws = result.draws()
+    X = np.asarray(check_X(X, estimator="select").X, dtype=np.float64)
+    weights = draws["weights"].values[0, 0]
+    factors = gaussian.precision_cholesky_full(draws["covariances"].values[0, 0])
+    with np.errstate(divide="ignore"):
+        weighted = gaussian.log_density_full(X, draws["means"].values[0, 0], factors) + np.log(
+            weights
+        )
+    log_prob, log_resp = gaussian.log_mixture_density(weighted)
+    return float(log_prob.sum()), float(log_resp.max(axis=1).sum()), len(X)
 
 
 def _rank(table: pd.DataFrame, column: str, ascending: bool) -> pd.DataFrame:

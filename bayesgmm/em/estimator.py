@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import numbers
 import warnings
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -40,7 +41,13 @@ from ..exceptions import (
 )
 from ..result import MixtureResult
 from .blocks import Workers, place_data
-from .degenerate import AUTO_REG_COVAR, DegeneracyRule, summarise_features, variance_floor
+from .degenerate import (
+    AUTO_REG_COVAR,
+    DegeneracyRule,
+    FeatureSummary,
+    summarise_features,
+    variance_floor,
+)
 from .engines import ENGINES
 from .init import INIT_METHODS
 from .loop import Parameters, Run
@@ -49,7 +56,7 @@ from .statistics import weighted_moments
 from .stopping import why_not_converged
 from .user_values import check_initial_values
 
-__all__ = ["GaussianMixture", "MAX_ITER", "MAX_STARTS", "MAX_REG_COVAR"]
+__all__ = ["GaussianMixture", "FitData", "MAX_ITER", "MAX_STARTS", "MAX_REG_COVAR"]
 
 logger = logging.getLogger("bayesgmm.em")
 
@@ -283,34 +290,39 @@ class GaussianMixture(MixtureEstimator):
         self : GaussianMixture
         """
         options = self._check_parameters()
-        if options["engine"] == "auto" and type(X).__module__.startswith("jax"):
+        return self._fit_shared(FitData.prepare(X, sample_weight, self, options), options)
+
+    def _fit_shared(
+        self, shared: FitData, options: dict[str, Any] | None = None
+    ) -> GaussianMixture:
+        """Fit the data that ``shared`` prepared (with this estimator's shared options)."""
+        options = self._check_parameters() if options is None else options
+        if options["engine"] == "auto" and shared.on_jax:
             options["engine"] = "jax"  # data on a JAX device: fit there
-        data = check_X(X, estimator=type(self).__name__, min_samples=2, dtype=options["dtype"])
         model = get_covariance_model(options["covariance_type"])
         n_components = options["n_components"]
-        if data.X.shape[0] < n_components:
+        if shared.X.shape[0] < n_components:
             raise ValueError(
                 f"Expected n_samples >= n_components but got n_components = {n_components}, "
-                f"n_samples = {data.X.shape[0]}. Use at most {data.X.shape[0]} components or "
-                "more data."
+                f"n_samples = {shared.X.shape[0]}. Use at most {shared.X.shape[0]} components "
+                "or more data."
             )
         if self.verbose:
             _ensure_log_handler()
         with Workers() as workers:
-            problem = self._problem(data, sample_weight, model, options, workers)
+            problem = self._problem(shared, model, options, workers)
             warm = self._warm_start(problem) if self.warm_start else None
             starts, screen = plan_starts(
                 options["init_params"], options["n_init"], problem, warm is not None
             )
             runs = run_starts(problem, starts, screen, *(warm or ()))
         best = self._best(runs, options)
-        self._store(best, problem, data, options, warm)
+        self._store(best, problem, shared.data, options, warm)
         return self
 
-    def _problem(self, data, sample_weight, model, options, workers) -> Problem:
-        """The fit's data and constants: moments, variance floor, degeneracy rule, starts."""
-        # dask data on a dask.distributed cluster: persisted there once, for every pass
-        X, weights = place_data(data.X, scale_sample_weight(_weights_for(data.X, sample_weight)))
+    def _problem(self, shared: FitData, model, options, workers) -> Problem:
+        """The fit's constants: the shared data's, and this model's degeneracy rule."""
+        X, weights, summary, reg = shared.X, shared.weights, shared.summary, shared.reg
         user = check_initial_values(
             type(self).__name__,
             self.weights_init,
@@ -321,25 +333,20 @@ class GaussianMixture(MixtureEstimator):
             model,
         )
         rng = check_random_state(self.random_state)
-        shift, variance = weighted_moments(X, weights, workers)
         check_features(
             X,
             weights,
-            variance,
+            shared.variance,
             n_components=options["n_components"],
             covariance_type=options["covariance_type"],
-            feature_names=data.feature_names,
+            feature_names=shared.data.feature_names,
             estimator=type(self).__name__,
             reg_covar=options["reg_covar"],
         )
-        summary = summarise_features(X, weights, shift, variance)
-        precision = np.float32 if np.float32 in (X.dtype, data.input_dtype) else np.float64
-        check_resolution(summary.spread, summary.magnitude, precision, data.feature_names)
-        reg = variance_floor(options["reg_covar"], summary.spread, summary.reach)
         return Problem(
             X=X,
             weights=weights,
-            shift=shift,
+            shift=shared.shift,
             reg=reg,
             degeneracy=DegeneracyRule.for_fit(summary, reg, model),
             model=model,
@@ -353,6 +360,9 @@ class GaussianMixture(MixtureEstimator):
             engine=options["engine"],
             verbose=options["verbose"],
             verbose_interval=options["verbose_interval"],
+            scale=np.where(summary.spread > 0, summary.spread, np.sqrt(reg)),
+            pool_seed=int(rng.integers(2**63)),
+            pools=shared.pools,
         )
 
     def _warm_start(self, problem: Problem) -> tuple[Parameters, list[float]] | None:
@@ -466,6 +476,47 @@ class GaussianMixture(MixtureEstimator):
     def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
         """Fit, then return the labels of X (the same as ``fit(X).predict(X)``)."""
         return self.fit(X, sample_weight=sample_weight).predict(X)
+
+
+@dataclass
+class FitData:
+    """What every fit of one data set shares: the checked data and weights, their
+    moments and per-feature summary, the variance floor, and the pools of starting
+    partitions made so far (by seed). Made once by :meth:`prepare`; ``select`` fits
+    every candidate of a grid from one.
+    """
+
+    data: Any
+    X: Any
+    weights: Any
+    shift: np.ndarray
+    variance: np.ndarray
+    summary: FeatureSummary
+    reg: np.ndarray
+    on_jax: bool
+    pools: dict = field(default_factory=dict)
+
+    @classmethod
+    def prepare(
+        cls, X: Any, sample_weight: Any, estimator: GaussianMixture, options: dict[str, Any]
+    ) -> FitData:
+        """Check X and the weights, and compute what every fit of them needs, with the
+        estimator's ``dtype`` and ``reg_covar`` (the options the fits must share)."""
+        name = type(estimator).__name__
+        on_jax = type(X).__module__.startswith("jax")
+        data = check_X(X, estimator=name, min_samples=2, dtype=options["dtype"])
+        # dask data on a dask.distributed cluster: persisted there once, for every pass
+        X, weights = place_data(data.X, scale_sample_weight(_weights_for(data.X, sample_weight)))
+        with Workers() as workers:
+            shift, variance = weighted_moments(X, weights, workers)
+        if not np.isfinite(variance).all():  # dask data: the first look at their values
+            check_features(X, weights, variance, n_components=1, covariance_type="diag",
+                           feature_names=data.feature_names, estimator=name)  # fmt: skip
+        summary = summarise_features(X, weights, shift, variance)
+        precision = np.float32 if np.float32 in (X.dtype, data.input_dtype) else np.float64
+        check_resolution(summary.spread, summary.magnitude, precision, data.feature_names)
+        reg = variance_floor(options["reg_covar"], summary.spread, summary.reach)
+        return cls(data, X, weights, shift, variance, summary, reg, on_jax)
 
 
 def _check_reg_covar(owner: str, value: Any) -> float | str:

@@ -13,12 +13,20 @@ from __future__ import annotations
 import numpy as np
 from scipy.cluster import hierarchy
 
+from ..kernels.compile import inline, kernel
+
 __all__ = [
     "INIT_METHODS",
     "initial_responsibilities",
     "kmeans",
     "kmeans_plusplus",
     "ward_labels",
+    "ward_tree",
+    "cut_tree_at",
+    "whiten",
+    "nearest",
+    "one_hot",
+    "subsample",
 ]
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data")
@@ -43,6 +51,55 @@ def _squared_distances(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
     return np.maximum(distances, 0.0, out=distances)
 
 
+@inline
+def _distance(X, n, center):
+    total = 0.0
+    for d in range(X.shape[1]):
+        delta = X[n, d] - center[d]
+        total += delta * delta
+    return total
+
+
+@inline
+def _choose(cumulative, draw):
+    """The row a uniform ``draw`` picks by the cumulative weights (as ``_weighted_choice``)."""
+    index = np.searchsorted(cumulative, draw * cumulative[-1], side="right")
+    return min(index, cumulative.shape[0] - 1)
+
+
+@kernel
+def _plusplus(X, n_components, weights, uniforms, n_trials):
+    """Greedy weighted k-means++ seeds, from pre-drawn uniforms (see kmeans_plusplus)."""
+    n_rows = X.shape[0]
+    centers = np.empty((n_components, X.shape[1]))
+    first = _choose(np.cumsum(weights), uniforms[0])
+    centers[0] = X[first]
+    closest = np.empty(n_rows)
+    for n in range(n_rows):
+        closest[n] = _distance(X, n, centers[0])
+    trial = np.empty(n_rows)
+    best_closest = np.empty(n_rows)
+    draw = 1
+    for k in range(1, n_components):
+        score = weights * closest
+        cumulative = np.cumsum(score) if score.sum() > 0 else np.cumsum(weights)
+        best_potential = np.inf
+        best_row = 0
+        for _ in range(n_trials):
+            row = _choose(cumulative, uniforms[draw])
+            draw += 1
+            potential = 0.0
+            for n in range(n_rows):
+                trial[n] = min(closest[n], _distance(X, n, X[row]))
+                potential += weights[n] * trial[n]
+            if potential < best_potential:
+                best_potential, best_row = potential, row
+                best_closest[:] = trial
+        centers[k] = X[best_row]
+        closest[:] = best_closest
+    return centers
+
+
 def kmeans_plusplus(
     X: np.ndarray, n_components: int, weights: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
@@ -51,7 +108,7 @@ def kmeans_plusplus(
     Arthur & Vassilvitskii (2007) with the greedy refinement scikit-learn uses: at
     each step ``2 + log K`` candidates are drawn with probability proportional to
     weight times squared distance to the nearest seed, and the one that lowers the
-    weighted potential most is kept.
+    weighted potential most is kept. Compiled; the random numbers come from ``rng``.
 
     Returns
     -------
@@ -65,20 +122,49 @@ def kmeans_plusplus(
     array([False,  True])
     """
     n_trials = 2 + int(np.log(n_components))
-    first = _weighted_choice(weights, 1, rng)[0]
-    centers = [X[first]]
-    closest = _squared_distances(X, X[first][None, :])[:, 0]
-    for _ in range(1, n_components):
-        score = weights * closest
-        if score.sum() <= 0:  # fewer distinct points than components
-            candidates = _weighted_choice(weights, n_trials, rng)
-        else:
-            candidates = _weighted_choice(score, n_trials, rng)
-        distances = np.minimum(closest[:, None], _squared_distances(X, X[candidates]))
-        best = int(np.argmin(weights @ distances))
-        centers.append(X[candidates[best]])
-        closest = distances[:, best]
-    return np.array(centers)
+    uniforms = rng.random(1 + (n_components - 1) * n_trials)
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    return _plusplus(X, n_components, np.asarray(weights, dtype=np.float64), uniforms, n_trials)
+
+
+@kernel
+def _lloyd(X, centers, weights, max_iter, tol):
+    """Weighted Lloyd iterations from ``centers`` (in place); returns the labels."""
+    n_rows, n_features = X.shape
+    n_components = centers.shape[0]
+    scale = 0.0
+    total = 0.0
+    for n in range(n_rows):
+        scale += weights[n] * _distance(X, n, np.zeros(n_features))
+        total += weights[n]
+    scale = max(scale / total, 1e-300)
+    labels = np.zeros(n_rows, dtype=np.int64)
+    sums = np.empty((n_components, n_features))
+    counts = np.empty(n_components)
+    for _ in range(max_iter):
+        for n in range(n_rows):
+            best, label = np.inf, 0
+            for k in range(n_components):
+                distance = _distance(X, n, centers[k])
+                if distance < best:
+                    best, label = distance, k
+            labels[n] = label
+        sums[:] = 0.0
+        counts[:] = 0.0
+        for n in range(n_rows):
+            counts[labels[n]] += weights[n]
+            for d in range(n_features):
+                sums[labels[n], d] += weights[n] * X[n, d]
+        shift = 0.0
+        for k in range(n_components):
+            if counts[k] > 0:
+                for d in range(n_features):
+                    value = sums[k, d] / counts[k]
+                    shift += (value - centers[k, d]) ** 2
+                    centers[k, d] = value
+        if shift <= tol * tol * scale:
+            break
+    return labels
 
 
 def kmeans(
@@ -91,30 +177,17 @@ def kmeans(
 ) -> np.ndarray:
     """Weighted Lloyd iterations from ``centers``; returns the final centres (K, D).
 
-    Written here rather than taken from scikit-learn (a test-only dependency) or
-    ``scipy.cluster.vq.kmeans2`` (no sample weights).
+    Written here (compiled) rather than taken from scikit-learn (a test-only
+    dependency) or ``scipy.cluster.vq.kmeans2`` (no sample weights). An empty
+    cluster keeps its centre.
     """
-    scale = max(float(np.average(np.einsum("nd,nd->n", X, X), weights=weights)), 1e-300)
-    for _ in range(max_iter):
-        labels = _squared_distances(X, centers).argmin(axis=1)
-        # per-feature bincounts: the same sums in the same order as np.add.at, 20x faster
-        weighted = X * weights[:, None]
-        sums = np.stack(
-            [np.bincount(labels, weighted[:, d], len(centers)) for d in range(X.shape[1])],
-            axis=1,
-        )
-        counts = np.bincount(labels, weights=weights, minlength=len(centers))
-        moved = counts > 0
-        new_centers = centers.copy()
-        new_centers[moved] = sums[moved] / counts[moved, None]
-        shift = float(((new_centers - centers) ** 2).sum())
-        centers = new_centers
-        if shift <= tol * tol * scale:
-            break
+    centers = np.array(centers, dtype=np.float64)
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    _lloyd(X, centers, np.asarray(weights, dtype=np.float64), max_iter, tol)
     return centers
 
 
-def _whiten(X: np.ndarray, weights: np.ndarray, scaling: str) -> np.ndarray:
+def whiten(X: np.ndarray, weights: np.ndarray, scaling: str) -> np.ndarray:
     """Scale the data by its SVD (mclust's ``hcUse = "SVD"``) or per feature ("VARS")."""
     center = np.average(X, axis=0, weights=weights)
     if scaling == "std":
@@ -124,6 +197,37 @@ def _whiten(X: np.ndarray, weights: np.ndarray, scaling: str) -> np.ndarray:
     _, singular, vt = np.linalg.svd(Xc, full_matrices=False)
     keep = singular > singular[0] * 1e-10
     return (X - center) @ vt[keep].T / singular[keep]
+
+
+def ward_tree(
+    X: np.ndarray, weights: np.ndarray, rng: np.random.Generator, scaling: str = "svd"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Ward agglomeration of scaled data: the scaled rows, the rows agglomerated and the
+    linkage (None when fewer than two rows have a positive weight).
+
+    Data with more than ``WARD_MAX_ROWS`` positive-weight rows are agglomerated on a
+    weighted subsample. One tree serves every number of clusters (:func:`cut_tree_at`).
+    """
+    Z = whiten(X, weights, scaling)
+    rows = np.flatnonzero(weights > 0)
+    if len(rows) > WARD_MAX_ROWS:
+        rows = np.unique(_weighted_choice(weights, WARD_MAX_ROWS, rng))
+    if len(rows) < 2:
+        return Z, rows, None
+    return Z, rows, hierarchy.linkage(Z[rows], method="ward")
+
+
+def cut_tree_at(tree: tuple, n_components: int) -> np.ndarray:
+    """Labels (N,) of the tree of :func:`ward_tree` cut at ``n_components`` clusters:
+    every row joins the nearest centre of the agglomerated rows' clusters."""
+    Z, rows, linkage = tree
+    if linkage is None:
+        return np.zeros(len(Z), dtype=np.intp)
+    labels = hierarchy.fcluster(linkage, t=n_components, criterion="maxclust") - 1
+    if len(rows) == len(Z):
+        return labels.astype(np.intp)
+    centers = np.array([Z[rows][labels == k].mean(axis=0) for k in np.unique(labels)])
+    return _squared_distances(Z, centers).argmin(axis=1)
 
 
 def ward_labels(
@@ -141,25 +245,21 @@ def ward_labels(
     Data with more than ``WARD_MAX_ROWS`` positive-weight rows are agglomerated on a
     weighted subsample; every row then joins the nearest cluster centre.
     """
-    Z = _whiten(X, weights, scaling)
-    rows = np.flatnonzero(weights > 0)
-    if len(rows) > WARD_MAX_ROWS:
-        rows = np.unique(_weighted_choice(weights, WARD_MAX_ROWS, rng))
-    if len(rows) < 2:
-        return np.zeros(len(X), dtype=np.intp)
-    tree = hierarchy.linkage(Z[rows], method="ward")
-    labels = hierarchy.fcluster(tree, t=n_components, criterion="maxclust") - 1
-    centers = np.array([Z[rows][labels == k].mean(axis=0) for k in np.unique(labels)])
-    return _squared_distances(Z, centers).argmin(axis=1)
+    return cut_tree_at(ward_tree(X, weights, rng, scaling), n_components)
 
 
-def _one_hot(labels: np.ndarray, n_components: int) -> np.ndarray:
+def nearest(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """Labels (N,): the nearest of ``centers`` (K, D) to each row of X."""
+    return _squared_distances(X, centers).argmin(axis=1)
+
+
+def one_hot(labels: np.ndarray, n_components: int) -> np.ndarray:
     resp = np.zeros((len(labels), n_components))
     resp[np.arange(len(labels)), labels] = 1.0
     return resp
 
 
-def _subsample(
+def subsample(
     X: np.ndarray, weights: np.ndarray, rng: np.random.Generator, max_rows: int
 ) -> tuple[np.ndarray, np.ndarray]:
     if len(X) <= max_rows:
@@ -208,13 +308,13 @@ def initial_responsibilities(
         return resp / resp.sum(axis=1, keepdims=True)
     if method == "random_from_data":
         centers = X[_weighted_choice(weights, n_components, rng)]
-        return _one_hot(_squared_distances(X, centers).argmin(axis=1), n_components)
+        return one_hot(_squared_distances(X, centers).argmin(axis=1), n_components)
     if method == "k-means++":
         centers = kmeans_plusplus(X, n_components, weights, rng)
-        return _one_hot(_squared_distances(X, centers).argmin(axis=1), n_components)
+        return one_hot(_squared_distances(X, centers).argmin(axis=1), n_components)
     if method.startswith("ward-"):
         labels = ward_labels(X, n_components, weights, rng, scaling=method[len("ward-") :])
-        return _one_hot(labels, n_components)
-    Xs, ws = _subsample(X, weights, rng, KMEANS_MAX_ROWS)
+        return one_hot(labels, n_components)
+    Xs, ws = subsample(X, weights, rng, KMEANS_MAX_ROWS)
     centers = kmeans(Xs, kmeans_plusplus(Xs, n_components, ws, rng), ws)
-    return _one_hot(_squared_distances(X, centers).argmin(axis=1), n_components)
+    return one_hot(_squared_distances(X, centers).argmin(axis=1), n_components)

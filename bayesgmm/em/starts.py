@@ -1,13 +1,16 @@
 """The starts of a fit: which to run, their initial parameters, and running them all.
 
-The default ``n_init="auto"`` with ``init_params="kmeans"`` runs two deterministic Ward
-agglomerations (on SVD-whitened and on standardised data, as mclust starts) and k-means
-from greedy k-means++ seeds: :data:`AUTO_MAX_STARTS` starts on small problems, falling
-to :data:`AUTO_MIN_STARTS` as the work of one iteration grows past :data:`AUTO_BUDGET`.
-Small problems run every start to convergence; larger ones screen: every start runs up
-to :data:`SCREEN_ITERATIONS` iterations (on a sample of :data:`SCREEN_ROWS` rows when the
-data are larger, or are a dask array) and the best :data:`SCREEN_KEEP` run on all rows
-to convergence.
+The default ``n_init="auto"`` with ``init_params="kmeans"`` starts from the partitions of
+a :class:`~bayesgmm.em.pool.StartPool` (Ward trees cut at K, k-means in three scalings,
+random partitions; identical partitions once), :func:`pool_counts` of them. They run
+together as one stack (:mod:`bayesgmm.em.batch`), racing: a start that cannot catch up
+with the best sound one stops early. Data larger than :data:`SCREEN_ROWS` rows (or a dask
+array) race on a uniform sample of that many rows, and the best :data:`SCREEN_KEEP`
+distinct optima continue on all rows, racing again.
+
+Every start but a warm one or the user's own parameters runs SQUAREM-accelerated EM
+(:mod:`bayesgmm.em.acceleration`) when ``tol > 0``; those two run plain EM, so that a
+user's start, or a warm fit continued one iteration at a time, follows EM's own path.
 
 A start's parameters come from one M-step on its starting responsibilities
 (:mod:`bayesgmm.em.init`), the same compiled M-step the EM loop runs.
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -28,36 +31,47 @@ from ..covariance.layout_kernels import NO_FAILURE, SHARED_FAILURE
 from ..data import is_dask_array
 from ..exceptions import CovarianceError
 from ..threads import single_threaded_blas
+from .batch import StartStack, run_stack
 from .blocks import Workers
 from .degenerate import DegeneracyRule
-from .engines import select_engine
-from .init import initial_responsibilities
+from .engines import WholeRunEngine, select_engine
+from .init import initial_responsibilities, one_hot
 from .loop import Parameters, Run, maximise, run_em
 from .passes import responsibility_sums
+from .pool import POOL_KINDS, StartPool
 from .statistics import second_moment
-from .stopping import aitken_limit
 
-__all__ = ["Problem", "plan_starts", "auto_starts", "start_parameters", "run_starts"]
+__all__ = [
+    "Problem",
+    "plan_starts",
+    "pool_counts",
+    "start_parameters",
+    "run_starts",
+    "parameters_from_sums",
+]
 
 logger = logging.getLogger("bayesgmm.em")
 
-AUTO_MIN_STARTS = 10
-AUTO_MAX_STARTS = 40
-AUTO_BUDGET = 4_000_000
-#: The default starts run at most SCREEN_ITERATIONS iterations, on at most SCREEN_ROWS
-#: rows (a sample of larger data); the best SCREEN_KEEP continue to convergence.
-SCREEN_ITERATIONS = 100
+#: Work (rows x K x D) of a problem up to which the pool has all of :data:`POOL_KINDS`;
+#: past it, the repeated kinds shrink in proportion, to :data:`POOL_MIN_REPEATS` each.
+POOL_WORK = 200_000
+POOL_MIN_REPEATS = 2
+#: The default starts race on at most SCREEN_ROWS rows (a sample of larger data); the
+#: best SCREEN_KEEP distinct optima continue on all rows.
 SCREEN_ROWS = 20_000
-SCREEN_KEEP = 5
-#: Problems with rows x K x D up to this run every default start to convergence.
-FULL_RUN_WORK = 10_000
+SCREEN_KEEP = 3
 #: Rows of a dask array loaded to make the starts.
 INITIALISATION_ROWS = 100_000
 
 
 @dataclass
 class Problem:
-    """One fit: the data, the fit's constants and options, shared by all its starts."""
+    """One fit: the data, the fit's constants and options, shared by all its starts.
+
+    ``scale`` is a positive scale per feature (SQUAREM's units); ``pools`` the pools of
+    starting partitions by ``(seed, rows)``, made on first use from ``pool_seed``
+    (``select`` shares them between the fits of a data set).
+    """
 
     X: Any
     weights: Any
@@ -75,6 +89,9 @@ class Problem:
     engine: str = "auto"
     verbose: int = 0
     verbose_interval: int = 10
+    scale: np.ndarray | None = None
+    pool_seed: int = 0
+    pools: dict = field(default_factory=dict, repr=False)
 
     def engine_for(self, X: Any, weights: Any) -> Any:
         """The engine for (a sample of) the data."""
@@ -90,20 +107,27 @@ class Problem:
             self.engine,
         )
 
+    def describe(self, params: Parameters) -> list[str]:
+        """The degenerate components of ``params`` (empty when there are none)."""
+        return self.degeneracy.describe(params, self.model)
 
-def auto_starts(n_samples: int, n_components: int, n_features: int) -> list[str]:
-    """The default starts: Ward on whitened and on standardised data, then k-means.
+
+def pool_counts(n_samples: int, n_components: int, n_features: int) -> dict[str, int]:
+    """How many partitions of each kind the default starts try (duplicates dropped).
 
     Examples
     --------
-    >>> auto_starts(100, 2, 2)[:3], len(auto_starts(100, 2, 2))
-    (['ward-svd', 'ward-std', 'kmeans'], 40)
+    >>> pool_counts(150, 3, 4)["kmeans"], pool_counts(1_000_000, 8, 10)["kmeans"]
+    (6, 2)
     """
     if n_components == 1:  # every start gives the same one-component fit
-        return ["ward-svd"]
+        return {"ward-svd": 1}
     work = min(n_samples, SCREEN_ROWS) * n_components * n_features
-    count = int(np.clip(AUTO_BUDGET // max(work, 1), AUTO_MIN_STARTS, AUTO_MAX_STARTS))
-    return ["ward-svd", "ward-std"] + ["kmeans"] * (count - 2)
+    fraction = min(1.0, POOL_WORK / max(work, 1))
+    return {
+        kind: count if count == 1 else max(POOL_MIN_REPEATS, round(count * fraction))
+        for kind, count in POOL_KINDS.items()
+    }
 
 
 def plan_starts(
@@ -112,7 +136,7 @@ def plan_starts(
     problem: Problem,
     warm: bool,
 ) -> tuple[list[str], bool]:
-    """The starts to run, and whether to screen them by a short EM run first."""
+    """The starts to run, and whether they race (the default pool of starts)."""
     user = problem.user
     if warm:
         return ["warm"], False
@@ -120,8 +144,7 @@ def plan_starts(
         return ["user"], False
     if n_init == "auto":
         if init_params == "kmeans" and all(value is None for value in user.values()):
-            n_samples, n_features = problem.X.shape
-            return auto_starts(n_samples, problem.n_components, n_features), True
+            return ["pool"], True
         return [init_params], False
     if init_params == "kmeans":
         return ["ward-svd"] + ["kmeans"] * (n_init - 1), False
@@ -158,6 +181,12 @@ def parameters_from_sums(
     return Parameters(*params)
 
 
+def _data_second(problem: Problem, X: Any, weights: Any) -> np.ndarray:
+    if problem.model.layout.shared:
+        return second_moment(X, weights, problem.shift, Workers(1))
+    return np.zeros((X.shape[1], X.shape[1]))
+
+
 def start_parameters(problem: Problem, start: str, X: Any, weights: Any) -> Parameters:
     """Initial parameters of one start on (a sample of) the data, user values applied."""
     model = problem.model
@@ -172,11 +201,7 @@ def start_parameters(problem: Problem, start: str, X: Any, weights: Any) -> Para
             shifted, problem.n_components, start, sample_weights, problem.rng
         )
         T = responsibility_sums(model, sample, sample_weights, problem.shift, resp)
-    data_second = (
-        second_moment(sample, sample_weights, problem.shift, Workers(1))
-        if model.layout.shared
-        else np.zeros((X.shape[1], X.shape[1]))
-    )
+    data_second = _data_second(problem, sample, sample_weights)
     return _with_user_values(parameters_from_sums(model, T, data_second, problem.reg), problem)
 
 
@@ -195,6 +220,53 @@ def _with_user_values(params: Parameters | None, problem: Problem) -> Parameters
     return Parameters(**values)
 
 
+def _partition_parameters(
+    problem: Problem, engine: Any, labels: np.ndarray, X: np.ndarray, weights: np.ndarray
+) -> Parameters:
+    """Initial parameters of a start from a partition of the rows ``X`` of ``engine``."""
+    resp = one_hot(labels, problem.n_components)
+    if isinstance(engine, WholeRunEngine):  # its features are made: one product
+        Z = engine.data[0]
+        T = (resp * engine.data[1][:, None]).T @ np.asarray(Z, dtype=np.float64).T
+    else:
+        with single_threaded_blas():
+            T = responsibility_sums(problem.model, X, weights, problem.shift, resp)
+    return parameters_from_sums(problem.model, T, engine.data_second, problem.reg)
+
+
+def _progress(problem: Problem, labels: Sequence[str], where: str) -> tuple[Any, int | None]:
+    """The per-iteration log of verbose=2, for a stack of starts of these kinds."""
+    if problem.verbose < 2:
+        return None, None
+
+    def progress(start: int, n_iter: int, value: float) -> None:
+        logger.info(
+            "  start %d (%s, %s): iteration %d, mean log-likelihood %.8f",
+            start,
+            labels[start],
+            where,
+            n_iter,
+            value,
+        )
+
+    return progress, problem.verbose_interval
+
+
+def _stack(problem: Problem, engine: Any, starts: list, labels: list[str], where: str):
+    progress, every = _progress(problem, labels, where)
+    return StartStack(
+        engine,
+        problem.model,
+        starts,
+        labels,
+        problem.tol,
+        accelerate=problem.tol > 0,
+        scale=problem.scale if problem.scale is not None else np.ones(problem.X.shape[1]),
+        progress=progress,
+        report_every=every,
+    )
+
+
 def _run_one(
     problem: Problem,
     engine: Any,
@@ -203,6 +275,7 @@ def _run_one(
     label: str,
     previous: Sequence[float] = (),
 ) -> Run:
+    """Plain EM from the user's or a warm start (``previous``: the history it continues)."""
     progress, every = None, None
     if problem.verbose >= 2:
         every = problem.verbose_interval
@@ -220,7 +293,7 @@ def _run_one(
         report_every=every,
         previous=previous,
     )
-    run.degenerate = problem.degeneracy.describe(run.params, problem.model)
+    run.degenerate = problem.describe(run.params)
     return run
 
 
@@ -238,54 +311,73 @@ def _screening_sample(problem: Problem) -> tuple[Any, Any]:
     return np.asarray(sample, dtype=dtype), np.asarray(sample_weights, dtype=np.float64)
 
 
-def _screened_runs(problem: Problem, starts: list[str]) -> list[Run]:
-    """EM from every start for a while; the best few run on to convergence."""
+def start_pool(problem: Problem, X: np.ndarray, weights: np.ndarray) -> StartPool:
+    """The pool of partitions of the rows X (made once per seed and rows, then shared)."""
+    key = (problem.pool_seed, X.shape[0])
+    if key not in problem.pools:
+        shifted = np.asarray(X, dtype=np.float64) - problem.shift
+        problem.pools[key] = StartPool(shifted, np.asarray(weights, dtype=np.float64), key[0])
+    return problem.pools[key]
+
+
+def _pool_runs(problem: Problem) -> list[Run]:
+    """The default starts: the pool's partitions race; on a sample first for large data."""
     sample, sample_weights = _screening_sample(problem)
     X = problem.X
-    small = sample is X and X.shape[0] * problem.n_components * X.shape[1] <= FULL_RUN_WORK
-    short_iterations = min(problem.max_iter if small else SCREEN_ITERATIONS, problem.max_iter)
     where = "all rows" if sample is X else f"a sample of {sample.shape[0]} rows"
     engine = problem.engine_for(sample, sample_weights)
+    with single_threaded_blas():
+        pool = start_pool(problem, sample, sample_weights)
+        counts = pool_counts(sample.shape[0], problem.n_components, sample.shape[1])
+        partitions = pool.partitions(problem.n_components, counts)
+    jobs = (
+        partial(lambda kind, labels: (kind, _partition_parameters(
+            problem, engine, labels, sample, sample_weights)), kind, labels)
+        for kind, labels in partitions
+    )  # fmt: skip
+    kinds, starts = zip(*_surviving(jobs), strict=True)
+    stack = _stack(problem, engine, list(starts), list(kinds), where)
+    runs = run_stack(stack, problem.max_iter, problem.describe, race=True, margin=problem.tol)
+    if sample is X:
+        return runs
+    kept = _distinct(runs)[:SCREEN_KEEP]
+    full = problem.engine_for(X, problem.weights)
+    names = [f"{index}:{run.start}" for index, run in enumerate(kept)]
+    stack = _stack(problem, full, [run.params for run in kept], names, "all rows")
+    finished = run_stack(stack, problem.max_iter, problem.describe, race=True, margin=problem.tol)
+    before = dict(zip(names, kept, strict=True))
+    return [
+        replace(run, start=before[run.start].start, n_iter=run.n_iter + before[run.start].n_iter)
+        for run in finished
+    ]
 
-    def screen(index: int, start: str) -> Run:
-        params = start_parameters(problem, start, sample, sample_weights)
-        label = f"start {index} ({start}, {where})"
-        return replace(_run_one(problem, engine, params, short_iterations, label), start=start)
 
-    screened = _surviving(partial(screen, *item) for item in enumerate(starts))
-    if small:
-        return screened
-    screened.sort(  # by where each run is heading (max_iter=0: by where it starts)
-        key=lambda run: (not run.degenerate, aitken_limit(run.history[:-1] or run.history)),
-        reverse=True,
-    )
-    full = engine if sample is X else problem.engine_for(X, problem.weights)
-
-    def finish(short: Run) -> Run:
-        if short.converged and sample is X:
-            return short
-        run = _run_one(problem, full, short.params, problem.max_iter, f"{short.start}, all rows")
-        return replace(run, start=short.start, n_iter=run.n_iter + short.n_iter)
-
-    return _surviving(partial(finish, short) for short in screened[:SCREEN_KEEP])
+def _distinct(runs: list[Run]) -> list[Run]:
+    """Runs (best first) less those at the value of a better one (the same optimum)."""
+    kept: list[Run] = []
+    for run in runs:
+        value = run.history[-1]
+        if not any(abs(value - other.history[-1]) <= 1e-9 * abs(value) for other in kept):
+            kept.append(run)
+    return kept
 
 
-def _surviving(jobs: Iterable[Callable[[], Run]]) -> list[Run]:
-    """The runs of the starts whose covariances stayed positive definite.
+def _surviving(jobs: Iterable[Callable[[], Any]]) -> list[Any]:
+    """The outcomes of the jobs whose covariances stayed positive definite.
 
     A start whose component collapses below the floor is dropped, as a degenerate start
     would lose to a sound one; when every start fails, the first failure is raised.
     """
-    runs, failure = [], None
+    outcomes, failure = [], None
     for job in jobs:
         try:
-            runs.append(job())
+            outcomes.append(job())
         except CovarianceError as error:
             logger.info("a start is dropped: %s", error)
             failure = failure or error
-    if not runs:
+    if not outcomes:
         raise failure
-    return runs
+    return outcomes
 
 
 def run_starts(
@@ -295,24 +387,27 @@ def run_starts(
     warm: Parameters | None = None,
     previous: Sequence[float] = (),
 ) -> list[Run]:
-    """Run every start (screened when ``screen``).
+    """Run every start: the pool's racing (``starts == ["pool"]``), the user's or a warm
+    start with plain EM, or the named methods' starts each to the end.
 
     ``warm`` is the "warm" start's parameters and ``previous`` the mean log-likelihoods
     that led to them, which its stopping rule continues.
     """
-    if screen:
-        return _screened_runs(problem, starts)
+    if starts == ["pool"]:
+        return _pool_runs(problem)
     engine = problem.engine_for(problem.X, problem.weights)
-
-    def run(index: int, start: str) -> Run:
-        before: Sequence[float] = ()
-        if start == "warm":
-            params, before = warm, previous
-        else:
-            params = start_parameters(problem, start, problem.X, problem.weights)
-        label = f"start {index} ({start}, all rows)"
-        return replace(
-            _run_one(problem, engine, params, problem.max_iter, label, before), start=start
+    if starts in (["warm"], ["user"]):
+        params = warm if starts == ["warm"] else start_parameters(problem, "user", None, None)
+        before = previous if starts == ["warm"] else ()
+        run = _run_one(
+            problem, engine, params, problem.max_iter, f"start 0 ({starts[0]}, all rows)", before
         )
-
-    return _surviving(partial(run, *item) for item in enumerate(starts))
+        return [replace(run, start=starts[0])]
+    jobs = (
+        partial(lambda start: (start, start_parameters(problem, start, problem.X, problem.weights)),
+                start)
+        for start in starts
+    )  # fmt: skip
+    kinds, params = zip(*_surviving(jobs), strict=True)
+    stack = _stack(problem, engine, list(params), list(kinds), "all rows")
+    return run_stack(stack, problem.max_iter, problem.describe, race=False, margin=problem.tol)

@@ -1,0 +1,374 @@
+"""Every start of one fit as one stack of parameters, run in rounds; hopeless starts stop.
+
+A round runs each live start for some more iterations, all starts in one compiled call
+on the compiled engine (small in-memory data: no Python work per start or per
+iteration), start by start on the others; a start that ends (converges, or reaches
+``max_iter``) gets the E-step of its final parameters in the same call. Between rounds,
+when racing, a start stops early if it cannot catch up (:func:`hopeless`):
+
+    after at least :data:`MIN_ITERATIONS` iterations, a start whose log-likelihood is
+    contracting towards a limit below the leader's current value plus ``margin`` (per
+    observation) is stopped; its limit is projected optimistically, with the largest
+    rate of its last :data:`RATE_WINDOW` gains and :data:`OPTIMISM` times the gain
+    still to come that rate gives.
+
+The leader is the start with the highest value that is not known to be degenerate. EM
+never lowers its value, so a stopped start could at most have ended a little above where
+the leader is now, if its projection holds; a start heading for the leader's own optimum
+is stopped by the same rule (it cannot end above it), so the slow tail of convergence is
+run once per optimum. The starts that end are checked for degeneracy best first; when
+the best of them is degenerate, it can no longer lead, and the stopped starts resume
+(those still hopeless against a sound leader stop again at once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..covariance import CovarianceModel, not_positive_definite
+from ..covariance.layout_kernels import NO_FAILURE, SHARED_FAILURE
+from ..kernels.compile import kernel
+from .acceleration import accelerated_em_steps, compiled_accelerated_em_steps
+from .loop import Parameters, Run, compiled_em_steps, em_steps
+
+__all__ = [
+    "MIN_ITERATIONS",
+    "OPTIMISM",
+    "RATE_WINDOW",
+    "StartStack",
+    "hopeless",
+    "run_stack",
+]
+
+#: A start runs at least this many iterations before the rule may stop it.
+MIN_ITERATIONS = 10
+#: Gains whose largest ratio is the projected rate of convergence.
+RATE_WINDOW = 5
+#: The gain still to come is projected this many times larger than that rate gives.
+OPTIMISM = 10.0
+
+LIVE, CONVERGED, STOPPED, FAILED, DROPPED = 0, 1, 2, 3, 4
+
+
+def _round_of(engine, model, layout, data, stack, stats, scratch, controls, units, histories,
+              done, stop, status, failures, finals, max_iter, tol, accelerate, steps,
+              accelerated_steps):  # fmt: skip
+    """One round of every live start, in Python (engines whose e_step is Python)."""
+    weights, means, covariances, prec = stack
+    t1, t2, t3 = scratch
+    mean_units, covariance_units, log_variances = units
+    for s in range(weights.shape[0]):
+        if status[s] != LIVE or done[s] >= stop[s]:
+            continue
+        params = (weights[s], means[s], covariances[s], prec[s])
+        if accelerate:
+            accel = (t1, t2, t3, controls[s], mean_units, covariance_units, log_variances)
+            n_iter, converged, failed = accelerated_steps(
+                engine, model, layout, data, params, stats, accel, histories[s], done[s],
+                stop[s], tol,
+            )  # fmt: skip
+        else:
+            n_iter, converged, failed = steps(
+                engine, model, layout, data, params, stats, histories[s], done[s], stop[s], tol
+            )
+        done[s] = n_iter
+        if failed != NO_FAILURE:
+            status[s] = FAILED
+            failures[s] = failed
+        elif converged or n_iter >= max_iter:
+            status[s] = CONVERGED if converged else STOPPED
+            finals[s] = engine.e_step(layout, data, params, stats)
+
+
+@kernel
+def _compiled_round(engine, model, layout, data, stack, stats, scratch, controls, units,
+                    histories, done, stop, status, failures, finals, max_iter, tol,
+                    accelerate):  # fmt: skip
+    """One round of every live start, compiled (the compiled engine's e_step)."""
+    weights, means, covariances, prec = stack
+    t1, t2, t3 = scratch
+    mean_units, covariance_units, log_variances = units
+    for s in range(weights.shape[0]):
+        if status[s] != LIVE or done[s] >= stop[s]:
+            continue
+        params = (weights[s], means[s], covariances[s], prec[s])
+        if accelerate:
+            accel = (t1, t2, t3, controls[s], mean_units, covariance_units, log_variances)
+            n_iter, converged, failed = compiled_accelerated_em_steps(
+                engine, model, layout, data, params, stats, accel, histories[s], done[s],
+                stop[s], tol,
+            )  # fmt: skip
+        else:
+            n_iter, converged, failed = compiled_em_steps(
+                engine, model, layout, data, params, stats, histories[s], done[s], stop[s], tol
+            )
+        done[s] = n_iter
+        if failed != NO_FAILURE:
+            status[s] = FAILED
+            failures[s] = failed
+        elif converged or n_iter >= max_iter:
+            status[s] = CONVERGED if converged else STOPPED
+            finals[s] = engine.e_step(layout, data, params, stats)
+
+
+def hopeless(
+    history: np.ndarray, leader: float, margin: float, plain: tuple[float, float] | None = None
+) -> bool:
+    """Whether a start with these mean log-likelihoods cannot end above ``leader + margin``.
+
+    The limit is projected optimistically: the largest ratio of consecutive gains among
+    the last :data:`RATE_WINDOW` is the rate, and :data:`OPTIMISM` times the gain it
+    leaves to come is added. A start whose gains do not shrink is never hopeless. An
+    accelerated start's history has jumps in it: ``plain`` gives instead the rate and
+    size of its latest gain between plain EM steps (where EM alone is heading).
+
+    Examples
+    --------
+    >>> hopeless(np.array([-3.0, -2.0, -1.5, -1.25, -1.125]), leader=0.0, margin=0.0)
+    True
+    >>> hopeless(np.array([-3.0, -2.0, -1.5, -1.25, -1.125]), leader=-0.5, margin=0.0)
+    False
+    """
+    if plain is not None:
+        rate, gain = plain
+    else:
+        gains = np.diff(history[-(RATE_WINDOW + 1) :])
+        if len(gains) < 2:
+            return False
+        gain = gains[-1]
+        if gain > 0:
+            previous, later = gains[:-1], gains[1:]
+            if np.any(previous <= 0):
+                return False
+            rate = float(np.max(later / previous))
+    if not gain > 0:
+        return bool(history[-1] < leader + margin) if gain <= 0 else False
+    if not 0 <= rate < 1:
+        return False
+    remaining = OPTIMISM * gain * rate / (1 - rate)
+    return bool(history[-1] + remaining < leader + margin)
+
+
+@dataclass
+class _Units:
+    """The coordinates of SQUAREM's jump for one model on these data."""
+
+    means: np.ndarray
+    covariances: np.ndarray
+    log_variances: bool
+
+
+def _jump_units(model: CovarianceModel, n_components: int, scale: np.ndarray) -> _Units:
+    layout = model.layout
+    n_features = len(scale)
+    shape = layout.storage_shape(n_components, n_features)
+    means = np.ascontiguousarray(np.tile(scale, n_components))
+    if layout.diagonal:
+        return _Units(means, np.ones(int(np.prod(shape))), True)
+    pair = np.outer(scale, scale)
+    covariances = np.broadcast_to(pair, shape).ravel().copy()
+    return _Units(means, covariances, False)
+
+
+class StartStack:
+    """The starts of one fit, stacked, with their histories and status.
+
+    Parameters
+    ----------
+    engine : an engine of :mod:`bayesgmm.em.engines`
+    model : CovarianceModel
+    starts : sequence of Parameters
+        Each start's initial parameters (copied).
+    labels : sequence of str
+        Each start's name.
+    tol : float
+    accelerate : bool
+        SQUAREM (:mod:`bayesgmm.em.acceleration`) instead of plain EM steps.
+    scale : ndarray of shape (n_features,)
+        Positive scale per feature: the units of the jump's coordinates.
+    progress : callable or None, default=None
+        Called as ``progress(start, n_iter, mean_log_likelihood)`` after every call
+        that advanced a start, at most ``report_every`` iterations apart.
+    report_every : int or None, default=None
+    """
+
+    def __init__(
+        self,
+        engine: Any,
+        model: CovarianceModel,
+        starts: Sequence[Parameters],
+        labels: Sequence[str],
+        tol: float,
+        accelerate: bool,
+        scale: np.ndarray,
+        progress: Callable[[int, int, float], None] | None = None,
+        report_every: int | None = None,
+    ) -> None:
+        self.progress, self.report_every = progress, report_every
+        self.engine, self.model, self.tol, self.accelerate = engine, model, tol, accelerate
+        self.labels = list(labels)
+        arrays = [start.arrays() for start in starts]
+        self.stack = tuple(np.ascontiguousarray(np.stack(part)) for part in zip(*arrays))
+        n_starts, n_components = self.stack[0].shape
+        self.stats = engine.new_statistics(model, n_components)
+        self.scratch = tuple(tuple(np.empty_like(a[0]) for a in self.stack) for _ in range(3))
+        self.controls = np.zeros((n_starts, 3))
+        self.controls[:, 0] = 1.0  # the bound on SQUAREM's step
+        self.controls[:, 1] = np.inf  # no plain rate measured yet
+        units = _jump_units(model, n_components, np.asarray(scale, dtype=np.float64))
+        self.units = (units.means, units.covariances, units.log_variances)
+        self.histories = np.empty((n_starts, 0))
+        self.done = np.zeros(n_starts, dtype=np.int64)
+        self.status = np.full(n_starts, LIVE, dtype=np.int64)
+        self.failures = np.full(n_starts, NO_FAILURE, dtype=np.int64)
+        self.finals = np.full(n_starts, np.nan)
+        self._compiled = getattr(engine, "name", "") == "compiled"
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def params(self, s: int) -> Parameters:
+        """A copy of start ``s``'s current parameters."""
+        return Parameters(*(np.array(part[s]) for part in self.stack))
+
+    def value(self, s: int) -> float:
+        """Start ``s``'s latest mean log-likelihood: at its final parameters once it ended,
+        else its last recorded one (-inf before any)."""
+        if self.status[s] in (CONVERGED, STOPPED):
+            return float(self.finals[s])
+        return float(self.histories[s, self.done[s] - 1]) if self.done[s] else -np.inf
+
+    def advance(self, stop: int, max_iter: int) -> None:
+        """Run every live start up to ``stop`` recorded iterations, or to its end."""
+        if stop + 1 > self.histories.shape[1]:
+            grown = np.empty((len(self), max(stop + 1, 2 * self.histories.shape[1])))
+            grown[:, : self.histories.shape[1]] = self.histories
+            self.histories = grown
+        per_call = max(1, int(getattr(self.engine, "iterations_per_call", 1 << 30)))
+        while True:
+            live = (self.status == LIVE) & (self.done < stop)
+            if not live.any():
+                return
+            # bound one call's work, so that an interrupt is seen within ~20 ms
+            share = self.report_every or max(8, per_call // int(live.sum()))
+            target = np.where(live, np.minimum(stop, self.done + share), self.done)
+            self._round(target, max_iter)
+            if self.progress is not None:
+                for s in np.flatnonzero(live):
+                    self.progress(int(s), int(self.done[s]), self.value(s))
+
+    def _round(self, stop: np.ndarray, max_iter: int) -> None:
+        args = (
+            self.model.layout,
+            self.engine.data,
+            self.stack,
+            self.stats,
+            self.scratch,
+            self.controls,
+            self.units,
+            self.histories,
+            self.done,
+            stop,
+            self.status,
+            self.failures,
+            self.finals,
+            max_iter,
+            self.tol,
+            self.accelerate,
+        )
+        if self._compiled:
+            _compiled_round(self.engine, self.model, *args)
+        else:
+            _round_of(self.engine, self.model, *args, em_steps, accelerated_em_steps)
+
+    def run(self, s: int, degenerate: list[str]) -> Run:
+        """Ended start ``s`` as a Run (history ending at its final parameters)."""
+        n_iter = int(self.done[s])
+        return Run(
+            self.params(s),
+            [*self.histories[s, :n_iter].tolist(), float(self.finals[s])],
+            bool(self.status[s] == CONVERGED),
+            n_iter,
+            degenerate,
+            start=self.labels[s],
+        )
+
+
+def run_stack(
+    stack: StartStack,
+    max_iter: int,
+    describe: Callable[[Parameters], list[str]],
+    *,
+    race: bool,
+    margin: float,
+) -> list[Run]:
+    """Run every start of ``stack`` to convergence or ``max_iter``, stopping hopeless ones
+    when ``race``. Returns the runs that ended, best first by (not degenerate, value).
+
+    ``describe`` names a parameter set's degenerate components (the fit's
+    :class:`~bayesgmm.em.degenerate.DegeneracyRule`); it is asked about the ended runs,
+    best first, up to the first sound one. Raises the first failure's CovarianceError
+    when every start failed.
+    """
+    verdicts: dict[int, list[str]] = {}  # ended starts looked at: their degenerate parts
+    resumed: set[int] = set()  # degenerate best runs that made the stopped ones resume
+    while True:
+        _race(stack, max_iter, race, margin, verdicts)
+        ended = np.flatnonzero(np.isin(stack.status, (CONVERGED, STOPPED)))
+        ended = ended[np.argsort(-stack.finals[ended], kind="stable")]
+        for s in ended:
+            if s not in verdicts:
+                verdicts[s] = describe(stack.params(s))
+            if not verdicts[s]:
+                break
+        top = int(ended[0]) if len(ended) else None
+        if top is None or not verdicts[top] or top in resumed:
+            break
+        if not np.any(stack.status == DROPPED):
+            break
+        resumed.add(top)
+        stack.status[stack.status == DROPPED] = LIVE  # the best ended degenerate: resume
+    if not len(ended):  # every start failed: the first failure's error
+        s = int(np.flatnonzero(stack.status == FAILED)[0])
+        component = None if stack.failures[s] == SHARED_FAILURE else int(stack.failures[s])
+        weight = None if component is None else float(stack.stack[0][s, component])
+        raise not_positive_definite(component, weight)
+    runs = [stack.run(s, verdicts.get(s, [])) for s in ended]
+    runs.sort(key=lambda run: (bool(run.degenerate), -run.history[-1]))
+    return runs
+
+
+def _race(stack: StartStack, max_iter: int, race: bool, margin: float, verdicts: dict) -> None:
+    """Advance the live starts to their end, by doubling checkpoints when racing."""
+    checkpoint = MIN_ITERATIONS if race else max_iter
+    while True:
+        if race:
+            _drop_hopeless(stack, margin, verdicts)
+        stack.advance(min(checkpoint, max_iter), max_iter)
+        if not np.any(stack.status == LIVE):
+            return
+        checkpoint *= 2
+
+
+def _drop_hopeless(stack: StartStack, margin: float, verdicts: dict) -> None:
+    """Stop the live starts that cannot catch up with the leader: the start of highest
+    value not known to be degenerate."""
+    candidates = [
+        s
+        for s in np.flatnonzero(np.isin(stack.status, (LIVE, CONVERGED, STOPPED)))
+        if stack.done[s] > 0 and not verdicts.get(s)
+    ]
+    if not candidates:
+        return
+    leader = max(candidates, key=stack.value)
+    best = stack.value(leader)
+    for s in np.flatnonzero(stack.status == LIVE):
+        if s == leader or stack.done[s] < MIN_ITERATIONS:
+            continue
+        plain = tuple(stack.controls[s, 1:]) if stack.accelerate else None
+        if hopeless(stack.histories[s, : stack.done[s]], best, margin, plain):
+            stack.status[s] = DROPPED
