@@ -82,6 +82,9 @@ class MixtureResult:
         reg_covar: float | None = None,
         method: str = "em",
         posterior: Any = None,
+        family: str = "gaussian",
+        dof: Any = None,
+        estimate_dof: bool = True,
     ) -> None:
         if covariance_type not in COVARIANCE_TYPES:
             raise ValueError(
@@ -107,6 +110,10 @@ class MixtureResult:
         self.reg_covar = reg_covar
         self.method = method
         self.posterior = posterior
+        self._family = _checked_family(family, dof, self.n_components)
+        self.family = self._family.name
+        self._dof = None if dof is None else np.asarray(dof, dtype=np.float64).reshape(-1)
+        self.estimate_dof = bool(estimate_dof)
         self._prec_chol = self._model.precision_cholesky(self._covariances, self._weights)
 
     # ------------------------------------------------------------------ shape
@@ -122,9 +129,22 @@ class MixtureResult:
 
     @property
     def n_parameters(self) -> int:
-        """Free parameters: weights (K - 1), means (K D) and covariances."""
+        """Free parameters: weights (K - 1), means (K D), covariances (as mclust counts
+        them) and, for Student-t components with estimated degrees of freedom, K more."""
         k, d = self.n_components, self.n_features
-        return (k - 1) + k * d + self._model.n_parameters(k, d)
+        family = self._family.n_parameters(k, self.estimate_dof)
+        return (k - 1) + k * d + self._model.n_parameters(k, d) + family
+
+    @property
+    def dof(self) -> xr.DataArray | None:
+        """Degrees of freedom of Student-t components, dims ``(component,)`` (None for
+        Gaussian components)."""
+        if self._dof is None:
+            return None
+        return xr.DataArray(
+            self._dof, dims=("component",), coords={"component": np.arange(self.n_components)},
+            name="dof",
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ labelled parameters
     def _coords(self) -> dict[str, Any]:
@@ -324,7 +344,8 @@ class MixtureResult:
     def _weighted_log_prob(self, X: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore"):
             log_weights = np.log(self._weights)
-        return self._model.log_density(X, self._means, self._prec_chol) + log_weights
+        density = self._model.log_density(X, self._means, self._prec_chol, self._family, self._dof)
+        return density + log_weights
 
     def _observation_coords(self, n: int, index: Any) -> dict[str, Any]:
         return {"observation": np.asarray(index) if index is not None else np.arange(n)}
@@ -1029,3 +1050,22 @@ def load(path: str | os.PathLike) -> MixtureResult:
 def _tail_probability(ci_prob: float | None) -> float | None:
     """The lower tail ``(1 - ci_prob) / 2`` of an equal-tailed interval (None: no interval)."""
     return None if ci_prob is None else (1.0 - _checked_ci_prob(ci_prob)) / 2.0
+
+
+def _checked_family(family: str, dof: Any, n_components: int) -> Any:
+    """The family object, with degrees of freedom exactly when it needs them."""
+    from .family import FAMILIES
+
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {sorted(FAMILIES)}; got {family!r}.")
+    chosen = FAMILIES[family]
+    if chosen.scales:
+        values = None if dof is None else np.asarray(dof, dtype=np.float64).reshape(-1)
+        if values is None or values.shape != (n_components,) or not (values > 0).all():
+            raise ValueError(
+                f"family={family!r} needs dof: {n_components} positive degrees of freedom, "
+                f"one per component; got {dof!r}."
+            )
+    elif dof is not None:
+        raise ValueError(f"dof is for family='t' only; family={family!r} takes dof=None.")
+    return chosen
