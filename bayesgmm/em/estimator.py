@@ -436,7 +436,8 @@ class GaussianMixture(MixtureEstimator):
                 "parameters, or increase max_iter, tol, or check for degenerate data. "
                 f"The best of {len(runs)} start(s) stopped at max_iter={options['max_iter']}: "
                 + why_not_converged(best.continued + best.history[:-1], options["tol"])
-                + ".",
+                + "."
+                + _rising_dof_note(best.params.dof, options),
                 sklearn_compatible(ConvergenceWarning),
                 stacklevel=3,
             )
@@ -548,6 +549,25 @@ def _check_dtype(owner: str, value: Any) -> np.dtype:
 
 #: Degrees of freedom every component of a t fit starts from, when they are estimated.
 DOF_START = 30.0
+#: Above this, an estimated t component is within about 1e-4 per row of a Gaussian, and
+#: ECM raises its degrees of freedom slowly (Peel & McLachlan 2000, section 5).
+NEAR_GAUSSIAN_DOF = 100.0
+
+
+def _rising_dof_note(dof: Any, options: dict) -> str:
+    """Why a t fit may still be climbing: components whose dof head for infinity."""
+    if not options["family"].scales or options["dof"] is not None or dof is None:
+        return ""
+    large = [k for k, value in enumerate(dof) if value > NEAR_GAUSSIAN_DOF]
+    if not large:
+        return ""
+    values = ", ".join(f"{dof[k]:.0f}" for k in large)
+    return (
+        f" Component(s) {large} have estimated degrees of freedom {values}, still rising "
+        "slowly (ECM approaches a Gaussian component one small step at a time): their data "
+        "look Gaussian. family='gaussian' fits such components directly; or fix the "
+        "degrees of freedom with dof=."
+    )
 
 
 def _check_dof(owner: str, value: Any, family: Any) -> float | None:
