@@ -14,6 +14,10 @@ says which stood for which). The EM fits of a grid share their work: the data ar
 checked and summarised once, and every model with K components starts from the same
 pool of partitions (:mod:`bayesgmm.em.pool`), each made once.
 
+Gaussian and Student-t candidates go in one table with ``family=("gaussian", "t")``: the
+family is part of each column's key (mclust's name, ``-t`` appended for t components,
+e.g. ``VVV-t``), and the t fits' degrees of freedom count as parameters when estimated.
+
 Sign convention: our criteria are *lower is better* (``-2 log L + penalty``), as
 scikit-learn's ``bic`` is. mclust reports ``2 log L - penalty`` (higher is better);
 the numbers differ only in sign. :meth:`SelectionResult.criterion_table` and
@@ -34,6 +38,7 @@ import pandas as pd
 from . import gaussian
 from .covariance import COVARIANCE_TYPES, MODELS, get_covariance_model
 from .data import check_int, check_option, check_X, is_dask_array
+from .family import FAMILIES
 
 __all__ = ["select", "SelectionResult", "CRITERIA", "BAYES_METHODS", "ALL_MODELS"]
 
@@ -56,8 +61,9 @@ class SelectionResult:
     Attributes
     ----------
     table : pandas.DataFrame
-        One row per candidate with columns ``covariance_type``, ``model`` (mclust's
-        name: E or V on one-dimensional data), ``n_components``, ``n_parameters``,
+        One row per candidate with columns ``family``, ``covariance_type``, ``model``
+        (mclust's name: E or V on one-dimensional data; ``-t`` appended for the t
+        family), ``n_components``, ``n_parameters``,
         ``log_likelihood`` (total), ``bic``, ``aic``, ``icl``, ``converged``,
         ``degenerate`` (bool), ``failed``, ``note`` (why a fit is degenerate, failed or
         warned), ``rank`` (0 = best by ``criterion``; NaN for fits that cannot be
@@ -67,7 +73,9 @@ class SelectionResult:
     criterion : str
         "bic", "aic", "icl" (lower is better) or "loo" (higher ELPD is better).
     estimators_ : dict
-        Fitted estimator per ``(covariance_type, n_components)``; failed fits are absent.
+        Fitted estimator per ``(covariance_type, n_components)`` (Gaussian fits) or
+        ``(covariance_type, n_components, family)`` (other families); failed fits are
+        absent.
     method : str
         "em" or the Bayesian method used.
     equivalents : dict
@@ -85,16 +93,23 @@ class SelectionResult:
     def best_(self) -> Any:
         """The chosen fitted estimator."""
         key = self.best_params_
-        return self.estimators_[(key["covariance_type"], key["n_components"])]
+        return self.estimators_[
+            _estimator_key(key["covariance_type"], key["n_components"], key.get("family"))
+        ]
 
     @property
     def best_params_(self) -> dict[str, Any]:
-        """``{"covariance_type": ..., "n_components": ...}`` of the chosen fit."""
+        """``{"covariance_type": ..., "n_components": ...}`` of the chosen fit, and its
+        ``"family"`` when that is not "gaussian": ``GaussianMixture(**best_params_)``
+        makes it again."""
         row = self.table.loc[self.table["best"]].iloc[0]
-        return {
+        params = {
             "covariance_type": str(row["covariance_type"]),
             "n_components": int(row["n_components"]),
         }
+        if row.get("family", "gaussian") != "gaussian":
+            params["family"] = str(row["family"])
+        return params
 
     def ranking(self, criterion: str | None = None) -> pd.DataFrame:
         """The eligible candidates sorted best first, re-ranked by ``criterion`` without refitting.
@@ -263,6 +278,13 @@ def _eligible(table: pd.DataFrame) -> pd.Series:
     return ~table["degenerate"] & ~table["failed"]
 
 
+def _estimator_key(covariance_type: str, k: int, family: str | None) -> tuple:
+    """The key of a fit in :attr:`SelectionResult.estimators_`."""
+    if family in (None, "gaussian"):
+        return (covariance_type, k)
+    return (covariance_type, k, family)
+
+
 def _as_tuple(values: Any, name: str) -> tuple:
     if isinstance(values, str | int | np.integer):
         return (values,)
@@ -301,6 +323,7 @@ def select(
     criterion: str = "bic",
     *,
     method: str = "em",
+    family: Any = "gaussian",
     random_state: Any = 0,
     sample_weight: Any = None,
     progress: bool | None = None,
@@ -332,6 +355,9 @@ def select(
     method : {"em", "nuts", "advi", "fullrank_advi", "map"}, default="em"
         "em" fits :class:`bayesgmm.GaussianMixture`; the others fit
         :class:`bayesgmm.BayesianGaussianMixture` with that method.
+    family : str or iterable of str, default="gaussian"
+        Component families to try (EM only): "gaussian", "t" (Student-t with estimated
+        degrees of freedom), or both, ``("gaussian", "t")``, in one table.
     random_state : int, Generator or None, default=0
         Passed to every fit, so each candidate starts from the same seed: an EM cell
         is the fit ``GaussianMixture(K, covariance_type=..., random_state=...)`` gives.
@@ -377,10 +403,17 @@ def select(
     method, ks, types, params = _check_grid(
         method, n_components, covariance_types, criterion, estimator_params
     )
+    families = _check_families(family, method)
     types, equivalents = _distinct_models(types, _n_features(X))
     chosen_criterion = criterion if method == "em" else "loo"
-    grid = _fit_em_grid if method == "em" else _fit_bayes_grid
-    rows, estimators = grid(X, ks, types, method, random_state, sample_weight, params, progress)
+    if method == "em":
+        rows, estimators = _fit_em_grid(
+            X, ks, types, families, random_state, sample_weight, params, progress
+        )
+    else:
+        rows, estimators = _fit_bayes_grid(
+            X, ks, types, method, random_state, sample_weight, params, progress
+        )
     for skipped, kept in equivalents.items():
         logger.info("select: %r is the same model as %r on one feature; fitted once", skipped, kept)
     table = pd.DataFrame(rows)
@@ -390,15 +423,33 @@ def select(
     return SelectionResult(table, chosen_criterion, estimators, method, equivalents)
 
 
+def _check_families(family: Any, method: str) -> tuple[str, ...]:
+    """The checked component families (distinct, in the order given)."""
+    families = tuple(
+        dict.fromkeys(
+            check_option("select", "family", name, tuple(FAMILIES))
+            for name in _as_tuple(family, "family")
+        )
+    )
+    if method != "em" and families != ("gaussian",):
+        raise ValueError(
+            f"family={family!r} is for EM fits (method='em'); Bayesian fits have Gaussian "
+            "components. Use method='em', or leave family='gaussian'."
+        )
+    return families
+
+
 def _n_features(X: Any) -> int:
     shape = np.shape(X) if not hasattr(X, "shape") else X.shape
     return 1 if len(shape) < 2 else int(shape[1])
 
 
-def _mclust_name(covariance_type: str, n_features: int) -> str:
-    """mclust's name of a model on data of ``n_features``: E or V in one dimension."""
+def _mclust_name(covariance_type: str, n_features: int, family: str = "gaussian") -> str:
+    """mclust's name of a model on data of ``n_features``: E or V in one dimension;
+    ``-t`` appended for the t family."""
     letters = get_covariance_model(covariance_type).mclust_name
-    return letters if n_features > 1 else letters[0]
+    name = letters if n_features > 1 else letters[0]
+    return name if family == "gaussian" else f"{name}-{family}"
 
 
 def _distinct_models(types: tuple[str, ...], n_features: int) -> tuple[tuple, dict[str, str]]:
@@ -423,12 +474,12 @@ def _fit_em_grid(
     X: Any,
     ks: tuple[int, ...],
     types: tuple[str, ...],
-    method: str,
+    families: tuple[str, ...],
     random_state: Any,
     sample_weight: Any,
     params: dict[str, Any],
     progress: bool | None,
-) -> tuple[list[dict[str, Any]], dict[tuple[str, int], Any]]:
+) -> tuple[list[dict[str, Any]], dict[tuple, Any]]:
     """Fit every EM candidate from one preparation of the data: rows and estimators."""
     from .bayes.progress import DelayedProgress, resolve_progress
     from .em import GaussianMixture
@@ -441,23 +492,28 @@ def _fit_em_grid(
         raise ValueError(error.partition(": ")[2])
     rows, estimators = [], {}
     enabled, delay = resolve_progress(progress)
-    with DelayedProgress(len(ks) * len(types), "select", enabled, delay) as bar:
-        for covariance_type in types:
-            for k in ks:
-                estimator = GaussianMixture(
-                    k, covariance_type=covariance_type, random_state=random_state, **params
-                )
-                fitted, cell_texts, cell_error = _recorded(
-                    lambda e=estimator: e._fit_shared(shared)
-                )
-                bar.advance(f"{covariance_type} K={k}")
-                if fitted is not None:
-                    estimators[(covariance_type, k)] = fitted
-                rows.append(
-                    _candidate_row(
-                        shared.data.X, covariance_type, k, fitted, texts + cell_texts, cell_error
-                    )  # fmt: skip
-                )
+    cells = [(f, t, k) for f in families for t in types for k in ks]
+    with DelayedProgress(len(cells), "select", enabled, delay) as bar:
+        for family, covariance_type, k in cells:
+            estimator = GaussianMixture(
+                k, covariance_type=covariance_type, family=family, random_state=random_state,
+                **params,
+            )  # fmt: skip
+            fitted, cell_texts, cell_error = _recorded(lambda e=estimator: e._fit_shared(shared))
+            bar.advance(f"{_mclust_name(covariance_type, 2, family)} K={k}")
+            if fitted is not None:
+                estimators[_estimator_key(covariance_type, k, family)] = fitted
+            rows.append(
+                _candidate_row(
+                    shared.data.X,
+                    covariance_type,
+                    k,
+                    fitted,
+                    texts + cell_texts,
+                    cell_error,
+                    family,
+                )  # fmt: skip
+            )
     return rows, estimators
 
 
@@ -530,7 +586,7 @@ def _check_grid(
     elif criterion not in (*CRITERIA, "loo"):
         check_option("select", "criterion", criterion, (*CRITERIA, "loo"))
     params = dict(estimator_params or {})
-    for reserved in ("n_components", "covariance_type", "random_state", "method"):
+    for reserved in ("n_components", "covariance_type", "random_state", "method", "family"):
         if reserved in params:
             raise ValueError(
                 f"estimator_params must not set {reserved!r}: select sets it for each candidate."
@@ -539,12 +595,19 @@ def _check_grid(
 
 
 def _candidate_row(
-    X: Any, covariance_type: str, k: int, estimator: Any, texts: list[str], error: str | None
+    X: Any,
+    covariance_type: str,
+    k: int,
+    estimator: Any,
+    texts: list[str],
+    error: str | None,
+    family: str = "gaussian",
 ) -> dict[str, Any]:
     """One row of the table: criteria of a fitted candidate, or why it failed."""
     row = {
+        "family": family,
         "covariance_type": covariance_type,
-        "model": _mclust_name(covariance_type, _n_features(X)),
+        "model": _mclust_name(covariance_type, _n_features(X), family),
         "n_components": k,
         "n_parameters": np.nan,
         "log_likelihood": np.nan,
@@ -578,10 +641,11 @@ def _candidate_row(
 def _criteria(result: Any, X: Any) -> tuple[float, float, int]:
     """Total log-likelihood at the estimates, ``sum_n log max_k r_nk`` and the rows.
 
-    One evaluation of the densities (from :meth:`MixtureResult.draws`, the estimate's
-    full matrices) for in-memory data; the result's own methods for dask data.
+    One evaluation of the Gaussian densities (from :meth:`MixtureResult.draws`, the
+    estimate's full matrices) for in-memory data; the result's own methods for dask
+    data, posteriors and other families.
     """
-    if is_dask_array(X) or result.posterior is not None:
+    if is_dask_array(X) or result.posterior is not None or result.family != "gaussian":
         log_likelihood = result.log_likelihood(X)
         n_rows = len(check_X(X, estimator="select").X)
         bic = -2 * log_likelihood + result.n_parameters * np.log(n_rows)

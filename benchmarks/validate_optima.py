@@ -315,7 +315,9 @@ def main() -> None:
         if cell["symbol"].startswith("−"):
             print(
                 f"worse: {cell['data']} {cell['model']} K={cell['K']}: ours {cell['ours']:.2f}, "
-                + ", ".join(f"{peer} {cell[peer]:.2f}" for peer in ("mclust", "sklearn") if peer in cell)
+                + ", ".join(
+                    f"{peer} {cell[peer]:.2f}" for peer in ("mclust", "sklearn") if peer in cell
+                )
             )
     if args.json:
         args.json.write_text(json.dumps(cells, indent=1, default=float))

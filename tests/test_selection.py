@@ -15,7 +15,7 @@ COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 @pytest.fixture(scope="module")
 def seed_selection():
     X, labels = load_seed_example(return_labels=True)
-    return X, select(X, n_components=range(1, 6), random_state=0)
+    return X, select(X, n_components=range(1, 6), covariance_types=COVARIANCE_TYPES, random_state=0)
 
 
 def test_seed_example_selects_four_tied_components(seed_selection):

@@ -10,7 +10,8 @@ How it is kept honest here:
 
 * The jump is made in coordinates where any point is a valid mixture: log weights, means
   in units of each feature's spread, log variances (diagonal and spherical layouts) or
-  covariances in units of the spreads (full layouts, whose factorisation must succeed).
+  covariances in units of the spreads (full layouts, whose factorisation must succeed),
+  and a t family's log degrees of freedom when they are estimated.
   The extrapolated point need not satisfy the model's constraints (an equal shape, say):
   only ``F(t')``, an M-step's output, is an iterate, so every iterate is in the model.
 * ``F(t')`` is kept only if its log-likelihood is at least the last recorded one; else EM
@@ -19,6 +20,10 @@ How it is kept honest here:
 * The stopping rule (:mod:`bayesgmm.em.stopping`) looks at three recorded values joined
   by two plain EM steps only: every cycle records ``t1``, ``t2`` and ``t3``'s predecessor
   by plain steps, so the Aitken projection of the gain still to come is never fed a jump.
+  Once a jump was made, the rule must hold at two consecutive plain steps (the next
+  jump waits): the first gains after a jump still carry its fast directions' transient,
+  which makes the rate look small (a t fit heading for large degrees of freedom
+  "converged" 3e-4 per row short of its optimum without this).
 
 A cycle costs four E-steps (``t1``, ``t2``, the predecessor of ``t3``, and ``t'``), for
 three EM steps and a jump. The step bound starts at 1 (plain EM) and grows fourfold each
@@ -35,6 +40,7 @@ import math
 import numpy as np
 
 from ..covariance.layout_kernels import NO_FAILURE
+from ..family import DOF_MAX, DOF_MIN
 from ..kernels.compile import kernel
 from .loop import maximise
 from .stopping import aitken_converged
@@ -61,11 +67,12 @@ def _copy(source, target):
 
 @kernel
 def copy_parameters(source, target):
-    """Copy the four parameter arrays of ``source`` into those of ``target``."""
+    """Copy the five parameter arrays of ``source`` into those of ``target``."""
     _copy(source[0], target[0])
     _copy(source[1], target[1])
     _copy(source[2], target[2])
     _copy(source[3], target[3])
+    _copy(source[4], target[4])
 
 
 @kernel
@@ -97,14 +104,17 @@ def _jump(first, second, third, units, log_scale, alpha, out):
 
 
 @kernel
-def extrapolate(model, t1, t2, t3, params, mean_units, covariance_units, log_variances, bound):
+def extrapolate(model, t1, t2, t3, params, mean_units, covariance_units, log_variances, bound,
+                jump_dof):  # fmt: skip
     """Write the SQUAREM jump from three EM iterates into ``params``; return its step.
 
     ``mean_units`` (K * D,) and ``covariance_units`` (the covariances' size) are the
     scales of the flat means and covariances (1 where ``log_variances``, which jumps
-    the variances' logarithms). Returns ``a`` (at most -1, at least ``-bound``); -1 when
-    no jump was made (``params`` untouched): the iterates are not contracting, a weight
-    is 0, or the jump's covariances are not positive definite.
+    the variances' logarithms). With ``jump_dof`` (a t family whose degrees of freedom
+    are estimated) the logarithms of the degrees of freedom jump too, clipped to
+    [DOF_MIN, DOF_MAX]; otherwise they are kept. Returns ``a`` (at most -1, at least
+    ``-bound``); -1 when no jump was made (``params`` untouched): the iterates are not
+    contracting, a weight is 0, or the jump's covariances are not positive definite.
     """
     for k in range(t1[0].shape[0]):
         if not (t1[0][k] > 0 and t2[0][k] > 0 and t3[0][k] > 0):
@@ -119,12 +129,17 @@ def extrapolate(model, t1, t2, t3, params, mean_units, covariance_units, log_var
     r, v = _step_length(first_c, second_c, third_c, covariance_units, log_variances)
     r2 += r
     v2 += v
+    dof_units = np.ones(t1[4].shape[0])
+    if jump_dof:
+        r, v = _step_length(t1[4], t2[4], t3[4], dof_units, True)
+        r2 += r
+        v2 += v
     if not (v2 > 0 and r2 > 0):
         return -1.0
     alpha = max(-bound, -math.sqrt(r2 / v2))
     if not alpha < -1.0:
         return -1.0
-    weights, means, covariances, prec = params
+    weights, means, covariances, prec, dof = params
     _jump(t1[0], t2[0], t3[0], weight_units, True, alpha, weights)
     total = 0.0
     for k in range(weights.shape[0]):
@@ -134,13 +149,19 @@ def extrapolate(model, t1, t2, t3, params, mean_units, covariance_units, log_var
     _jump(first_m, second_m, third_m, mean_units, False, alpha, means.reshape(-1))
     _jump(first_c, second_c, third_c, covariance_units, log_variances, alpha,
           covariances.reshape(-1))  # fmt: skip
+    if jump_dof:
+        _jump(t1[4], t2[4], t3[4], dof_units, True, alpha, dof)
+        for k in range(dof.shape[0]):
+            dof[k] = min(max(dof[k], DOF_MIN), DOF_MAX)
+    else:
+        _copy(t3[4], dof)
     if model.factorise(covariances, prec) != NO_FAILURE:
         return -1.0
     return alpha
 
 
-def accelerated_em_steps(engine, model, layout, data, params, stats, accel, history, first, last,
-                         tol):  # fmt: skip
+def accelerated_em_steps(engine, model, layout, family, data, params, stats, accel, history,
+                         first, last, tol):  # fmt: skip
     """EM iterations ``first .. last - 1`` with SQUAREM jumps; as :func:`em_steps`, returns
     (iterations recorded, converged, failed component or -1).
 
@@ -151,12 +172,14 @@ def accelerated_em_steps(engine, model, layout, data, params, stats, accel, hist
     EM iterate, so the next call (or a plain loop) continues from ``params`` as they are.
     """
     t1, t2, t3, control, mean_units, covariance_units, log_variances = accel
+    jump_dof = family.scaled() and stats[7][0]
     n_iter = first
     phase = 0  # plain EM steps since the cycle began
     plain = 0  # recorded values joined by plain EM steps, up to the last one
     pending = False  # params hold F(t') and its log-likelihood decides whether to keep it
+    confirming = False  # the rule held once since a jump; one more plain step must agree
     while n_iter < last:
-        value = engine.e_step(layout, data, params, stats)
+        value = engine.e_step(layout, family, data, params, stats)
         if pending:
             pending = False
             if not value >= history[n_iter - 1]:  # worse (or not finite): back to t3
@@ -168,7 +191,7 @@ def accelerated_em_steps(engine, model, layout, data, params, stats, accel, hist
         history[n_iter] = value
         n_iter += 1
         plain += 1
-        failed = maximise(model, params, stats)
+        failed = maximise(model, family, params, stats)
         if failed != NO_FAILURE:
             return n_iter, False, failed
         if plain >= 3:
@@ -177,7 +200,11 @@ def accelerated_em_steps(engine, model, layout, data, params, stats, accel, hist
             control[1] = gain / previous if previous > 0 else np.inf
             control[2] = gain
         if plain >= min(3, n_iter) and aitken_converged(history, n_iter, tol):
-            return n_iter, True, NO_FAILURE
+            if plain == n_iter or confirming:  # no jump yet, or confirmed by a plain step
+                return n_iter, True, NO_FAILURE
+            confirming = True
+        else:
+            confirming = False
         phase += 1
         if phase == 1:
             copy_parameters(params, t1)
@@ -188,13 +215,15 @@ def accelerated_em_steps(engine, model, layout, data, params, stats, accel, hist
             copy_parameters(params, t3)
             if n_iter >= last:
                 break
+            if confirming:  # no jump before the next plain step has its say
+                continue
             alpha = extrapolate(model, t1, t2, t3, params, mean_units, covariance_units,
-                                log_variances, control[0])  # fmt: skip
+                                log_variances, control[0], jump_dof)  # fmt: skip
             if alpha < -1.0:
                 if alpha <= -control[0]:
                     control[0] *= STEP_GROWTH
-                engine.e_step(layout, data, params, stats)  # at t', not recorded
-                if maximise(model, params, stats) != NO_FAILURE:
+                engine.e_step(layout, family, data, params, stats)  # at t', not recorded
+                if maximise(model, family, params, stats) != NO_FAILURE:
                     copy_parameters(t3, params)
                     control[0] = max(1.0, control[0] / STEP_GROWTH)
                 else:

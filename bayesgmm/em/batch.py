@@ -54,65 +54,67 @@ OPTIMISM = 10.0
 LIVE, CONVERGED, STOPPED, FAILED, DROPPED = 0, 1, 2, 3, 4
 
 
-def _round_of(engine, model, layout, data, stack, stats, scratch, controls, units, histories,
-              done, stop, status, failures, finals, max_iter, tol, accelerate, steps,
+def _round_of(engine, model, layout, family, data, stack, stats, scratch, controls, units,
+              histories, done, stop, status, failures, finals, max_iter, tol, accelerate, steps,
               accelerated_steps):  # fmt: skip
     """One round of every live start, in Python (engines whose e_step is Python)."""
-    weights, means, covariances, prec = stack
+    weights, means, covariances, prec, dof = stack
     t1, t2, t3 = scratch
     mean_units, covariance_units, log_variances = units
     for s in range(weights.shape[0]):
         if status[s] != LIVE or done[s] >= stop[s]:
             continue
-        params = (weights[s], means[s], covariances[s], prec[s])
+        params = (weights[s], means[s], covariances[s], prec[s], dof[s])
         if accelerate:
             accel = (t1, t2, t3, controls[s], mean_units, covariance_units, log_variances)
             n_iter, converged, failed = accelerated_steps(
-                engine, model, layout, data, params, stats, accel, histories[s], done[s],
-                stop[s], tol,
+                engine, model, layout, family, data, params, stats, accel, histories[s],
+                done[s], stop[s], tol,
             )  # fmt: skip
         else:
             n_iter, converged, failed = steps(
-                engine, model, layout, data, params, stats, histories[s], done[s], stop[s], tol
-            )
+                engine, model, layout, family, data, params, stats, histories[s], done[s],
+                stop[s], tol,
+            )  # fmt: skip
         done[s] = n_iter
         if failed != NO_FAILURE:
             status[s] = FAILED
             failures[s] = failed
         elif converged or n_iter >= max_iter:
             status[s] = CONVERGED if converged else STOPPED
-            finals[s] = engine.e_step(layout, data, params, stats)
+            finals[s] = engine.e_step(layout, family, data, params, stats)
 
 
 @kernel
-def _compiled_round(engine, model, layout, data, stack, stats, scratch, controls, units,
+def _compiled_round(engine, model, layout, family, data, stack, stats, scratch, controls, units,
                     histories, done, stop, status, failures, finals, max_iter, tol,
                     accelerate):  # fmt: skip
     """One round of every live start, compiled (the compiled engine's e_step)."""
-    weights, means, covariances, prec = stack
+    weights, means, covariances, prec, dof = stack
     t1, t2, t3 = scratch
     mean_units, covariance_units, log_variances = units
     for s in range(weights.shape[0]):
         if status[s] != LIVE or done[s] >= stop[s]:
             continue
-        params = (weights[s], means[s], covariances[s], prec[s])
+        params = (weights[s], means[s], covariances[s], prec[s], dof[s])
         if accelerate:
             accel = (t1, t2, t3, controls[s], mean_units, covariance_units, log_variances)
             n_iter, converged, failed = compiled_accelerated_em_steps(
-                engine, model, layout, data, params, stats, accel, histories[s], done[s],
-                stop[s], tol,
+                engine, model, layout, family, data, params, stats, accel, histories[s],
+                done[s], stop[s], tol,
             )  # fmt: skip
         else:
             n_iter, converged, failed = compiled_em_steps(
-                engine, model, layout, data, params, stats, histories[s], done[s], stop[s], tol
-            )
+                engine, model, layout, family, data, params, stats, histories[s], done[s],
+                stop[s], tol,
+            )  # fmt: skip
         done[s] = n_iter
         if failed != NO_FAILURE:
             status[s] = FAILED
             failures[s] = failed
         elif converged or n_iter >= max_iter:
             status[s] = CONVERGED if converged else STOPPED
-            finals[s] = engine.e_step(layout, data, params, stats)
+            finals[s] = engine.e_step(layout, family, data, params, stats)
 
 
 def hopeless(
@@ -128,9 +130,11 @@ def hopeless(
 
     Examples
     --------
-    >>> hopeless(np.array([-3.0, -2.0, -1.5, -1.25, -1.125]), leader=0.0, margin=0.0)
+    The gains halve: the limit is -1.0, projected optimistically at -1.125 + 10 x 0.125.
+
+    >>> hopeless(np.array([-3.0, -2.0, -1.5, -1.25, -1.125]), leader=0.2, margin=0.0)
     True
-    >>> hopeless(np.array([-3.0, -2.0, -1.5, -1.25, -1.125]), leader=-0.5, margin=0.0)
+    >>> hopeless(np.array([-3.0, -2.0, -1.5, -1.25, -1.125]), leader=0.1, margin=0.0)
     False
     """
     if plain is not None:
@@ -212,7 +216,7 @@ class StartStack:
         self.engine, self.model, self.tol, self.accelerate = engine, model, tol, accelerate
         self.labels = list(labels)
         arrays = [start.arrays() for start in starts]
-        self.stack = tuple(np.ascontiguousarray(np.stack(part)) for part in zip(*arrays))
+        self.stack = tuple(np.ascontiguousarray(np.stack(part)) for part in zip(*arrays, strict=True))
         n_starts, n_components = self.stack[0].shape
         self.stats = engine.new_statistics(model, n_components)
         self.scratch = tuple(tuple(np.empty_like(a[0]) for a in self.stack) for _ in range(3))
@@ -264,6 +268,7 @@ class StartStack:
     def _round(self, stop: np.ndarray, max_iter: int) -> None:
         args = (
             self.model.layout,
+            self.engine.family,
             self.engine.data,
             self.stack,
             self.stats,

@@ -1,0 +1,159 @@
+"""SQUAREM, batched starts and the hopeless-start rule, against plain EM run start by start."""
+
+import numpy as np
+import pytest
+
+from bayesgmm import GaussianMixture
+from bayesgmm.covariance import get_covariance_model
+from bayesgmm.datasets import load_faithful, load_iris, load_sp500_returns
+from bayesgmm.em import starts as starts_module
+from bayesgmm.em.batch import StartStack, hopeless, run_stack
+from bayesgmm.em.blocks import Workers
+from bayesgmm.em.estimator import FitData
+from bayesgmm.em.loop import run_em
+from bayesgmm.em.starts import start_parameters
+
+TOL = 1e-6
+
+
+def _problem(X, k, covariance_type, workers, **options):
+    estimator = GaussianMixture(k, covariance_type=covariance_type, random_state=0, **options)
+    checked = estimator._check_parameters()
+    shared = FitData.prepare(X, None, estimator, checked)
+    model = get_covariance_model(covariance_type)
+    return estimator._problem(shared, model, checked, workers)
+
+
+def _stack(problem, engine, starts, accelerate=True):
+    labels = [f"s{i}" for i in range(len(starts))]
+    return StartStack(engine, problem.model, starts, labels, TOL, accelerate, problem.scale)
+
+
+def _no_degeneracy(params):
+    return []
+
+
+@pytest.mark.parametrize(
+    ("family", "covariance_type"), [("t", "full"), ("gaussian", "full"), ("t", "spherical")]
+)
+def test_squarem_reaches_plain_ems_optimum_in_fewer_e_steps(family, covariance_type):
+    """S&P 500 returns converge slowly (t K=2: thousands of plain iterations). From one
+    start, SQUAREM and plain EM both stop when the projected remaining gain is below
+    tol per row: their values agree to about 2 tol; SQUAREM's recorded values never fall."""
+    X = load_sp500_returns().to_numpy()
+    with Workers() as workers:
+        problem = _problem(X, 2, covariance_type, workers, family=family)
+        engine = problem.engine_for(problem.X, problem.weights)
+        start = start_parameters(problem, "kmeans", problem.X, problem.weights)
+        plain = run_em(engine, problem.model, start, max_iter=20_000, tol=TOL)
+        stack = _stack(problem, engine, [start])
+        (fast,) = run_stack(stack, 20_000, _no_degeneracy, race=False, margin=TOL)
+    assert plain.converged and fast.converged
+    assert fast.history[-1] == pytest.approx(plain.history[-1], abs=4 * TOL)
+    gains = np.diff(fast.history)
+    assert gains.min() >= -1e-12 * abs(fast.history[-1])
+    # a cycle costs four E-steps for three recorded iterations
+    fast_e_steps = 4 * fast.n_iter / 3 + 1
+    assert plain.n_iter > 200
+    assert fast_e_steps < plain.n_iter / 2
+
+
+def test_squarem_never_lowers_the_recorded_log_likelihood_of_any_model():
+    X = load_iris().to_numpy()
+    from bayesgmm.covariance import MODELS
+
+    for family in ("gaussian", "t"):
+        for name in MODELS:
+            fit = GaussianMixture(3, covariance_type=name, family=family, random_state=1).fit(X)
+            history = fit.result_.history.values
+            assert np.diff(history).min() >= -1e-10 * abs(history[-1]), (family, name)
+
+
+def test_a_stack_of_starts_runs_each_start_as_it_would_alone():
+    """Starts share one compiled call and one set of buffers: each start's path must be
+    the one it takes alone, to the last bit; racing keeps the best of them."""
+    X = load_iris().to_numpy()
+    with Workers() as workers:
+        problem = _problem(X, 3, "full", workers)
+        engine = problem.engine_for(problem.X, problem.weights)
+        starts = [start_parameters(problem, "random", problem.X, problem.weights) for _ in range(6)]
+        together = run_stack(_stack(problem, engine, starts), 1000, _no_degeneracy,
+                             race=False, margin=TOL)  # fmt: skip
+        alone = [
+            run_stack(
+                _stack(problem, engine, [start]), 1000, _no_degeneracy, race=False, margin=TOL
+            )[0]  # fmt: skip
+            for start in starts
+        ]
+        raced = run_stack(_stack(problem, engine, starts), 1000, _no_degeneracy,
+                          race=True, margin=TOL)  # fmt: skip
+    by_label = {run.start: run for run in together}
+    for index, run in enumerate(alone):
+        mine = by_label[f"s{index}"]
+        np.testing.assert_array_equal(mine.history, run.history)
+        np.testing.assert_array_equal(mine.params.means, run.params.means)
+    best = max(run.history[-1] for run in alone)
+    assert raced[0].history[-1] == pytest.approx(best, abs=2 * TOL)
+
+
+def test_hopeless_projects_the_limit_optimistically():
+    # gains halve: the limit is -1.0; OPTIMISM makes it -1.125 + 10 * 0.125 = 0.125
+    history = np.array([-3.0, -2.0, -1.5, -1.25, -1.125])
+    assert hopeless(history, leader=0.2, margin=0.0)
+    assert not hopeless(history, leader=0.1, margin=0.0)
+    assert not hopeless(np.array([-3.0, -2.0, -1.0, 0.0]), leader=5.0, margin=0.0)  # no shrink
+
+
+def _without_racing(monkeypatch):
+    original = starts_module.run_stack
+
+    def every_start_to_the_end(stack, max_iter, describe, *, race, margin):
+        return original(stack, max_iter, describe, race=False, margin=margin)
+
+    monkeypatch.setattr(starts_module, "run_stack", every_start_to_the_end)
+
+
+def _best_values(X, models, ks, monkeypatch, race):
+    values = {}
+    with monkeypatch.context() as patch:
+        if not race:
+            _without_racing(patch)
+        for name in models:
+            for k in ks:
+                fit = GaussianMixture(k, covariance_type=name, random_state=0).fit(X)
+                values[(name, k)] = fit.lower_bound_
+    return values
+
+
+@pytest.mark.parametrize(
+    ("data", "models", "ks"),
+    [
+        (lambda: load_iris().to_numpy(), ("VVV", "EEE", "VEV", "VVI"), (2, 3, 4)),
+        (lambda: load_faithful().to_numpy(), ("VVV", "EEV", "VII"), (2, 3, 4)),
+    ],
+)
+def test_racing_never_loses_the_best_basin(data, models, ks, monkeypatch):
+    """Every start run to the end, against the race: the best value is the same."""
+    X = data()
+    raced = _best_values(X, models, ks, monkeypatch, race=True)
+    full = _best_values(X, models, ks, monkeypatch, race=False)
+    for key, value in full.items():
+        assert raced[key] >= value - 2 * TOL, key
+
+
+@pytest.mark.slow
+def test_racing_never_loses_the_best_basin_on_every_validation_data_set(monkeypatch):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "benchmarks" / "validate_optima.py"
+    spec = importlib.util.spec_from_file_location("validate_optima", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name, load in module.DATASETS.items():
+        X = np.asarray(load(), dtype=np.float64)
+        models = module.models_of(X)
+        raced = _best_values(X, models, range(2, 6), monkeypatch, race=True)
+        full = _best_values(X, models, range(2, 6), monkeypatch, race=False)
+        for key, value in full.items():
+            assert raced[key] >= value - 2 * TOL, (name, key)
