@@ -216,7 +216,9 @@ class StartStack:
         self.engine, self.model, self.tol, self.accelerate = engine, model, tol, accelerate
         self.labels = list(labels)
         arrays = [start.arrays() for start in starts]
-        self.stack = tuple(np.ascontiguousarray(np.stack(part)) for part in zip(*arrays, strict=True))
+        self.stack = tuple(
+            np.ascontiguousarray(np.stack(part)) for part in zip(*arrays, strict=True)
+        )
         n_starts, n_components = self.stack[0].shape
         self.stats = engine.new_statistics(model, n_components)
         self.scratch = tuple(tuple(np.empty_like(a[0]) for a in self.stack) for _ in range(3))
