@@ -254,12 +254,18 @@ def _parse_components(text: str) -> list[int]:
 
 
 def _parse_types(text: str) -> list[str]:
+    """Covariance models: mclust's names or scikit-learn's ("all": mclust's 14, in order)."""
+    from .covariance import COVARIANCE_TYPES
+    from .selection import ALL_MODELS
+
+    if text.strip() == "all":
+        return list(ALL_MODELS)
     types = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in types if name not in _TYPES]
+    unknown = [name for name in types if name not in COVARIANCE_TYPES]
     if unknown or not types:
         raise CommandError(
-            f"--covariance {text!r}: unknown type(s) {unknown}. Choose from {list(_TYPES)} "
-            "(comma-separated for select)."
+            f"--covariance {text!r}: unknown type(s) {unknown}. Choose from "
+            f"{list(COVARIANCE_TYPES)} (comma-separated for select, or 'all')."
         )
     return types
 
@@ -584,7 +590,9 @@ def _parser() -> argparse.ArgumentParser:
     fit = commands.add_parser("fit", parents=[common], help="fit one model and save it (netCDF)")
     fit.add_argument("data", help="CSV file with a header row")
     fit.add_argument("--components", "-k", default="2", help="number of components")
-    fit.add_argument("--covariance", default="full", help=f"one of {', '.join(_TYPES)}")
+    fit.add_argument(
+        "--covariance", default="full", help=f"one of {', '.join(_TYPES)} or mclust's names"
+    )
     fit.add_argument("--out", help="save the model to this .nc file")
     bayes_options(fit)
     fit.set_defaults(run=_fit)
@@ -592,7 +600,9 @@ def _parser() -> argparse.ArgumentParser:
     sel = commands.add_parser("select", parents=[common], help="rank components x covariance types")
     sel.add_argument("data", help="CSV file with a header row")
     sel.add_argument("--components", "-k", default="1-9", help="e.g. 1-9 or 2,3,4")
-    sel.add_argument("--covariance", default=",".join(_TYPES), help="comma-separated types")
+    sel.add_argument(
+        "--covariance", default="all", help="comma-separated models, or all (mclust's 14)"
+    )
     sel.add_argument("--criterion", choices=("bic", "aic", "icl"), default="bic")
     sel.add_argument("--out", help="write the table to this CSV file")
     sel.add_argument("--save-best", help="save the best model to this .nc file")
