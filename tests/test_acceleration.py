@@ -33,13 +33,13 @@ def _no_degeneracy(params):
     return []
 
 
-@pytest.mark.parametrize(
-    ("family", "covariance_type"), [("t", "full"), ("gaussian", "full"), ("t", "spherical")]
-)
+@pytest.mark.parametrize(("family", "covariance_type"), [("t", "full"), ("t", "tied")])
 def test_squarem_reaches_plain_ems_optimum_in_fewer_e_steps(family, covariance_type):
     """S&P 500 returns converge slowly (t K=2: thousands of plain iterations). From one
     start, SQUAREM and plain EM both stop when the projected remaining gain is below
-    tol per row: their values agree to about 2 tol; SQUAREM's recorded values never fall."""
+    tol per row: their values agree to about 2 tol (4 tol allowed: the projection is
+    itself an estimate); SQUAREM's recorded values never fall. On one feature the two
+    models are V and E."""
     X = load_sp500_returns().to_numpy()
     with Workers() as workers:
         problem = _problem(X, 2, covariance_type, workers, family=family)
