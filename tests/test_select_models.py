@@ -114,11 +114,10 @@ def test_gaussian_and_t_candidates_in_one_table():
         # the t fit's degrees of freedom are parameters on top of mclust's count
         count = mclust_parameter_count(row.model[:-2], row.n_components, 2) + row.n_components
         assert row.n_parameters == count
+        covariances = fit.result_.draws()["covariances"].values[0, 0]  # full (K, D, D)
         dens = sum(
             w * stats.multivariate_t(m, c, df=nu).pdf(X)
-            for w, m, c, nu in zip(
-                fit.weights_, fit.means_, fit.covariances_, fit.dof_, strict=True
-            )  # fmt: skip
+            for w, m, c, nu in zip(fit.weights_, fit.means_, covariances, fit.dof_, strict=True)
         )
         assert row.bic == pytest.approx(-2 * np.log(dens).sum() + count * np.log(len(X)), rel=1e-9)
     # heavy tails: a t model wins, and best_params_ makes it again
