@@ -111,8 +111,8 @@ def test_demo_em_only_writes_plots(tmp_path, capsys):
     assert names == ["em_clusters.png", "em_density.png", "em_uncertainty.png", "selection_bic.png"]
 
 
-@pytest.mark.slow
 def test_demo_with_a_bayesian_fit(tmp_path, capsys):
+    """README's main job (``bayesgmm demo``: EM, then ADVI by default), in the default run."""
     out = tmp_path / "demo"
     assert main(["demo", "--fast", "--method", "advi", "--out", str(out), "-q"]) == 0
     text = capsys.readouterr().out
