@@ -116,14 +116,19 @@ def _is_sparse(X: Any) -> bool:
     return type(X).__module__.startswith("scipy.sparse") or hasattr(X, "tocsr")
 
 
-def _unmasked(X: Any, estimator: str) -> Any:
-    """A masked array's data, refusing masked values (np.asarray would drop the mask)."""
+def _unmasked(X: Any, estimator: str, allow_nan: bool = False) -> Any:
+    """A masked array's data, refusing masked values (np.asarray would drop the mask), or
+    with them as NaN when missing values are allowed."""
     n_masked = int(np.ma.count_masked(X))
+    if n_masked and allow_nan:
+        dtype = np.float32 if X.dtype == np.float32 else np.float64
+        return np.ma.filled(X.astype(dtype), np.nan)
     if n_masked:
         raise ValueError(
             f"X is a masked array with {n_masked} masked value(s); {estimator} does not "
             "accept missing values: drop those rows (X.data[~np.ma.getmaskarray(X).any("
-            "axis=1)]) or fill them (X.filled(value)) before fitting."
+            "axis=1)]) or fill them (X.filled(value)) before fitting, or fit "
+            "GaussianMixture(missing='marginal'), which takes them as missing values."
         )
     return np.ma.getdata(X)
 
@@ -238,7 +243,7 @@ def check_X(
     if check_names:
         _check_names(estimator, names, feature_names)
     if isinstance(X, np.ma.MaskedArray):
-        X = _unmasked(X, estimator)
+        X = _unmasked(X, estimator, allow_nan)
     if is_dask_array(X):
         if not allow_dask:
             raise TypeError(f"{estimator} does not accept dask arrays here; call .compute().")

@@ -37,12 +37,14 @@ TRUE_COVARIANCES = np.array([
 ])  # fmt: skip
 
 
-def _mixture(n_samples, seed=0, missing=0.3):
-    """Rows of the true mixture, and a copy with a fraction ``missing`` of entries NaN
-    (completely at random)."""
+def _mixture(n_samples, seed=0, missing=0.3, dof=None):
+    """Rows of the true mixture (Student-t components with ``dof``, Gaussian ones for
+    None), and a copy with a fraction ``missing`` of entries NaN (completely at random)."""
     rng = np.random.default_rng(seed)
     labels = rng.choice(2, n_samples, p=TRUE_WEIGHTS)
     noise = rng.standard_normal((n_samples, 3))
+    if dof is not None:  # t draws as scaled normals
+        noise *= np.sqrt(dof / rng.chisquare(dof, n_samples))[:, None]
     factors = np.linalg.cholesky(TRUE_COVARIANCES)
     X = TRUE_MEANS[labels] + np.einsum("nij,nj->ni", factors[labels], noise)
     holes = X.copy()
@@ -58,18 +60,23 @@ def _fit(X, **options):
 
 
 def _scipy_component_log_densities(X, means, covariances, dof=None):
-    """(N, K) log-densities of each row's observed coordinates, row by row by SciPy."""
+    """(N, K) log-densities of each row's observed coordinates by SciPy (rows with the
+    same observed coordinates in one call)."""
     out = np.zeros((len(X), len(means)))
-    for n, row in enumerate(X):
-        o = ~np.isnan(row)
+    missing = np.isnan(X)
+    for pattern in np.unique(missing, axis=0):
+        rows = (missing == pattern).all(axis=1)
+        o = ~pattern
         if not o.any():
             continue  # nothing observed: density 1
         for k in range(len(means)):
             cov = covariances[k][np.ix_(o, o)]
+            values = X[np.ix_(rows, o)]
             if dof is None:
-                out[n, k] = stats.multivariate_normal(means[k][o], cov).logpdf(row[o])
+                out[rows, k] = stats.multivariate_normal(means[k][o], cov).logpdf(values)
             else:
-                out[n, k] = stats.multivariate_t(means[k][o], cov, df=dof[k]).logpdf(row[o])
+                law = stats.multivariate_t(means[k][o], cov, df=dof[k])
+                out[rows, k] = law.logpdf(values)
     return out
 
 
@@ -210,6 +217,43 @@ def test_em_never_decreases_the_observed_data_log_likelihood(covariance_type, fa
     assert history[-1] > history[0]
 
 
+@pytest.mark.parametrize("family", ["gaussian", "t"])
+def test_em_answer_is_a_stationary_point_of_the_observed_data_likelihood(family):
+    """No direction improves SciPy's observed-data log-likelihood at EM's converged answer:
+    its numerical gradient in (weight logit, means, Cholesky factors, log dof) vanishes.
+    A wrong conditional covariance, scale weight or degrees-of-freedom term would move
+    the answer off the maximum."""
+    _, holes = _mixture(800, seed=16, dof=4.0 if family == "t" else None)
+    holes = holes[:, :2]
+    fit = _fit(holes, family=family, tol=1e-13, max_iter=5000, reg_covar=0.0, n_init=1)
+    chol = np.linalg.cholesky(fit.covariances_)
+    rows, cols = np.tril_indices(2)
+
+    def log_likelihood(theta):
+        weights = special.softmax(np.r_[0.0, theta[:1]])
+        means = theta[1:5].reshape(2, 2)
+        factors = np.zeros((2, 2, 2))
+        factors[:, rows, cols] = theta[5:11].reshape(2, 3)
+        dof = np.exp(theta[11:]) if family == "t" else None
+        densities = _scipy_component_log_densities(
+            holes, means, factors @ factors.transpose(0, 2, 1), dof
+        )
+        return special.logsumexp(densities + np.log(weights), axis=1).mean()
+
+    theta = np.r_[
+        np.log(fit.weights_[1] / fit.weights_[0]), fit.means_.ravel(),
+        chol[:, rows, cols].ravel(), np.log(fit.dof_) if family == "t" else [],
+    ]  # fmt: skip
+    step = 1e-5
+    gradient = [
+        (log_likelihood(theta + step * e) - log_likelihood(theta - step * e)) / (2 * step)
+        for e in np.eye(len(theta))
+    ]
+    # central differences: truncation O(step^2), rounding O(eps |ll| / step) ~ 1e-10; EM
+    # stopped at tol=1e-13, within ~sqrt(1e-13) of the optimum in the flattest direction
+    assert np.abs(gradient).max() < 1e-5, gradient
+
+
 # ---------------------------------------------------------------- known truth
 def _squared_error(fit):
     order = np.argsort(fit.means_[:, 0])  # the truth's order
@@ -297,6 +341,16 @@ def test_the_option_survives_save_and_load(tmp_path):
         MixtureResult.from_dataset(dataset)
 
 
+def test_masked_values_are_missing_values():
+    _, holes = _mixture(300, seed=15)
+    masked = np.ma.masked_array(np.nan_to_num(holes, nan=1e3), mask=np.isnan(holes))
+    fit, reference = _fit(masked, n_init=1), _fit(holes, n_init=1)
+    np.testing.assert_allclose(fit.means_, reference.means_, rtol=1e-12)
+    np.testing.assert_allclose(fit.score_samples(masked), reference.score_samples(holes))
+    with pytest.raises(ValueError, match=r"masked value\(s\).*missing='marginal'"):
+        GaussianMixture(2).fit(masked)
+
+
 def test_float32_data_with_nan_fit_in_float32_out():
     _, holes = _mixture(500, seed=12)
     fit = _fit(holes.astype(np.float32), n_init=1)
@@ -304,6 +358,26 @@ def test_float32_data_with_nan_fit_in_float32_out():
     assert fit.score_samples(holes[:5].astype(np.float32)).dtype == np.float32
     reference = _fit(holes, n_init=1)
     np.testing.assert_allclose(fit.lower_bound_, reference.lower_bound_, rtol=1e-6)
+
+
+@pytest.mark.parametrize("family", ["gaussian", "t"])
+def test_warm_starts_on_data_with_nan_continue_the_fit(family):
+    """Thirty warm fits of one iteration each are one fit of thirty iterations (a t fit
+    goes on from its degrees of freedom, which a warm start used to lose)."""
+    _, holes = _mixture(300, seed=17, dof=5.0 if family == "t" else None)
+    options = {"family": family, "n_init": 1, "tol": 0.0}
+    whole = _fit(holes, **options, max_iter=30)
+    warm = GaussianMixture(2, random_state=0, missing="marginal", warm_start=True,
+                           max_iter=1, **options)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(30):
+            warm.fit(holes)
+    # the same iterates: rounding of the parameters' round trip through the attributes
+    np.testing.assert_allclose(warm.lower_bound_, whole.lower_bound_, rtol=1e-12)
+    np.testing.assert_allclose(warm.means_, whole.means_, rtol=1e-9, atol=1e-12)
+    if family == "t":
+        np.testing.assert_allclose(warm.dof_, whole.dof_, rtol=1e-9)
 
 
 # ---------------------------------------------------------------- refusals

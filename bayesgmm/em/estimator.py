@@ -438,6 +438,10 @@ class GaussianMixture(MixtureEstimator):
             np.asarray(self.means_, dtype=np.float64) - problem.shift,
             model.to_storage(self.covariances_),
             model.to_storage(self.precisions_cholesky_),
+            # a t fit goes on from its degrees of freedom (fixed ones: this fit's)
+            np.array(self.dof_, dtype=np.float64)
+            if problem.estimate_dof and hasattr(self, "dof_")
+            else np.full(problem.n_components, float(problem.dof)),
         )
         return params, list(getattr(self, "_stopping_history", []))
 
