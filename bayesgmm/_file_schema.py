@@ -69,6 +69,8 @@ _COORDINATE_KINDS = {
 _VARIABLE_ATTRS = ("_FillValue", "dtype")
 #: Component families a file may name (bayesgmm.family.FAMILIES; the t needs ``dof``).
 _FAMILIES = ("gaussian", "t")
+#: What NaN means to a result (GaussianMixture's ``missing``).
+_MISSING = ("error", "marginal")
 #: The header's sizes, by dimension.
 SIZE_ATTRS = {
     "component": "n_components",
@@ -185,6 +187,7 @@ class Header:
     log_likelihood: float | None
     reg_covar: float | None
     sizes: dict[str, int]  # the sizes the header states, by dimension
+    missing: str = "error"  # what NaN means when evaluating ("error" or "marginal")
 
 
 def parse_header(attrs: Mapping[str, Any]) -> Header:
@@ -205,6 +208,9 @@ def parse_header(attrs: Mapping[str, Any]) -> Header:
         raise Problem(f"its attribute 'family' is {family!r}, not one of {list(_FAMILIES)}")
     sizes = {dim: _integer(attrs, name, 1) for dim, name in SIZE_ATTRS.items() if name in attrs}
     converged = _flag(attrs, "converged") if "converged" in attrs else None
+    missing = _text(attrs, "missing", "error")
+    if missing not in _MISSING:
+        raise Problem(f"its attribute 'missing' is {missing!r}, not one of {list(_MISSING)}")
     return Header(
         covariance_type=covariance_type,
         method=method,
@@ -218,6 +224,7 @@ def parse_header(attrs: Mapping[str, Any]) -> Header:
         log_likelihood=_real(attrs, "log_likelihood") if "log_likelihood" in attrs else None,
         reg_covar=_real(attrs, "reg_covar", low=0.0) if "reg_covar" in attrs else None,
         sizes=sizes,
+        missing=missing,
     )
 
 

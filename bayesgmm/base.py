@@ -111,6 +111,7 @@ class MixtureEstimator(ParamsMixin):
             n_features=self.n_features_in_,
             feature_names=getattr(self, "feature_names_in_", None),
             check_names=True,
+            allow_nan=self.result_.missing == "marginal",
         )
         return data.X
 

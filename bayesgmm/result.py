@@ -20,6 +20,7 @@ from . import _file_schema, gaussian, io
 from .covariance import COVARIANCE_TYPES, decompose, get_covariance_model
 from .data import check_int, check_option, check_random_state, check_X
 from .kernels.draws import log_likelihood_draws
+from .observed import observed_log_density
 
 __all__ = ["MixtureResult", "save", "load"]
 
@@ -55,6 +56,16 @@ class MixtureResult:
         How the fit was made ("em", "nuts", "advi", ...).
     posterior : arviz.InferenceData or None, default=None
         The relabelled posterior of a Bayesian fit.
+    family : {"gaussian", "t"}, default="gaussian"
+        The components' family (:mod:`bayesgmm.family`).
+    dof : ndarray of shape (K,) or None, default=None
+        Degrees of freedom of Student-t components.
+    estimate_dof : bool, default=True
+        Whether they were estimated (then counted as parameters).
+    missing : {"error", "marginal"}, default="error"
+        What NaN in X means when evaluating: refused, or a missing value ("marginal":
+        densities and responsibilities over each row's observed coordinates,
+        :mod:`bayesgmm.observed`; EM fits only).
 
     Examples
     --------
@@ -85,6 +96,7 @@ class MixtureResult:
         family: str = "gaussian",
         dof: Any = None,
         estimate_dof: bool = True,
+        missing: str = "error",
     ) -> None:
         if covariance_type not in COVARIANCE_TYPES:
             raise ValueError(
@@ -115,6 +127,12 @@ class MixtureResult:
         self._dof = None if dof is None else np.asarray(dof, dtype=np.float64).reshape(-1)
         self.estimate_dof = bool(estimate_dof)
         self._prec_chol = self._model.precision_cholesky(self._covariances, self._weights)
+        self.missing = check_option("MixtureResult", "missing", missing, ("error", "marginal"))
+        if self.missing == "marginal" and posterior is not None:
+            raise ValueError(
+                "missing='marginal' evaluates EM fits only; a result with a posterior takes "
+                "missing='error'."
+            )
 
     # ------------------------------------------------------------------ shape
     @property
@@ -343,7 +361,10 @@ class MixtureResult:
     # ------------------------------------------------------------------ evaluation
     def _check(self, X: Any) -> tuple[Any, Any]:
         """X validated (numpy, or dask kept lazy) and its row labels (a DataFrame's index)."""
-        data = check_X(X, estimator="MixtureResult", n_features=self.n_features)
+        data = check_X(
+            X, estimator="MixtureResult", n_features=self.n_features,
+            allow_nan=self.missing == "marginal",
+        )  # fmt: skip
         if data.feature_names is not None and self._has_names:
             if list(data.feature_names) != self.feature_names:
                 raise ValueError(
@@ -356,7 +377,13 @@ class MixtureResult:
     def _weighted_log_prob(self, X: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore"):
             log_weights = np.log(self._weights)
-        density = self._model.log_density(X, self._means, self._prec_chol, self._family, self._dof)
+        if self.missing == "marginal" and np.isnan(X).any():  # over observed coordinates
+            full = self._model.to_full(self._covariances, self.n_components, self.n_features)
+            density = observed_log_density(X, self._means, full, self._family, self._dof)
+        else:
+            density = self._model.log_density(
+                X, self._means, self._prec_chol, self._family, self._dof
+            )
         return density + log_weights
 
     def _observation_coords(self, n: int, index: Any) -> dict[str, Any]:
@@ -858,6 +885,7 @@ class MixtureResult:
             "method": self.method,
             "family": self.family,
             "estimate_dof": int(self.estimate_dof),
+            "missing": self.missing,
             "feature_names_given": int(self._has_names),
             "degenerate": json.dumps(self.degenerate),
         }
@@ -907,6 +935,7 @@ class MixtureResult:
             family=header.family,
             dof=dataset["dof"].values if "dof" in dataset else None,
             estimate_dof=header.estimate_dof,
+            missing=header.missing,
         )
 
     def save(self, path: str | os.PathLike, *, log_likelihood: str = "keep") -> None:

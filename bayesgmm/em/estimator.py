@@ -24,6 +24,7 @@ from ..data import (
     check_features,
     check_float,
     check_int,
+    check_observed,
     check_option,
     check_random_state,
     check_resolution,
@@ -45,6 +46,14 @@ from .degenerate import AUTO_REG_COVAR, DegeneracyRule, summarise_features, vari
 from .engines import ENGINES
 from .init import INIT_METHODS
 from .loop import Parameters, Run
+from .missing import (
+    MISSING_OPTIONS,
+    MarginalProblem,
+    check_marginal_input,
+    impute_means,
+    observed_moments,
+    summarise_observed,
+)
 from .starts import Problem, plan_starts, run_starts
 from .statistics import weighted_moments
 from .stopping import why_not_converged
@@ -156,6 +165,15 @@ class GaussianMixture(MixtureEstimator):
         2: per iteration).
     verbose_interval : int, default=10
         Iterations between messages at ``verbose=2``.
+    missing : {"error", "marginal"}, default="error"
+        What NaN in X means. "error" refuses it (a NaN by accident is not fitted).
+        "marginal" takes NaN as a missing value (missing at random): EM maximises the
+        likelihood of each row's observed coordinates (Ghahramani & Jordan 1994;
+        :mod:`bayesgmm.em.missing`), with every covariance model and both families, and
+        ``score_samples``, ``predict_proba``, ``predict``, ``score``, ``bic`` and ``aic``
+        take rows with NaN the same way (a row with every value missing has density 1
+        and the weights as its responsibilities). In-memory data only (not dask); data
+        without NaN give the usual fit.
 
     Attributes
     ----------
@@ -223,6 +241,7 @@ class GaussianMixture(MixtureEstimator):
         engine: str = "auto",
         verbose: int = 0,
         verbose_interval: int = 10,
+        missing: str = "error",
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -242,6 +261,7 @@ class GaussianMixture(MixtureEstimator):
         self.engine = engine
         self.verbose = verbose
         self.verbose_interval = verbose_interval
+        self.missing = missing
 
     def __sklearn_tags__(self):  # pragma: no cover - only called by scikit-learn
         from sklearn.base import BaseEstimator, DensityMixin
@@ -250,7 +270,7 @@ class GaussianMixture(MixtureEstimator):
             pass
 
         tags = _Tagged().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
+        tags.input_tags.allow_nan = self.missing == "marginal"
         return tags
 
     # ------------------------------------------------------------------ fitting
@@ -268,6 +288,7 @@ class GaussianMixture(MixtureEstimator):
             "engine": check_option(name, "engine", self.engine, ENGINES),
             "verbose": check_int(name, "verbose", self.verbose, 0),
             "verbose_interval": check_int(name, "verbose_interval", self.verbose_interval, 1),
+            "missing": check_option(name, "missing", self.missing, MISSING_OPTIONS),
         }
         checked["dtype"] = None if self.dtype is None else _check_dtype(name, self.dtype)
         checked["family"] = get_family(check_option(name, "family", self.family, FAMILIES))
@@ -304,7 +325,12 @@ class GaussianMixture(MixtureEstimator):
         options = self._check_parameters()
         if options["engine"] == "auto" and type(X).__module__.startswith("jax"):
             options["engine"] = "jax"  # data on a JAX device: fit there
-        data = check_X(X, estimator=type(self).__name__, min_samples=2, dtype=options["dtype"])
+        marginal = options["missing"] == "marginal"
+        data = check_X(
+            X, estimator=type(self).__name__, min_samples=2, dtype=options["dtype"],
+            allow_nan=marginal,
+        )  # fmt: skip
+        options["incomplete"] = marginal and check_marginal_input(data.X, options["engine"])
         model = get_covariance_model(options["covariance_type"])
         n_components = options["n_components"]
         if data.X.shape[0] < n_components:
@@ -340,9 +366,14 @@ class GaussianMixture(MixtureEstimator):
             model,
         )
         rng = check_random_state(self.random_state)
-        shift, variance = weighted_moments(X, weights, workers)
+        incomplete = options["incomplete"]  # missing="marginal" on data with NaN
+        if incomplete:
+            check_observed(X, weights, data.feature_names, type(self).__name__)
+            shift, variance = observed_moments(X, weights)
+        else:
+            shift, variance = weighted_moments(X, weights, workers)
         check_features(
-            X,
+            impute_means(X, shift) if incomplete else X,
             weights,
             variance,
             n_components=options["n_components"],
@@ -351,11 +382,13 @@ class GaussianMixture(MixtureEstimator):
             estimator=type(self).__name__,
             reg_covar=options["reg_covar"],
         )
-        summary = summarise_features(X, weights, shift, variance)
+        summary = (summarise_observed if incomplete else summarise_features)(
+            X, weights, shift, variance
+        )
         precision = np.float32 if np.float32 in (X.dtype, data.input_dtype) else np.float64
         check_resolution(summary.spread, summary.magnitude, precision, data.feature_names)
         reg = variance_floor(options["reg_covar"], summary.spread, summary.reach)
-        return Problem(
+        return (MarginalProblem if incomplete else Problem)(
             X=X,
             weights=weights,
             shift=shift,
@@ -405,6 +438,10 @@ class GaussianMixture(MixtureEstimator):
             np.asarray(self.means_, dtype=np.float64) - problem.shift,
             model.to_storage(self.covariances_),
             model.to_storage(self.precisions_cholesky_),
+            # a t fit goes on from its degrees of freedom (fixed ones: this fit's)
+            np.array(self.dof_, dtype=np.float64)
+            if problem.estimate_dof and hasattr(self, "dof_")
+            else np.full(problem.n_components, float(problem.dof)),
         )
         return params, list(getattr(self, "_stopping_history", []))
 
@@ -485,6 +522,7 @@ class GaussianMixture(MixtureEstimator):
             family=options["family"].name,
             dof=params.dof if options["family"].scales else None,
             estimate_dof=options["dof"] is None,
+            missing=options["missing"],
         )
 
     def _n_parameters(self) -> int:

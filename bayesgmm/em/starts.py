@@ -98,6 +98,11 @@ class Problem:
             self.estimate_dof,
         )
 
+    def start_rows(self, X: Any) -> Any:
+        """The rows the starting partitions are made from: the data themselves (a fit
+        with missing values imputes them, :class:`~bayesgmm.em.missing.MarginalProblem`)."""
+        return X
+
 
 def auto_starts(n_samples: int, n_components: int, n_features: int) -> list[str]:
     """The default starts: Ward on whitened and on standardised data, then k-means.
@@ -182,6 +187,7 @@ def start_parameters(problem: Problem, start: str, X: Any, weights: Any) -> Para
     if start == "user":
         return _with_user_values(None, problem)
     sample, sample_weights = _initialisation_sample(problem, X, weights)
+    sample = problem.start_rows(sample)
     shifted = np.asarray(sample, dtype=np.float64) - problem.shift
     # BLAS at one thread: the starts' products are skinny (N x D with small D), and
     # OpenBLAS's threads cost more than they give there (up to 15x slower at 1M rows)
