@@ -28,6 +28,7 @@ __all__ = [
     "initial_noise",
     "NEIGHBOURS",
     "NOISE_MADS",
+    "FLAT_SIDE",
 ]
 
 #: The k of the k-th nearest neighbour distance that :func:`initial_noise` looks at.
@@ -35,6 +36,9 @@ NEIGHBOURS = 10
 #: ... and how many robust standard deviations above the median log local volume a row
 #: must be to start as noise.
 NOISE_MADS = 3.0
+#: A box side below this fraction of the data's magnitude is rounding (D ulps of the
+#: projections onto the axes): the data are flat in that direction.
+FLAT_SIDE = 1e3 * np.finfo(np.float64).eps
 #: Median absolute deviation to standard deviation, for Gaussian data.
 _MAD_TO_SD = 1.4826
 
@@ -84,12 +88,15 @@ def _positive_rows(X: Any, weights: Any) -> np.ndarray:
 
 
 def _side_box(X: np.ndarray, axes: np.ndarray, origin: np.ndarray) -> tuple:
-    """Box along ``axes`` (rows) around the rows of X: centre, half widths, log-volume."""
+    """Box along ``axes`` (rows) around the rows of X: centre, half widths, log-volume
+    (-inf when a side is rounding: below :data:`FLAT_SIDE` of the data's magnitude)."""
     scores = (X - origin) @ axes.T
     low, high = scores.min(axis=0), scores.max(axis=0)
-    with np.errstate(divide="ignore"):
-        log_volume = float(np.sum(np.log(high - low)))
-    return origin + 0.5 * (low + high) @ axes, 0.5 * (high - low), log_volume
+    sides = high - low
+    magnitude = np.abs(X).max() + sides.max()
+    if (sides <= FLAT_SIDE * magnitude).any():
+        return origin, 0.5 * sides, -math.inf
+    return origin + 0.5 * (low + high) @ axes, 0.5 * sides, float(np.sum(np.log(sides)))
 
 
 def hypervolume_box(X: Any, weights: Any = None) -> NoiseBox:
@@ -127,15 +134,16 @@ def hypervolume_box(X: Any, weights: Any = None) -> NoiseBox:
     if axes.shape[0] < n_features:
         axes = identity
     principal = _side_box(X, axes, X.mean(axis=0))
-    (centre, half, log_volume), chosen = min(
-        (bounding, identity), (principal, axes), key=lambda item: item[0][2]
-    )
-    if not np.isfinite(log_volume):
+    candidates = [
+        pair for pair in ((bounding, identity), (principal, axes)) if pair[0][2] > -np.inf
+    ]
+    if not candidates:
         raise ValueError(
             "noise='hypvolume' needs data that fill a box of positive volume, but these have "
             "a constant feature or collinear features (the volume is 0). Drop or combine "
             "those features, or give the noise density as a number: noise=<Vinv>."
         )
+    (centre, half, log_volume), chosen = min(candidates, key=lambda pair: pair[0][2])
     return NoiseBox(centre, chosen, half, -log_volume)
 
 
