@@ -1018,7 +1018,8 @@ class MixtureResult:
             values = "  ".join(f"{value:10.4g}" for value in self._means[k])
             lines.append(f"  {k:9d}  {self._weights[k]:6.3f}  {values}")
         if self.noise_weight is not None:
-            lines.append(f"  noise      {self.noise_weight:6.3f}  (uniform, Vinv {self.noise_box.vinv:.4g})")
+            vinv = self.noise_box.vinv
+            lines.append(f"  {'noise':>9}  {self.noise_weight:6.3f}  (uniform, Vinv {vinv:.4g})")
         if self.degenerate:
             lines.append("  degenerate: " + "; ".join(self.degenerate))
         return "\n".join(lines)
