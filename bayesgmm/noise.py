@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from .data import is_dask_array
+
 __all__ = [
     "NoiseBox",
     "hypervolume_box",
@@ -80,20 +82,31 @@ class NoiseBox:
         return self.centre + t @ self.axes
 
 
-def _positive_rows(X: Any, weights: Any) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float64)
+def _positive_rows(X: Any, weights: Any) -> Any:
+    """The rows of positive weight, float64 (a dask array stays lazy)."""
+    X = X.astype(np.float64) if is_dask_array(X) else np.asarray(X, dtype=np.float64)
     if weights is None:
         return X
-    return X[np.asarray(weights) > 0]
+    keep = weights > 0 if is_dask_array(weights) else np.asarray(weights) > 0
+    return X[keep]
 
 
-def _side_box(X: np.ndarray, axes: np.ndarray, origin: np.ndarray) -> tuple:
+def _computed(*arrays: Any) -> tuple:
+    """numpy values of arrays, dask ones computed together (one pass over the data)."""
+    if any(is_dask_array(array) for array in arrays):
+        import dask
+
+        arrays = dask.compute(*arrays)
+    return tuple(np.asarray(array, dtype=np.float64) for array in arrays)
+
+
+def _side_box(X: Any, axes: np.ndarray, origin: np.ndarray) -> tuple:
     """Box along ``axes`` (rows) around the rows of X: centre, half widths, log-volume
     (-inf when a side is rounding: below :data:`FLAT_SIDE` of the data's magnitude)."""
     scores = (X - origin) @ axes.T
-    low, high = scores.min(axis=0), scores.max(axis=0)
+    low, high, largest = _computed(scores.min(axis=0), scores.max(axis=0), abs(X).max())
     sides = high - low
-    magnitude = np.abs(X).max() + sides.max()
+    magnitude = float(largest) + sides.max()
     if (sides <= FLAT_SIDE * magnitude).any():
         return origin, 0.5 * sides, -math.inf
     return origin + 0.5 * (low + high) @ axes, 0.5 * sides, float(np.sum(np.log(sides)))
@@ -128,12 +141,12 @@ def hypervolume_box(X: Any, weights: Any = None) -> NoiseBox:
     n_features = X.shape[1]
     identity = np.eye(n_features)
     bounding = _side_box(X, identity, np.zeros(n_features))
-    centred = X - X.mean(axis=0)
-    # princomp's axes: the eigenvectors of the covariance (the right singular vectors)
-    axes = np.linalg.svd(centred, full_matrices=False)[2] if len(X) > 1 else identity
-    if axes.shape[0] < n_features:
-        axes = identity
-    principal = _side_box(X, axes, X.mean(axis=0))
+    (mean,) = _computed(X.mean(axis=0))
+    centred = X - mean
+    # princomp's axes: the eigenvectors of the covariance
+    (scatter,) = _computed(centred.T @ centred)
+    axes = np.linalg.eigh(scatter)[1].T
+    principal = _side_box(X, axes, mean)
     candidates = [
         pair for pair in ((bounding, identity), (principal, axes)) if pair[0][2] > -np.inf
     ]
@@ -160,7 +173,7 @@ def box_of_volume(X: Any, vinv: float, weights: Any = None) -> NoiseBox:
     array([1., 1.])
     """
     X = _positive_rows(X, weights)
-    low, high = X.min(axis=0), X.max(axis=0)
+    low, high = _computed(X.min(axis=0), X.max(axis=0))
     sides = np.where(high > low, high - low, 1.0)
     log_volume = -math.log(vinv)
     scale = math.exp((log_volume - float(np.sum(np.log(sides)))) / X.shape[1])
