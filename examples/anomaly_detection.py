@@ -44,23 +44,18 @@ print(
 )
 
 ax = plot_density(gm, data, scatter_kwargs={"s": 8, "color": "0.6", "label": "observations"})
-ax.scatter(
-    data.loc[flagged, "eruptions"],
-    data.loc[flagged, "waiting"],
-    s=80,
-    facecolors="none",
-    edgecolors="red",
-    linewidths=1.5,
-    label="flagged: log-density below the 1% quantile",
-)
-ax.scatter(
-    data.loc[as_noise, "eruptions"],
-    data.loc[as_noise, "waiting"],
-    s=20,
-    marker="x",
-    color="blue",
-    label="noise component (fitted on all rows): label -1",
-)
+markers = {
+    "flagged: log-density below the 1% quantile": (
+        flagged,
+        {"s": 80, "facecolors": "none", "edgecolors": "red", "linewidths": 1.5},
+    ),
+    "noise component (fitted on all rows): label -1": (
+        as_noise,
+        {"s": 20, "marker": "x", "color": "blue"},
+    ),
+}
+for label, (rows, style) in markers.items():
+    ax.scatter(data.loc[rows, "eruptions"], data.loc[rows, "waiting"], label=label, **style)
 ax.legend(loc="lower right", fontsize="small")
 ax.set_title("Anomalies: points of low fitted density")
 plt.savefig(args.out / "anomaly_detection.png", dpi=100)
