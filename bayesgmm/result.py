@@ -459,9 +459,7 @@ class MixtureResult:
         components = {"component": len(self._component_coords())}
         if self.posterior is None:
             resp = self._per_row(X, self._plug_in_responsibilities, ("component",), components)
-            return resp.assign_coords(component=self._component_coords()).rename(
-                "responsibilities"
-            )
+            return resp.assign_coords(component=self._component_coords()).rename("responsibilities")
         tail = _tail_probability(ci_prob)
         summaries = ("mean",) if tail is None else ("mean", "lower", "upper")
         stacked = self._per_row(
