@@ -40,6 +40,7 @@ from ..exceptions import (
     sklearn_compatible,
 )
 from ..family import FAMILIES, get_family
+from ..noise import NoiseBox, box_of_volume, hypervolume_box
 from ..result import MixtureResult
 from .blocks import Workers, place_data
 from .degenerate import AUTO_REG_COVAR, DegeneracyRule, summarise_features, variance_floor
@@ -153,6 +154,26 @@ class GaussianMixture(MixtureEstimator):
     dof : float or None, default=None
         ``family="t"`` only: None estimates each component's degrees of freedom (from
         :data:`DOF_START`, within [1, 1000]); a number fixes them all to it.
+    noise : None, True, "hypvolume" or float, default=None
+        A uniform noise component beside the K components (Banfield & Raftery 1993;
+        mclust's ``Vinv``), for outliers and background clutter: None fits none. True
+        or "hypvolume" gives it the density ``1 / V`` with V the data's hypervolume as
+        mclust's ``hypvol`` computes it (the smaller of the bounding box and the
+        principal-component box, :func:`bayesgmm.noise.hypervolume_box`); a float is
+        the density ``Vinv`` itself. Its weight ``noise_weight_`` is estimated by EM,
+        and the components' ``weights_`` sum to ``1 - noise_weight_``. ``predict``
+        labels rows most probably noise ``-1``, ``predict_proba`` has K + 1 columns
+        (the noise's last, so ``[:, -1]`` is the noise as the label -1 is), and
+        ``score_samples``, ``bic`` and ``sample`` include the noise (BIC counts 2 more
+        parameters, as mclust does). Every engine but "jax", every covariance model
+        and both families.
+    noise_init : array-like of bool, shape (n_samples,), or None, default=None
+        With ``noise``: which rows start as noise (mclust's ``initialization =
+        list(noise = ...)``); the components start from the other rows. None guesses
+        them: rows in sparse regions by a nearest-neighbour rule
+        (:func:`bayesgmm.noise.initial_noise`). A mask is used by starts that see every
+        row; starts on a sample of the rows (more than 20,000 rows, or dask data) guess
+        on the sample.
     engine : {"auto", "compiled", "blocks", "jax"}, default="auto"
         Where EM runs (:mod:`bayesgmm.em.engines`): "compiled" runs each start's
         whole EM in compiled code (small in-memory data), "blocks" runs row blocks on
@@ -187,6 +208,10 @@ class GaussianMixture(MixtureEstimator):
     precisions_cholesky_ : ndarray
         Cholesky factors of the precisions (upper triangular; inverse standard
         deviations for diag and spherical).
+    noise_weight_ : float
+        ``noise`` only: the noise component's weight.
+    noise_vinv_ : float
+        ``noise`` only: its density ``1 / V``.
     dof_ : ndarray of shape (K,)
         ``family="t"`` only: each component's degrees of freedom. ``covariances_`` are
         then the components' scale matrices (a t's covariance is ``dof / (dof - 2)``
@@ -238,6 +263,8 @@ class GaussianMixture(MixtureEstimator):
         dtype: str | None = None,
         family: str = "gaussian",
         dof: float | None = None,
+        noise: Any = None,
+        noise_init: Any = None,
         engine: str = "auto",
         verbose: int = 0,
         verbose_interval: int = 10,
@@ -258,6 +285,8 @@ class GaussianMixture(MixtureEstimator):
         self.dtype = dtype
         self.family = family
         self.dof = dof
+        self.noise = noise
+        self.noise_init = noise_init
         self.engine = engine
         self.verbose = verbose
         self.verbose_interval = verbose_interval
@@ -293,6 +322,7 @@ class GaussianMixture(MixtureEstimator):
         checked["dtype"] = None if self.dtype is None else _check_dtype(name, self.dtype)
         checked["family"] = get_family(check_option(name, "family", self.family, FAMILIES))
         checked["dof"] = _check_dof(name, self.dof, checked["family"])
+        checked["noise"] = _check_noise(name, self.noise)
         if self.n_init == "auto":
             checked["n_init"] = "auto"
         elif isinstance(self.n_init, numbers.Integral) and not isinstance(self.n_init, bool):
@@ -388,6 +418,13 @@ class GaussianMixture(MixtureEstimator):
         precision = np.float32 if np.float32 in (X.dtype, data.input_dtype) else np.float64
         check_resolution(summary.spread, summary.magnitude, precision, data.feature_names)
         reg = variance_floor(options["reg_covar"], summary.spread, summary.reach)
+        if incomplete and options["noise"] is not None:
+            raise ValueError(
+                f"{type(self).__name__}: a noise component is not available with missing "
+                "values yet (missing='marginal' on data with NaN). Drop noise=, or fit the "
+                "complete rows (X[~np.isnan(X).any(axis=1)]) with the noise component."
+            )
+        options["noise_box"] = noise_box(options["noise"], X, weights)
         return (MarginalProblem if incomplete else Problem)(
             X=X,
             weights=weights,
@@ -408,6 +445,8 @@ class GaussianMixture(MixtureEstimator):
             family=options["family"],
             dof=DOF_START if options["dof"] is None else options["dof"],
             estimate_dof=options["dof"] is None,
+            log_vinv=None if options["noise_box"] is None else options["noise_box"].log_vinv,
+            noise_init=_check_noise_init(type(self).__name__, self.noise_init, X, options),
         )
 
     def _warm_start(self, problem: Problem) -> tuple[Parameters, list[float]] | None:
@@ -415,13 +454,19 @@ class GaussianMixture(MixtureEstimator):
         if not hasattr(self, "result_"):
             return None
         model, n_features = problem.model, problem.X.shape[1]
-        before = (len(self.weights_), self.result_.covariance_type, self.n_features_in_)
-        now = (problem.n_components, model.name, n_features)
+        before = (
+            len(self.weights_), self.result_.covariance_type, self.n_features_in_,
+            hasattr(self, "noise_weight_"),
+        )  # fmt: skip
+        now = (problem.n_components, model.name, n_features, problem.log_vinv is not None)
         if before != now:
             changed = [
                 f"{what} {old!r} -> {new!r}"
                 for what, old, new in zip(
-                    ("n_components", "covariance_type", "n_features"), before, now, strict=True
+                    ("n_components", "covariance_type", "n_features", "noise"),
+                    before,
+                    now,
+                    strict=True,
                 )
                 if old != new
             ]
@@ -433,8 +478,11 @@ class GaussianMixture(MixtureEstimator):
                 stacklevel=3,
             )
             return None
+        weights = np.asarray(self.weights_, dtype=np.float64)
+        if problem.log_vinv is not None:
+            weights = np.append(weights, self.noise_weight_)
         params = Parameters(
-            np.asarray(self.weights_, dtype=np.float64),
+            weights,
             np.asarray(self.means_, dtype=np.float64) - problem.shift,
             model.to_storage(self.covariances_),
             model.to_storage(self.precisions_cholesky_),
@@ -485,7 +533,17 @@ class GaussianMixture(MixtureEstimator):
         params, dtype = run.params, data.input_dtype
         covariances = model.from_storage(params.covariances)
         prec = model.from_storage(params.prec)
-        self.weights_ = params.weights.astype(dtype)
+        n_components = problem.n_components
+        noise_weight = None
+        if problem.log_vinv is not None:
+            noise_weight = float(params.weights[n_components])
+            self.noise_weight_ = noise_weight
+            self.noise_vinv_ = options["noise_box"].vinv
+        else:
+            for name in ("noise_weight_", "noise_vinv_"):
+                if hasattr(self, name):
+                    delattr(self, name)
+        self.weights_ = params.weights[:n_components].astype(dtype)
         self.means_ = (params.means + problem.shift).astype(dtype)
         self.covariances_ = covariances.astype(dtype)
         self.precisions_cholesky_ = prec.astype(dtype)
@@ -508,7 +566,7 @@ class GaussianMixture(MixtureEstimator):
             del self.feature_names_in_
         self._rng = problem.rng
         self.result_ = MixtureResult(
-            weights=params.weights,
+            weights=params.weights[:n_components],
             means=params.means + problem.shift,
             covariances=covariances,
             covariance_type=model.name,
@@ -523,6 +581,8 @@ class GaussianMixture(MixtureEstimator):
             dof=params.dof if options["family"].scales else None,
             estimate_dof=options["dof"] is None,
             missing=options["missing"],
+            noise_weight=noise_weight,
+            noise_box=options["noise_box"],
         )
 
     def _n_parameters(self) -> int:
@@ -606,6 +666,55 @@ def _rising_dof_note(dof: Any, options: dict) -> str:
         "look Gaussian. family='gaussian' fits such components directly; or fix the "
         "degrees of freedom with dof=."
     )
+
+
+def _check_noise(owner: str, value: Any) -> float | str | None:
+    """``noise``: None (none), "hypvolume" (True), or a positive finite density Vinv."""
+    if value is None or value is False:
+        return None
+    if value is True or value == "hypvolume":
+        return "hypvolume"
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        if np.isfinite(value) and value > 0:
+            return float(value)
+    raise ValueError(
+        f"The 'noise' parameter of {owner} must be None, True, 'hypvolume' or a positive "
+        f"finite float (the noise density Vinv, 1 / the volume of the region). Got {value!r} "
+        "instead."
+    )
+
+
+def noise_box(noise: float | str | None, X: Any, weights: Any) -> NoiseBox | None:
+    """The noise component's box: mclust's hypervolume, or the bounding box scaled to
+    the density the user gave (None: no noise)."""
+    if noise is None:
+        return None
+    if noise == "hypvolume":
+        return hypervolume_box(X, weights)
+    return box_of_volume(X, noise, weights)
+
+
+def _check_noise_init(owner: str, value: Any, X: Any, options: dict) -> np.ndarray | None:
+    """``noise_init``: None, or one bool per row of in-memory data (with ``noise``)."""
+    if value is None:
+        return None
+    if options["noise"] is None:
+        raise ValueError(
+            f"The 'noise_init' parameter of {owner} is for a noise component: set noise=True "
+            "(or a density), or leave noise_init=None."
+        )
+    if is_dask_array(X):
+        raise ValueError(
+            f"noise_init of {owner} takes in-memory data; with a dask array leave it None "
+            "(the starts guess the noise rows on a sample)."
+        )
+    mask = np.asarray(value)
+    if mask.dtype != bool or mask.shape != (X.shape[0],):
+        raise ValueError(
+            f"noise_init must be a boolean array with one entry per row ({X.shape[0]},); got "
+            f"dtype {mask.dtype} and shape {mask.shape}."
+        )
+    return mask
 
 
 def _check_dof(owner: str, value: Any, family: Any) -> float | None:

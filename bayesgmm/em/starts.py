@@ -34,6 +34,7 @@ from .degenerate import DegeneracyRule
 from .engines import select_engine
 from .init import initial_responsibilities
 from .loop import Parameters, Run, maximise, run_em
+from .noise_starts import clean_rows, starting_noise, user_weights_with_noise, with_noise_weight
 from .passes import responsibility_sums
 from .statistics import second_moment
 from .stopping import aitken_limit
@@ -81,6 +82,10 @@ class Problem:
     family: Family = GAUSSIAN
     dof: float = np.inf
     estimate_dof: bool = True
+    #: A uniform noise component's log-density (None: none), and the user's guess of
+    #: which rows are noise (None: :func:`bayesgmm.noise.initial_noise`).
+    log_vinv: float | None = None
+    noise_init: np.ndarray | None = None
 
     def engine_for(self, X: Any, weights: Any) -> Any:
         """The engine for (a sample of) the data."""
@@ -96,6 +101,7 @@ class Problem:
             self.engine,
             self.family,
             self.estimate_dof,
+            self.log_vinv,
         )
 
     def start_rows(self, X: Any) -> Any:
@@ -188,6 +194,12 @@ def start_parameters(problem: Problem, start: str, X: Any, weights: Any) -> Para
         return _with_user_values(None, problem)
     sample, sample_weights = _initialisation_sample(problem, X, weights)
     sample = problem.start_rows(sample)
+    fraction = None
+    if problem.log_vinv is not None:  # the components start from the rows not noise
+        noise = starting_noise(problem.noise_init, problem.X, sample, sample_weights)
+        sample, sample_weights, fraction = clean_rows(
+            sample, sample_weights, noise, problem.n_components
+        )
     shifted = np.asarray(sample, dtype=np.float64) - problem.shift
     # BLAS at one thread: the starts' products are skinny (N x D with small D), and
     # OpenBLAS's threads cost more than they give there (up to 15x slower at 1M rows)
@@ -202,6 +214,8 @@ def start_parameters(problem: Problem, start: str, X: Any, weights: Any) -> Para
         else np.zeros((0, 0))
     )
     start = parameters_from_sums(model, T, data_second, problem.reg, problem.dof)
+    if fraction is not None:
+        start = with_noise_weight(start, fraction)
     return _with_user_values(start, problem)
 
 
@@ -211,6 +225,8 @@ def _with_user_values(params: Parameters | None, problem: Problem) -> Parameters
     values = {} if params is None else dict(vars(params))
     if user["weights"] is not None:
         values["weights"] = user["weights"]
+        if problem.log_vinv is not None:  # beside the noise's weight
+            values["weights"] = user_weights_with_noise(user["weights"], problem)
     if user["means"] is not None:
         values["means"] = user["means"] - shift
     if user["precisions"] is not None:
