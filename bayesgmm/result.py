@@ -20,8 +20,8 @@ from . import _file_schema, gaussian, io
 from .covariance import COVARIANCE_TYPES, decompose, get_covariance_model
 from .data import check_int, check_option, check_random_state, check_X
 from .kernels.draws import log_likelihood_draws
-from .observed import observed_log_density
 from .noise import NoiseBox
+from .observed import observed_log_density
 
 __all__ = ["MixtureResult", "save", "load", "NOISE_LABEL", "NOISE_PARAMETERS"]
 
