@@ -412,6 +412,11 @@ class MixtureResult:
             noise = np.log(self.noise_weight) + self.noise_box.log_vinv
         return np.concatenate([density, np.full((len(density), 1), noise)], axis=1)
 
+    def _component_coords(self) -> np.ndarray:
+        """The responsibilities' component labels: 0 .. K-1, and -1 for the noise."""
+        labels = np.arange(self.n_components)
+        return labels if self.noise_weight is None else np.append(labels, NOISE_LABEL)
+
     def _observation_coords(self, n: int, index: Any) -> dict[str, Any]:
         return {"observation": np.asarray(index) if index is not None else np.arange(n)}
 
