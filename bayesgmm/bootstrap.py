@@ -55,6 +55,7 @@ from .data import (
 )
 from .em.estimator import GaussianMixture
 from .exceptions import DegenerateComponentWarning, NotFittedError, sklearn_compatible
+from .threads import single_threaded_blas
 
 __all__ = [
     "bootstrap",
@@ -268,6 +269,7 @@ class _Replicates:
     converged: list = field(default_factory=list)
     degenerate: list = field(default_factory=list)
     n_iter: list = field(default_factory=list)
+    dof: list = field(default_factory=list)
     index: list = field(default_factory=list)
     failures: list = field(default_factory=list)
     caught: list = field(default_factory=list)
@@ -299,6 +301,8 @@ def _fit_replicates(fit: GaussianMixture, resamples: Iterator, tol: float) -> _R
         out.converged.append(bool(estimator.converged_))
         out.degenerate.append(bool(estimator.result_.degenerate))
         out.n_iter.append(int(estimator.n_iter_))
+        if hasattr(estimator, "dof_"):
+            out.dof.append(np.asarray(estimator.dof_, dtype=np.float64))
         out.index.append(index)
         out.caught.extend(caught)
     return out
@@ -328,7 +332,7 @@ def _report(what: str, n_tried: int, n_kept: int, failures: list, caught: list) 
 
 def _labelled(raw: _Replicates, fit: GaussianMixture, estimate: xr.Dataset) -> xr.Dataset:
     """The replicates numbered as the fit's components, over ``replicate``, with their
-    flags as coordinates."""
+    flags as coordinates (a Student-t fit's ``dof`` renumbered with their components)."""
     weights, means, covariances, order = align_replicates(
         fit, np.asarray(raw.weights), np.asarray(raw.means), np.asarray(raw.covariances)
     )
@@ -340,14 +344,23 @@ def _labelled(raw: _Replicates, fit: GaussianMixture, estimate: xr.Dataset) -> x
         **{name: ("replicate", np.asarray(value, dtype=bool)) for name, value in flags.items()},
         "n_iter": ("replicate", np.asarray(raw.n_iter, dtype=np.int64)),
     }
-    return xr.Dataset(
-        {
-            "weights": (("replicate", "component"), weights),
-            "means": (("replicate", "component", "feature"), means),
-            "covariances": (("replicate", "component", "feature", "feature_bis"), covariances),
-        },
-        coords=coords,
-    )
+    variables = {
+        "weights": (("replicate", "component"), weights),
+        "means": (("replicate", "component", "feature"), means),
+        "covariances": (("replicate", "component", "feature", "feature_bis"), covariances),
+    }
+    if raw.dof:
+        dof = np.take_along_axis(np.asarray(raw.dof), order, axis=1)
+        variables["dof"] = (("replicate", "component"), dof)
+    return xr.Dataset(variables, coords=coords)
+
+
+def _estimate(fit: GaussianMixture) -> xr.Dataset:
+    """The fit's weights, means, full covariances and (Student-t) degrees of freedom."""
+    estimate = parameter_dataset(fit)
+    if fit.result_.dof is not None:
+        estimate["dof"] = fit.result_.dof
+    return estimate
 
 
 # ---------------------------------------------------------------------- the result
@@ -404,7 +417,7 @@ class Bootstrap:
         return [str(name) for name in self.estimate["feature"].values]
 
     def _parameter_replicates(self) -> xr.Dataset:
-        return self.replicates[list(PARAMETERS)].reset_coords(drop=True)
+        return self.replicates[list(self.estimate.data_vars)].reset_coords(drop=True)
 
     def standard_errors(self) -> xr.Dataset:
         r"""Standard errors of the weights, means and covariances.
@@ -500,7 +513,8 @@ class Bootstrap:
         -------
         xarray.Dataset
             ``weights`` (chain, draw, component), ``means`` (chain, draw, component,
-            feature), ``covariances`` (chain, draw, component, feature, feature_bis).
+            feature), ``covariances`` (chain, draw, component, feature, feature_bis);
+            for a Student-t fit also ``dof`` (chain, draw, component).
         """
         params = self._parameter_replicates().rename(replicate="draw")
         params = params.assign_coords(draw=np.arange(self.n_boot)).expand_dims(chain=[0])
@@ -520,12 +534,15 @@ class Bootstrap:
         model = get_covariance_model(self.fit.result_.covariance_type)
         draws = self.draws()
         native = model.from_full(draws["covariances"].values)
-        posterior = draws[["weights", "means"]].assign(
+        posterior = draws.drop_vars("covariances").assign(
             covariances=(("chain", "draw", *model.dims), native)
         )
         posterior.attrs.update(inference_library="bayesgmm.bootstrap", bootstrap_kind=self.kind)
         result = self.fit.result_
         return MixtureResult(
+            family=result.family,
+            dof=None if result.dof is None else result.dof.values,
+            estimate_dof=result.estimate_dof,
             weights=result.weights.values,
             means=result.means.values,
             covariances=np.asarray(self.fit.covariances_, dtype=np.float64),
@@ -632,9 +649,12 @@ def bootstrap(
     else:
         tol = check_float("bootstrap", "tol", tol, 0.0)
     rng = check_random_state(random_state)
-    raw = _fit_replicates(fit, _resamples(kind, X, weights, fit, n_boot, rng), tol)
+    # BLAS held at one thread for the whole loop: a replicate's matrices are small, and
+    # each fit then reads the thread count once held instead of asking threadpoolctl
+    with single_threaded_blas():
+        raw = _fit_replicates(fit, _resamples(kind, X, weights, fit, n_boot, rng), tol)
     _report("bootstrap replicates", n_boot, len(raw.index), raw.failures, raw.caught)
-    estimate = parameter_dataset(fit)
+    estimate = _estimate(fit)
     replicates = _labelled(raw, fit, estimate)
     return Bootstrap(kind, estimate, replicates, fit, tol, len(raw.failures))
 
@@ -716,6 +736,19 @@ def _alternative(fit: GaussianMixture, X: Any, alternative: Any) -> GaussianMixt
         )
     _check_data(alternative, X, None, "bootstrap_lrt")
     return alternative
+
+
+def _observed(fit: GaussianMixture, X: Any, data: np.ndarray, alternative: Any) -> tuple:
+    """The (K + 1)-component fit (the better of ``alternative`` and the runs from the
+    splits of ``fit``, as the replicates' refits) and the statistic on the data."""
+    alternative = _alternative(fit, X, alternative)  # on X as given: its names are checked
+    split = _best_refit(alternative, split_starts(fit), data)
+    given = (not alternative.result_.degenerate, alternative.result_.log_likelihood(data))
+    if split is not None and (True, split[1]) > given:
+        logger.info("EM from a split of the null fit beats the alternative fit; it is used")
+        alternative = split[0]
+    log_likelihoods = [model.result_.log_likelihood(data) for model in (fit, alternative)]
+    return alternative, 2.0 * (log_likelihoods[1] - log_likelihoods[0])
 
 
 def split_starts(fit: GaussianMixture) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -864,16 +897,13 @@ def bootstrap_lrt(
     fit = _check_fit(fit, "bootstrap_lrt")
     n_boot = check_int("bootstrap_lrt", "n_boot", n_boot, 1)
     data, _ = _check_data(fit, X, None, "bootstrap_lrt")
-    alternative = _alternative(fit, X, alternative)  # on X as given: its names are checked
-    split = _best_refit(alternative, split_starts(fit), data)  # as the replicates' refits
-    given = (not alternative.result_.degenerate, alternative.result_.log_likelihood(data))
-    if split is not None and (True, split[1]) > given:
-        logger.info("EM from a split of the null fit beats the alternative fit; it is used")
-        alternative = split[0]
-    log_likelihoods = [model.result_.log_likelihood(data) for model in (fit, alternative)]
-    statistic = 2.0 * (log_likelihoods[1] - log_likelihoods[0])
     rng = check_random_state(random_state)
-    statistics, failures, caught = _replicate_statistics(fit, alternative, len(data), n_boot, rng)
+    # BLAS held at one thread throughout, as in bootstrap()
+    with single_threaded_blas():
+        alternative, statistic = _observed(fit, X, data, alternative)
+        statistics, failures, caught = _replicate_statistics(
+            fit, alternative, len(data), n_boot, rng
+        )
     _report("bootstrap likelihood-ratio replicates", n_boot, len(statistics), failures, caught)
     replicates = np.asarray(statistics)
     p_value = (1.0 + np.sum(replicates >= statistic)) / (len(replicates) + 1.0)

@@ -289,14 +289,15 @@ def parameter_table(columns: Mapping[str, xr.Dataset]) -> pd.DataFrame:
     columns : mapping of str to xarray.Dataset
         Column name -> a Dataset with ``weights`` (component), ``means`` (component,
         feature) and ``covariances`` (component, feature, feature_bis), all on the first
-        Dataset's coordinates.
+        Dataset's coordinates; and ``dof`` (component) for Student-t components.
 
     Returns
     -------
     pandas.DataFrame
         ``parameter``, ``component``, ``feature``, ``feature_bis`` (empty where not
         applicable), then one column per entry of ``columns``; components in order,
-        each with its weight, its means, then its covariances row by row.
+        each with its weight, its means, its covariances row by row, then its ``dof``
+        when every Dataset has one.
 
     Examples
     --------
@@ -315,6 +316,9 @@ def parameter_table(columns: Mapping[str, xr.Dataset]) -> pd.DataFrame:
         + [("means", name, "") for name in names]
         + [("covariances", names[i], names[j]) for i, j in zip(rows, cols, strict=True)]
     )
+    with_dof = all("dof" in dataset for dataset in columns.values())
+    if with_dof:
+        labels.append(("dof", "", ""))
     table = pd.DataFrame(
         [(parameter, int(k), f, g) for k in components for parameter, f, g in labels],
         columns=["parameter", "component", "feature", "feature_bis"],
@@ -330,7 +334,10 @@ def parameter_table(columns: Mapping[str, xr.Dataset]) -> pd.DataFrame:
             .transpose("component", "feature", "feature_bis")
             .values
         )
-        values = np.concatenate([weights[:, None], means, covariances[:, rows, cols]], axis=1)
+        parts = [weights[:, None], means, covariances[:, rows, cols]]
+        if with_dof:
+            parts.append(dataset["dof"].sel(component=components).values[:, None])
+        values = np.concatenate(parts, axis=1)
         table[column] = values.ravel()
     return table
 
@@ -352,10 +359,10 @@ def _parameter_rows(
     table = parameter_table(columns)
     table["em_inside"] = (table["hdi_lower"] <= table["em"]) & (table["em"] <= table["hdi_upper"])
     if bootstrap is not None:
-        bounds = bootstrap.intervals(ci_prob)
+        bounds = bootstrap.intervals(ci_prob)[list(PARAMETERS)]  # the rows of the table
         extra = parameter_table(
             {
-                "bootstrap_se": bootstrap.standard_errors(),
+                "bootstrap_se": bootstrap.standard_errors()[list(PARAMETERS)],
                 "bootstrap_lower": bounds.sel(bound="lower", drop=True),
                 "bootstrap_upper": bounds.sel(bound="upper", drop=True),
             }
