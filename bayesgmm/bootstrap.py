@@ -43,7 +43,7 @@ import pandas as pd
 import xarray as xr
 from scipy import special
 
-from .comparison import PARAMETERS, component_order, parameter_dataset, parameter_table
+from .comparison import component_order, parameter_dataset, parameter_table
 from .covariance import get_covariance_model
 from .data import (
     check_float,
@@ -374,7 +374,8 @@ class Bootstrap:
         The resampling scheme (:data:`KINDS`).
     estimate : xarray.Dataset
         The fit's ``weights`` (component), ``means`` (component, feature) and
-        ``covariances`` (component, feature, feature_bis, full matrices).
+        ``covariances`` (component, feature, feature_bis, full matrices; a Student-t
+        fit's scale matrices), and a Student-t fit's ``dof`` (component).
     replicates : xarray.Dataset
         The same variables with a leading ``replicate`` dim, every replicate's components
         numbered as the fit's. Coordinates along ``replicate``: its number (for the
@@ -622,6 +623,12 @@ def bootstrap(
     is about, but not optima elsewhere. Replicates that warn (did not converge, a
     collapsed component) are kept and flagged, with one warning per kind; replicates
     whose fit fails are left out, with a warning.
+
+    A Student-t fit (``family="t"``) is bootstrapped with its degrees of freedom:
+    each replicate's ``dof`` are renumbered with its components. Estimated dof start
+    each replicate from the estimator's ``DOF_START`` (GaussianMixture has no initial
+    value for them), the other parameters from the fit; a component whose dof head
+    for the Gaussian limit crawls there, as the fit itself did (ConvergenceWarning).
 
     Examples
     --------

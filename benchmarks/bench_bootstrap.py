@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import subprocess
 import sys
 import time
 import warnings
@@ -54,11 +56,11 @@ def run_case(name: str, X: np.ndarray, n_components: int, n_boot: int) -> list[d
     for kind in ("nonparametric", "weighted", "parametric", "jackknife"):
         if kind == "jackknife" and len(X) > 1000:
             continue
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         boot = bootstrap(
             fit, X, kind=kind, n_boot=None if kind == "jackknife" else n_boot, random_state=0
         )
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         rows.append(
             {
                 "case": name,
@@ -66,6 +68,7 @@ def run_case(name: str, X: np.ndarray, n_components: int, n_boot: int) -> list[d
                 "replicates": boot.n_boot,
                 "seconds": seconds,
                 "ms_per_replicate": 1e3 * seconds / boot.n_boot,
+                "cpu_ms": 1e3 * cpu / boot.n_boot,
                 "em_iterations": float(boot.replicates["n_iter"].mean()),
                 "cold_fit_ms": cold,
             }
@@ -75,18 +78,64 @@ def run_case(name: str, X: np.ndarray, n_components: int, n_boot: int) -> list[d
 
 def run_lrt(name: str, X: np.ndarray, n_components: int, n_boot: int) -> dict:
     null = GaussianMixture(n_components, random_state=0).fit(X)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     test = bootstrap_lrt(null, X, n_boot=n_boot, random_state=0)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     return {
         "case": name,
         "test": f"{n_components} vs {n_components + 1}",
         "replicates": test.n_boot,
         "seconds": seconds,
         "ms_per_replicate": 1e3 * seconds / n_boot,
+        "cpu_ms": 1e3 * cpu / n_boot,
         "statistic": test.statistic,
         "p_value": test.p_value,
     }
+
+
+_MCLUST = """
+suppressMessages(library(mclust))
+fit <- Mclust(faithful, G = 2, modelNames = "VVV", verbose = FALSE)
+for (type in c("bs", "wlbs", "pb", "jk")) {
+  n <- if (type == "jk") nrow(faithful) else %(n_boot)d
+  t <- system.time(MclustBootstrap(fit, nboot = n, type = type, verbose = FALSE))
+  cat(type, n, t[["elapsed"]], t[["user.self"]] + t[["sys.self"]], "\n")
+}
+t <- system.time(mclustBootstrapLRT(faithful, modelName = "VVV", nboot = %(n_boot)d,
+                                    maxG = 1, verbose = FALSE))
+cat("lrt", %(n_boot)d, t[["elapsed"]], t[["user.self"]] + t[["sys.self"]], "\n")
+"""
+
+
+def run_mclust(n_boot: int) -> list[dict]:
+    """mclust's bootstrap of faithful (VVV, G = 2) and its LRT of 1 against 2; [] without R."""
+    if shutil.which("Rscript") is None:
+        return []
+    done = subprocess.run(
+        ["Rscript", "-e", _MCLUST % {"n_boot": n_boot}],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        print(f"mclust skipped: {done.stderr.strip()[:200]}")
+        return []
+    rows = []
+    for line in done.stdout.split("\n"):
+        if not line.strip():
+            continue
+        kind, n, seconds, cpu = line.split()
+        rows.append(
+            {
+                "case": "faithful 272 x 2, K=2 (mclust 1 vs 2 for lrt)",
+                "mclust type": kind,
+                "replicates": int(n),
+                "seconds": float(seconds),
+                "ms_per_replicate": 1e3 * float(seconds) / int(n),
+                "cpu_ms": 1e3 * float(cpu) / int(n),
+            }
+        )
+    return rows
 
 
 def _table(rows: list[dict]) -> str:
@@ -115,6 +164,10 @@ def main() -> None:
     lrt = [run_lrt(name, X, k - 1, n_boot) for name, X, k in cases if len(X) <= 10_000]
     print()
     print(_table(lrt))
+    mclust = run_mclust(n_boot)
+    if mclust:
+        print()
+        print(_table(mclust))
 
 
 if __name__ == "__main__":
