@@ -657,8 +657,8 @@ def bootstrap(
     else:
         tol = check_float("bootstrap", "tol", tol, 0.0)
     rng = check_random_state(random_state)
-    # BLAS held at one thread for the whole loop: a replicate's matrices are small, and
-    # each fit then reads the thread count once held instead of asking threadpoolctl
+    # BLAS held at one thread for the whole loop (a replicate's matrices are small), so
+    # each fit reads the held thread count instead of setting the limit again
     with single_threaded_blas():
         raw = _fit_replicates(fit, _resamples(kind, X, weights, fit, n_boot, rng), tol)
     _report("bootstrap replicates", n_boot, len(raw.index), raw.failures, raw.caught)
