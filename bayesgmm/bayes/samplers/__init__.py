@@ -7,8 +7,10 @@ full-rank ADVI; ``map``: the mode) exposes
 
 with the raw (not relabelled) draws in data units and what the sampler reports
 beyond them. :func:`run_inference` picks the module by name, holds BLAS to one thread
-and enters the model's context around it, and times it. What they share (settings,
-start values, seeds, the BLAS limit) is in :mod:`~bayesgmm.bayes.samplers.base`.
+and enters the model's context around it, raises a Ctrl-C that a sampler swallowed
+(:func:`~bayesgmm.bayes.samplers.base.reraise_interrupts`), and times it. What they
+share (settings, start values, seeds, the BLAS limit) is in
+:mod:`~bayesgmm.bayes.samplers.base`.
 """
 
 from __future__ import annotations
@@ -25,7 +27,13 @@ from ..density import PosteriorDensity
 from . import advi, numpyro, nutpie, pymc
 from . import map as map_
 from .advi import VARIATIONAL_METHODS, resolve_batch_size
-from .base import RunSettings, chain_starts, limit_blas_threads, start_values
+from .base import (
+    RunSettings,
+    chain_starts,
+    limit_blas_threads,
+    reraise_interrupts,
+    start_values,
+)
 
 __all__ = [
     "METHODS",
@@ -186,7 +194,7 @@ def run_inference(
     )
     started = time.perf_counter()
     info: dict[str, Any] = {"method": method, **({"sampler": name} if method == "nuts" else {})}
-    with limit_blas_threads(1), model:
+    with reraise_interrupts(), limit_blas_threads(1), model:
         idata, reported = sampler.run(model, starts, settings, rng=rng, density=density)
     info.update(reported)
     info["seconds"] = time.perf_counter() - started

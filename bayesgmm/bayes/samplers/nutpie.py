@@ -100,7 +100,7 @@ def run(
         compiled = _compile_pymc(model, starts[0], rng)
     else:
         compiled = _compile_density(model, density, starts[0], rng)
-    idata = nutpie.sample(
+    sampler = nutpie.sample(
         compiled,
         draws=settings.draws,
         tune=settings.tune,
@@ -110,5 +110,11 @@ def run(
         target_accept=settings.target_accept,
         progress_bar=settings.progressbar,
         save_warmup=False,
+        blocking=False,
     )
+    try:
+        idata = sampler.wait()
+    except BaseException:  # Ctrl-C: nutpie's blocking call would return the partial trace
+        sampler.cancel()
+        raise
     return idata, {}
