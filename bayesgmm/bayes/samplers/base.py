@@ -165,14 +165,15 @@ def reraise_interrupts() -> Iterator[None]:
 
     Examples
     --------
-    >>> with reraise_interrupts():
-    ...     try:
-    ...         signal.raise_signal(signal.SIGINT)
-    ...     except KeyboardInterrupt:
-    ...         pass  # swallowed, as PyMC does
-    Traceback (most recent call last):
-    ...
-    KeyboardInterrupt
+    >>> try:
+    ...     with reraise_interrupts():
+    ...         try:
+    ...             signal.raise_signal(signal.SIGINT)  # Ctrl-C
+    ...         except KeyboardInterrupt:
+    ...             pass  # swallowed, as PyMC's samplers do
+    ... except KeyboardInterrupt:
+    ...     print("raised again")
+    raised again
     """
     previous = signal.getsignal(signal.SIGINT)
     if threading.current_thread() is not threading.main_thread() or not callable(previous):
