@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import numbers
+import sys
 from typing import Any
 
 import numpy as np
 
-from .. import gaussian
 from ..base import MixtureEstimator
 from ..covariance import SKLEARN_TYPES, get_covariance_model
 from ..data import (
@@ -19,13 +19,17 @@ from ..data import (
     check_random_state,
     check_sample_weight,
     check_X,
+    is_dask_array,
 )
 from ..em import GaussianMixture
+from ..em.blocks import Workers
+from ..em.statistics import weighted_moments
 from ..result import MixtureResult
 from .density import PosteriorDensity
 from .diagnostics import diagnose, is_converged
 from .loo import LooResult, loo
 from .model import OBSERVED_NAME, PARAMETER_NAMES, WEIGHT_NAME, Standardisation, build_model
+from .pointwise import lower_bound, pointwise_log_likelihood
 from .predictive import PREDICTIVE_AUTO_MAX, add_model_variables, add_posterior_predictive
 from .priors import Priors
 from .progress import resolve_progress
@@ -34,6 +38,7 @@ from .samplers import (
     METHODS,
     NUTS_SAMPLERS,
     VARIATIONAL_METHODS,
+    RowSource,
     chain_starts,
     resolve_batch_size,
     resolve_nuts_sampler,
@@ -96,8 +101,10 @@ class BayesianGaussianMixture(MixtureEstimator):
     compute_log_likelihood : bool, default=True
         Store the pointwise log-likelihood (chain, draw, observation), which
         ``az.loo`` and ``az.waic`` need; it costs draws x N numbers (8 bytes each:
-        1.6 GB for 4000 draws of 50,000 rows). With False, ``log_likelihood_`` is
-        estimated from at most 1000 evenly thinned draws, streamed over the rows.
+        1.6 GB for 4000 draws of 50,000 rows; for dask data the group is a lazy dask
+        array, computed when read). With False, ``lower_bound_`` is estimated from
+        evenly thinned draws streamed over the rows (at most 1000 draws and
+        ``LOWER_BOUND_EVALUATIONS`` row-draw pairs: :mod:`bayesgmm.bayes.pointwise`).
     compute_posterior_predictive : bool or "auto", default="auto"
         Store the ``posterior_predictive`` group (chain, draw, observation, feature):
         one replicate of the data per draw, which ``az.plot_ppc`` and
@@ -140,7 +147,8 @@ class BayesianGaussianMixture(MixtureEstimator):
     em_ : GaussianMixture
         The EM fit used as start and relabelling reference.
     model_ : pymc.Model
-        The model, to inspect or extend.
+        The model, to inspect or extend; built when first read (the default nutpie
+        and ADVI fits sample the compiled log posterior and do not need it).
     inference_info_ : dict
         Sampler, seconds, relabelling counts and diagnostics.
     result_ : MixtureResult
@@ -161,6 +169,14 @@ class BayesianGaussianMixture(MixtureEstimator):
     as wide as ``sum(w)`` observations make it, so the scale of the weights matters
     (halving all of them widens every interval by sqrt(2)). The stored pointwise
     log-likelihood is unweighted, so LOO compares rows as rows.
+
+    A dask array ``X`` (larger than memory, or on a dask.distributed cluster) is fitted
+    by ``method="advi"`` or ``"fullrank_advi"``: the EM start runs on the EM engine's
+    dask path, minibatches are drawn from a uniform sample of at most
+    ``POOL_ROWS`` rows read once (:mod:`bayesgmm.bayes.samplers.rows`), and the sums
+    over every row (the control variate's anchor, the full-data check, the lower bound)
+    are dask reductions; ``observed_data`` and the pointwise log-likelihood stay lazy.
+    NUTS and MAP need the data in memory.
 
     Examples
     --------
@@ -280,9 +296,10 @@ class BayesianGaussianMixture(MixtureEstimator):
 
         Parameters
         ----------
-        X : array-like or DataFrame of shape (N, D)
+        X : array-like, DataFrame or dask array of shape (N, D)
+            A dask array for the variational methods only (Notes).
         y : ignored
-        sample_weight : array-like of shape (N,) or None, default=None
+        sample_weight : array-like or dask array of shape (N,), or None, default=None
             Row weights of a weighted likelihood (Notes): each row's log-likelihood
             times its weight; integer weights count rows.
 
@@ -291,33 +308,37 @@ class BayesianGaussianMixture(MixtureEstimator):
         self
         """
         options = self._check_parameters()
-        data = check_X(
-            X, estimator=type(self).__name__, min_samples=2, dtype=np.float64, allow_dask=False
-        )
+        data = check_X(X, estimator=type(self).__name__, min_samples=2, dtype=np.float64)
         X, method, ct = data.X, options["method"], options["covariance_type"]
-        weights = None if sample_weight is None else check_sample_weight(sample_weight, len(X))
+        lazy = is_dask_array(X)
+        if lazy:
+            self._check_dask_options(options)
+        weights = None if sample_weight is None else _row_weights(sample_weight, X)
         names = None if data.feature_names is None else list(data.feature_names)
         rng = check_random_state(self.random_state)
-        self._check_data(X, data.feature_names, options, weights)
+        standard = self._check_data(X, data.feature_names, options, weights)
         em = self._fit_start(X, options, rng, weights)
-        standard = Standardisation.from_data(X, ct, weights)
-        model = build_model(
-            X,
+        density = PosteriorDensity(
+            np.empty((0, X.shape[1])) if lazy else standard.transform(X),
             options["n_components"],
             ct,
             options["priors"],
+            sample_weight=None if lazy else weights,
+            standardisation=standard,
             feature_names=names,
-            sample_weight=weights,
         )
+        recipe = {"options": options, "names": names, "standard": standard}
+        model = _build_model(X, weights, recipe) if _needs_model(options) else None
         start = start_values(em.weights_, em.means_, em.covariances_, ct, standard)
         starts = chain_starts(start, options["chains"], options["jitter"], rng)
-        idata, info = self._infer(model, starts, options, rng, standard.transform(X), weights)
+        rows = RowSource(X, weights, rng) if lazy else None
+        idata, info = self._infer(model, starts, options, rng, density, rows)
         idata, info["relabel"] = relabel(idata, ct, (em.means_, em.covariances_))
         add_model_variables(idata, ct, standard)
-        _add_data_groups(idata, X, standard, model, weights)
+        _add_data_groups(idata, X, standard, names or list(density.feature_names), weights)
         result, point = _posterior_result(idata, ct, names, method)
         result.log_likelihood_ = self._add_log_likelihood(result, X, weights)
-        if _wants_predictive(self.compute_posterior_predictive, idata, X):
+        if not lazy and _wants_predictive(self.compute_posterior_predictive, idata, X):
             add_posterior_predictive(result, rng)
         info["diagnostics"] = diagnose(
             idata,
@@ -332,35 +353,62 @@ class BayesianGaussianMixture(MixtureEstimator):
             bayesgmm_sampler=str(info.get("sampler", method)),
             bayesgmm_seconds=float(info["seconds"]),
         )
-        self._set_fitted(result, point, data, info, em=em, model=model, rng=rng)
+        self._set_fitted(result, point, data, info, em=em, model=model, rng=rng, recipe=recipe)
         return self
 
+    def _check_dask_options(self, options: dict[str, Any]) -> None:
+        """A dask array is fitted by the variational methods, which read it in minibatches."""
+        name = type(self).__name__
+        if options["method"] not in VARIATIONAL_METHODS:
+            raise TypeError(
+                f"{name} with method={options['method']!r} evaluates every row at every "
+                "step, so it needs the data in memory: pass X.compute(), or use "
+                "method='advi' (or 'fullrank_advi'), which reads a dask array in minibatches."
+            )
+        if self.compute_posterior_predictive is True:
+            raise ValueError(
+                f"compute_posterior_predictive=True would hold draws x N x D numbers of a "
+                f"dask array's replicates in memory; {name} leaves the group out for dask "
+                "data. Use 'auto' or False."
+            )
+
     def _check_data(
-        self, X: np.ndarray, feature_names: Any, options: dict[str, Any], weights: Any
-    ) -> None:
-        k = options["n_components"]
+        self, X: Any, feature_names: Any, options: dict[str, Any], weights: Any
+    ) -> Standardisation:
+        """Check the data as GaussianMixture does; return the model's standardisation."""
+        k, ct = options["n_components"], options["covariance_type"]
         if X.shape[0] < k:
             raise ValueError(
                 f"n_samples={X.shape[0]} should be >= n_components={k}: fewer rows than "
                 "components. Use fewer components or more data."
             )
         if options["method"] in VARIATIONAL_METHODS:  # before the EM start's seconds
-            resolve_batch_size(options["batch_size"], len(X))
+            resolve_batch_size(options["batch_size"], X.shape[0])
+        if is_dask_array(X):  # one pass of per-chunk moments
+            ones = weights if weights is not None else _dask_ones(X)
+            with Workers() as workers:
+                mean, variance = weighted_moments(X, ones, workers)
+            standard = Standardisation.from_moments(mean, variance, ct)
+        else:
+            ones, variance = np.ones(len(X)) if weights is None else weights, X.var(axis=0)
+            standard = Standardisation.from_data(X, ct, weights)
         check_features(
             X,
-            np.ones(len(X)) if weights is None else weights,
-            X.var(axis=0),
+            ones,
+            variance,
             n_components=k,
-            covariance_type=options["covariance_type"],
+            covariance_type=ct,
             feature_names=feature_names,
             estimator=type(self).__name__,
         )
+        return standard
 
     def _fit_start(
-        self, X: np.ndarray, options: dict[str, Any], rng: np.random.Generator, weights: Any
+        self, X: Any, options: dict[str, Any], rng: np.random.Generator, weights: Any
     ) -> GaussianMixture:
         """The EM fit that starts the chains and is the relabelling's reference: with an
-        int ``random_state``, the same fit as ``GaussianMixture(..., random_state=it)``."""
+        int ``random_state``, the same fit as ``GaussianMixture(..., random_state=it)``
+        (on a dask array too: through the EM engine's dask path)."""
         seed = self.random_state
         if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
             seed = int(rng.integers(2**31 - 1))
@@ -375,16 +423,13 @@ class BayesianGaussianMixture(MixtureEstimator):
         starts: list[dict],
         options: dict[str, Any],
         rng: np.random.Generator,
-        z: np.ndarray,
-        weights: Any,
+        density: PosteriorDensity,
+        rows: RowSource | None,
     ) -> tuple[Any, dict[str, Any]]:
         """Run the sampler; a failed start raises with PyMC's numbers and advice."""
-        from pymc.exceptions import SamplingError
-
-        k, ct = options["n_components"], options["covariance_type"]
-        density = PosteriorDensity(z, k, ct, options["priors"], sample_weight=weights)
         names = ("method", "draws", "tune", "chains", "nuts_sampler", "target_accept")
         names += ("advi_max_iter", "advi_tol", "batch_size", "progressbar", "progress_delay")
+        extra = {} if rows is None else {"rows": rows}
         try:
             return run_inference(
                 model,
@@ -393,9 +438,13 @@ class BayesianGaussianMixture(MixtureEstimator):
                 rng=rng,
                 density=density,
                 **{name: options[name] for name in names},
+                **extra,
             )
-        except SamplingError as error:  # failed initialisation: PyMC's text has the numbers
-            raise SamplingError(
+        except Exception as error:
+            sampling_error = _pymc_sampling_error()
+            if sampling_error is None or not isinstance(error, sampling_error):
+                raise
+            raise sampling_error(  # failed initialisation: PyMC's text has the numbers
                 f"{type(self).__name__} could not start sampling from the EM solution: "
                 f"{error}\nThe model's log-density is not finite at the start (see the values "
                 "above). Try fewer components or a simpler covariance_type, other priors "
@@ -403,18 +452,32 @@ class BayesianGaussianMixture(MixtureEstimator):
                 "unfitted."
             ) from None
 
-    def _add_log_likelihood(self, result: MixtureResult, X: np.ndarray, weights: Any) -> float:
-        """Store the pointwise log-likelihood (if asked); return ``lower_bound_``: the mean
-        (weighted, with ``sample_weight``) log posterior-predictive density of X."""
+    def _add_log_likelihood(self, result: MixtureResult, X: Any, weights: Any) -> float:
+        """Store the pointwise log-likelihood (if asked; lazy for dask data); return
+        ``lower_bound_``: the mean (weighted, with ``sample_weight``) log
+        posterior-predictive density of X (:func:`~bayesgmm.bayes.pointwise.lower_bound`)."""
+        log_lik = None
         if self.compute_log_likelihood:
-            log_lik = result.log_likelihood_draws(X)
+            log_lik = pointwise_log_likelihood(result, X)
             result.posterior.add_groups(log_likelihood=log_lik.rename(OBSERVED_NAME).to_dataset())
-            n_draws = log_lik.sizes["chain"] * log_lik.sizes["draw"]
-            flat = log_lik.values.reshape(n_draws, -1)
-            predictive = gaussian.log_mixture_density(flat.T)[0] - np.log(n_draws)
-        else:  # streamed over rows, on at most 1000 evenly thinned draws
-            predictive = result._posterior_log_prob(X, max_draws=1000)
-        return float(np.average(predictive, weights=weights))
+        return lower_bound(result, X, weights, log_lik)
+
+    @property
+    def model_(self) -> Any:
+        """The PyMC model (:func:`~bayesgmm.bayes.build_model`), to inspect or extend.
+
+        Built on first use from the fitted data (``result_.posterior.observed_data``; a
+        dask array's rows are computed), the fit's options and standardisation: the fits
+        that sample the compiled log posterior (nutpie, ADVI) do not need it.
+        """
+        self._check_fitted()
+        if self._model is None:
+            idata, recipe = self.result_.posterior, self._model_recipe
+            X = np.asarray(idata.observed_data[OBSERVED_NAME].values, dtype=np.float64)
+            constant = idata.constant_data
+            weights = constant[WEIGHT_NAME].values if WEIGHT_NAME in constant else None
+            self._model = _build_model(X, weights, recipe)
+        return self._model
 
     def sample_posterior_predictive(self, random_state: Any = None) -> Any:
         """Draw the posterior predictive and store it as the ``posterior_predictive`` group.
@@ -457,7 +520,8 @@ class BayesianGaussianMixture(MixtureEstimator):
             self.feature_names_in_ = data.feature_names
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        self.em_, self.model_, self._rng = fitted["em"], fitted["model"], fitted["rng"]
+        self.em_, self._model, self._rng = fitted["em"], fitted["model"], fitted["rng"]
+        self._model_recipe = fitted["recipe"]
         self.inference_info_ = info
         self.result_ = result
 
@@ -508,12 +572,13 @@ def _posterior_result(
 
 
 def _add_data_groups(
-    idata: Any, X: np.ndarray, standard: Standardisation, model: Any, weights: Any
+    idata: Any, X: Any, standard: Standardisation, features: list, weights: Any
 ) -> None:
+    """observed_data (the data, lazy for a dask array) and constant_data (standardisation,
+    row weights)."""
     import xarray as xr
 
-    features = list(model.coords["feature"])
-    coords = {"observation": np.arange(len(X)), "feature": features}
+    coords = {"observation": np.arange(X.shape[0]), "feature": features}
     observed = xr.Dataset({OBSERVED_NAME: (("observation", "feature"), X)}, coords=coords)
     constant = xr.Dataset(
         {
@@ -525,6 +590,50 @@ def _add_data_groups(
     if weights is not None:
         constant[WEIGHT_NAME] = (("observation",), weights)
     idata.add_groups(observed_data=observed, constant_data=constant)
+
+
+def _needs_model(options: dict[str, Any]) -> bool:
+    """Whether the method samples the PyMC model (else the compiled density alone)."""
+    nuts = options["method"] == "nuts"
+    return options["method"] == "map" or (nuts and options["nuts_sampler"] in ("pymc", "numpyro"))
+
+
+def _build_model(X: np.ndarray, weights: Any, recipe: dict[str, Any]) -> Any:
+    """The fit's PyMC model, from its data, options and standardisation."""
+    options = recipe["options"]
+    return build_model(
+        np.asarray(X, dtype=np.float64),
+        options["n_components"],
+        options["covariance_type"],
+        options["priors"],
+        feature_names=recipe["names"],
+        standardisation=recipe["standard"],
+        sample_weight=None if weights is None else np.asarray(weights, dtype=np.float64),
+    )
+
+
+def _pymc_sampling_error() -> type | None:
+    """PyMC's SamplingError if PyMC is loaded (a fit that never imported it cannot raise
+    it, and importing PyMC for the check would cost the fit its import time)."""
+    module = sys.modules.get("pymc.exceptions")
+    return None if module is None else module.SamplingError
+
+
+def _row_weights(sample_weight: Any, X: Any) -> Any:
+    """Checked row weights: numpy for numpy data; chunked like the rows for dask data."""
+    weights = check_sample_weight(sample_weight, X.shape[0])
+    if not is_dask_array(X):
+        return weights
+    import dask.array as da
+
+    return da.asarray(weights).rechunk((X.chunks[0],))
+
+
+def _dask_ones(X: Any) -> Any:
+    """Unit row weights chunked like a dask array's rows."""
+    import dask.array as da
+
+    return da.ones(X.shape[0], chunks=(X.chunks[0],))
 
 
 def _wants_predictive(option: Any, idata: Any, X: np.ndarray) -> bool:

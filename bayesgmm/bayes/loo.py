@@ -276,11 +276,18 @@ def _mixture_loo(fit: Any, rng: np.random.Generator) -> tuple[np.ndarray, dict[s
         )
     standard = Standardisation(constant["center"].values, constant["scale"].values)
     ct, k = fit.covariance_type, fit.n_components
-    density = MixtureISDensity(standard.transform(X), k, ct, fit.priors or Priors())
+    density = MixtureISDensity(
+        standard.transform(X),
+        k,
+        ct,
+        fit.priors or Priors(),
+        standardisation=standard,
+        feature_names=idata.observed_data["feature"].values,
+    )
     em = fit.em_
     start = start_values(em.weights_, em.means_, em.covariances_, ct, standard)
     draws, info = run_inference(
-        fit.model_,
+        None,  # nutpie samples the density alone
         method="nuts",
         nuts_sampler="nutpie",
         starts=chain_starts(start, fit.chains, fit.jitter, rng),

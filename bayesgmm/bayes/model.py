@@ -55,6 +55,7 @@ __all__ = [
     "Standardisation",
     "build_model",
     "model_sample_weight",
+    "parameter_dims",
     "sample_mixture",
     "standardised_data",
 ]
@@ -93,6 +94,21 @@ class Standardisation:
         """
         center = np.average(X, axis=0, weights=sample_weight)
         variance = np.average((X - center) ** 2, axis=0, weights=sample_weight)
+        return cls.from_moments(center, variance, covariance_type)
+
+    @classmethod
+    def from_moments(
+        cls, mean: np.ndarray, variance: np.ndarray, covariance_type: str
+    ) -> Standardisation:
+        """From each feature's (weighted) mean and variance, as :meth:`from_data` does.
+
+        Examples
+        --------
+        >>> Standardisation.from_moments(np.zeros(2), np.array([1.0, 0.0]), "diag").scale
+        array([1., 1.])
+        """
+        center = np.asarray(mean, dtype=np.float64)
+        variance = np.asarray(variance, dtype=np.float64)
         if covariance_type == "spherical":
             variance = np.full_like(variance, variance.mean())
         scale = np.sqrt(variance)
@@ -229,6 +245,21 @@ _COVARIANCE_DIMS = {
 }
 
 
+def parameter_dims(covariance_type: str) -> dict[str, tuple[str, ...]]:
+    """Dims of the reported ``weights``, ``means`` and ``covariances`` of a type.
+
+    Examples
+    --------
+    >>> parameter_dims("tied")["covariances"]
+    ('feature', 'feature_bis')
+    """
+    return {
+        "weights": ("component",),
+        "means": ("component", "feature"),
+        "covariances": _COVARIANCE_DIMS[covariance_type],
+    }
+
+
 def build_model(
     X: Any,
     n_components: int,
@@ -318,16 +349,17 @@ def _add_variables(
     row_weights = None
     if sample_weight is not None:
         row_weights = pm.Data(WEIGHT_NAME, sample_weight, dims="observation")
+    dims = parameter_dims(covariance_type)
     weights = pm.Dirichlet(
-        "weights", a=priors.weights_concentration(n_components), dims="component"
+        "weights", a=priors.weights_concentration(n_components), dims=dims["weights"]
     )
-    z_means = pm.Normal("z_means", mu=0.0, sigma=priors.means_sigma, dims=("component", "feature"))
+    z_means = pm.Normal("z_means", mu=0.0, sigma=priors.means_sigma, dims=dims["means"])
     factor, z_covariances = _covariance_parts(covariance_type, n_components, X.shape[1], priors)
-    pm.Deterministic("means", center + scale * z_means, dims=("component", "feature"))
+    pm.Deterministic("means", center + scale * z_means, dims=dims["means"])
     pm.Deterministic(
         "covariances",
         data_units(covariance_type, z_covariances, scale),
-        dims=_COVARIANCE_DIMS[covariance_type],
+        dims=dims["covariances"],
     )
     _observe(data, (weights, z_means, factor, center, scale), covariance_type, row_weights)
 

@@ -26,14 +26,13 @@ from typing import Any
 import numpy as np
 
 from ...threads import single_threaded_blas
-from ..density import PosteriorDensity
-from ..model import PARAMETER_NAMES, Standardisation, data_units
+from ..model import PARAMETER_NAMES, Standardisation
 
 __all__ = [
     "RunSettings",
     "chain_starts",
-    "density_parameters",
     "limit_blas_threads",
+    "model_frame",
     "posterior_idata",
     "reraise_interrupts",
     "seed",
@@ -309,49 +308,39 @@ def chain_starts(
     return [start] + [_jitter(start, rng, jitter) for _ in range(chains - 1)]
 
 
-def posterior_idata(model: Any, draws: dict[str, np.ndarray]) -> Any:
-    """An InferenceData of the model's parameters from arrays with (chain, draw) leading.
+def model_frame(model: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """The coords of a PyMC model and the dims of its reported parameters.
 
     Examples
     --------
     >>> from bayesgmm.bayes import build_model
-    >>> model = build_model(np.array([[0.0], [1.0]]), 1, "spherical")
+    >>> model_frame(build_model(np.array([[0.0], [1.0]]), 1, "spherical"))[1]["covariances"]
+    ['component']
+    """
+    dims = {name: list(model.named_vars_to_dims.get(name, ())) for name in PARAMETER_NAMES}
+    coords = {name: np.asarray(values) for name, values in model.coords.items()}
+    return coords, dims
+
+
+def posterior_idata(draws: dict[str, np.ndarray], coords: dict, dims: dict) -> Any:
+    """An InferenceData of the parameters from arrays with (chain, draw) leading.
+
+    ``coords`` and ``dims`` as a model has them (:func:`model_frame`) or a density
+    (:class:`~bayesgmm.bayes.density.PosteriorDensity`'s ``coords`` and ``dims``).
+
+    Examples
+    --------
+    >>> from bayesgmm.bayes.density import PosteriorDensity
+    >>> from bayesgmm.bayes.priors import Priors
+    >>> density = PosteriorDensity(np.zeros((2, 1)), 1, "spherical", Priors())
     >>> one = {"weights": np.ones((1, 1, 1)), "means": np.zeros((1, 1, 1, 1)),
     ...        "covariances": np.ones((1, 1, 1))}
-    >>> posterior_idata(model, one).posterior["means"].dims
+    >>> posterior_idata(one, density.coords, density.dims).posterior["means"].dims
     ('chain', 'draw', 'component', 'feature')
     """
     import arviz as az
 
-    dims = {name: list(model.named_vars_to_dims.get(name, ())) for name in PARAMETER_NAMES}
-    coords = {name: np.asarray(values) for name, values in model.coords.items()}
     posterior = {name: np.asarray(draws[name]) for name in PARAMETER_NAMES}
+    dims = {name: list(dims[name]) for name in PARAMETER_NAMES}
+    coords = {name: np.asarray(values) for name, values in coords.items()}
     return az.from_dict(posterior=posterior, coords=coords, dims=dims)
-
-
-def density_parameters(model: Any, density: PosteriorDensity) -> Any:
-    """``theta -> {weights, means, covariances}`` in data units, for ``density``'s
-    unconstrained vector: what the model's deterministics report at that point.
-
-    Examples
-    --------
-    >>> from bayesgmm.bayes import build_model
-    >>> from bayesgmm.bayes.model import standardised_data
-    >>> from bayesgmm.bayes.priors import Priors
-    >>> model = build_model(np.array([[0.0], [2.0]]), 1, "spherical")
-    >>> density = PosteriorDensity(standardised_data(model), 1, "spherical", Priors())
-    >>> density_parameters(model, density)(np.zeros(density.n_dim))["covariances"]
-    array([1.])
-    """
-    center = np.asarray(model["center"].get_value(), dtype=np.float64)
-    scale = np.asarray(model["scale"].get_value(), dtype=np.float64)
-
-    def parameters(theta: np.ndarray, **_: Any) -> dict[str, np.ndarray]:
-        values = density.expand(theta)
-        return {
-            "weights": values["weights"],
-            "means": center + scale * values["z_means"],
-            "covariances": data_units(density.covariance_type, values["z_covariances"], scale),
-        }
-
-    return parameters

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..density import PosteriorDensity
 from ..model import PARAMETER_NAMES
-from .base import RunSettings, posterior_idata, seed
+from .base import RunSettings, model_frame, posterior_idata, seed
 
 __all__ = ["run"]
 
@@ -34,4 +34,4 @@ def run(
 
     point = pm.find_MAP(start=starts[0], progressbar=settings.progressbar, seed=seed(rng))
     draws = {name: np.asarray(point[name])[None, None] for name in PARAMETER_NAMES}
-    return posterior_idata(model, draws), {}
+    return posterior_idata(draws, *model_frame(model)), {}
