@@ -67,6 +67,8 @@ _COORDINATE_KINDS = {
 #: Variable attributes that may appear; every other one (scale_factor, units, ...) would
 #: make the netCDF decoder change the stored numbers, so it is refused.
 _VARIABLE_ATTRS = ("_FillValue", "dtype")
+#: Component families a file may name (bayesgmm.family.FAMILIES; the t needs ``dof``).
+_FAMILIES = ("gaussian", "t")
 #: The header's sizes, by dimension.
 SIZE_ATTRS = {
     "component": "n_components",
@@ -113,6 +115,7 @@ def _schema(covariance_type: str) -> dict[str, dict[str, _Spec]]:
             "means": _Spec((("component", "feature"),), floats, True),
             "covariances": _Spec((native,), floats, True),
             "history": _Spec((("iteration",),), floats),
+            "dof": _Spec((("component",),), floats),
         },
         "posterior": {
             "weights": _Spec(((*draw, "component"),), floats, True),
@@ -174,6 +177,8 @@ class Header:
 
     covariance_type: str
     method: str
+    family: str  # "gaussian" or "t" (bayesgmm.family)
+    estimate_dof: bool  # whether a t family's degrees of freedom were estimated
     feature_names_given: bool
     degenerate: list[str]
     converged: bool | None
@@ -195,11 +200,16 @@ def parse_header(attrs: Mapping[str, Any]) -> Header:
     method = _text(attrs, "method", "em")
     if not (method.isascii() and method.replace("_", "").isalnum() and len(method) <= 32):
         raise Problem(f"its attribute 'method' is {method!r}, not the name of a fitting method")
+    family = _text(attrs, "family", "gaussian")
+    if family not in _FAMILIES:
+        raise Problem(f"its attribute 'family' is {family!r}, not one of {list(_FAMILIES)}")
     sizes = {dim: _integer(attrs, name, 1) for dim, name in SIZE_ATTRS.items() if name in attrs}
     converged = _flag(attrs, "converged") if "converged" in attrs else None
     return Header(
         covariance_type=covariance_type,
         method=method,
+        family=family,
+        estimate_dof=_flag(attrs, "estimate_dof") if "estimate_dof" in attrs else True,
         feature_names_given=_flag(attrs, "feature_names_given")
         if "feature_names_given" in attrs
         else True,
@@ -383,7 +393,12 @@ def _check_sizes(field: str, variable: Variable, sizes: dict[str, int], header: 
 
 # ---------------------------------------------------------------------- values
 def check_values(
-    parameters: Any, groups: Mapping[str, Any], covariance_type: str, *, coordinates: bool = True
+    parameters: Any,
+    groups: Mapping[str, Any],
+    covariance_type: str,
+    *,
+    coordinates: bool = True,
+    family: str = "gaussian",
 ) -> None:
     """Check the values of a result's parameters and posterior groups.
 
@@ -397,6 +412,8 @@ def check_values(
     coordinates : bool, default=True
         Also check the coordinates (components numbered 0..K-1, the same features in
         every group).
+    family : str, default="gaussian"
+        The header's family: a Student-t result holds positive ``dof``, a Gaussian none.
 
     Raises
     ------
@@ -404,6 +421,7 @@ def check_values(
         Naming the field, and the chain, draw or component where it fails.
     """
     _check_mixture(parameters, covariance_type, "", ())
+    _check_dof(parameters, groups.get("posterior"), family)
     if coordinates:
         _check_coordinates(parameters, groups)
     if "posterior" in groups:
@@ -457,6 +475,30 @@ def _check_mixture(dataset: Any, covariance_type: str, prefix: str, lead: tuple)
             prefix + "covariances",
             dims["covariances"],
             "is not positive (a variance)",
+        )
+
+
+def _check_dof(parameters: Any, posterior: Any, family: str) -> None:
+    """A t family's degrees of freedom: present, finite and positive (a Gaussian: absent)."""
+    if family == "gaussian":
+        if "dof" in parameters:
+            raise Problem("it holds 'dof' (degrees of freedom), but its family is 'gaussian'")
+        return
+    if "dof" not in parameters:
+        raise Problem(f"it is damaged or incomplete: family {family!r} needs 'dof'")
+    for prefix, dataset, lead in (
+        ("", parameters, ()),
+        ("posterior/", posterior, ("chain", "draw")),
+    ):
+        if dataset is None or "dof" not in dataset:
+            continue
+        dims = (*lead, "component")
+        values = _real_values(dataset, "dof", prefix, dims)
+        _refuse_where(
+            ~(np.isfinite(values) & (values > 0)),
+            prefix + "dof",
+            dims,
+            "is not a positive finite number of degrees of freedom",
         )
 
 

@@ -26,6 +26,8 @@ __all__ = [
     "LOG_2PI",
     "log_density_full",
     "log_density_diag",
+    "mahalanobis_full",
+    "mahalanobis_diag",
     "log_det_full",
     "log_det_diag",
     "precision_cholesky_full",
@@ -86,6 +88,23 @@ def log_density_full(X: np.ndarray, means: np.ndarray, prec_chol: np.ndarray) ->
     array([[-1.8379]])
     """
     n_features = X.shape[-1]
+    maha, log_det = mahalanobis_full(X, means, prec_chol)
+    return -0.5 * (n_features * LOG_2PI + maha) + log_det[..., None, :]
+
+
+def mahalanobis_full(
+    X: np.ndarray, means: np.ndarray, prec_chol: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Squared Mahalanobis distances ``(..., N, K)`` and log-determinants ``(..., K)`` of
+    the precision factors (see :func:`log_density_full`).
+
+    Examples
+    --------
+    >>> maha, log_det = mahalanobis_full(np.ones((1, 2)), np.zeros((1, 2)), np.eye(2)[None])
+    >>> maha.tolist(), log_det.tolist()
+    ([[2.0]], [0.0])
+    """
+    n_features = X.shape[-1]
     center = _reference_point(means)
     Xc = X - center
     mc = means - center
@@ -100,7 +119,7 @@ def log_density_full(X: np.ndarray, means: np.ndarray, prec_chol: np.ndarray) ->
             + np.einsum("...kd,...kd->...k", mu_p, mu_p)[..., None, :]
         )
         np.maximum(maha, 0.0, out=maha)
-        log_det = log_det_full(prec_chol)[..., None, None]
+        log_det = np.broadcast_to(log_det_full(prec_chol)[..., None], mu_p.shape[:-1])
     else:
         n_components = means.shape[-2]
         # stack the K factors into one (D, K*D) matrix: one GEMM for all components
@@ -114,8 +133,8 @@ def log_density_full(X: np.ndarray, means: np.ndarray, prec_chol: np.ndarray) ->
         mu_p = np.einsum("...kd,...kde->...ke", mc, prec_chol)
         y = y - mu_p[..., None, :, :]
         maha = np.einsum("...nkd,...nkd->...nk", y, y)
-        log_det = log_det_full(prec_chol)[..., None, :]
-    return -0.5 * (n_features * LOG_2PI + maha) + log_det
+        log_det = log_det_full(prec_chol)
+    return maha, log_det
 
 
 def log_density_diag(X: np.ndarray, means: np.ndarray, prec_sqrt: np.ndarray) -> np.ndarray:
@@ -140,6 +159,21 @@ def log_density_diag(X: np.ndarray, means: np.ndarray, prec_sqrt: np.ndarray) ->
     array([[-0.9189]])
     """
     n_features = X.shape[-1]
+    maha, log_det = mahalanobis_diag(X, means, prec_sqrt)
+    return -0.5 * (n_features * LOG_2PI + maha) + log_det[..., None, :]
+
+
+def mahalanobis_diag(
+    X: np.ndarray, means: np.ndarray, prec_sqrt: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Squared Mahalanobis distances ``(..., N, K)`` and log-determinants ``(..., K)`` of
+    diagonal precision factors (see :func:`log_density_diag`).
+
+    Examples
+    --------
+    >>> mahalanobis_diag(np.ones((1, 1)), np.zeros((1, 1)), np.full((1, 1), 2.0))[0].tolist()
+    [[4.0]]
+    """
     center = _reference_point(means)
     Xc = X - center
     mc = means - center
@@ -150,7 +184,7 @@ def log_density_diag(X: np.ndarray, means: np.ndarray, prec_sqrt: np.ndarray) ->
         + np.einsum("...kd,...kd->...k", mc**2, precision)[..., None, :]
     )
     np.maximum(maha, 0.0, out=maha)
-    return -0.5 * (n_features * LOG_2PI + maha) + log_det_diag(prec_sqrt)[..., None, :]
+    return maha, log_det_diag(prec_sqrt)
 
 
 def precision_cholesky_full(covariances: np.ndarray) -> np.ndarray:

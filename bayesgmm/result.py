@@ -82,6 +82,9 @@ class MixtureResult:
         reg_covar: float | None = None,
         method: str = "em",
         posterior: Any = None,
+        family: str = "gaussian",
+        dof: Any = None,
+        estimate_dof: bool = True,
     ) -> None:
         if covariance_type not in COVARIANCE_TYPES:
             raise ValueError(
@@ -107,6 +110,10 @@ class MixtureResult:
         self.reg_covar = reg_covar
         self.method = method
         self.posterior = posterior
+        self._family = _checked_family(family, dof, self.n_components)
+        self.family = self._family.name
+        self._dof = None if dof is None else np.asarray(dof, dtype=np.float64).reshape(-1)
+        self.estimate_dof = bool(estimate_dof)
         self._prec_chol = self._model.precision_cholesky(self._covariances, self._weights)
 
     # ------------------------------------------------------------------ shape
@@ -122,9 +129,22 @@ class MixtureResult:
 
     @property
     def n_parameters(self) -> int:
-        """Free parameters: weights (K - 1), means (K D) and covariances."""
+        """Free parameters: weights (K - 1), means (K D), covariances (as mclust counts
+        them) and, for Student-t components with estimated degrees of freedom, K more."""
         k, d = self.n_components, self.n_features
-        return (k - 1) + k * d + self._model.n_parameters(k, d)
+        family = self._family.n_parameters(k, self.estimate_dof)
+        return (k - 1) + k * d + self._model.n_parameters(k, d) + family
+
+    @property
+    def dof(self) -> xr.DataArray | None:
+        """Degrees of freedom of Student-t components, dims ``(component,)`` (None for
+        Gaussian components)."""
+        if self._dof is None:
+            return None
+        return xr.DataArray(
+            self._dof, dims=("component",), coords={"component": np.arange(self.n_components)},
+            name="dof",
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ labelled parameters
     def _coords(self) -> dict[str, Any]:
@@ -264,7 +284,9 @@ class MixtureResult:
         -------
         xarray.Dataset
             ``weights`` (chain, draw, component), ``means`` (chain, draw, component,
-            feature) and ``covariances`` (chain, draw, component, feature, feature_bis).
+            feature) and ``covariances`` (chain, draw, component, feature, feature_bis);
+            for Student-t components also ``dof`` (chain, draw, component), and the
+            covariances are then the components' scale matrices.
 
         Examples
         --------
@@ -273,38 +295,48 @@ class MixtureResult:
         >>> result.draws()["covariances"].shape
         (1, 1, 1, 2, 2)
         """
-        weights, means, native, (chains, draws) = self._native_draws()
+        weights, means, native, dof, (chains, draws) = self._native_draws()
         k, d = self.n_components, self.n_features
         full = np.array(self._model.to_full(native, k, d))
         shape = (len(chains), len(draws))
         coords = {**self._coords(), "chain": chains, "draw": draws}
-        return xr.Dataset(
-            {
-                "weights": (("chain", "draw", "component"), weights.reshape(*shape, k)),
-                "means": (("chain", "draw", "component", "feature"), means.reshape(*shape, k, d)),
-                "covariances": (
-                    ("chain", "draw", "component", "feature", "feature_bis"),
-                    full.reshape(*shape, k, d, d),
-                ),
-            },
-            coords=coords,
-        )
+        variables = {
+            "weights": (("chain", "draw", "component"), weights.reshape(*shape, k)),
+            "means": (("chain", "draw", "component", "feature"), means.reshape(*shape, k, d)),
+            "covariances": (
+                ("chain", "draw", "component", "feature", "feature_bis"),
+                full.reshape(*shape, k, d, d),
+            ),
+        }
+        if dof is not None:
+            variables["dof"] = (("chain", "draw", "component"), np.array(dof).reshape(*shape, k))
+        return xr.Dataset(variables, coords=coords)
 
-    def _native_draws(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple]:
-        """Weights (S, K), means (S, K, D), native covariances (S, ...), (chain, draw) coords."""
+    def _native_draws(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any, tuple]:
+        """Weights (S, K), means (S, K, D), native covariances (S, ...), degrees of
+        freedom (S, K) (None for Gaussian components), (chain, draw) coords."""
         if self.posterior is None:
             one = np.zeros(1, dtype=int)
-            return self._weights[None], self._means[None], self._covariances[None], (one, one)
+            dof = None if self._dof is None else self._dof[None]
+            return (
+                self._weights[None], self._means[None], self._covariances[None], dof, (one, one),
+            )  # fmt: skip
         post = self.posterior.posterior
         chains, draws = post["chain"].values, post["draw"].values
         n_draws = len(chains) * len(draws)
         weights = post["weights"].transpose("chain", "draw", "component").values
         means = post["means"].transpose("chain", "draw", "component", "feature").values
         native = post["covariances"].transpose("chain", "draw", ...).values
+        dof = None
+        if "dof" in post:  # estimated: one value per draw; fixed: the result's own
+            dof = post["dof"].transpose("chain", "draw", "component").values.reshape(n_draws, -1)
+        elif self._dof is not None:
+            dof = np.broadcast_to(self._dof, (n_draws, self.n_components))
         return (
             weights.reshape(n_draws, -1),
             means.reshape(n_draws, *means.shape[2:]),
             native.reshape(n_draws, *native.shape[2:]),
+            dof,
             (chains, draws),
         )
 
@@ -324,7 +356,8 @@ class MixtureResult:
     def _weighted_log_prob(self, X: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore"):
             log_weights = np.log(self._weights)
-        return self._model.log_density(X, self._means, self._prec_chol) + log_weights
+        density = self._model.log_density(X, self._means, self._prec_chol, self._family, self._dof)
+        return density + log_weights
 
     def _observation_coords(self, n: int, index: Any) -> dict[str, Any]:
         return {"observation": np.asarray(index) if index is not None else np.arange(n)}
@@ -525,6 +558,8 @@ class MixtureResult:
         draws, labels = [], []
         for k, count in enumerate(counts):
             noise = rng.standard_normal((count, self.n_features))
+            if self._dof is not None:
+                noise *= _t_scales(rng, np.full(count, self._dof[k]))[:, None]
             draws.append(self._means[k] + noise @ chol[k].T)
             labels.append(np.full(count, k))
         X = np.concatenate(draws)
@@ -532,27 +567,61 @@ class MixtureResult:
         return (X, y) if return_labels else X
 
     # ------------------------------------------------------------------ posterior draws
-    def _posterior_draws(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Weights (S, K), means (S, K, D) and precision factors of every draw."""
+    def _posterior_draws(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
+        """Weights (S, K), means (S, K, D), precision factors and degrees of freedom
+        (S, K; None for Gaussian components) of every draw."""
         cached = getattr(self, "_draw_cache", None)
         if cached is not None and cached[0] is self.posterior:
             return cached[1]
-        weights, means, covariances, _ = self._native_draws()
+        weights, means, covariances, dof, _ = self._native_draws()
         prec_chol = self._model.precision_cholesky(covariances, weights)
-        draws = (weights, means, prec_chol)
+        draws = (weights, means, prec_chol, dof)
         self._draw_cache = (self.posterior, draws)
         return draws
 
     def _draw_blocks(self, X: np.ndarray) -> Any:
         """Yield (rows, weighted log-densities (S, B, K)) over blocks of rows."""
-        weights, means, prec_chol = self._posterior_draws()
+        weights, means, prec_chol, dof = self._posterior_draws()
         n_draws, n_components = weights.shape
         block = max(1, _DRAW_BLOCK_ELEMENTS // (n_draws * n_components))
         with np.errstate(divide="ignore"):
             log_weights = np.log(weights)[:, None, :]
         for start in range(0, len(X), block):
             rows = slice(start, min(start + block, len(X)))
-            yield rows, self._model.log_density(X[rows], means, prec_chol) + log_weights
+            density = self._model.log_density(X[rows], means, prec_chol, self._family, dof)
+            yield rows, density + log_weights
+
+    @property
+    def _n_draws(self) -> int:
+        """Posterior draws (chains times draws); an EM fit is one."""
+        if self.posterior is None:
+            return 1
+        return int(self.posterior.posterior.sizes["chain"] * self.posterior.posterior.sizes["draw"])
+
+    def _draw_block_rows(self, n_draws: int) -> int:
+        """Rows per block of :meth:`_draws_log_likelihood` ((S, B) kernel output; numpy's
+        families hold (S, B, K))."""
+        per_row = n_draws * (self.n_components if self._family.scales else 1)
+        return max(1, _DRAW_BLOCK_ELEMENTS // per_row)
+
+    def _draws_log_likelihood(self, X: np.ndarray, stride: int = 1) -> np.ndarray:
+        """Row log-likelihoods (S, N) of X under every ``stride``-th posterior draw:
+        the compiled kernel for Gaussian components, numpy for the others."""
+        if not self._family.scales:
+            draws = _compiled_draws(self)
+            if stride > 1:
+                draws = tuple(part[::stride] for part in draws[:4]) + (draws[4],)
+            return _kernel_log_likelihood(draws, X)
+        weights, means, prec_chol, dof = self._posterior_draws()
+        chosen = slice(None, None, stride)
+        with np.errstate(divide="ignore"):
+            weighted = (
+                self._model.log_density(
+                    X, means[chosen], prec_chol[chosen], self._family, dof[chosen]
+                )
+                + np.log(weights[chosen])[:, None, :]
+            )
+        return gaussian.log_mixture_density(weighted)[0]
 
     def _posterior_log_prob(self, X: np.ndarray, max_draws: int | None = None) -> np.ndarray:
         """log of the posterior predictive density of each row: log mean_s p(x | θ_s).
@@ -561,15 +630,13 @@ class MixtureResult:
         ``max_draws`` thins the draws evenly to at most that many (a cheaper estimate).
         """
         out = np.empty(len(X))
-        draws = _compiled_draws(self)
-        if max_draws is not None and draws[0].shape[0] > max_draws:
-            stride = -(-draws[0].shape[0] // max_draws)
-            draws = tuple(part[::stride] for part in draws[:4]) + (draws[4],)
-        n_draws = draws[0].shape[0]
-        block = max(1, _DRAW_BLOCK_ELEMENTS // n_draws)
+        total = self._n_draws
+        stride = 1 if max_draws is None or total <= max_draws else -(-total // max_draws)
+        n_draws = len(range(0, total, stride))
+        block = self._draw_block_rows(n_draws)
         for start in range(0, len(X), block):
             rows = slice(start, min(start + block, len(X)))
-            per_draw = _kernel_log_likelihood(draws, X[rows])  # (S, B)
+            per_draw = self._draws_log_likelihood(X[rows], stride)  # (S, B)
             out[rows] = gaussian.log_mixture_density(per_draw.T)[0] - np.log(n_draws)
         return out
 
@@ -586,7 +653,7 @@ class MixtureResult:
         X, index = self._check(X)
         X = np.asarray(X)  # (draws x rows) of numbers: a dask array is computed here
         n_chains, n_draws = posterior.sizes["chain"], posterior.sizes["draw"]
-        out = _kernel_log_likelihood(_compiled_draws(self), X)
+        out = self._draws_log_likelihood(X)
         coords = {"chain": posterior["chain"].values, "draw": posterior["draw"].values}
         coords.update(self._observation_coords(len(X), index))
         return xr.DataArray(
@@ -626,12 +693,11 @@ class MixtureResult:
         """
         X, index = self._check(X)
         tail = (1.0 - _checked_ci_prob(ci_prob)) / 2.0
-        draws = _compiled_draws(self)
         out = np.empty((3, len(X)))
-        block = max(1, _DRAW_BLOCK_ELEMENTS // draws[0].shape[0])
+        block = self._draw_block_rows(self._n_draws)
         for start in range(0, len(X), block):
             rows = slice(start, min(start + block, len(X)))
-            density = np.exp(_kernel_log_likelihood(draws, X[rows]))  # (S, B)
+            density = np.exp(self._draws_log_likelihood(X[rows]))  # (S, B)
             out[0, rows] = density.mean(axis=0)
             out[1:, rows] = np.quantile(density, [tail, 1.0 - tail], axis=0)
         coords = self._observation_coords(len(X), index)
@@ -682,7 +748,7 @@ class MixtureResult:
         X, index = self._check(X)
         positions = np.arange(len(X)) if rows is None else np.arange(len(X))[np.asarray(rows)]
         X = X[positions]
-        weights, means, prec_chol = self._posterior_draws()
+        weights, means, prec_chol, dof = self._posterior_draws()
         stride = 1 if max_draws is None else max(1, -(-len(weights) // int(max_draws)))
         chosen = np.arange(0, len(weights), stride)
         n, k = len(X), self.n_components
@@ -691,7 +757,10 @@ class MixtureResult:
         for start in range(0, len(chosen), block):
             part = chosen[start : start + block]
             with np.errstate(divide="ignore"):
-                weighted = self._model.log_density(X, means[part], prec_chol[part])
+                weighted = self._model.log_density(
+                    X, means[part], prec_chol[part], self._family,
+                    None if dof is None else dof[part],
+                )  # fmt: skip
                 weighted = weighted + np.log(weights[part])[:, None, :]
             resp = np.exp(gaussian.log_mixture_density(weighted)[1])  # (S, n, K)
             flat = resp.transpose(1, 0, 2).reshape(n, -1)
@@ -720,7 +789,7 @@ class MixtureResult:
         return out
 
     def _posterior_sample(self, n_samples: int, rng: np.random.Generator) -> tuple:
-        weights, means, covariances, _ = self._native_draws()
+        weights, means, covariances, dof, _ = self._native_draws()
         full = self._model.to_full(covariances, self.n_components, self.n_features)
         draw = rng.integers(weights.shape[0], size=n_samples)
         cumulative = np.cumsum(weights[draw], axis=1)
@@ -728,6 +797,8 @@ class MixtureResult:
         labels = np.minimum((cumulative < uniform).sum(axis=1), self.n_components - 1)
         chol = np.linalg.cholesky(full[draw, labels])  # (n, D, D)
         noise = rng.standard_normal((n_samples, self.n_features))
+        if dof is not None:
+            noise *= _t_scales(rng, dof[draw, labels])[:, None]
         X = means[draw, labels] + np.einsum("nde,ne->nd", chol, noise)
         order = np.argsort(labels, kind="stable")
         return X[order], labels[order]
@@ -780,9 +851,13 @@ class MixtureResult:
         }
         if self._history is not None:
             variables["history"] = (("iteration",), self._history.copy())
+        if self._dof is not None:
+            variables["dof"] = (("component",), self._dof.copy())
         attrs = {
             "covariance_type": self.covariance_type,
             "method": self.method,
+            "family": self.family,
+            "estimate_dof": int(self.estimate_dof),
             "feature_names_given": int(self._has_names),
             "degenerate": json.dumps(self.degenerate),
         }
@@ -811,7 +886,7 @@ class MixtureResult:
             header = _file_schema.parse_header(dataset.attrs)
             layout = {_file_schema.PARAMETER_GROUP: _file_schema.describe(dataset)}
             _file_schema.check_layout(layout, header, complete=False)
-            _file_schema.check_values(dataset, {}, header.covariance_type)
+            _file_schema.check_values(dataset, {}, header.covariance_type, family=header.family)
         except _file_schema.Problem as problem:
             raise ValueError(f"The Dataset is not a result's (to_dataset): {problem}.") from None
         return cls(
@@ -829,6 +904,9 @@ class MixtureResult:
             reg_covar=header.reg_covar,
             method=header.method,
             posterior=posterior,
+            family=header.family,
+            dof=dataset["dof"].values if "dof" in dataset else None,
+            estimate_dof=header.estimate_dof,
         )
 
     def save(self, path: str | os.PathLike, *, log_likelihood: str = "keep") -> None:
@@ -897,7 +975,7 @@ def _compiled_draws(result: MixtureResult) -> tuple:
     cached = getattr(result, "_kernel_draw_cache", None)
     if cached is not None and cached[0] is result.posterior:
         return cached[1]
-    weights, means, covariances, _ = result._native_draws()
+    weights, means, covariances, _, _ = result._native_draws()
     n_draws = weights.shape[0]
     k, d = result.n_components, result.n_features
     full = np.broadcast_to(result._model.to_full(covariances, k, d), (n_draws, k, d, d))
@@ -1026,6 +1104,30 @@ def load(path: str | os.PathLike) -> MixtureResult:
         raise io.not_a_result(Path(path), f"its contents are inconsistent: {error}") from None
 
 
+def _t_scales(rng: np.random.Generator, dof: np.ndarray) -> np.ndarray:
+    """Student-t draws as scaled normals: ``z sqrt(nu / chi2_nu)`` has ``t_nu`` margins."""
+    return np.sqrt(dof / rng.chisquare(dof))
+
+
 def _tail_probability(ci_prob: float | None) -> float | None:
     """The lower tail ``(1 - ci_prob) / 2`` of an equal-tailed interval (None: no interval)."""
     return None if ci_prob is None else (1.0 - _checked_ci_prob(ci_prob)) / 2.0
+
+
+def _checked_family(family: str, dof: Any, n_components: int) -> Any:
+    """The family object, with degrees of freedom exactly when it needs them."""
+    from .family import FAMILIES
+
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {sorted(FAMILIES)}; got {family!r}.")
+    chosen = FAMILIES[family]
+    if chosen.scales:
+        values = None if dof is None else np.asarray(dof, dtype=np.float64).reshape(-1)
+        if values is None or values.shape != (n_components,) or not (values > 0).all():
+            raise ValueError(
+                f"family={family!r} needs dof: {n_components} positive degrees of freedom, "
+                f"one per component; got {dof!r}."
+            )
+    elif dof is not None:
+        raise ValueError(f"dof is for family='t' only; family={family!r} takes dof=None.")
+    return chosen

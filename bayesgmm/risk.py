@@ -21,8 +21,14 @@ by the posterior mean and an equal-tailed credible interval of probability
 ``ci_prob``. The interval is parameter uncertainty (how well the data pin the tail
 down), not the spread of tomorrow's return.
 
-The component distribution (standard normal) is held in one place, ``_NORMAL``; every
-formula reaches it through that object, so a Student-t family only adds another.
+Student-t components (``family="t"``) are handled by the same formulas: a portfolio
+of a multivariate t component is a 1-D t with the same degrees of freedom, location
+``x . mu_k`` and scale ``sqrt(x' Sigma_k x)`` (Sigma_k the scale matrix), and every
+formula reads the standardised component law from one object (:class:`_Family`): the
+normal's, or the t's with each component's degrees of freedom. The t's cdf and quantile
+are SciPy's (``stdtr``, ``stdtrit``); its partial mean is in closed form,
+``E[T 1{T <= z}] = -(nu + z^2) / (nu - 1) f_nu(z)``, infinite for ``nu <= 1`` (a
+component with no mean has an infinite expected shortfall).
 """
 
 from __future__ import annotations
@@ -151,9 +157,37 @@ _NORMAL = _Family(
 )
 
 
-def _family_of(result: Any) -> _Family:
-    """The component law of a fit (Gaussian; a Student-t fit will add its own here)."""
-    return _NORMAL
+def _student_t(dof: np.ndarray) -> _Family:
+    """The standard t law with degrees of freedom ``dof`` (broadcast against ``z``)."""
+    nu = np.asarray(dof, dtype=np.float64)
+    constant = special.gammaln(0.5 * (nu + 1)) - special.gammaln(0.5 * nu) - 0.5 * np.log(nu * np.pi)
+
+    def log_pdf(z: np.ndarray) -> np.ndarray:
+        return constant - 0.5 * (nu + 1) * np.log1p(z * z / nu)
+
+    def log_cdf(z: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            return np.log(special.stdtr(nu, z))
+
+    def lower_partial_mean(z: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = -(nu + z * z) / (nu - 1) * np.exp(log_pdf(z))
+        return np.where(nu > 1, value, -np.inf)
+
+    return _Family(
+        "t",
+        lambda z: special.stdtr(nu, z),
+        log_cdf,
+        lambda q: special.stdtrit(nu, q),
+        log_pdf,
+        lower_partial_mean,
+    )
+
+
+def _family_of(dof: np.ndarray | None) -> _Family:
+    """The component law: the normal's, or the t's with these degrees of freedom (shaped
+    as the mixture parameters they go with)."""
+    return _NORMAL if dof is None else _student_t(dof)
 
 
 # ---------------------------------------------------------------------- array level
@@ -333,7 +367,8 @@ def _component_index(component: Any, n_components: int) -> int | None:
 
 
 def _parameter_draws(result: Any, component: int | None) -> tuple[np.ndarray, ...]:
-    """Weights (S, K), means (S, K, D), full covariances (S, K, D, D) from ``draws()``.
+    """Weights (S, K), means (S, K, D), full covariances (S, K, D, D) and degrees of
+    freedom (S, K; None for Gaussian components) from ``draws()``.
 
     With ``component`` only that component is kept, with weight 1: the law of a
     return given that regime.
@@ -343,11 +378,13 @@ def _parameter_draws(result: Any, component: int | None) -> tuple[np.ndarray, ..
     weights = draws["weights"].values.reshape(-1, k)
     means = draws["means"].values.reshape(-1, k, d)
     covariances = draws["covariances"].values.reshape(-1, k, d, d)
+    dof = draws["dof"].values.reshape(-1, k) if "dof" in draws else None
     if component is not None:
         keep = slice(component, component + 1)
         weights = np.ones_like(weights[:, keep])
         means, covariances = means[:, keep], covariances[:, keep]
-    return weights, means, covariances
+        dof = None if dof is None else dof[:, keep]
+    return weights, means, covariances, dof
 
 
 def _is_bayesian(result: Any) -> bool:
@@ -358,6 +395,10 @@ def mixture_parameters_1d(
     model: Any, portfolio: Any = None, *, component: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """Weights, means and standard deviations of a fit's 1-D return mixture.
+
+    For Student-t components the third array holds the components' scales (their
+    standard deviations times ``sqrt((nu - 2) / nu)``), the t's location-scale
+    parameters; the degrees of freedom are in ``result.draws()["dof"]``.
 
     Parameters
     ----------
@@ -387,9 +428,14 @@ def mixture_parameters_1d(
     >>> mixture_parameters_1d(fit)[2]
     array([2., 1.])
     """
-    result = _result_of(model)
+    *params, _, bayesian = _parameters_1d(_result_of(model), portfolio, component)
+    return (*params, bayesian)
+
+
+def _parameters_1d(result: Any, portfolio: Any, component: Any) -> tuple:
+    """:func:`mixture_parameters_1d` with the degrees of freedom shaped as the weights."""
     component = _component_index(component, result.n_components)
-    weights, means, covariances = _parameter_draws(result, component)
+    weights, means, covariances, dof = _parameter_draws(result, component)
     if portfolio is None:
         if result.n_features != 1:
             raise ValueError(
@@ -402,11 +448,12 @@ def mixture_parameters_1d(
         x = _check_portfolio(portfolio, result)
         means = np.einsum("skd,...d->s...k", means, x)
         sds = _portfolio_sds(np.einsum("...d,skde,...e->s...k", x, covariances, x))
-        weights = weights.reshape(len(weights), *(1,) * (x.ndim - 1), -1)
-        weights = np.broadcast_to(weights, means.shape).copy()
+        lead = (len(weights), *(1,) * (x.ndim - 1), -1)
+        weights = np.broadcast_to(weights.reshape(lead), means.shape).copy()
+        dof = None if dof is None else np.broadcast_to(dof.reshape(lead), means.shape)
     if _is_bayesian(result):
-        return weights, means, sds, True
-    return weights[0], means[0], sds[0], False
+        return weights, means, sds, dof, True
+    return weights[0], means[0], sds[0], None if dof is None else dof[0], False
 
 
 def _check_level(name: str, value: Any) -> np.ndarray:
@@ -451,8 +498,9 @@ def _at(value: np.ndarray) -> Any:
 
 def _risk_inputs(model: Any, portfolio: Any, component: Any, ndim: int) -> tuple:
     """Expanded 1-D mixture parameters, the component law, and whether they are draws."""
-    *params, bayesian = mixture_parameters_1d(model, portfolio, component=component)
-    return _expand(tuple(params), ndim), _family_of(_result_of(model)), bayesian
+    *params, dof, bayesian = _parameters_1d(_result_of(model), portfolio, component)
+    family = _family_of(None if dof is None else _expand((dof,), ndim)[0])
+    return _expand(tuple(params), ndim), family, bayesian
 
 
 def cdf(
@@ -766,11 +814,11 @@ def risk_contributions(
 
 def _contributions(result, portfolios, alpha: float, measure: str, component) -> np.ndarray:
     """Euler contributions (S, M, D) of portfolios (M, D) for every draw."""
-    weights, means, covariances = _parameter_draws(result, component)
+    weights, means, covariances, dof = _parameter_draws(result, component)
     shifted = np.einsum("skde,me->smkd", covariances, portfolios)
     centre = np.einsum("skd,md->smk", means, portfolios)
     sds = _portfolio_sds(np.einsum("smkd,md->smk", shifted, portfolios))
-    family = _family_of(result)
+    family = _family_of(None if dof is None else dof[:, None, :])
     q = _quantile(alpha, weights[:, None, :], centre, sds, family)
     quantile_gradient, tail_gradient = _euler_gradients(
         q, weights, means, shifted, centre, sds, family

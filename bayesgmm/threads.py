@@ -11,7 +11,6 @@ whatever the order in which threads leave.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import threading
 from collections.abc import Iterator
@@ -25,9 +24,12 @@ _limiter: Any = None
 _original_threads: int | None = None
 
 
-@functools.cache
 def _controller() -> Any:
-    """threadpoolctl's view of the BLAS libraries loaded in this process (read only)."""
+    """threadpoolctl's view of the BLAS libraries loaded in this process now.
+
+    Made afresh (about a millisecond) rather than cached: a library loaded after the
+    first fit, SciPy's own OpenBLAS for example, would otherwise escape the limit.
+    """
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController()

@@ -25,6 +25,7 @@ from bayesgmm.em.loop import Parameters, run_em
 from bayesgmm.em.passes import STACKED_FEATURES, BlockPass
 from bayesgmm.em.starts import parameters_from_sums
 from bayesgmm.exceptions import CovarianceError
+from bayesgmm.family import GAUSSIAN
 
 TYPES = ["full", "tied", "diag", "spherical"]
 ALL_MODELS = sorted(MODELS)
@@ -180,7 +181,7 @@ def test_pass_statistics_match_responsibilities():
         weights = np.array([0.2, 0.3, 0.5])
         prec = model.precision_cholesky(covariances, weights)
         log_likelihood, T = BlockPass(
-            model.layout, (weights, means, covariances, prec), shift, "f8"
+            model.layout, (weights, means, covariances, prec, np.full(3, np.inf)), shift, "f8"
         )(X, row_weights)
         log_likelihood += model.layout.likelihood_terms(
             prec, _second(X, row_weights, shift), T[:, -1].sum()
@@ -204,7 +205,7 @@ def test_maximise_matches_closed_form_for_one_component():
     X = _data(n_samples=400, seed=12)
     model = get_covariance_model("full")
     shift = X.mean(axis=0)
-    params = (np.ones(1), np.zeros((1, 3)), np.eye(3)[None], np.eye(3)[None])
+    params = (np.ones(1), np.zeros((1, 3)), np.eye(3)[None], np.eye(3)[None], np.full(1, np.inf))
     _, T = BlockPass(model.layout, params, shift, "f8")(X, np.ones(len(X)))
     fitted = parameters_from_sums(model, T, np.zeros((3, 3)), np.zeros(3))
     np.testing.assert_allclose(fitted.covariances[0], np.cov(X.T, ddof=0), rtol=1e-10)
@@ -329,7 +330,7 @@ def test_passes_do_not_depend_on_blocks_or_threads(covariance_type):
                 model.to_storage(fit.precisions_cholesky_),
             ).arrays()  # fmt: skip
             stats = engine.new_statistics(model, 3)
-            value = engine.e_step(model.layout, None, params, stats)
+            value = engine.e_step(model.layout, GAUSSIAN, None, params, stats)
             results.append((value, stats[0].copy()))
     (whole, T_whole), (blocked, T_blocked) = results
     assert blocked == pytest.approx(whole, rel=1e-12)

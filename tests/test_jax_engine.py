@@ -15,6 +15,7 @@ import pytest
 from bayesgmm import GaussianMixture
 from bayesgmm.covariance import MODELS, get_covariance_model
 from bayesgmm.em.jax_engine import FLOAT32_BLOCK_ROWS, JaxEngine
+from bayesgmm.family import GAUSSIAN
 
 jax = pytest.importorskip("jax")
 
@@ -78,9 +79,9 @@ def test_an_empty_component_gives_no_nan():
     shift = X.mean(0)
     engine = JaxEngine(X, np.ones(len(X)), shift, np.zeros(3), model, 2, np.float64)
     prec = np.repeat(np.eye(3)[None], 2, axis=0)
-    params = (np.array([1.0, 0.0]), X[[0, 1]] - shift, prec.copy(), prec)
+    params = (np.array([1.0, 0.0]), X[[0, 1]] - shift, prec.copy(), prec, np.full(2, np.inf))
     stats = engine.new_statistics(model, 2)
-    value = engine.e_step(model.layout, None, params, stats)
+    value = engine.e_step(model.layout, GAUSSIAN, None, params, stats)
     assert np.isfinite(value) and np.isfinite(stats[0]).all()
     assert stats[0][1, -1] == 0.0
 

@@ -158,9 +158,19 @@ class CovarianceModel(CompiledPlugin):
         """Precision factors from precisions (``LinAlgError`` when not positive definite)."""
         return self._through_storage(self.layout.precision_cholesky_from_precisions, precisions)
 
-    def log_density(self, X: np.ndarray, means: np.ndarray, prec: np.ndarray) -> np.ndarray:
-        """``(N, D) x (..., K, D) x factors -> (..., N, K)`` Gaussian log-densities."""
-        return self.layout.log_density(X, means, self.to_storage(prec))
+    def log_density(
+        self,
+        X: np.ndarray,
+        means: np.ndarray,
+        prec: np.ndarray,
+        family: Any = None,
+        dof: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``(N, D) x (..., K, D) x factors -> (..., N, K)`` log-densities (Gaussian, or
+        of ``family`` with degrees of freedom ``dof``)."""
+        if family is None:
+            return self.layout.log_density(X, means, self.to_storage(prec))
+        return self.layout.log_density(X, means, self.to_storage(prec), family, dof)
 
     def __repr__(self) -> str:
         return f"CovarianceModel({self.name!r}: {self.description})"

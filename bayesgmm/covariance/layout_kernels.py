@@ -13,8 +13,8 @@ adds only its own M-step estimate. Per layout:
     :math:`W (\log|U| - \tfrac D2 \log 2\pi) - \tfrac12 \mathrm{tr}(U^T S U)` with ``S``
     the data's weighted second moment);
 ``statistics(T, data_second, reg, nk, means, scatter)``
-    from the responsibility-weighted feature sums ``T`` (K, P): the counts
-    :math:`n_k`, the means and the **regularised scatter**
+    from the responsibility-weighted feature sums ``T`` (K, P) and the counts
+    :math:`n_k` (given in ``nk``, floored there): the means and the **regularised scatter**
     :math:`\tilde W_k = \sum_n r_{nk} (x_n - \mu_k)(x_n - \mu_k)^T + n_k\,\mathrm{diag}(r)`
     in the layout's form (full: (K, D, D); shared-full: their sum (D, D); diagonal:
     the diagonals (K, D); spherical: the traces (K,));
@@ -50,6 +50,12 @@ __all__ = [
     "shared_statistics",
     "diagonal_statistics",
     "spherical_statistics",
+    "full_offsets",
+    "shared_offsets",
+    "diagonal_offsets",
+    "spherical_offsets",
+    "no_row_quadratic",
+    "shared_row_quadratic",
     "full_factorise",
     "shared_factorise",
     "diagonal_factorise",
@@ -191,25 +197,112 @@ def shared_likelihood_terms(prec, data_second, total_weight):
 
 
 @inline
-def _counts_and_means(T, q, nk, means):
+def _log_factor(prec, k, diagonal, per_feature, n_features):
+    """log |U_k| of a precision factor: its diagonal's logs (a spherical one D times)."""
+    if not diagonal:
+        total = 0.0
+        for d in range(n_features):
+            total += math.log(prec[k, d, d])
+        return total
+    if per_feature:
+        total = 0.0
+        for d in range(n_features):
+            total += math.log(prec[k, d])
+        return total
+    return n_features * math.log(prec[k])
+
+
+@inline
+def _offsets(weights, means, prec, offsets, log_norm, diagonal, per_feature):
+    n_features = means.shape[1]
+    for k in range(weights.shape[0]):
+        factor = _log_factor(prec, k, diagonal, per_feature, n_features)
+        log_norm[k] = _log_weight(weights[k]) + factor
+        offsets[k] = log_norm[k] - 0.5 * n_features * LOG_2PI
+
+
+@kernel
+def full_offsets(weights, means, prec, offsets, log_norm):
+    """``offsets_k`` with ``L = offsets - delta / 2`` for the coefficients' logits ``L``
+    (``delta``: the squared Mahalanobis distance), and ``log_norm_k = log pi_k + log|U_k|``:
+    what a family other than the Gaussian needs."""
+    _offsets(weights, means, prec, offsets, log_norm, False, True)
+
+
+@kernel
+def diagonal_offsets(weights, means, prec, offsets, log_norm):
+    """:func:`full_offsets` of inverse standard deviations (K, D)."""
+    _offsets(weights, means, prec, offsets, log_norm, True, True)
+
+
+@kernel
+def spherical_offsets(weights, means, prec, offsets, log_norm):
+    """:func:`full_offsets` of inverse standard deviations (K,)."""
+    _offsets(weights, means, prec, offsets, log_norm, True, False)
+
+
+@kernel
+def shared_offsets(weights, means, prec, offsets, log_norm):
+    """The shared layout's logits lack ``-x^T P x / 2`` (``row_quadratic`` gives it) and
+    the constants: ``offsets_k = log pi_k``."""
+    n_features = prec.shape[0]
+    log_det = 0.0
+    for d in range(n_features):
+        log_det += math.log(prec[d, d])
+    for k in range(weights.shape[0]):
+        offsets[k] = _log_weight(weights[k])
+        log_norm[k] = offsets[k] + log_det
+
+
+@kernel
+def no_row_quadratic(Z, prec, q):
+    """The logits hold every row's whole quadratic form: nothing per row."""
+    for b in range(q.shape[0]):
+        q[b] = 0.0
+
+
+@kernel
+def shared_row_quadratic(Z, prec, q):
+    """``q_b = |U^T (x_b - s)|^2`` of the shared factor U, from the features' rows ``x - s``."""
+    n_features = prec.shape[0]
+    n_rows = q.shape[0]
+    for b in range(n_rows):
+        q[b] = 0.0
+    for c in range(n_features):  # column c of U: (x - s) . U[:, c]
+        column = np.zeros(n_rows)
+        for e in range(c + 1):  # U is upper triangular: U[e, c] = 0 for e > c
+            weight = prec[e, c]
+            feature = Z[e]
+            for b in range(n_rows):
+                column[b] += np.float64(feature[b]) * weight
+        for b in range(n_rows):
+            q[b] += column[b] * column[b]
+
+
+@inline
+def _counts_and_means(T, q, nk, means, mass):
+    """``nk`` (the counts, given) floored; ``mass`` the means' denominators (T's last
+    column: the counts for the Gaussian family, the scale-weighted counts for the t)."""
     n_components, n_features = means.shape
     last = T.shape[1] - 1
     for k in range(n_components):
-        nk[k] = T[k, last] + NK_FLOOR
+        nk[k] += NK_FLOOR
+        mass[k] = T[k, last] + NK_FLOOR
         for d in range(n_features):
-            means[k, d] = T[k, q + d] / nk[k]
+            means[k, d] = T[k, q + d] / mass[k]
 
 
 @kernel
 def full_statistics(T, data_second, reg, nk, means, scatter):
-    """Counts, means and regularised scatter matrices (K, D, D) from ``vech`` sums."""
+    """Means and regularised scatter matrices (K, D, D) from ``vech`` sums."""
     n_components, n_features = means.shape
-    _counts_and_means(T, n_features * (n_features + 1) // 2, nk, means)
+    mass = np.empty(n_components)
+    _counts_and_means(T, n_features * (n_features + 1) // 2, nk, means, mass)
     for k in range(n_components):
         column = 0
         for i in range(n_features):
             for j in range(i, n_features):
-                value = T[k, column] - nk[k] * means[k, i] * means[k, j]
+                value = T[k, column] - mass[k] * means[k, i] * means[k, j]
                 scatter[k, i, j] = value
                 scatter[k, j, i] = value
                 column += 1
@@ -218,10 +311,11 @@ def full_statistics(T, data_second, reg, nk, means, scatter):
 
 @kernel
 def shared_statistics(T, data_second, reg, nk, means, scatter):
-    """Counts, means and the pooled regularised scatter (D, D), through the data's
-    second moment ``S = sum_n w_n x_n x_n^T`` (shifted)."""
+    """Means and the pooled regularised scatter (D, D), through the data's second moment
+    ``S = sum_n w_n x_n x_n^T`` (shifted; scale-weighted for the t family)."""
     n_components, n_features = means.shape
-    _counts_and_means(T, 0, nk, means)
+    mass = np.empty(n_components)
+    _counts_and_means(T, 0, nk, means, mass)
     total = 0.0
     for k in range(n_components):
         total += nk[k]
@@ -229,7 +323,7 @@ def shared_statistics(T, data_second, reg, nk, means, scatter):
         for j in range(i, n_features):
             between = 0.0
             for k in range(n_components):
-                between += means[k, i] * nk[k] * means[k, j]
+                between += means[k, i] * mass[k] * means[k, j]
             value = 0.5 * (data_second[i, j] + data_second[j, i]) - between
             scatter[i, j] = value
             scatter[j, i] = value
@@ -238,19 +332,22 @@ def shared_statistics(T, data_second, reg, nk, means, scatter):
 
 @kernel
 def diagonal_statistics(T, data_second, reg, nk, means, scatter):
-    """Counts, means and regularised per-feature scatters (K, D)."""
+    """Means and regularised per-feature scatters (K, D)."""
     n_components, n_features = means.shape
-    _counts_and_means(T, n_features, nk, means)
+    mass = np.empty(n_components)
+    _counts_and_means(T, n_features, nk, means, mass)
     for k in range(n_components):
         for d in range(n_features):
-            scatter[k, d] = T[k, d] - nk[k] * means[k, d] * means[k, d] + nk[k] * reg[d]
+            value = T[k, d] - mass[k] * means[k, d] * means[k, d]
+            scatter[k, d] = value + nk[k] * reg[d]
 
 
 @kernel
 def spherical_statistics(T, data_second, reg, nk, means, scatter):
-    """Counts, means and regularised scatter traces (K,)."""
+    """Means and regularised scatter traces (K,)."""
     n_components, n_features = means.shape
-    _counts_and_means(T, 1, nk, means)
+    mass = np.empty(n_components)
+    _counts_and_means(T, 1, nk, means, mass)
     reg_total = 0.0
     for d in range(n_features):
         reg_total += reg[d]
@@ -258,7 +355,7 @@ def spherical_statistics(T, data_second, reg, nk, means, scatter):
         squares = 0.0
         for d in range(n_features):
             squares += means[k, d] * means[k, d]
-        scatter[k] = T[k, 0] - nk[k] * squares + nk[k] * reg_total
+        scatter[k] = T[k, 0] - mass[k] * squares + nk[k] * reg_total
 
 
 @inline

@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import gaussian
 from ..exceptions import ILL_DEFINED_COVARIANCE, CovarianceError
+from ..family import GAUSSIAN, Family
 from ..kernels import features
 from ..kernels.plugins import CompiledPlugin
 from . import layout_kernels as compiled
@@ -86,6 +87,8 @@ class Layout(CompiledPlugin):
     likelihood_terms: Any
     statistics: Any
     factorise: Any
+    offsets: Any
+    row_quadratic: Any
 
     def __post_init__(self) -> None:
         _LAYOUTS[self.name] = self
@@ -131,6 +134,8 @@ class Layout(CompiledPlugin):
             "likelihood_terms": self.likelihood_terms,
             "statistics": self.statistics,
             "factorise": self.factorise,
+            "offsets": self.offsets,
+            "row_quadratic": self.row_quadratic,
         }
 
     # ---------------------------------------------------------------- numpy maths
@@ -197,13 +202,35 @@ class Layout(CompiledPlugin):
         flipped = np.linalg.cholesky(precisions[..., ::-1, ::-1])
         return np.ascontiguousarray(flipped[..., ::-1, ::-1])
 
-    def log_density(self, X: np.ndarray, means: np.ndarray, prec: np.ndarray) -> np.ndarray:
-        """``(N, D) x (..., K, D) x factors -> (..., N, K)`` Gaussian log-densities."""
+    def mahalanobis(
+        self, X: np.ndarray, means: np.ndarray, prec: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Squared Mahalanobis distances ``(..., N, K)`` and the factors' log-determinants
+        ``(..., K)``."""
         if not self.diagonal:
-            return gaussian.log_density_full(X, means, prec)
+            return gaussian.mahalanobis_full(X, means, prec)
         if not self.per_feature:
             prec = np.broadcast_to(np.asarray(prec)[..., None], np.shape(means))
-        return gaussian.log_density_diag(X, means, prec)
+        return gaussian.mahalanobis_diag(X, means, prec)
+
+    def log_density(
+        self,
+        X: np.ndarray,
+        means: np.ndarray,
+        prec: np.ndarray,
+        family: Family = GAUSSIAN,
+        dof: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``(N, D) x (..., K, D) x factors -> (..., N, K)`` log-densities of the family
+        (``dof``: a t family's degrees of freedom, ``(..., K)``)."""
+        if not family.scales:
+            if not self.diagonal:
+                return gaussian.log_density_full(X, means, prec)
+            if not self.per_feature:
+                prec = np.broadcast_to(np.asarray(prec)[..., None], np.shape(means))
+            return gaussian.log_density_diag(X, means, prec)
+        maha, log_det = self.mahalanobis(X, means, prec)
+        return family.log_density(maha, log_det, dof, np.shape(means)[-1])
 
 
 def _failed_component(covariances: np.ndarray) -> int | None:
@@ -234,6 +261,8 @@ FULL = Layout(
     likelihood_terms=compiled.no_likelihood_terms,
     statistics=compiled.full_statistics,
     factorise=compiled.full_factorise,
+    offsets=compiled.full_offsets,
+    row_quadratic=compiled.no_row_quadratic,
 )
 SHARED_FULL = Layout(
     "shared-full",
@@ -245,6 +274,8 @@ SHARED_FULL = Layout(
     likelihood_terms=compiled.shared_likelihood_terms,
     statistics=compiled.shared_statistics,
     factorise=compiled.shared_factorise,
+    offsets=compiled.shared_offsets,
+    row_quadratic=compiled.shared_row_quadratic,
 )
 DIAGONAL = Layout(
     "diagonal",
@@ -256,6 +287,8 @@ DIAGONAL = Layout(
     likelihood_terms=compiled.no_likelihood_terms,
     statistics=compiled.diagonal_statistics,
     factorise=compiled.diagonal_factorise,
+    offsets=compiled.diagonal_offsets,
+    row_quadratic=compiled.no_row_quadratic,
 )
 SPHERICAL = Layout(
     "spherical",
@@ -267,4 +300,6 @@ SPHERICAL = Layout(
     likelihood_terms=compiled.no_likelihood_terms,
     statistics=compiled.spherical_statistics,
     factorise=compiled.diagonal_factorise,
+    offsets=compiled.spherical_offsets,
+    row_quadratic=compiled.no_row_quadratic,
 )

@@ -24,8 +24,9 @@ import numpy as np
 
 from ..covariance import CovarianceModel, Layout
 from ..data import is_dask_array
+from ..family import GAUSSIAN, Family
 from ..kernels.compile import kernel
-from ..kernels.features import feature_sums, logits
+from ..kernels.features import feature_sums, logits, scale_weighted_sums
 from ..kernels.plugins import CompiledPlugin
 from ..kernels.rows import responsibilities_of
 from .blocks import Workers, place_data, row_blocks, sum_row_blocks
@@ -43,33 +44,48 @@ WORK_PER_CALL = 50_000_000
 
 
 @kernel
-def whole_run_e_step(layout, data, params, stats):
-    """The E-step over the precomputed features, fused with the M-step's sums into ``T``.
+def whole_run_e_step(layout, family, data, params, stats):
+    """The E-step over the precomputed features, fused with the M-step's sums.
 
-    ``data`` is ``(Z, row_weights, L, theta, coefficients)``: the (P, N) features, the
-    rows' weights, the (K, N) log-probabilities (then responsibilities) in Z's
-    precision, and the (K, P) coefficients in float64 and in Z's precision. Returns the
-    mean log-likelihood.
+    ``data`` is ``(Z, row_weights, L, theta, coefficients, U, offsets, log_norm, row_q)``:
+    the (P, N) features, the rows' weights, the (K, N) log-probabilities (then
+    responsibilities) in Z's precision, the (K, P) coefficients in float64 and in Z's
+    precision, and a family's work arrays (the (K, N) scale weights, the (K,) offsets and
+    log-normalisers, the (N,) row quadratic forms). Fills ``T`` and the counts (and, for
+    the t family, the degrees-of-freedom sums and the scale-weighted second moment of the
+    shared layout); returns the mean log-likelihood.
     """
-    Z, row_weights, L, theta, coefficients = data
-    weights, means, covariances, prec = params
-    T, data_second = stats[0], stats[1]
+    Z, row_weights, L, theta, coefficients, U, offsets, log_norm, row_q = data
+    weights, means, covariances, prec, dof = params
+    T, data_second, reg, nk, scatter, counts, dof_stats, estimate_dof = stats
     layout.coefficients(weights, means, prec, theta)
     for k in range(theta.shape[0]):
         for p in range(theta.shape[1]):
             coefficients[k, p] = theta[k, p]
     logits(coefficients, Z, L)
+    scaled = family.scaled()
+    if scaled:
+        layout.offsets(weights, means, prec, offsets, log_norm)
+        layout.row_quadratic(Z, prec, row_q)
+        family.transform(L, offsets, log_norm, row_q, dof, means.shape[1], U)
     log_likelihood = responsibilities_of(L, row_weights)
-    feature_sums(L, Z, T)
-    if Z.itemsize == 4:
-        # the float32 coefficients' rounding, to first order, through the feature sums
-        for k in range(theta.shape[0]):
-            for p in range(theta.shape[1]):
-                log_likelihood += (theta[k, p] - np.float64(coefficients[k, p])) * T[k, p]
+    if scaled:
+        # the shared layout's second moment (empty for the other layouts)
+        scale_weighted_sums(L, U, Z, T, counts, dof_stats, data_second, data_second.size > 0)
+    else:
+        feature_sums(L, Z, T)
+        if Z.itemsize == 4:
+            # the float32 coefficients' rounding, to first order, through the feature sums
+            for k in range(theta.shape[0]):
+                for p in range(theta.shape[1]):
+                    log_likelihood += (theta[k, p] - np.float64(coefficients[k, p])) * T[k, p]
     total_weight = 0.0
     for k in range(theta.shape[0]):
-        total_weight += T[k, theta.shape[1] - 1]
-    log_likelihood += layout.likelihood_terms(prec, data_second, total_weight)
+        if not scaled:
+            counts[k] = T[k, theta.shape[1] - 1]
+        total_weight += counts[k]
+    if not scaled:
+        log_likelihood += layout.likelihood_terms(prec, data_second, total_weight)
     return log_likelihood / total_weight
 
 
@@ -88,7 +104,10 @@ class _Engine:
         n_components: int,
         dtype: Any,
         workers: Workers,
+        family: Family = GAUSSIAN,
+        estimate_dof: bool = True,
     ) -> None:
+        self.family, self.estimate_dof = family, bool(estimate_dof)
         self.X, self.weights = place_data(X, weights)
         self.shift = np.asarray(shift, dtype=np.float64)
         self.reg = np.asarray(reg, dtype=np.float64)
@@ -99,19 +118,24 @@ class _Engine:
         self.data_second = (
             second_moment(self.X, self.weights, self.shift, workers)
             if model.layout.shared
-            else np.zeros((n_features, n_features))
+            else np.zeros((0, 0))  # the other layouts read no second moment
         )
         self.iterations_per_call = 1 << 30
 
     def new_statistics(self, model: CovarianceModel, n_components: int) -> tuple:
-        """Buffers ``(T, data_second, reg, nk, scatter)`` for one start."""
+        """Buffers ``(T, data_second, reg, nk, scatter, counts, dof_stats, estimate_dof)``
+        for one start (see :mod:`bayesgmm.em.loop`)."""
         shape = model.layout.storage_shape(n_components, self.X.shape[1])
+        second = self.data_second.copy() if self.family.scales else self.data_second
         return (
             np.zeros((n_components, self.n_columns)),
-            self.data_second,
+            second,
             self.reg,
             np.empty(n_components),
             np.empty(shape),
+            np.zeros(n_components),
+            np.zeros(n_components),
+            np.array([self.estimate_dof]),
         )
 
 
@@ -133,21 +157,26 @@ class WholeRunEngine(_Engine, CompiledPlugin):
             np.empty((k, n_rows), dtype=self.dtype),
             np.empty((k, self.n_columns)),
             np.empty((k, self.n_columns), dtype=self.dtype),
+            np.empty((k, n_rows) if self.family.scales else (k, 0), dtype=self.dtype),
+            np.empty(k),
+            np.empty(k),
+            np.zeros(n_rows if self.family.scales else 0),
         )
         self.iterations_per_call = max(1, WORK_PER_CALL // (2 * n_rows * k * self.n_columns))
 
     def kernels(self) -> dict[str, Any]:
         return {"e_step": whole_run_e_step}
 
-    def e_step(self, layout: Layout, data: tuple, params: tuple, stats: tuple) -> float:
+    def e_step(self, layout: Layout, family: Family, data: tuple, params: tuple, stats: tuple):
         """One E-step (compiled), from Python."""
-        return whole_run_e_step(layout, data, params, stats)
+        return whole_run_e_step(layout, family, data, params, stats)
 
     def iterate(self, model, params, stats, history, first, last, tol):
         """EM iterations in one compiled call (:data:`~bayesgmm.em.loop.compiled_em_steps`)."""
         return compiled_em_steps(
-            self, model, model.layout, self.data, params, stats, history, first, last, tol
-        )
+            self, model, model.layout, self.family, self.data, params, stats, history, first,
+            last, tol,
+        )  # fmt: skip
 
 
 class BlockEngine(_Engine):
@@ -156,23 +185,25 @@ class BlockEngine(_Engine):
     name = "blocks"
     data = None
 
-    def e_step(self, layout: Layout, data: Any, params: tuple, stats: tuple) -> float:
-        """One pass over the rows: the E-step fused with the M-step's sums (into ``T``)."""
-        block_pass = BlockPass(layout, params, self.shift, self.dtype)
+    def e_step(self, layout: Layout, family: Family, data: Any, params: tuple, stats: tuple):
+        """One pass over the rows: the E-step fused with the M-step's sums."""
+        block_pass = BlockPass(layout, params, self.shift, self.dtype, family=family)
         columns = self.n_columns + self.n_components
         total = sum_row_blocks(
             block_pass.packed, self.X, self.weights, self.workers, columns, self.dtype
         )
-        T = stats[0]
-        T[:] = total[1:].reshape(T.shape)
-        total_weight = float(T[:, -1].sum())
-        log_likelihood = float(total[0])
-        log_likelihood += layout.likelihood_terms(params[3], stats[1], total_weight)
+        log_likelihood = block_pass.unpack(total, stats)
+        total_weight = float(stats[5].sum())
+        if not family.scales:
+            log_likelihood += layout.likelihood_terms(params[3], stats[1], total_weight)
         return log_likelihood / total_weight
 
     def iterate(self, model, params, stats, history, first, last, tol):
         """EM iterations in Python (:func:`~bayesgmm.em.loop.em_steps`)."""
-        return em_steps(self, model, model.layout, None, params, stats, history, first, last, tol)
+        return em_steps(
+            self, model, model.layout, self.family, None, params, stats, history, first,
+            last, tol,
+        )  # fmt: skip
 
 
 def fits_whole_run(X: Any, model: CovarianceModel, n_components: int, dtype: Any) -> str | None:
@@ -198,15 +229,24 @@ def select_engine(
     dtype: Any,
     workers: Workers,
     choice: str = "auto",
+    family: Family = GAUSSIAN,
+    estimate_dof: bool = True,
 ) -> WholeRunEngine | BlockEngine | JaxEngine:
     """The engine for these data: compiled whole runs for small in-memory data, else blocks.
 
     ``choice`` ("auto", "compiled", "blocks" or "jax") overrides the decision; "compiled"
-    on data it cannot take raises ``ValueError`` saying why.
+    on data it cannot take raises ``ValueError`` saying why. ``family`` and
+    ``estimate_dof``: the component family, and whether a t family's degrees of freedom
+    are estimated (else kept at their start).
     """
     if choice == "jax":
         if is_dask_array(X):
             raise ValueError("engine='jax' takes in-memory data (numpy or JAX arrays), not dask.")
+        if family.scales:
+            raise ValueError(
+                f"engine='jax' fits Gaussian components only, not family={family.name!r}. "
+                "Use engine='auto' (or 'compiled', 'blocks')."
+            )
         return JaxEngine(X, weights, shift, reg, model, n_components, dtype, workers)
     why_not = fits_whole_run(X, model, n_components, dtype)
     if choice == "compiled" and why_not is not None:
@@ -215,4 +255,4 @@ def select_engine(
             "engine='auto' (or 'blocks')."
         )
     engine = BlockEngine if choice == "blocks" or why_not is not None else WholeRunEngine
-    return engine(X, weights, shift, reg, model, n_components, dtype, workers)
+    return engine(X, weights, shift, reg, model, n_components, dtype, workers, family, estimate_dof)

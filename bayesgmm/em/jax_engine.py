@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..covariance import CovarianceModel
+from ..family import GAUSSIAN
 from ..gaussian import LOG_2PI
 from .loop import em_steps
 
@@ -129,6 +130,7 @@ class JaxEngine:
     name = "jax"
     data = None
     iterations_per_call = 1 << 30
+    family = GAUSSIAN
 
     def __init__(
         self,
@@ -164,14 +166,15 @@ class JaxEngine:
             self.blocks = padded.reshape(n_blocks, rows, n_features)
             self.row_weights = weight_rows.reshape(n_blocks, rows)
             # the shared layout's M-step reads the data's second moment (float64, host)
-            second = np.zeros((n_features, n_features))
+            second = np.zeros((0, 0))  # read by the shared layout only
             if model.layout.shared:
                 weighted = self.blocks * self.row_weights[..., None]
                 second = np.asarray(jnp.einsum("brd,bre->de", weighted, self.blocks), np.float64)
         self.data_second = second
 
     def new_statistics(self, model: CovarianceModel, n_components: int) -> tuple:
-        """Buffers ``(T, data_second, reg, nk, scatter)`` for one start."""
+        """Buffers ``(T, data_second, reg, nk, scatter, counts, dof_stats, estimate_dof)``
+        for one start (see :mod:`bayesgmm.em.loop`)."""
         shape = model.layout.storage_shape(n_components, self.n_features)
         return (
             np.zeros((n_components, self.n_columns)),
@@ -179,12 +182,15 @@ class JaxEngine:
             self.reg,
             np.empty(n_components),
             np.empty(shape),
+            np.zeros(n_components),
+            np.zeros(n_components),
+            np.array([False]),
         )
 
-    def e_step(self, layout: Any, data: Any, params: tuple, stats: tuple) -> float:
+    def e_step(self, layout: Any, family: Any, data: Any, params: tuple, stats: tuple) -> float:
         """One pass on the device; the sums added on the host in float64 (into ``T``)."""
         jax = _jax()
-        weights, means, _, prec = params
+        weights, means, _, prec, _ = params
         with jax.enable_x64(self.dtype == np.float64), np.errstate(divide="ignore"):
             jnp = jax.numpy
             device_params = {
@@ -199,8 +205,12 @@ class JaxEngine:
             sums = np.asarray(sums, dtype=np.float64)
         T = stats[0]
         T[:] = sums.sum(axis=0)
+        stats[5][:] = T[:, -1]  # the counts
         return float(log_likelihoods.sum()) / float(T[:, -1].sum())
 
     def iterate(self, model, params, stats, history, first, last, tol):
         """EM iterations in Python (:func:`~bayesgmm.em.loop.em_steps`), E-steps on the device."""
-        return em_steps(self, model, model.layout, None, params, stats, history, first, last, tol)
+        return em_steps(
+            self, model, model.layout, self.family, None, params, stats, history, first,
+            last, tol,
+        )  # fmt: skip

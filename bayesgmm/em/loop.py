@@ -14,12 +14,15 @@ of the returned parameters.
 State passed around (tuples of arrays, so compiled code can take them):
 
 ``params``
-    ``(weights, means, covariances, prec)``: in the layout's storage, shifted
-    coordinates, updated in place.
+    ``(weights, means, covariances, prec, dof)``: in the layout's storage, shifted
+    coordinates, updated in place (``dof``: a t family's degrees of freedom).
 ``stats``
-    ``(T, data_second, reg, nk, scatter)``: the E-step's feature sums, the data's
-    second moment (shared layouts) and the variance floor (both constant), and the
-    M-step's counts and regularised scatter.
+    ``(T, data_second, reg, nk, scatter, counts, dof_stats, estimate_dof)``: the E-step's
+    feature sums (scale-weighted for the t family), the data's second moment (shared
+    layouts; scale-weighted and remade by each E-step for the t family), the variance
+    floor, the M-step's counts and regularised scatter, the E-step's counts (sums of
+    responsibilities) and, for the t family, each component's ``sum r (log u - u)``, and
+    whether to estimate the degrees of freedom (a 1-element bool array).
 """
 
 from __future__ import annotations
@@ -40,18 +43,24 @@ __all__ = ["em_steps", "compiled_em_steps", "maximise", "run_em", "Run", "Parame
 
 @dataclass(frozen=True)
 class Parameters:
-    """A mixture's parameters in the layout's storage and the engine's shifted coordinates."""
+    """A mixture's parameters in the layout's storage and the engine's shifted coordinates.
+
+    ``dof`` holds each component's degrees of freedom (Student-t family); the Gaussian
+    family ignores it (None stands for infinity).
+    """
 
     weights: np.ndarray
     means: np.ndarray
     covariances: np.ndarray
     prec: np.ndarray
+    dof: np.ndarray | None = None
 
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def arrays(self) -> tuple[np.ndarray, ...]:
         """C-ordered float64 copies, as the loop updates them in place."""
+        dof = np.full(len(self.weights), np.inf) if self.dof is None else self.dof
         return tuple(
             np.array(value, dtype=np.float64, order="C")
-            for value in (self.weights, self.means, self.covariances, self.prec)
+            for value in (self.weights, self.means, self.covariances, self.prec, dof)
         )
 
 
@@ -70,14 +79,17 @@ class Run:
 
 
 @kernel
-def maximise(model, params, stats):
-    """The M-step: weights, means and covariances from the E-step's sums, in place.
+def maximise(model, family, params, stats):
+    """The M-step: weights, means, covariances (and a family's degrees of freedom) from
+    the E-step's sums, in place.
 
     Returns the first component whose covariance is not positive definite (-2: the
     shared one), or -1.
     """
-    weights, means, covariances, prec = params
-    T, data_second, reg, nk, scatter = stats
+    weights, means, covariances, prec, dof = params
+    T, data_second, reg, nk, scatter, counts, dof_stats, estimate_dof = stats
+    for k in range(nk.shape[0]):
+        nk[k] = counts[k]
     model.statistics(T, data_second, reg, nk, means, scatter)
     total = 0.0
     for k in range(nk.shape[0]):
@@ -85,22 +97,25 @@ def maximise(model, params, stats):
     for k in range(nk.shape[0]):
         weights[k] = nk[k] / total
     model.estimate(nk, scatter, means.shape[1], covariances)
-    return model.factorise(covariances, prec)
+    failed = model.factorise(covariances, prec)
+    family.update_dof(counts, dof_stats, means.shape[1], dof, estimate_dof)
+    return failed
 
 
-def em_steps(engine, model, layout, data, params, stats, history, first, last, tol):
+def em_steps(engine, model, layout, family, data, params, stats, history, first, last, tol):
     """EM iterations ``first .. last - 1`` of one start; ``history[i]`` gets the mean
     log-likelihood of iteration i's E-step. Returns (iterations done, converged, failed
     component or -1).
 
-    The E-step takes the model's kernel layout (``model.layout``), the M-step the model:
-    compiled, the E-step is then made once per layout, not once per model.
+    The E-step takes the model's kernel layout (``model.layout``) and the family, the
+    M-step the model and the family: compiled, the E-step is then made once per layout
+    and family, not once per model.
     """
     n_iter = first
     for iteration in range(first, last):
         n_iter = iteration + 1
-        history[iteration] = engine.e_step(layout, data, params, stats)
-        failed = maximise(model, params, stats)
+        history[iteration] = engine.e_step(layout, family, data, params, stats)
+        failed = maximise(model, family, params, stats)
         if failed != NO_FAILURE:
             return n_iter, False, failed
         if aitken_converged(history, n_iter, tol):
@@ -174,7 +189,7 @@ def run_em(
             raise not_positive_definite(component, weight)
         if progress is not None:
             progress(n_iter - done, float(history[n_iter - 1]))
-    history[n_iter] = engine.e_step(model.layout, engine.data, params, stats)
+    history[n_iter] = engine.e_step(model.layout, engine.family, engine.data, params, stats)
     return Run(
         Parameters(*params),
         history[done : n_iter + 1].tolist(),
@@ -190,6 +205,6 @@ def _continued(engine: Any, model: CovarianceModel, params: tuple, stats: tuple,
     E-step gives that value back to rounding (the same data), else none."""
     if len(previous) < 2:
         return []
-    value = engine.e_step(model.layout, engine.data, params, stats)
+    value = engine.e_step(model.layout, engine.family, engine.data, params, stats)
     rounding = 64 * np.finfo(engine.dtype).eps * max(abs(previous[-1]), 1.0)
     return list(previous[:-1]) if abs(value - previous[-1]) <= rounding else []

@@ -24,7 +24,9 @@ from typing import Any
 import numpy as np
 
 from ..covariance import CovarianceModel, Layout
+from ..family import GAUSSIAN, Family
 from ..gaussian import LOG_2PI
+from ..kernels.features import scale_weighted_sums
 from ..kernels.rows import responsibilities_of
 from ..kernels.stacked import stacked_log_densities, weight_rows
 from .blocks import row_blocks
@@ -61,7 +63,7 @@ class BlockPass:
     layout : Layout
         The covariance model's kernel layout.
     params : tuple of ndarray
-        ``(weights, means, covariances, prec)`` in the layout's storage, shifted.
+        ``(weights, means, covariances, prec, dof)`` in the layout's storage, shifted.
     shift : ndarray of shape (D,)
         Point subtracted from every row.
     dtype : numpy dtype
@@ -69,11 +71,15 @@ class BlockPass:
     stacked : bool or None, default=None
         Whether the full layout runs on stacked factors; None decides by the number
         of features (:func:`uses_stacked_factors`). Tests compare both paths.
+    family : Family, default=GAUSSIAN
+        The component family (a t family also gives scale-weighted sums).
 
-    Calling it on rows ``X`` (B, D) in the data's own coordinates and their weights
-    (B,) returns ``(log_likelihood, T)``: the weighted sum of the rows' log-likelihoods
-    (without the layout's :func:`likelihood_terms`) and the weighted responsibility sums
-    of the features, ``T`` (K, P).
+    :meth:`packed` on rows ``X`` (B, D) in the data's own coordinates and their weights
+    (B,) returns the block's sums as one array (for reductions), :meth:`unpack` puts a
+    sum of those into the statistics: the weighted sum of the rows' log-likelihoods
+    (without the layout's ``likelihood_terms`` for the Gaussian family), the feature sums
+    ``T`` (K, P), the counts and, for the t family, the degrees-of-freedom sums and the
+    shared layout's scale-weighted second moment.
     """
 
     def __init__(
@@ -83,14 +89,19 @@ class BlockPass:
         shift: np.ndarray,
         dtype: Any,
         stacked: bool | None = None,
+        family: Family = GAUSSIAN,
     ) -> None:
-        weights, means, _, prec = params
-        self.layout = layout
+        weights, means, _, prec, dof = params
+        self.layout, self.family = layout, family
         self.shift = np.asarray(shift, dtype=np.float64)
         self.dtype = np.dtype(dtype)
         self.n_components, self.n_features = means.shape
         self.n_columns = n_feature_columns(layout, self.n_features)
         self.stacked = uses_stacked_factors(layout, self.n_features) if stacked is None else stacked
+        self.prec, self.dof = np.asarray(prec), np.asarray(dof, dtype=np.float64)
+        if family.scales:
+            self.offsets, self.log_norm = np.empty(self.n_components), np.empty(self.n_components)
+            layout.offsets(weights, means, prec, self.offsets, self.log_norm)
         if self.stacked:
             self._prepare_stacked(weights, means, prec)
             return
@@ -105,7 +116,7 @@ class BlockPass:
             np.swapaxes(prec, 0, 1).reshape(n_features, n_components * n_features),
             dtype=self.dtype,
         )
-        self.offsets = np.einsum("kd,kde->ke", means, prec).reshape(-1).astype(self.dtype)
+        self.stacked_offsets = np.einsum("kd,kde->ke", means, prec).reshape(-1).astype(self.dtype)
         with np.errstate(divide="ignore"):
             constant = (
                 np.log(np.diagonal(prec, axis1=-2, axis2=-1)).sum(axis=-1)
@@ -114,36 +125,86 @@ class BlockPass:
             )
         self.constant = np.maximum(constant, _EMPTY_LOG_WEIGHT)
 
-    def __call__(self, X: Any, weights: Any) -> tuple[float, np.ndarray]:
+    @property
+    def _width(self) -> int:
+        """Length of :meth:`packed`: log-likelihood, T, counts, dof sums, second moment."""
+        k, d = self.n_components, self.n_features
+        return 1 + k * self.n_columns + 2 * k + d * d
+
+    def packed(self, X: Any, weights: Any) -> np.ndarray:
+        """The sums of rows ``X`` (any number, cut into cache-sized blocks) as one array."""
         X = np.asarray(X)
         weights = np.asarray(weights, dtype=np.float64)
-        total_log_likelihood = 0.0
-        total = np.zeros((self.n_components, self.n_columns))
+        total = np.zeros(self._width)
         for rows in row_blocks(X.shape[0], self.n_columns + self.n_components, self.dtype):
             if rows.stop <= rows.start:  # an empty dask chunk
                 continue
             block = self._stacked_block if self.stacked else self._block
-            log_likelihood, T = block(X[rows], weights[rows])
-            total_log_likelihood += log_likelihood
-            total += T
-        return total_log_likelihood, total
+            total += block(X[rows], weights[rows])
+        return total
 
-    def packed(self, X: Any, weights: Any) -> np.ndarray:
-        """``[log_likelihood, T.ravel()]``: the pass's sums as one array (for reductions)."""
-        log_likelihood, T = self(X, weights)
-        return np.concatenate([[log_likelihood], T.ravel()])
+    def __call__(self, X: Any, weights: Any) -> tuple[float, np.ndarray]:
+        """``(log_likelihood, T)`` of rows X (the statistics' other sums aside)."""
+        total = self.packed(X, weights)
+        k = self.n_components
+        return float(total[0]), total[1 : 1 + k * self.n_columns].reshape(k, -1)
 
-    def _block(self, X: np.ndarray, weights: np.ndarray) -> tuple[float, np.ndarray]:
+    def unpack(self, total: np.ndarray, stats: tuple) -> float:
+        """Put a sum of :meth:`packed` into the statistics; return its log-likelihood."""
+        T, data_second, counts, dof_stats = stats[0], stats[1], stats[5], stats[6]
+        k, d, p = self.n_components, self.n_features, self.n_columns
+        T[:] = total[1 : 1 + k * p].reshape(k, p)
+        counts[:] = total[1 + k * p : 1 + k * p + k]
+        if self.family.scales:
+            dof_stats[:] = total[1 + k * p + k : 1 + k * p + 2 * k]
+            if self.layout.shared:
+                data_second[:] = total[1 + k * p + 2 * k :].reshape(d, d)
+        return float(total[0])
+
+    def _pack(self, log_likelihood: float, T: np.ndarray, extra: Any) -> np.ndarray:
+        out = np.zeros(self._width)
+        k, p = self.n_components, self.n_columns
+        out[0] = log_likelihood
+        out[1 : 1 + k * p] = T.ravel()
+        if extra is None:  # Gaussian: the counts are T's last column
+            out[1 + k * p : 1 + k * p + k] = T[:, -1]
+        else:
+            counts, dof_stats, second = extra
+            out[1 + k * p : 1 + k * p + k] = counts
+            out[1 + k * p + k : 1 + k * p + 2 * k] = dof_stats
+            out[1 + k * p + 2 * k : 1 + k * p + 2 * k + second.size] = second.ravel()
+        return out
+
+    def _scaled(self, L: np.ndarray, Z: Any, row_q: np.ndarray) -> np.ndarray:
+        """Apply the family to logits ``L`` in place; return the scale weights."""
+        U = np.empty_like(L)
+        self.family.transform(L, self.offsets, self.log_norm, row_q, self.dof, self.n_features, U)
+        return U
+
+    def _block(self, X: np.ndarray, weights: np.ndarray) -> np.ndarray:
         Z = np.empty((self.n_columns, X.shape[0]), dtype=self.dtype)
         self.layout.fill_features(np.ascontiguousarray(X), self.shift, Z)
         L = self.theta @ Z  # (K, B) weighted log-densities
+        if not self.family.scales:
+            log_likelihood = responsibilities_of(L, weights)
+            T = (L @ Z.T).astype(np.float64, copy=False)  # (K, P)
+            if self.correction is not None:
+                log_likelihood += float(np.sum(self.correction * T))
+            return self._pack(log_likelihood, T, None)
+        row_q = np.empty(X.shape[0])
+        self.layout.row_quadratic(Z, self.prec, row_q)
+        U = self._scaled(L, Z, row_q)
         log_likelihood = responsibilities_of(L, weights)
-        T = (L @ Z.T).astype(np.float64, copy=False)  # (K, P)
-        if self.correction is not None:
-            log_likelihood += float(np.sum(self.correction * T))
-        return log_likelihood, T
+        return self._pack_scaled(log_likelihood, L, U, Z)
 
-    def _stacked_block(self, X: np.ndarray, weights: np.ndarray) -> tuple[float, np.ndarray]:
+    def _pack_scaled(self, log_likelihood: float, R, U, Z) -> np.ndarray:
+        k, d = self.n_components, self.n_features
+        T, counts, dof_stats = np.empty((k, self.n_columns)), np.empty(k), np.empty(k)
+        second = np.zeros((d, d) if self.layout.shared else (0, 0))
+        scale_weighted_sums(R, U, Z, T, counts, dof_stats, second, self.layout.shared)
+        return self._pack(log_likelihood, T, (counts, dof_stats, second))
+
+    def _stacked_block(self, X: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """The E-step by stacked factors, the second moments by one GEMM; ``T`` laid out
         as ``[vech(sum r x x^T), sum r x, sum r]`` per component, as the feature path."""
         Xs = np.empty(X.shape, dtype=self.dtype)
@@ -151,10 +212,20 @@ class BlockPass:
         Y = Xs @ self.factors  # (B, K*D): one GEMM for the E-step of all K
         L = np.empty((self.n_components, len(Xs)))
         L[:] = self.constant[:, None]
-        stacked_log_densities(Y, self.offsets, L)
+        stacked_log_densities(Y, self.stacked_offsets, L)
+        U = self._scaled(L, None, np.zeros(len(Xs))) if self.family.scales else None
         log_likelihood = responsibilities_of(L, weights)
         R = L.astype(self.dtype, copy=False)
-        return log_likelihood, _stacked_sums(Xs, R, Y)  # Y's memory, reused
+        if U is None:
+            T = _stacked_sums(Xs, R, Y)  # Y's memory, reused
+            return self._pack(log_likelihood, T, None)
+        RU = (R * U).astype(self.dtype, copy=False)
+        T = _stacked_sums(Xs, RU, Y)
+        counts = L.sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dof_stats = np.where(U > 0, L * (np.log(U) - U), 0.0).sum(axis=1)
+        second = np.zeros((self.n_features, self.n_features))
+        return self._pack(log_likelihood, T, (counts, dof_stats, second))
 
     def __reduce__(self) -> tuple:
         return (_rebuild, (self.__dict__,))

@@ -27,6 +27,7 @@ from ..covariance import CovarianceModel, not_positive_definite
 from ..covariance.layout_kernels import NO_FAILURE, SHARED_FAILURE
 from ..data import is_dask_array
 from ..exceptions import CovarianceError
+from ..family import GAUSSIAN, Family
 from ..threads import single_threaded_blas
 from .blocks import Workers
 from .degenerate import DegeneracyRule
@@ -75,6 +76,11 @@ class Problem:
     engine: str = "auto"
     verbose: int = 0
     verbose_interval: int = 10
+    #: The component family, each start's degrees of freedom (t family) and whether
+    #: they are estimated.
+    family: Family = GAUSSIAN
+    dof: float = np.inf
+    estimate_dof: bool = True
 
     def engine_for(self, X: Any, weights: Any) -> Any:
         """The engine for (a sample of) the data."""
@@ -88,6 +94,8 @@ class Problem:
             self.dtype,
             self.workers,
             self.engine,
+            self.family,
+            self.estimate_dof,
         )
 
 
@@ -138,9 +146,14 @@ def _initialisation_sample(problem: Problem, X: Any, weights: Any) -> tuple[Any,
 
 
 def parameters_from_sums(
-    model: CovarianceModel, T: np.ndarray, data_second: np.ndarray, reg: np.ndarray
+    model: CovarianceModel,
+    T: np.ndarray,
+    data_second: np.ndarray,
+    reg: np.ndarray,
+    dof: float = np.inf,
 ) -> Parameters:
-    """One M-step from feature sums ``T`` (K, P); raises CovarianceError if it fails."""
+    """One (Gaussian) M-step from feature sums ``T`` (K, P), with ``dof`` as every
+    component's degrees of freedom; raises CovarianceError if it fails."""
     n_components, n_features = T.shape[0], len(reg)
     shape = model.layout.storage_shape(n_components, n_features)
     params = (  # zero covariances: an iterative M-step sees that it has no estimate yet
@@ -148,9 +161,14 @@ def parameters_from_sums(
         np.empty((n_components, n_features)),
         np.zeros(shape),
         np.empty(shape),
+        np.full(n_components, float(dof)),
     )
-    stats = (np.ascontiguousarray(T), data_second, reg, np.empty(n_components), np.empty(shape))
-    failed = maximise(model, params, stats)
+    T = np.ascontiguousarray(T)
+    stats = (
+        T, data_second, reg, np.empty(n_components), np.empty(shape), T[:, -1].copy(),
+        np.zeros(n_components), np.array([False]),
+    )  # fmt: skip
+    failed = maximise(model, GAUSSIAN, params, stats)
     if failed != NO_FAILURE:
         component = None if failed == SHARED_FAILURE else int(failed)
         weight = None if component is None else float(params[0][component])
@@ -175,9 +193,10 @@ def start_parameters(problem: Problem, start: str, X: Any, weights: Any) -> Para
     data_second = (
         second_moment(sample, sample_weights, problem.shift, Workers(1))
         if model.layout.shared
-        else np.zeros((X.shape[1], X.shape[1]))
+        else np.zeros((0, 0))
     )
-    return _with_user_values(parameters_from_sums(model, T, data_second, problem.reg), problem)
+    start = parameters_from_sums(model, T, data_second, problem.reg, problem.dof)
+    return _with_user_values(start, problem)
 
 
 def _with_user_values(params: Parameters | None, problem: Problem) -> Parameters:
@@ -192,6 +211,8 @@ def _with_user_values(params: Parameters | None, problem: Problem) -> Parameters
         prec = model.to_storage(model.precision_cholesky_from_precisions(user["precisions"]))
         values["prec"] = prec
         values["covariances"] = model.layout.covariances_from_precision_cholesky(prec)
+    if values.get("dof") is None:
+        values["dof"] = np.full(problem.n_components, float(problem.dof))
     return Parameters(**values)
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "fill_spherical",
     "logits",
     "feature_sums",
+    "scale_weighted_sums",
     "ROW_BYTES",
 ]
 
@@ -169,3 +170,48 @@ def feature_sums(R, Z, T):
                 for b in range(stop - start):
                     total += weights[b] * feature[b]
                 T[k, p] += total
+
+
+@sum_kernel
+def scale_weighted_sums(R, U, Z, T, counts, dof_stats, data_second, shared):
+    """The M-step's sums of a family with scale weights (Student-t), in float64.
+
+    From responsibilities ``R`` (K, B) and scale weights ``U`` (K, B): ``T = (R U) Z^T``,
+    the counts ``sum_b R``, the degrees-of-freedom sums ``sum_b R (log U - U)`` and, for
+    the shared layout (whose features start with the D rows ``x - s``), the
+    scale-weighted second moment ``sum_b (sum_k R U) z_b z_b^T`` into ``data_second``.
+    """
+    n_components, n_rows = R.shape
+    n_columns = Z.shape[0]
+    weighted = np.empty(n_rows)
+    for k in range(n_components):
+        total, stat = 0.0, 0.0
+        for b in range(n_rows):
+            r = np.float64(R[k, b])
+            u = np.float64(U[k, b])
+            total += r
+            if u > 0.0:
+                stat += r * (np.log(u) - u)
+        counts[k] = total
+        dof_stats[k] = stat
+        for b in range(n_rows):
+            weighted[b] = np.float64(R[k, b]) * np.float64(U[k, b])
+        for p in range(n_columns):
+            feature = Z[p]
+            value = 0.0
+            for b in range(n_rows):
+                value += weighted[b] * feature[b]
+            T[k, p] = value
+    if shared:
+        n_features = data_second.shape[0]
+        mass = np.zeros(n_rows)
+        for k in range(n_components):
+            for b in range(n_rows):
+                mass[b] += np.float64(R[k, b]) * np.float64(U[k, b])
+        for i in range(n_features):
+            for j in range(i, n_features):
+                value = 0.0
+                for b in range(n_rows):
+                    value += mass[b] * Z[i, b] * Z[j, b]
+                data_second[i, j] = value
+                data_second[j, i] = value

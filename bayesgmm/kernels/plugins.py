@@ -43,6 +43,12 @@ METHOD_NAMES = (
     "statistics",
     "estimate",
     "factorise",
+    "offsets",
+    "row_quadratic",
+    # a family
+    "transform",
+    "update_dof",
+    "scaled",
     # an engine
     "e_step",
 )
@@ -58,6 +64,7 @@ def source_fingerprint() -> str:
         for path in sorted((_PACKAGE / folder).glob("*.py")):
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
+    digest.update((_PACKAGE / "family.py").read_bytes())
     return digest.hexdigest()[:12]
 
 
