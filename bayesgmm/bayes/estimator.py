@@ -28,7 +28,14 @@ from ..result import MixtureResult
 from .density import PosteriorDensity
 from .diagnostics import diagnose, is_converged
 from .loo import LooResult, loo
-from .model import OBSERVED_NAME, PARAMETER_NAMES, WEIGHT_NAME, Standardisation, build_model
+from .model import (
+    DOF_NAME,
+    OBSERVED_NAME,
+    PARAMETER_NAMES,
+    WEIGHT_NAME,
+    Standardisation,
+    build_model,
+)
 from .pointwise import lower_bound, pointwise_log_likelihood
 from .predictive import PREDICTIVE_AUTO_MAX, add_model_variables, add_posterior_predictive
 from .priors import Priors
@@ -66,6 +73,16 @@ class BayesianGaussianMixture(MixtureEstimator):
     n_components : int, default=1
         Number of components K.
     covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+    family : {"gaussian", "t"}, default="gaussian"
+        The components' distribution: Gaussian, or multivariate Student-t (location
+        ``means_``, scale matrix ``covariances_``, degrees of freedom ``dof_``), labels
+        summed out in both. The t model starts from ``GaussianMixture(family="t")``;
+        its likelihood is a PyTensor graph, so nutpie compiles the PyMC model (tens of
+        seconds) instead of sampling the compiled density, and dask data are refused.
+    dof : float or None, default=None
+        ``family="t"`` only: None estimates each component's degrees of freedom under
+        the Gamma(``dof_alpha``, ``dof_beta``) prior of ``priors`` (Gamma(2, 0.1) of
+        Juarez & Steel 2010 by default); a float fixes them all.
     method : {"nuts", "advi", "fullrank_advi", "map"}, default="nuts"
         "nuts": Hamiltonian Monte Carlo; "advi" / "fullrank_advi": mean-field or
         full-rank variational approximation, fitted until a stated convergence
@@ -135,6 +152,9 @@ class BayesianGaussianMixture(MixtureEstimator):
         components numbered as the EM start (``em_``) numbers them.
     precisions_, precisions_cholesky_ : ndarray
         From ``covariances_``.
+    dof_ : ndarray of shape (K,)
+        ``family="t"`` only: the degrees of freedom's posterior means (or the fixed
+        value); every draw's are ``result_.draws()["dof"]``.
     converged_ : bool
         NUTS: no divergence, R-hat and ESS within thresholds; ADVI: the convergence
         criterion held; MAP: True.
@@ -193,6 +213,8 @@ class BayesianGaussianMixture(MixtureEstimator):
         n_components: int = 1,
         *,
         covariance_type: str = "full",
+        family: str = "gaussian",
+        dof: float | None = None,
         method: str = "nuts",
         draws: int = 1000,
         tune: int = 1000,
@@ -215,6 +237,8 @@ class BayesianGaussianMixture(MixtureEstimator):
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
+        self.family = family
+        self.dof = dof
         self.method = method
         self.draws = draws
         self.tune = tune
@@ -277,6 +301,8 @@ class BayesianGaussianMixture(MixtureEstimator):
                 f"Got {type(self.priors).__name__} instead."
             )
         checked["priors"] = priors
+        checked["family"] = check_option(name, "family", self.family, ("gaussian", "t"))
+        checked["dof"] = _checked_dof(name, self.dof, checked["family"])
         checked["em_kwargs"] = check_em_kwargs(name, self.em_kwargs, checked)
         checked["progressbar"], checked["progress_delay"] = resolve_progress(
             self.progressbar, "progressbar"
@@ -318,25 +344,19 @@ class BayesianGaussianMixture(MixtureEstimator):
         rng = check_random_state(self.random_state)
         standard = self._check_data(X, data.feature_names, options, weights)
         em = self._fit_start(X, options, rng, weights)
-        density = PosteriorDensity(
-            np.empty((0, X.shape[1])) if lazy else standard.transform(X),
-            options["n_components"],
-            ct,
-            options["priors"],
-            sample_weight=None if lazy else weights,
-            standardisation=standard,
-            feature_names=names,
-        )
+        density = _density(X, standard, options, weights, names)
         recipe = {"options": options, "names": names, "standard": standard}
         model = _build_model(X, weights, recipe) if _needs_model(options) else None
-        start = start_values(em.weights_, em.means_, em.covariances_, ct, standard)
-        starts = chain_starts(start, options["chains"], options["jitter"], rng)
+        starts = chain_starts(
+            _start(em, options, standard), options["chains"], options["jitter"], rng
+        )
         rows = RowSource(X, weights, rng) if lazy else None
         idata, info = self._infer(model, starts, options, rng, density, rows)
         idata, info["relabel"] = relabel(idata, ct, (em.means_, em.covariances_))
         add_model_variables(idata, ct, standard)
-        _add_data_groups(idata, X, standard, names or list(density.feature_names), weights)
-        result, point = _posterior_result(idata, ct, names, method)
+        features = names or [f"x{i}" for i in range(X.shape[1])]
+        _add_data_groups(idata, X, standard, features, weights)
+        result, point = _posterior_result(idata, ct, names, method, options)
         result.log_likelihood_ = self._add_log_likelihood(result, X, weights)
         if not lazy and _wants_predictive(self.compute_posterior_predictive, idata, X):
             add_posterior_predictive(result, rng)
@@ -359,6 +379,11 @@ class BayesianGaussianMixture(MixtureEstimator):
     def _check_dask_options(self, options: dict[str, Any]) -> None:
         """A dask array is fitted by the variational methods, which read it in minibatches."""
         name = type(self).__name__
+        if options["family"] == "t":
+            raise TypeError(
+                f"{name} with family='t' reads every row through its PyMC model, so it "
+                "needs the data in memory: pass X.compute() (or a sample of its rows)."
+            )
         if options["method"] not in VARIATIONAL_METHODS:
             raise TypeError(
                 f"{name} with method={options['method']!r} evaluates every row at every "
@@ -413,6 +438,7 @@ class BayesianGaussianMixture(MixtureEstimator):
         if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
             seed = int(rng.integers(2**31 - 1))
         em_options = {"covariance_type": options["covariance_type"], "random_state": seed}
+        em_options.update(family=options["family"], dof=options["dof"])
         em_options.update(options["em_kwargs"])
         em_options["n_components"] = options["n_components"]
         return GaussianMixture(**em_options).fit(X, sample_weight=weights)
@@ -423,7 +449,7 @@ class BayesianGaussianMixture(MixtureEstimator):
         starts: list[dict],
         options: dict[str, Any],
         rng: np.random.Generator,
-        density: PosteriorDensity,
+        density: PosteriorDensity | None,
         rows: RowSource | None,
     ) -> tuple[Any, dict[str, Any]]:
         """Run the sampler; a failed start raises with PyMC's numbers and advice."""
@@ -512,6 +538,10 @@ class BayesianGaussianMixture(MixtureEstimator):
         self.weights_, self.means_, self.covariances_ = (point[n] for n in PARAMETER_NAMES)
         self.precisions_cholesky_ = kind.precision_cholesky(self.covariances_, self.weights_)
         self.precisions_ = kind.precisions(self.precisions_cholesky_)
+        if result.family == "t":
+            self.dof_ = point["dof"]
+        elif hasattr(self, "dof_"):
+            del self.dof_
         self.converged_ = result.converged
         self.n_iter_ = int(info.get("n_iter", self.draws))
         self.lower_bound_ = result.log_likelihood_
@@ -555,20 +585,66 @@ class BayesianGaussianMixture(MixtureEstimator):
 
 
 def _posterior_result(
-    idata: Any, covariance_type: str, feature_names: Any, method: str
+    idata: Any, covariance_type: str, feature_names: Any, method: str, options: dict
 ) -> tuple[MixtureResult, dict[str, np.ndarray]]:
     """The result of relabelled draws, and its point estimates: the posterior means
-    (covariances in their native shape, as ``covariances_`` has them)."""
+    (covariances in their native shape, as ``covariances_`` has them; a t fit's dof)."""
     dims = ("chain", "draw")
     point = {name: idata.posterior[name].mean(dims).values for name in PARAMETER_NAMES}
+    family = {}
+    if options["family"] == "t":
+        fixed = options["dof"] is not None
+        dof = np.full(len(point["weights"]), options["dof"]) if fixed else None
+        point["dof"] = dof if fixed else idata.posterior[DOF_NAME].mean(dims).values
+        family = {"family": "t", "dof": point["dof"], "estimate_dof": not fixed}
     result = MixtureResult(
-        **point,
+        **{name: point[name] for name in PARAMETER_NAMES},
         covariance_type=covariance_type,
         feature_names=feature_names,
         method=method,
         posterior=idata,
+        **family,
     )
     return result, point
+
+
+def _density(
+    X: Any, standard: Standardisation, options: dict, weights: Any, names: Any
+) -> PosteriorDensity | None:
+    """The model's compiled log posterior (Gaussian components; None for t)."""
+    if options["family"] == "t":
+        return None
+    lazy = is_dask_array(X)
+    return PosteriorDensity(
+        np.empty((0, X.shape[1])) if lazy else standard.transform(X),
+        options["n_components"],
+        options["covariance_type"],
+        options["priors"],
+        sample_weight=None if lazy else weights,
+        standardisation=standard,
+        feature_names=names,
+    )
+
+
+def _start(em: GaussianMixture, options: dict, standard: Standardisation) -> dict:
+    """The chains' start: the EM fit's parameters (and estimated dof) as free variables."""
+    ct = options["covariance_type"]
+    start = start_values(em.weights_, em.means_, em.covariances_, ct, standard)
+    if options["family"] == "t" and options["dof"] is None:
+        start[DOF_NAME] = np.asarray(em.dof_, dtype=np.float64).copy()
+    return start
+
+
+def _checked_dof(name: str, dof: Any, family: str) -> float | None:
+    """None (estimated or Gaussian), or the t components' fixed degrees of freedom."""
+    if dof is None:
+        return None
+    if family != "t":
+        raise ValueError(
+            f"The 'dof' parameter of {name} is for family='t' (Student-t components); "
+            f"with family={family!r} leave it None."
+        )
+    return check_float(name, "dof", dof, 0.0, strict=True)
 
 
 def _add_data_groups(
@@ -595,7 +671,8 @@ def _add_data_groups(
 def _needs_model(options: dict[str, Any]) -> bool:
     """Whether the method samples the PyMC model (else the compiled density alone)."""
     nuts = options["method"] == "nuts"
-    return options["method"] == "map" or (nuts and options["nuts_sampler"] in ("pymc", "numpyro"))
+    pymc_nuts = nuts and options["nuts_sampler"] in ("pymc", "numpyro")
+    return options["method"] == "map" or pymc_nuts or options["family"] == "t"
 
 
 def _build_model(X: np.ndarray, weights: Any, recipe: dict[str, Any]) -> Any:
@@ -609,6 +686,8 @@ def _build_model(X: np.ndarray, weights: Any, recipe: dict[str, Any]) -> Any:
         feature_names=recipe["names"],
         standardisation=recipe["standard"],
         sample_weight=None if weights is None else np.asarray(weights, dtype=np.float64),
+        family=options["family"],
+        dof=options["dof"],
     )
 
 
@@ -672,7 +751,7 @@ def check_em_kwargs(name: str, em_kwargs: Any, checked: dict[str, Any]) -> dict[
             f"em_kwargs of {name} has unknown keys {unknown}: they must be parameters of "
             f"GaussianMixture, one of {sorted(allowed)}."
         )
-    for key in ("n_components", "covariance_type"):
+    for key in _MODEL_KEYS:
         if key in em_kwargs and not _same_setting(key, em_kwargs[key], checked[key]):
             raise ValueError(
                 f"em_kwargs sets {key}={em_kwargs[key]!r}, but this {name} has "
@@ -683,12 +762,14 @@ def check_em_kwargs(name: str, em_kwargs: Any, checked: dict[str, Any]) -> dict[
     return {key: value for key, value in em_kwargs.items() if key not in _MODEL_KEYS}
 
 
-_MODEL_KEYS = ("n_components", "covariance_type")
+_MODEL_KEYS = ("n_components", "covariance_type", "family", "dof")
 
 
 def _same_setting(key: str, given: Any, own: Any) -> bool:
     if key == "n_components":
         return isinstance(given, numbers.Integral) and int(given) == own
+    if key in ("family", "dof"):
+        return given == own
     try:
         return get_covariance_model(given).name == get_covariance_model(own).name
     except (ValueError, TypeError, KeyError):

@@ -117,6 +117,9 @@ def _thinned(result: MixtureResult, n_rows: int) -> MixtureResult:
         feature_names=result.feature_names if result._has_names else None,
         method=result.method,
         posterior=az.InferenceData(posterior=thinned),
+        family=result.family,
+        dof=None if result.dof is None else result.dof.values,
+        estimate_dof=result.estimate_dof,
     )
 
 

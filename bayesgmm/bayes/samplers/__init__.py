@@ -195,7 +195,6 @@ def run_inference(
         )
     if rows is not None and method not in VARIATIONAL_METHODS:
         raise ValueError(f"rows are read by the variational methods only; method={method!r}.")
-    extra = {} if rows is None else {"rows": rows}
     settings = RunSettings(
         method=method,
         draws=draws,
@@ -215,7 +214,7 @@ def run_inference(
     info: dict[str, Any] = {"method": method, **({"sampler": name} if method == "nuts" else {})}
     context = nullcontext() if model is None else model
     with reraise_interrupts(), limit_blas_threads(1), context:
-        idata, reported = sampler.run(model, starts, settings, rng=rng, density=density, **extra)
+        idata, reported = sampler.run(model, starts, settings, rng=rng, density=density, rows=rows)
     info.update(reported)
     info["seconds"] = time.perf_counter() - started
     for group in list(idata.groups()):  # the estimator adds the data groups in data units

@@ -74,7 +74,14 @@ from threadpoolctl import threadpool_limits
 
 from ...exceptions import SamplerWarning
 from ..density import PosteriorDensity
-from ..model import DATA_NAME, OBSERVED_NAME, PARAMETER_NAMES, WEIGHT_NAME, model_sample_weight
+from ..model import (
+    DATA_NAME,
+    OBSERVED_NAME,
+    PARAMETER_NAMES,
+    WEIGHT_NAME,
+    model_sample_weight,
+    reported_names,
+)
 from ..progress import DelayedProgress
 from .base import RunSettings, model_frame, posterior_idata
 from .rows import RowSource
@@ -324,11 +331,16 @@ def _compile_new(model: Any, point: dict[str, np.ndarray]) -> tuple[Any, Any]:
 
     def function(x: np.ndarray, values: np.ndarray, ratio: Any, weights: Any) -> Any:
         weights = np.ones(len(values)) if weights is None else np.ascontiguousarray(weights)
-        return compiled(x, values, ratio, weights)
+        return compiled(x, np.ascontiguousarray(values), np.asarray(ratio, np.float64), weights)
 
-    outputs = model.replace_rvs_by_values([model[name] for name in PARAMETER_NAMES])
+    names = reported_names(model)
+    outputs = model.replace_rvs_by_values([model[name] for name in names])
     outputs, flat = join_nonshared_inputs(point, outputs, model.value_vars)
-    parameters = pytensor.function([flat], outputs, mode=mode)
+    expand = pytensor.function([flat], outputs, mode=mode)
+
+    def parameters(x: np.ndarray) -> dict[str, np.ndarray]:
+        return dict(zip(names, expand(x), strict=True))
+
     return function, parameters
 
 
@@ -345,9 +357,9 @@ def _density_functions(density: PosteriorDensity, in_data_units: bool) -> tuple[
         z = (rows - center) / scale if in_data_units else rows
         return density.evaluate(x, z, float(ratio), weights)
 
-    def parameters(x: np.ndarray) -> list[np.ndarray]:
+    def parameters(x: np.ndarray) -> dict[str, np.ndarray]:
         values = density.parameters(x)
-        return [values[name] for name in PARAMETER_NAMES]
+        return {name: values[name] for name in PARAMETER_NAMES}
 
     return function, parameters
 
@@ -571,10 +583,7 @@ def _draws(
         upper = np.linalg.cholesky(precision)
         points = mean + _solve_upper(upper.T, noise.T).T
     values = [parameters(point) for point in points]
-    return {
-        name: np.stack([value[i] for value in values])[None]
-        for i, name in enumerate(PARAMETER_NAMES)
-    }
+    return {name: np.stack([value[name] for value in values])[None] for name in values[0]}
 
 
 def _check_options(method: str, learning_rate: float) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ...threads import single_threaded_blas
-from ..model import PARAMETER_NAMES, Standardisation
+from ..model import DOF_NAME, PARAMETER_NAMES, Standardisation, reported_names
 
 __all__ = [
     "RunSettings",
@@ -317,7 +317,7 @@ def model_frame(model: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
     >>> model_frame(build_model(np.array([[0.0], [1.0]]), 1, "spherical"))[1]["covariances"]
     ['component']
     """
-    dims = {name: list(model.named_vars_to_dims.get(name, ())) for name in PARAMETER_NAMES}
+    dims = {name: list(model.named_vars_to_dims.get(name, ())) for name in reported_names(model)}
     coords = {name: np.asarray(values) for name, values in model.coords.items()}
     return coords, dims
 
@@ -340,7 +340,8 @@ def posterior_idata(draws: dict[str, np.ndarray], coords: dict, dims: dict) -> A
     """
     import arviz as az
 
-    posterior = {name: np.asarray(draws[name]) for name in PARAMETER_NAMES}
-    dims = {name: list(dims[name]) for name in PARAMETER_NAMES}
+    names = [name for name in (*PARAMETER_NAMES, DOF_NAME) if name in draws]
+    posterior = {name: np.asarray(draws[name]) for name in names}
+    dims = {name: list(dims[name]) for name in names}
     coords = {name: np.asarray(values) for name, values in coords.items()}
     return az.from_dict(posterior=posterior, coords=coords, dims=dims)

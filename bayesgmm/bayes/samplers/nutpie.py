@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 
 from ..density import PosteriorDensity
-from ..model import PARAMETER_NAMES
+from ..model import PARAMETER_NAMES, reported_names
 from . import native
 from .base import RunSettings, seed
+from .rows import RowSource
 
 __all__ = ["run"]
 
@@ -45,7 +46,7 @@ def _compile_pymc(model: Any, start: dict, rng: np.random.Generator) -> Any:
     import nutpie
 
     compiled = nutpie.compile_pymc_model(
-        model, initial_points=start, jitter_rvs=set(), var_names=list(PARAMETER_NAMES)
+        model, initial_points=start, jitter_rvs=set(), var_names=list(reported_names(model))
     )
     return dataclasses.replace(
         compiled, initial_point_func=_jittered(compiled.initial_point_func, rng)
@@ -89,8 +90,10 @@ def run(
     *,
     rng: np.random.Generator,
     density: PosteriorDensity | None = None,
+    rows: RowSource | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """NUTS by nutpie from the first start; each chain moves it by 0.05 (unconstrained).
+    """NUTS by nutpie from the first start; each chain moves it by 0.05 (unconstrained);
+    ``rows`` is not used.
 
     Returns
     -------
