@@ -164,7 +164,9 @@ def test_compiled_log_density_is_pymcs(small_model):
     np.testing.assert_allclose(grad, expected, rtol=1e-8, atol=1e-8)
     halves = [function(x, part, np.asarray(2.0), None)[1] for part in (data[::2], data[1::2])]
     np.testing.assert_allclose(sum(halves) / 2, expected, rtol=1e-8, atol=1e-8)
-    weights, means, covariances = parameters(x)
+    values = parameters(x)  # name -> value, the model's reported variables
+    assert list(values) == ["weights", "means", "covariances"]
+    means, covariances = values["means"], values["covariances"]
     np.testing.assert_allclose(means, [[-3.0, -3.0], [3.0, 3.0]], atol=1e-10)
     np.testing.assert_allclose(covariances[1], 0.25 * np.eye(2), atol=1e-10)
 

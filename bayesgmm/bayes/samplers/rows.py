@@ -152,9 +152,10 @@ class RowSource:
         ``scale`` times the rows' log-likelihood; the rows are summed block by block in
         one pass (one dask computation), and the prior counted once.
         """
-        empty = self.pool[:0]
-        none = None if not self.weighted else np.empty(0)
-        priors = [function(x, empty, 1.0, none) for x in points]
+        # the prior alone: one row at scale 0 (PyTensor's softmax fails on zero rows)
+        one = np.ascontiguousarray(self.pool[:1])
+        unit = None if not self.weighted else np.ones(1)
+        priors = [function(x, one, 0.0, unit) for x in points]
         n_dim = len(points[0])
 
         def block(rows: np.ndarray, row_weights: np.ndarray) -> np.ndarray:
