@@ -160,7 +160,9 @@ _NORMAL = _Family(
 def _student_t(dof: np.ndarray) -> _Family:
     """The standard t law with degrees of freedom ``dof`` (broadcast against ``z``)."""
     nu = np.asarray(dof, dtype=np.float64)
-    constant = special.gammaln(0.5 * (nu + 1)) - special.gammaln(0.5 * nu) - 0.5 * np.log(nu * np.pi)
+    constant = (
+        special.gammaln(0.5 * (nu + 1)) - special.gammaln(0.5 * nu) - 0.5 * np.log(nu * np.pi)
+    )
 
     def log_pdf(z: np.ndarray) -> np.ndarray:
         return constant - 0.5 * (nu + 1) * np.log1p(z * z / nu)

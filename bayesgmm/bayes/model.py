@@ -132,6 +132,12 @@ class Standardisation:
         return (X - self.center) / self.scale
 
 
+def _gamma(shape: float, rate: float) -> dict[str, np.float64]:
+    """A Gamma prior's parameters as float64: PyTensor makes a Python float that float32
+    holds exactly (2.5, 3.0) a float32 constant, and its log-gamma then loses 1e-8."""
+    return {"alpha": np.float64(shape), "beta": np.float64(rate)}
+
+
 def _covariance_parts(
     covariance_type: str, n_components: int, n_features: int, priors: Priors
 ) -> tuple[Any, Any]:
@@ -146,7 +152,7 @@ def _covariance_parts(
     from pytensor.tensor.slinalg import solve_triangular
 
     def sd_dist(shape: Any) -> Any:
-        return pm.Gamma.dist(alpha=priors.sd_alpha, beta=priors.sd_beta, shape=shape)
+        return pm.Gamma.dist(**_gamma(priors.sd_alpha, priors.sd_beta), shape=shape)
 
     def lkj(name: str) -> Any:
         packed = pm.LKJCholeskyCov(
@@ -170,10 +176,10 @@ def _covariance_parts(
         return factor, chol @ chol.T
     if covariance_type == "diag":
         sds = pm.Gamma(
-            "z_sds", alpha=priors.sd_alpha, beta=priors.sd_beta, dims=("component", "feature")
+            "z_sds", **_gamma(priors.sd_alpha, priors.sd_beta), dims=("component", "feature")
         )
         return 1.0 / sds, sds**2
-    sds = pm.Gamma("z_sds", alpha=priors.sd_alpha, beta=priors.sd_beta, dims="component")
+    sds = pm.Gamma("z_sds", **_gamma(priors.sd_alpha, priors.sd_beta), dims="component")
     factor = pt.broadcast_to((1.0 / sds)[:, None], (n_components, n_features))
     return factor, sds**2
 
@@ -452,7 +458,7 @@ def _add_variables(
     parameters = (weights, z_means, factor, center, scale)
     if family[0] == "t":
         if family[1] is None:
-            nu = pm.Gamma(DOF_NAME, alpha=priors.dof_alpha, beta=priors.dof_beta, dims="component")
+            nu = pm.Gamma(DOF_NAME, **_gamma(priors.dof_alpha, priors.dof_beta), dims="component")
         else:
             nu = pm.Data(FIXED_DOF_NAME, family[1], dims="component")
         parameters += (nu,)
