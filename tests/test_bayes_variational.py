@@ -376,3 +376,39 @@ def test_a_pool_of_dask_rows_is_a_uniform_sample_without_repeats():
     expected = np.array([200, 600, 1200])
     # hypergeometric sds are below sqrt(expected); five of them
     assert np.all(np.abs(counts - expected) < 5 * np.sqrt(expected))
+
+
+def test_minibatch_advi_on_a_dask_array_is_the_in_memory_fit():
+    """The estimator on a dask array (EM start through the engine's dask path,
+    minibatches from a pool of its rows, the full-data check and the lower bound as dask
+    reductions) gives the in-memory fit's posterior: means within 0.25 posterior sds and
+    sds within 20 % (the two runs differ by their minibatches' noise only; the window
+    criterion stops each within 0.05 sd of its optimum), the same lower bound to 1e-3
+    nats per row, and a lazy log-likelihood that is the draws' own."""
+    da = pytest.importorskip("dask.array")
+    from bayesgmm.datasets import make_mixture
+
+    X = make_mixture(3000, 3, 2, random_state=1).X
+    fits = {}
+    for name, data in [("memory", X), ("dask", da.from_array(X, chunks=(500, -1)))]:
+        fits[name] = BayesianGaussianMixture(
+            3, method="advi", batch_size=500, draws=250, random_state=0
+        ).fit(data)
+    memory, lazy = fits["memory"], fits["dask"]
+    assert memory.converged_ and lazy.converged_
+    assert "full_data_check" in lazy.inference_info_
+    dims = ("chain", "draw")
+    for name in ("weights", "means", "covariances"):
+        reference = memory.result_.draws()[name]
+        values = lazy.result_.draws()[name]
+        sd = reference.std(dims).values
+        offset = np.abs(values.mean(dims).values - reference.mean(dims).values) / sd
+        assert offset.max() < 0.25, name
+        np.testing.assert_allclose(values.std(dims).values, sd, rtol=0.2)
+    assert abs(lazy.lower_bound_ - memory.lower_bound_) < 1e-3
+    log_lik = lazy.result_.posterior.log_likelihood["x"]
+    assert isinstance(log_lik.data, da.Array)
+    np.testing.assert_allclose(
+        log_lik.values, lazy.result_.log_likelihood_draws(X).values, rtol=1e-12
+    )
+    assert "posterior_predictive" not in lazy.result_.posterior.groups()

@@ -109,17 +109,9 @@ def _thinned(result: MixtureResult, n_rows: int) -> MixtureResult:
         return result
     stride = -(-total // wanted)
     thinned = posterior.isel(draw=slice(None, None, stride))
-    return MixtureResult(
-        weights=result.weights_,
-        means=result.means_,
-        covariances=result.covariances_,
-        covariance_type=result.covariance_type,
-        feature_names=result.feature_names if result._has_names else None,
-        method=result.method,
-        posterior=az.InferenceData(posterior=thinned),
-        family=result.family,
-        dof=None if result.dof is None else result.dof.values,
-        estimate_dof=result.estimate_dof,
+    # the same result (parameters, family, dof, names) on the thinned draws
+    return MixtureResult.from_dataset(
+        result.to_dataset(), posterior=az.InferenceData(posterior=thinned)
     )
 
 
