@@ -382,8 +382,9 @@ def test_minibatch_advi_on_a_dask_array_is_the_in_memory_fit():
     """The estimator on a dask array (EM start through the engine's dask path,
     minibatches from a pool of its rows, the full-data check and the lower bound as dask
     reductions) gives the in-memory fit's posterior: means within 0.25 posterior sds and
-    sds within 20 % (the two runs differ by their minibatches' noise only; the window
-    criterion stops each within 0.05 sd of its optimum), the same lower bound to 1e-3
+    sds of the means and covariances within 20 % (the two runs differ by their
+    minibatches' noise only; the window criterion stops each within 0.05 sd of its
+    optimum), the same lower bound to 1e-3
     nats per row, and a lazy log-likelihood that is the draws' own."""
     da = pytest.importorskip("dask.array")
     from bayesgmm.datasets import make_mixture
@@ -398,13 +399,19 @@ def test_minibatch_advi_on_a_dask_array_is_the_in_memory_fit():
     assert memory.converged_ and lazy.converged_
     assert "full_data_check" in lazy.inference_info_
     dims = ("chain", "draw")
+    # the EM starts (dask path, in memory) may number the components differently
+    distance = ((lazy.means_[:, None] - memory.means_[None]) ** 2).sum(-1)
+    order = distance.argmin(axis=0)
+    assert sorted(order) == [0, 1, 2]
     for name in ("weights", "means", "covariances"):
         reference = memory.result_.draws()[name]
-        values = lazy.result_.draws()[name]
+        values = lazy.result_.draws()[name].isel(component=order)
         sd = reference.std(dims).values
         offset = np.abs(values.mean(dims).values - reference.mean(dims).values) / sd
         assert offset.max() < 0.25, name
-        np.testing.assert_allclose(values.std(dims).values, sd, rtol=0.2)
+        if name != "weights":  # a mean-field fit of the simplex's coordinates depends on
+            # the components' order, which the two EM starts may give differently
+            np.testing.assert_allclose(values.std(dims).values, sd, rtol=0.2)
     assert abs(lazy.lower_bound_ - memory.lower_bound_) < 1e-3
     log_lik = lazy.result_.posterior.log_likelihood["x"]
     assert isinstance(log_lik.data, da.Array)
