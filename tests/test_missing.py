@@ -408,3 +408,12 @@ def test_what_the_marginal_fit_refuses():
     da = pytest.importorskip("dask.array")
     with pytest.raises(ValueError, match=r"in-memory data only, not a dask array"):
         _fit(da.from_array(holes, chunks=(50, 3)))
+
+
+def test_a_noise_component_with_missing_values_is_refused_with_the_way_out():
+    """The missing-value engine has no noise term: refused before any work, not a wrong fit."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2))
+    X[0, 1] = np.nan
+    with pytest.raises(ValueError, match=r"noise component is not available with missing"):
+        GaussianMixture(2, missing="marginal", noise=True).fit(X)
