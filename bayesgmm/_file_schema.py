@@ -69,6 +69,8 @@ _COORDINATE_KINDS = {
 _VARIABLE_ATTRS = ("_FillValue", "dtype")
 #: Component families a file may name (bayesgmm.family.FAMILIES; the t needs ``dof``).
 _FAMILIES = ("gaussian", "t")
+#: What NaN means to a result (GaussianMixture's ``missing``).
+_MISSING = ("error", "marginal")
 #: The header's sizes, by dimension.
 SIZE_ATTRS = {
     "component": "n_components",
@@ -116,6 +118,10 @@ def _schema(covariance_type: str) -> dict[str, dict[str, _Spec]]:
             "covariances": _Spec((native,), floats, True),
             "history": _Spec((("iteration",),), floats),
             "dof": _Spec((("component",),), floats),
+            # a uniform noise component's box (bayesgmm.noise.NoiseBox)
+            "noise_centre": _Spec((("feature",),), floats),
+            "noise_axes": _Spec((("feature", "feature_bis"),), floats),
+            "noise_half_widths": _Spec((("feature",),), floats),
         },
         "posterior": {
             "weights": _Spec(((*draw, "component"),), floats, True),
@@ -185,6 +191,9 @@ class Header:
     log_likelihood: float | None
     reg_covar: float | None
     sizes: dict[str, int]  # the sizes the header states, by dimension
+    missing: str = "error"  # what NaN means when evaluating ("error" or "marginal")
+    noise_weight: float | None = None  # a uniform noise component's weight
+    noise_log_vinv: float | None = None  # ... and log-density
 
 
 def parse_header(attrs: Mapping[str, Any]) -> Header:
@@ -205,6 +214,9 @@ def parse_header(attrs: Mapping[str, Any]) -> Header:
         raise Problem(f"its attribute 'family' is {family!r}, not one of {list(_FAMILIES)}")
     sizes = {dim: _integer(attrs, name, 1) for dim, name in SIZE_ATTRS.items() if name in attrs}
     converged = _flag(attrs, "converged") if "converged" in attrs else None
+    missing = _text(attrs, "missing", "error")
+    if missing not in _MISSING:
+        raise Problem(f"its attribute 'missing' is {missing!r}, not one of {list(_MISSING)}")
     return Header(
         covariance_type=covariance_type,
         method=method,
@@ -218,7 +230,25 @@ def parse_header(attrs: Mapping[str, Any]) -> Header:
         log_likelihood=_real(attrs, "log_likelihood") if "log_likelihood" in attrs else None,
         reg_covar=_real(attrs, "reg_covar", low=0.0) if "reg_covar" in attrs else None,
         sizes=sizes,
+        missing=missing,
+        **_noise_header(attrs),
     )
+
+
+def _noise_header(attrs: Mapping[str, Any]) -> dict[str, float | None]:
+    """A noise component's weight (in [0, 1]) and log-density, both or neither."""
+    present = [name for name in ("noise_weight", "noise_log_vinv") if name in attrs]
+    if not present:
+        return {"noise_weight": None, "noise_log_vinv": None}
+    if len(present) == 1:
+        raise Problem(f"it is damaged or incomplete: it holds only {present[0]!r} of the noise")
+    weight = _real(attrs, "noise_weight", low=0.0)
+    if not weight <= 1.0:
+        raise Problem(f"its attribute 'noise_weight' is {weight!r}, not in [0, 1]")
+    log_vinv = _real(attrs, "noise_log_vinv")
+    if not math.isfinite(log_vinv):
+        raise Problem("its attribute 'noise_log_vinv' is not finite")
+    return {"noise_weight": weight, "noise_log_vinv": log_vinv}
 
 
 def _scalar(attrs: Mapping[str, Any], name: str) -> Any:
@@ -420,7 +450,9 @@ def check_values(
     Problem
         Naming the field, and the chain, draw or component where it fails.
     """
-    _check_mixture(parameters, covariance_type, "", ())
+    noise = _noise_header(parameters.attrs)["noise_weight"]
+    _check_mixture(parameters, covariance_type, "", (), noise or 0.0)
+    _check_noise_box(parameters, noise)
     _check_dof(parameters, groups.get("posterior"), family)
     if coordinates:
         _check_coordinates(parameters, groups)
@@ -446,8 +478,29 @@ def check_values(
                 raise Problem(f"its variable '{group}/{name}' has a value that {rule}")
 
 
-def _check_mixture(dataset: Any, covariance_type: str, prefix: str, lead: tuple) -> None:
-    """Weights on the simplex, finite real means, symmetric positive definite covariances."""
+def _check_noise_box(parameters: Any, noise: float | None) -> None:
+    """A noise component's box: all three variables, finite, positive half widths."""
+    names = ("noise_centre", "noise_axes", "noise_half_widths")
+    present = [name for name in names if name in parameters]
+    if noise is None:
+        if present:
+            raise Problem(f"it holds {present} but no 'noise_weight' attribute")
+        return
+    if len(present) < len(names):
+        raise Problem(f"it is damaged or incomplete: the noise needs {list(names)}")
+    for name in names:
+        values = np.asarray(parameters[name].values, dtype=np.float64)
+        if not np.isfinite(values).all():
+            raise Problem(f"its variable {name!r} is NaN or infinite")
+    if not (np.asarray(parameters["noise_half_widths"].values) > 0).all():
+        raise Problem("its variable 'noise_half_widths' is not positive")
+
+
+def _check_mixture(
+    dataset: Any, covariance_type: str, prefix: str, lead: tuple, noise: float = 0.0
+) -> None:
+    """Weights on the simplex (beside a noise weight), finite real means, symmetric
+    positive definite covariances."""
     dims = {
         "weights": (*lead, "component"),
         "means": (*lead, "component", "feature"),
@@ -459,7 +512,7 @@ def _check_mixture(dataset: Any, covariance_type: str, prefix: str, lead: tuple)
     weights = values["weights"]
     _refuse_where(weights < 0, prefix + "weights", dims["weights"], "is negative")
     tolerance = 2 * (weights.shape[-1] + 2) * _UNIT_ROUNDOFF  # K roundings of terms summing to 1
-    total = weights.sum(axis=-1)
+    total = weights.sum(axis=-1) + noise
     off = np.abs(total - 1.0) > tolerance
     if off.any():
         worst = total[np.unravel_index(np.argmax(off), off.shape)] if off.ndim else total

@@ -111,6 +111,7 @@ class MixtureEstimator(ParamsMixin):
             n_features=self.n_features_in_,
             feature_names=getattr(self, "feature_names_in_", None),
             check_names=True,
+            allow_nan=self.result_.missing == "marginal",
         )
         return data.X
 
@@ -130,7 +131,9 @@ class MixtureEstimator(ParamsMixin):
         return float(self.score_samples(X).mean())
 
     def predict_proba(self, X: Any) -> Any:
-        """Probability of each component for each row, shape (n_samples, K).
+        """Probability of each component for each row, shape (n_samples, K); (n_samples,
+        K + 1) with a noise component, the noise's column last (``[:, -1]``, as its label
+        is -1), so that every row sums to 1.
 
         Bayesian fits: posterior mean responsibilities.
         """
@@ -139,7 +142,8 @@ class MixtureEstimator(ParamsMixin):
         return resp.astype(self._output_dtype(X), copy=False)
 
     def predict(self, X: Any) -> Any:
-        """Most probable component of each row, shape (n_samples,)."""
+        """Most probable component of each row, shape (n_samples,); -1 for rows most
+        probably noise (with a noise component)."""
         X = self._validate(X)
         return self.result_.predict(X).data
 

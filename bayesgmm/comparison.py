@@ -10,7 +10,8 @@ and globally the log-likelihood, BIC, ELPD-LOO, the agreement of hard labels
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,14 @@ __all__ = [
     "Comparison",
     "adjusted_rand_index",
     "match_components",
+    "component_order",
+    "parameter_dataset",
+    "parameter_table",
+    "PARAMETERS",
 ]
+
+#: The parameters compared, each reported per component (covariances as full matrices).
+PARAMETERS = ("weights", "means", "covariances")
 
 
 def adjusted_rand_index(labels_a: Any, labels_b: Any) -> float:
@@ -69,15 +77,57 @@ def adjusted_rand_index(labels_a: Any, labels_b: Any) -> float:
 
 
 def _symmetric_kl(means_a, covs_a, means_b, covs_b) -> np.ndarray:
-    """Cost (K_a, K_b): KL(a||b) + KL(b||a) between Gaussian components."""
+    """Cost (..., K_a, K_b): KL(a||b) + KL(b||a) between Gaussian components; ``b`` may
+    have leading dims (many fits at once)."""
     inv_a = np.linalg.inv(covs_a)
     inv_b = np.linalg.inv(covs_b)
-    diff = means_a[:, None, :] - means_b[None, :, :]
-    trace = np.einsum("bij,aji->ab", inv_b, covs_a) + np.einsum("aij,bji->ab", inv_a, covs_b)
-    maha = np.einsum("abi,bij,abj->ab", diff, inv_b, diff) + np.einsum(
-        "abi,aij,abj->ab", diff, inv_a, diff
+    diff = means_a[:, None, :] - means_b[..., None, :, :]
+    trace = np.einsum("...bij,aji->...ab", inv_b, covs_a) + np.einsum(
+        "aij,...bji->...ab", inv_a, covs_b
+    )
+    maha = np.einsum("...abi,...bij,...abj->...ab", diff, inv_b, diff) + np.einsum(
+        "...abi,aij,...abj->...ab", diff, inv_a, diff
     )
     return 0.5 * (trace + maha) - means_a.shape[1]
+
+
+def component_order(
+    reference_means: np.ndarray,
+    reference_covariances: np.ndarray,
+    means: np.ndarray,
+    covariances: np.ndarray,
+) -> np.ndarray:
+    """The order of each fit's components that best matches the reference's.
+
+    Parameters
+    ----------
+    reference_means : ndarray of shape (K, D)
+    reference_covariances : ndarray of shape (K, D, D)
+    means : ndarray of shape (..., K, D)
+        One or many fits (leading dims: replicates, draws).
+    covariances : ndarray of shape (..., K, D, D)
+
+    Returns
+    -------
+    ndarray of shape (..., K)
+        ``order[..., k]`` is the fit's component matched to reference component ``k``
+        (minimum total symmetrised KL divergence, Hungarian algorithm).
+
+    Examples
+    --------
+    >>> eye = np.ones((2, 1, 1))
+    >>> component_order(np.array([[0.0], [5.0]]), eye, np.array([[5.1], [0.2]]), eye)
+    array([1, 0])
+    """
+    cost = _symmetric_kl(
+        np.asarray(reference_means, dtype=np.float64),
+        np.asarray(reference_covariances, dtype=np.float64),
+        np.asarray(means, dtype=np.float64),
+        np.asarray(covariances, dtype=np.float64),
+    )
+    flat = cost.reshape(-1, *cost.shape[-2:])
+    order = np.stack([linear_sum_assignment(matrix)[1] for matrix in flat])
+    return order.reshape(cost.shape[:-1])
 
 
 def match_components(reference: Any, other: Any) -> np.ndarray:
@@ -112,11 +162,9 @@ def match_components(reference: Any, other: Any) -> np.ndarray:
             f"features to one with {oth.n_components} components and {oth.n_features} "
             "features: fit both with the same n_components on the same data."
         )
-    cost = _symmetric_kl(
+    return component_order(
         ref.means.values, ref.covariances.values, oth.means.values, oth.covariances.values
     )
-    _, order = linear_sum_assignment(cost)
-    return order
 
 
 def _responsibility_mean(result: Any, X: Any) -> np.ndarray:
@@ -136,7 +184,9 @@ class Comparison:
         One row per parameter: ``parameter`` (weights, means, covariances),
         ``component`` (EM's numbering), ``feature``, ``feature_bis`` (empty where
         not applicable), ``em``, ``posterior_mean``, ``posterior_sd``,
-        ``hdi_lower``, ``hdi_upper`` and ``em_inside``.
+        ``hdi_lower``, ``hdi_upper`` and ``em_inside``; with a bootstrap, also
+        ``bootstrap_se``, ``bootstrap_lower`` and ``bootstrap_upper`` (its
+        ``ci_prob`` interval, percentile or, for the jackknife, normal).
     global_table : pandas.DataFrame
         Indexed by quantity: ``log_likelihood`` (total, at the point estimates:
         posterior means for Bayes, the parameters BIC uses), ``bic`` and
@@ -151,6 +201,8 @@ class Comparison:
         The fits compared.
     bayes_aligned : MixtureResult
         The Bayesian fit with its components (and posterior) renumbered to EM's order.
+    bootstrap : Bootstrap or None
+        The bootstrap of the EM fit whose intervals the table shows, if one was given.
     """
 
     table: pd.DataFrame
@@ -160,6 +212,7 @@ class Comparison:
     em_fit: Any
     bayes_fit: Any
     bayes_aligned: Any
+    bootstrap: Any = field(default=None, repr=False)
 
     def plot(self, X: Any, **kwargs: Any) -> Any:
         """EM and Bayes side by side; see :func:`bayesgmm.plot.plot_comparison`."""
@@ -213,44 +266,125 @@ def _aligned_posterior(posterior: xr.Dataset, order: np.ndarray) -> xr.Dataset:
     return aligned.assign_coords(component=np.arange(len(order)))
 
 
-def _parameter_rows(em: Any, aligned: xr.Dataset, ci_prob: float) -> pd.DataFrame:
+def parameter_dataset(fit: Any) -> xr.Dataset:
+    """A fit's weights, means and full covariances as one Dataset.
+
+    Examples
+    --------
+    >>> from bayesgmm import MixtureResult
+    >>> fit = MixtureResult(weights=np.array([1.0]), means=np.zeros((1, 2)),
+    ...                     covariances=np.ones(1), covariance_type="spherical")
+    >>> parameter_dataset(fit)["covariances"].dims
+    ('component', 'feature', 'feature_bis')
+    """
+    result = getattr(fit, "result_", fit)
+    return xr.Dataset({name: getattr(result, name) for name in PARAMETERS})
+
+
+def parameter_table(columns: Mapping[str, xr.Dataset]) -> pd.DataFrame:
+    """One row per weight, mean and covariance entry (upper triangle), a column per Dataset.
+
+    Parameters
+    ----------
+    columns : mapping of str to xarray.Dataset
+        Column name -> a Dataset with ``weights`` (component), ``means`` (component,
+        feature) and ``covariances`` (component, feature, feature_bis), all on the first
+        Dataset's coordinates; and ``dof`` (component) for Student-t components.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``parameter``, ``component``, ``feature``, ``feature_bis`` (empty where not
+        applicable), then one column per entry of ``columns``; components in order,
+        each with its weight, its means, its covariances row by row, then its ``dof``
+        when every Dataset has one.
+
+    Examples
+    --------
+    >>> from bayesgmm import MixtureResult
+    >>> fit = MixtureResult(weights=np.array([1.0]), means=np.array([[0.0, 1.0]]),
+    ...                     covariances=np.ones(1), covariance_type="spherical")
+    >>> parameter_table({"value": parameter_dataset(fit)})["value"].tolist()
+    [1.0, 0.0, 1.0, 1.0, 0.0, 1.0]
+    """
+    first = next(iter(columns.values()))
+    components = first["component"].values
+    names = [str(name) for name in first["feature"].values]
+    rows, cols = np.triu_indices(len(names))
+    labels = (
+        [("weights", "", "")]
+        + [("means", name, "") for name in names]
+        + [("covariances", names[i], names[j]) for i, j in zip(rows, cols, strict=True)]
+    )
+    with_dof = all("dof" in dataset for dataset in columns.values())
+    if with_dof:
+        labels.append(("dof", "", ""))
+    table = pd.DataFrame(
+        [(parameter, int(k), f, g) for k in components for parameter, f, g in labels],
+        columns=["parameter", "component", "feature", "feature_bis"],
+    )
+    at = {"component": components, "feature": first["feature"].values}
+    for column, dataset in columns.items():
+        weights = dataset["weights"].sel(component=components).values
+        means = dataset["means"].sel(at).transpose("component", "feature").values
+        covariances = (
+            dataset["covariances"]
+            .sel(at)
+            .sel(feature_bis=at["feature"])
+            .transpose("component", "feature", "feature_bis")
+            .values
+        )
+        parts = [weights[:, None], means, covariances[:, rows, cols]]
+        if with_dof:
+            parts.append(dataset["dof"].sel(component=components).values[:, None])
+        values = np.concatenate(parts, axis=1)
+        table[column] = values.ravel()
+    return table
+
+
+def _parameter_rows(
+    em: Any, aligned: xr.Dataset, ci_prob: float, bootstrap: Any = None
+) -> pd.DataFrame:
     """One row per weight, mean and covariance entry (upper triangle), in EM's numbering."""
     import arviz as az
 
-    hdi = az.hdi(aligned[["weights", "means", "covariances"]], hdi_prob=ci_prob)
-    mean = aligned.mean(("chain", "draw"))
-    sd = aligned.std(("chain", "draw"))
-    names = em.feature_names
-    em_values = {"weights": em.weights, "means": em.means, "covariances": em.covariances}
-    cells = []
-    for k in range(em.n_components):
-        cells.append(("weights", k, {}))
-        cells += [("means", k, {"feature": f}) for f in names]
-        cells += [
-            ("covariances", k, {"feature": f, "feature_bis": g})
-            for i, f in enumerate(names)
-            for g in names[i:]
-        ]
-    rows = []
-    for parameter, k, where in cells:
-        at = {"component": k, **where}
-        em_value = float(em_values[parameter].sel(at))
-        low, high = (float(v) for v in hdi[parameter].sel(at).values)
-        rows.append(
+    hdi = az.hdi(aligned[list(PARAMETERS)], hdi_prob=ci_prob)
+    columns = {
+        "em": parameter_dataset(em),
+        "posterior_mean": aligned.mean(("chain", "draw")),
+        "posterior_sd": aligned.std(("chain", "draw")),
+        "hdi_lower": hdi.sel(hdi="lower", drop=True),
+        "hdi_upper": hdi.sel(hdi="higher", drop=True),
+    }
+    table = parameter_table(columns)
+    table["em_inside"] = (table["hdi_lower"] <= table["em"]) & (table["em"] <= table["hdi_upper"])
+    if bootstrap is not None:
+        bounds = bootstrap.intervals(ci_prob)[list(PARAMETERS)]  # the rows of the table
+        extra = parameter_table(
             {
-                "parameter": parameter,
-                "component": k,
-                "feature": where.get("feature", ""),
-                "feature_bis": where.get("feature_bis", ""),
-                "em": em_value,
-                "posterior_mean": float(mean[parameter].sel(at)),
-                "posterior_sd": float(sd[parameter].sel(at)),
-                "hdi_lower": low,
-                "hdi_upper": high,
-                "em_inside": bool(low <= em_value <= high),
+                "bootstrap_se": bootstrap.standard_errors()[list(PARAMETERS)],
+                "bootstrap_lower": bounds.sel(bound="lower", drop=True),
+                "bootstrap_upper": bounds.sel(bound="upper", drop=True),
             }
         )
-    return pd.DataFrame(rows)
+        table = pd.concat([table, extra.iloc[:, 4:]], axis=1)
+    return table
+
+
+def _check_bootstrap(bootstrap: Any, em: Any) -> None:
+    """A bootstrap of the EM fit itself (its estimate is EM's parameters)."""
+    if not callable(getattr(bootstrap, "intervals", None)) or not hasattr(bootstrap, "estimate"):
+        raise TypeError(
+            "bootstrap must be the output of bayesgmm.bootstrap.bootstrap(em_fit, X); got "
+            f"{type(bootstrap).__name__}."
+        )
+    for name in PARAMETERS:
+        ours, theirs = getattr(em, name).values, bootstrap.estimate[name].values
+        if ours.shape != theirs.shape or not np.allclose(ours, theirs, rtol=1e-12, atol=0.0):
+            raise ValueError(
+                f"bootstrap is a bootstrap of another fit (its {name} differ from em_fit's): "
+                "pass bootstrap(em_fit, X) of this em_fit."
+            )
 
 
 def _global_rows(em: Any, bayes: Any, X: Any, order: np.ndarray) -> pd.DataFrame:
@@ -281,7 +415,9 @@ def _global_rows(em: Any, bayes: Any, X: Any, order: np.ndarray) -> pd.DataFrame
     )
 
 
-def compare(em_fit: Any, bayes_fit: Any, X: Any, *, ci_prob: float = 0.94) -> Comparison:
+def compare(
+    em_fit: Any, bayes_fit: Any, X: Any, *, ci_prob: float = 0.94, bootstrap: Any = None
+) -> Comparison:
     """Compare an EM fit and a Bayesian fit of the same mixture on the same data.
 
     Parameters
@@ -294,7 +430,11 @@ def compare(em_fit: Any, bayes_fit: Any, X: Any, *, ci_prob: float = 0.94) -> Co
     X : array-like or DataFrame
         The data both were fitted to.
     ci_prob : float, default=0.94
-        Probability of the highest-density intervals (ArviZ's default).
+        Probability of the highest-density intervals (ArviZ's default), and of the
+        bootstrap intervals.
+    bootstrap : Bootstrap or None, default=None
+        A bootstrap of ``em_fit`` (:func:`bayesgmm.bootstrap.bootstrap`): its standard
+        errors and intervals are put beside the posterior's sd and HDI.
 
     Returns
     -------
@@ -307,6 +447,9 @@ def compare(em_fit: Any, bayes_fit: Any, X: Any, *, ci_prob: float = 0.94) -> Co
     Bayesian fit is computed at its posterior-mean parameters. The HDIs are those
     of the relabelled posterior, per parameter (:func:`arviz.hdi`). When the two
     fits agree, EM values lie inside most HDIs and the adjusted Rand index is near 1.
+    With a bootstrap, the two kinds of interval can be read side by side: for a
+    regular model and much data, the bootstrap's standard errors and the posterior
+    sds agree (Bernstein-von Mises); a weak prior or few data make them differ.
 
     Examples
     --------
@@ -318,12 +461,16 @@ def compare(em_fit: Any, bayes_fit: Any, X: Any, *, ci_prob: float = 0.94) -> Co
     >>> compare(em, bayes, X).global_table  # doctest: +SKIP
     """
     em, bayes, ci_prob = _check_fits(em_fit, bayes_fit, ci_prob)
+    if bootstrap is not None:
+        _check_bootstrap(bootstrap, em)
     order = match_components(em, bayes)
     aligned = _aligned_posterior(bayes.draws(), order)
-    table = _parameter_rows(em, aligned, ci_prob)
+    table = _parameter_rows(em, aligned, ci_prob, bootstrap)
     global_table = _global_rows(em, bayes, X, order)
     aligned_result = _aligned_result(bayes, aligned, order)
-    return Comparison(table, global_table, order, ci_prob, em_fit, bayes_fit, aligned_result)
+    return Comparison(
+        table, global_table, order, ci_prob, em_fit, bayes_fit, aligned_result, bootstrap
+    )
 
 
 def _aligned_result(bayes: Any, aligned: xr.Dataset, order: np.ndarray) -> Any:

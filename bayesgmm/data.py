@@ -22,6 +22,7 @@ from .exceptions import ILL_DEFINED_COVARIANCE, CovarianceError, DataWarning
 __all__ = [
     "ValidatedData",
     "check_X",
+    "check_observed",
     "check_features",
     "check_resolution",
     "check_sample_weight",
@@ -115,14 +116,19 @@ def _is_sparse(X: Any) -> bool:
     return type(X).__module__.startswith("scipy.sparse") or hasattr(X, "tocsr")
 
 
-def _unmasked(X: Any, estimator: str) -> Any:
-    """A masked array's data, refusing masked values (np.asarray would drop the mask)."""
+def _unmasked(X: Any, estimator: str, allow_nan: bool = False) -> Any:
+    """A masked array's data, refusing masked values (np.asarray would drop the mask), or
+    with them as NaN when missing values are allowed."""
     n_masked = int(np.ma.count_masked(X))
+    if n_masked and allow_nan:
+        dtype = np.float32 if X.dtype == np.float32 else np.float64
+        return np.ma.filled(X.astype(dtype), np.nan)
     if n_masked:
         raise ValueError(
             f"X is a masked array with {n_masked} masked value(s); {estimator} does not "
             "accept missing values: drop those rows (X.data[~np.ma.getmaskarray(X).any("
-            "axis=1)]) or fill them (X.filled(value)) before fitting."
+            "axis=1)]) or fill them (X.filled(value)) before fitting, or fit "
+            "GaussianMixture(missing='marginal'), which takes them as missing values."
         )
     return np.ma.getdata(X)
 
@@ -191,6 +197,7 @@ def check_X(
     check_names: bool = False,
     dtype: Any = None,
     allow_dask: bool = True,
+    allow_nan: bool = False,
 ) -> ValidatedData:
     """Validate a data matrix and return it as a float array with its feature names.
 
@@ -213,6 +220,9 @@ def check_X(
         else into float64.
     allow_dask : bool, default=True
         Whether a dask array is accepted (it is returned unconverted, checked lazily).
+    allow_nan : bool, default=False
+        Whether NaN marks a missing value (``GaussianMixture(missing="marginal")``);
+        infinity is refused either way.
 
     Returns
     -------
@@ -233,7 +243,7 @@ def check_X(
     if check_names:
         _check_names(estimator, names, feature_names)
     if isinstance(X, np.ma.MaskedArray):
-        X = _unmasked(X, estimator)
+        X = _unmasked(X, estimator, allow_nan)
     if is_dask_array(X):
         if not allow_dask:
             raise TypeError(f"{estimator} does not accept dask arrays here; call .compute().")
@@ -242,7 +252,7 @@ def check_X(
     else:
         array = _to_numeric(X)
         input_dtype = array.dtype
-        array = _check_array(array if dtype is None else array.astype(dtype), estimator)
+        array = _check_array(array if dtype is None else array.astype(dtype), estimator, allow_nan)
     n_samples, n_cols = array.shape
     if n_cols == 0:
         raise ValueError(
@@ -262,16 +272,26 @@ def check_X(
     return ValidatedData(array, names, input_dtype)
 
 
-def _check_array(array: np.ndarray, estimator: str) -> np.ndarray:
-    """A 2-D array of finite values that can be squared, C-contiguous."""
+def _check_array(array: np.ndarray, estimator: str, allow_nan: bool = False) -> np.ndarray:
+    """A 2-D array of finite values (or NaN, when allowed) that can be squared, C-contiguous."""
     _check_shape(array, estimator)
     if array.shape[0] and not np.isfinite(array).all():
         n_nan = int(np.isnan(array).sum())
         n_inf = int(np.isinf(array).sum())
+        if allow_nan and not n_inf:
+            _check_magnitude(array, nan=True)
+            return np.ascontiguousarray(array)
+        if allow_nan:
+            raise ValueError(
+                f"Input X contains infinity ({n_inf} values). NaN marks a missing value, but "
+                "an infinite one has no density: replace it by NaN (missing) or drop its rows."
+            )
         raise ValueError(
             f"Input X contains NaN ({n_nan} values) or infinity ({n_inf} values). "
             f"{estimator} does not accept missing or infinite values: drop those rows "
-            "(X[np.isfinite(X).all(axis=1)]) or impute them before fitting."
+            "(X[np.isfinite(X).all(axis=1)]) or impute them before fitting, or fit "
+            "GaussianMixture(missing='marginal'), which takes NaN as missing values (the "
+            "likelihood of each row's observed coordinates)."
         )
     _check_magnitude(array)
     return np.ascontiguousarray(array)
@@ -286,10 +306,15 @@ def _magnitude_error(largest: float) -> ValueError:
     )
 
 
-def _check_magnitude(array: np.ndarray) -> None:
+def _check_magnitude(array: np.ndarray, nan: bool = False) -> None:
     if not array.size or array.dtype.kind in "biu":
         return
-    largest = max(float(array.max()), -float(array.min()))  # no temporary copy of X
+    if nan:  # NaN marks missing values: the largest of the others
+        if np.isnan(array).all():
+            return
+        largest = max(float(np.nanmax(array)), -float(np.nanmin(array)))
+    else:
+        largest = max(float(array.max()), -float(array.min()))  # no temporary copy of X
     if largest > MAX_ABS_VALUE:
         raise _magnitude_error(largest)
 
@@ -363,6 +388,40 @@ def _check_names(estimator: str, names: np.ndarray | None, fitted: np.ndarray | 
         message += "Feature names must be in the same order as they were in fit.\n"
     message += "Pass the columns seen during fit, in that order: X[model.feature_names_in_]."
     raise ValueError(message)
+
+
+def check_observed(
+    X: np.ndarray,
+    weights: np.ndarray,
+    feature_names: np.ndarray | None = None,
+    estimator: str = "GaussianMixture",
+) -> None:
+    """Check that every feature of data with missing values (NaN) is observed somewhere.
+
+    A feature without any observed value (in a row with non-zero weight) has no mean or
+    variance to estimate; rows with every value missing are allowed (they carry no
+    information and leave the fit as it is).
+
+    Raises
+    ------
+    ValueError
+        Naming the features that are never observed.
+
+    Examples
+    --------
+    >>> check_observed(np.array([[1.0, np.nan], [2.0, np.nan]]), np.ones(2))
+    Traceback (most recent call last):
+    ...
+    ValueError: Feature(s) ['x1'] are missing (NaN) in every row ...
+    """
+    observed = ~np.isnan(X[np.asarray(weights) > 0])
+    never = np.flatnonzero(~observed.any(axis=0))
+    if len(never):
+        raise ValueError(
+            f"Feature(s) {_names(feature_names, X.shape[1], never)} are missing (NaN) in every "
+            f"row with non-zero weight, so {estimator} has nothing to estimate their means "
+            "and variances from. Drop these columns before fitting."
+        )
 
 
 def check_features(

@@ -44,9 +44,25 @@ _EMPTY = -1e29
 
 
 @kernel
-def _no_transform(L, offsets, log_norm, row_q, dof, n_features, U):
-    """Gaussian: the layout's coefficients already give the log-densities."""
-    return None
+def _gaussian_transform(L, offsets, log_norm, row_q, dof, n_features, U):
+    """Gaussian, where whole log-densities are needed (beside a noise component): the
+    logits ``L`` (K, B) -> weighted log-densities ``log_norm_k - D log(2 pi) / 2 - delta / 2``
+    (the shared layout's logits lack ``-row_q / 2`` and the constants), unit scale
+    weights ``U``.
+    Without noise the Gaussian E-step never calls it: its coefficients (and the layout's
+    ``likelihood_terms``) give the log-likelihood directly."""
+    n_components, n_rows = L.shape
+    for k in range(n_components):
+        row = L[k]
+        scale = U[k]
+        constant = log_norm[k] - 0.5 * n_features * math.log(2.0 * math.pi)
+        for b in range(n_rows):
+            if offsets[k] < _EMPTY:  # an empty component stays empty
+                scale[b] = 0.0
+                continue
+            delta = max(2.0 * (offsets[k] - row[b]) + row_q[b], 0.0)
+            row[b] = constant - 0.5 * delta
+            scale[b] = 1.0
 
 
 @kernel
@@ -175,7 +191,7 @@ class Family(CompiledPlugin):
         return log_det + constant - 0.5 * (nu + n_features) * np.log1p(maha / nu)
 
 
-GAUSSIAN = Family("gaussian", False, _no_transform, _no_update, _false)
+GAUSSIAN = Family("gaussian", False, _gaussian_transform, _no_update, _false)
 STUDENT_T = Family("t", True, _t_transform, _t_update, _true)
 #: Every family, by name.
 FAMILIES: dict[str, Family] = {family.name: family for family in (GAUSSIAN, STUDENT_T)}

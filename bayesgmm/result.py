@@ -20,11 +20,17 @@ from . import _file_schema, gaussian, io
 from .covariance import COVARIANCE_TYPES, decompose, get_covariance_model
 from .data import check_int, check_option, check_random_state, check_X
 from .kernels.draws import log_likelihood_draws
+from .noise import NoiseBox
+from .observed import observed_log_density
 
-__all__ = ["MixtureResult", "save", "load"]
+__all__ = ["MixtureResult", "save", "load", "NOISE_LABEL", "NOISE_PARAMETERS"]
 
 # Largest number of (draw, row, component) log-densities held at once.
 _DRAW_BLOCK_ELEMENTS = 1 << 21
+#: The label and responsibility column of a noise component.
+NOISE_LABEL = -1
+#: Free parameters a noise component adds (its weight and Vinv, as mclust counts them).
+NOISE_PARAMETERS = 2
 
 
 class MixtureResult:
@@ -55,6 +61,21 @@ class MixtureResult:
         How the fit was made ("em", "nuts", "advi", ...).
     posterior : arviz.InferenceData or None, default=None
         The relabelled posterior of a Bayesian fit.
+    family : {"gaussian", "t"}, default="gaussian"
+        The components' family (:mod:`bayesgmm.family`).
+    dof : ndarray of shape (K,) or None, default=None
+        Degrees of freedom of Student-t components.
+    estimate_dof : bool, default=True
+        Whether they were estimated (then counted as parameters).
+    missing : {"error", "marginal"}, default="error"
+        What NaN in X means when evaluating: refused, or a missing value ("marginal":
+        densities and responsibilities over each row's observed coordinates,
+        :mod:`bayesgmm.observed`; EM fits only).
+    noise_weight : float or None, default=None
+        The weight of a uniform noise component (EM fits; None: none). The components'
+        weights then sum to ``1 - noise_weight``.
+    noise_box : NoiseBox or None, default=None
+        The noise's box and density (:mod:`bayesgmm.noise`), with ``noise_weight``.
 
     Examples
     --------
@@ -85,6 +106,9 @@ class MixtureResult:
         family: str = "gaussian",
         dof: Any = None,
         estimate_dof: bool = True,
+        missing: str = "error",
+        noise_weight: float | None = None,
+        noise_box: NoiseBox | None = None,
     ) -> None:
         if covariance_type not in COVARIANCE_TYPES:
             raise ValueError(
@@ -115,6 +139,13 @@ class MixtureResult:
         self._dof = None if dof is None else np.asarray(dof, dtype=np.float64).reshape(-1)
         self.estimate_dof = bool(estimate_dof)
         self._prec_chol = self._model.precision_cholesky(self._covariances, self._weights)
+        self.missing = check_option("MixtureResult", "missing", missing, ("error", "marginal"))
+        if self.missing == "marginal" and posterior is not None:
+            raise ValueError(
+                "missing='marginal' evaluates EM fits only; a result with a posterior takes "
+                "missing='error'."
+            )
+        self.noise_weight, self.noise_box = _checked_noise(noise_weight, noise_box, posterior)
 
     # ------------------------------------------------------------------ shape
     @property
@@ -130,10 +161,13 @@ class MixtureResult:
     @property
     def n_parameters(self) -> int:
         """Free parameters: weights (K - 1), means (K D), covariances (as mclust counts
-        them) and, for Student-t components with estimated degrees of freedom, K more."""
+        them), for Student-t components with estimated degrees of freedom K more, and
+        with a noise component 2 more (its weight and its density ``Vinv``, as mclust's
+        ``nMclustParams(..., noise = TRUE)`` counts them)."""
         k, d = self.n_components, self.n_features
         family = self._family.n_parameters(k, self.estimate_dof)
-        return (k - 1) + k * d + self._model.n_parameters(k, d) + family
+        noise = 0 if self.noise_weight is None else NOISE_PARAMETERS
+        return (k - 1) + k * d + self._model.n_parameters(k, d) + family + noise
 
     @property
     def dof(self) -> xr.DataArray | None:
@@ -286,7 +320,9 @@ class MixtureResult:
             ``weights`` (chain, draw, component), ``means`` (chain, draw, component,
             feature) and ``covariances`` (chain, draw, component, feature, feature_bis);
             for Student-t components also ``dof`` (chain, draw, component), and the
-            covariances are then the components' scale matrices.
+            covariances are then the components' scale matrices; with a noise
+            component also ``noise_weight`` (chain, draw), and the weights sum to one
+            less that.
 
         Examples
         --------
@@ -310,6 +346,8 @@ class MixtureResult:
         }
         if dof is not None:
             variables["dof"] = (("chain", "draw", "component"), np.array(dof).reshape(*shape, k))
+        if self.noise_weight is not None:
+            variables["noise_weight"] = (("chain", "draw"), np.full(shape, self.noise_weight))
         return xr.Dataset(variables, coords=coords)
 
     def _native_draws(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any, tuple]:
@@ -343,7 +381,10 @@ class MixtureResult:
     # ------------------------------------------------------------------ evaluation
     def _check(self, X: Any) -> tuple[Any, Any]:
         """X validated (numpy, or dask kept lazy) and its row labels (a DataFrame's index)."""
-        data = check_X(X, estimator="MixtureResult", n_features=self.n_features)
+        data = check_X(
+            X, estimator="MixtureResult", n_features=self.n_features,
+            allow_nan=self.missing == "marginal",
+        )  # fmt: skip
         if data.feature_names is not None and self._has_names:
             if list(data.feature_names) != self.feature_names:
                 raise ValueError(
@@ -354,10 +395,27 @@ class MixtureResult:
         return data.X, None if callable(index) else index
 
     def _weighted_log_prob(self, X: np.ndarray) -> np.ndarray:
+        """(N, K) weighted log-densities; (N, K + 1) with the noise's last."""
         with np.errstate(divide="ignore"):
             log_weights = np.log(self._weights)
-        density = self._model.log_density(X, self._means, self._prec_chol, self._family, self._dof)
-        return density + log_weights
+        if self.missing == "marginal" and np.isnan(X).any():  # over observed coordinates
+            full = self._model.to_full(self._covariances, self.n_components, self.n_features)
+            density = observed_log_density(X, self._means, full, self._family, self._dof)
+        else:
+            density = self._model.log_density(
+                X, self._means, self._prec_chol, self._family, self._dof
+            )
+        density = density + log_weights
+        if self.noise_weight is None:
+            return density
+        with np.errstate(divide="ignore"):
+            noise = np.log(self.noise_weight) + self.noise_box.log_vinv
+        return np.concatenate([density, np.full((len(density), 1), noise)], axis=1)
+
+    def _component_coords(self) -> np.ndarray:
+        """The responsibilities' component labels: 0 .. K-1, and -1 for the noise."""
+        labels = np.arange(self.n_components)
+        return labels if self.noise_weight is None else np.append(labels, NOISE_LABEL)
 
     def _observation_coords(self, n: int, index: Any) -> dict[str, Any]:
         return {"observation": np.asarray(index) if index is not None else np.arange(n)}
@@ -413,17 +471,16 @@ class MixtureResult:
         Returns
         -------
         xarray.DataArray or xarray.Dataset
-            EM fit: a DataArray of responsibilities. Bayesian fit: a Dataset with
+            EM fit: a DataArray of responsibilities (with a noise component, one more
+        column, the noise's, last, at ``component=-1``). Bayesian fit: a Dataset with
             ``mean`` (the posterior mean responsibility), ``lower`` and ``upper`` (the
             credible bounds over the posterior draws), computed in blocks of rows so
             that N x K x draws never sits in memory at once.
         """
-        components = {"component": self.n_components}
+        components = {"component": len(self._component_coords())}
         if self.posterior is None:
             resp = self._per_row(X, self._plug_in_responsibilities, ("component",), components)
-            return resp.assign_coords(component=np.arange(self.n_components)).rename(
-                "responsibilities"
-            )
+            return resp.assign_coords(component=self._component_coords()).rename("responsibilities")
         tail = _tail_probability(ci_prob)
         summaries = ("mean",) if tail is None else ("mean", "lower", "upper")
         stacked = self._per_row(
@@ -452,7 +509,8 @@ class MixtureResult:
         return self.responsibilities(X, ci_prob=None)["mean"].data
 
     def predict(self, X: Any) -> xr.DataArray:
-        """Most probable component of each row, dims ``(observation,)``.
+        """Most probable component of each row, dims ``(observation,)``; ``-1`` for rows
+        most probably noise (with a noise component).
 
         For a Bayesian fit: the component of highest posterior mean responsibility.
         """
@@ -460,7 +518,7 @@ class MixtureResult:
         def labels(rows: np.ndarray) -> np.ndarray:
             if self.posterior is not None:
                 return self._posterior_summary(rows, None)[:, 0].argmax(axis=1)
-            return self._weighted_log_prob(rows).argmax(axis=1)
+            return self._component_coords()[self._weighted_log_prob(rows).argmax(axis=1)]
 
         return self._per_row(X, labels, dtype=np.intp).rename("label")
 
@@ -535,7 +593,8 @@ class MixtureResult:
         random_state : int, Generator or None, default=None
         return_labels : bool, default=False
             Also return each row's component (rows are then grouped by component,
-            as scikit-learn's ``sample`` returns them).
+            as scikit-learn's ``sample`` returns them). Noise rows, drawn uniformly in
+            the noise's box, come last, labelled -1.
 
         Returns
         -------
@@ -552,16 +611,22 @@ class MixtureResult:
         if self.posterior is not None:
             X, y = self._posterior_sample(n_samples, rng)
             return (X, y) if return_labels else X
-        counts = rng.multinomial(n_samples, self._weights / self._weights.sum())
+        weights = self._weights
+        if self.noise_weight is not None:
+            weights = np.append(weights, self.noise_weight)
+        counts = rng.multinomial(n_samples, weights / weights.sum())
         full = self._model.to_full(self._covariances, self.n_components, self.n_features)
         chol = np.linalg.cholesky(full)
         draws, labels = [], []
-        for k, count in enumerate(counts):
+        for k, count in enumerate(counts[: self.n_components]):
             noise = rng.standard_normal((count, self.n_features))
             if self._dof is not None:
                 noise *= _t_scales(rng, np.full(count, self._dof[k]))[:, None]
             draws.append(self._means[k] + noise @ chol[k].T)
             labels.append(np.full(count, k))
+        if self.noise_weight is not None:
+            draws.append(self.noise_box.sample(rng, counts[-1]))
+            labels.append(np.full(counts[-1], NOISE_LABEL))
         X = np.concatenate(draws)
         y = np.concatenate(labels)
         return (X, y) if return_labels else X
@@ -853,11 +918,17 @@ class MixtureResult:
             variables["history"] = (("iteration",), self._history.copy())
         if self._dof is not None:
             variables["dof"] = (("component",), self._dof.copy())
+        if self.noise_weight is not None:
+            box = self.noise_box
+            variables["noise_centre"] = (("feature",), box.centre.copy())
+            variables["noise_axes"] = (("feature", "feature_bis"), box.axes.copy())
+            variables["noise_half_widths"] = (("feature",), box.half_widths.copy())
         attrs = {
             "covariance_type": self.covariance_type,
             "method": self.method,
             "family": self.family,
             "estimate_dof": int(self.estimate_dof),
+            "missing": self.missing,
             "feature_names_given": int(self._has_names),
             "degenerate": json.dumps(self.degenerate),
         }
@@ -867,6 +938,9 @@ class MixtureResult:
             attrs["log_likelihood"] = self.log_likelihood_
         if self.reg_covar is not None:
             attrs["reg_covar"] = self.reg_covar
+        if self.noise_weight is not None:
+            attrs["noise_weight"] = self.noise_weight
+            attrs["noise_log_vinv"] = self.noise_box.log_vinv
         return xr.Dataset(variables, coords=self._coords(), attrs=attrs)
 
     @classmethod
@@ -907,6 +981,16 @@ class MixtureResult:
             family=header.family,
             dof=dataset["dof"].values if "dof" in dataset else None,
             estimate_dof=header.estimate_dof,
+            missing=header.missing,
+            noise_weight=header.noise_weight,
+            noise_box=None
+            if header.noise_weight is None
+            else NoiseBox(
+                dataset["noise_centre"].values,
+                dataset["noise_axes"].values,
+                dataset["noise_half_widths"].values,
+                header.noise_log_vinv,
+            ),
         )
 
     def save(self, path: str | os.PathLike, *, log_likelihood: str = "keep") -> None:
@@ -954,6 +1038,9 @@ class MixtureResult:
         for k in range(self.n_components):
             values = "  ".join(f"{value:10.4g}" for value in self._means[k])
             lines.append(f"  {k:9d}  {self._weights[k]:6.3f}  {values}")
+        if self.noise_weight is not None:
+            vinv = self.noise_box.vinv
+            lines.append(f"  {'noise':>9}  {self.noise_weight:6.3f}  (uniform, Vinv {vinv:.4g})")
         if self.degenerate:
             lines.append("  degenerate: " + "; ".join(self.degenerate))
         return "\n".join(lines)
@@ -1112,6 +1199,23 @@ def _t_scales(rng: np.random.Generator, dof: np.ndarray) -> np.ndarray:
 def _tail_probability(ci_prob: float | None) -> float | None:
     """The lower tail ``(1 - ci_prob) / 2`` of an equal-tailed interval (None: no interval)."""
     return None if ci_prob is None else (1.0 - _checked_ci_prob(ci_prob)) / 2.0
+
+
+def _checked_noise(weight: Any, box: Any, posterior: Any) -> tuple:
+    """A noise component's weight in [0, 1] and its box, both or neither (EM fits only)."""
+    if weight is None and box is None:
+        return None, None
+    if weight is None or not isinstance(box, NoiseBox):
+        raise ValueError(
+            "A noise component needs both noise_weight (a number in [0, 1]) and noise_box "
+            f"(a bayesgmm.noise.NoiseBox); got noise_weight={weight!r}, noise_box={box!r}."
+        )
+    if posterior is not None:
+        raise ValueError("A noise component is an EM fit's; a Bayesian result has none.")
+    weight = float(weight)
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"noise_weight must be in [0, 1]; got {weight!r}.")
+    return weight, box
 
 
 def _checked_family(family: str, dof: Any, n_components: int) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -22,17 +23,25 @@ _lock = threading.Lock()
 _holders = 0
 _limiter: Any = None
 _original_threads: int | None = None
+_view: tuple[int, Any] | None = None
 
 
 def _controller() -> Any:
-    """threadpoolctl's view of the BLAS libraries loaded in this process now.
+    """threadpoolctl's view of the BLAS libraries loaded in this process (read only).
 
-    Made afresh (about a millisecond) rather than cached: a library loaded after the
-    first fit, SciPy's own OpenBLAS for example, would otherwise escape the limit.
+    Reading the process's libraries takes milliseconds, too long to repeat for every
+    start of a fit, so the view is kept while the set of imported modules stays the
+    same: a BLAS that arrives later (SciPy's own OpenBLAS, loaded by an import after the
+    first fit) comes with new modules, and the view is then made afresh.
     """
-    from threadpoolctl import ThreadpoolController
+    global _view
+    n_modules = len(sys.modules)
+    view = _view
+    if view is None or view[0] != n_modules:
+        from threadpoolctl import ThreadpoolController
 
-    return ThreadpoolController()
+        view = _view = (n_modules, ThreadpoolController())
+    return view[1]
 
 
 def _blas_threads() -> int | None:

@@ -83,8 +83,12 @@ def fake_run_inference(
         covariances = center["covariances"] * np.exp(
             spread * noise((1,) * center["covariances"].ndim)
         )
-        dims = {name: list(model.named_vars_to_dims.get(name, ())) for name in PARAMETER_NAMES}
-        coords = {name: np.asarray(values) for name, values in model.coords.items()}
+        if model is not None:
+            frame_dims, frame_coords = model.named_vars_to_dims, model.coords
+        else:  # nutpie and ADVI run on the compiled density alone, which has the frame
+            frame_dims, frame_coords = options["density"].dims, options["density"].coords
+        dims = {name: list(frame_dims.get(name, ())) for name in PARAMETER_NAMES}
+        coords = {name: np.asarray(values) for name, values in frame_coords.items()}
         diverging = np.zeros(shape, dtype=bool)
         diverging[0, :n_divergent] = True
         idata = az.from_dict(

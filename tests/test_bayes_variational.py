@@ -23,6 +23,7 @@ from bayesgmm.bayes.samplers.advi import (
     fit_variational,
     resolve_batch_size,
 )
+from bayesgmm.bayes.samplers.rows import RowSource
 
 
 @pytest.mark.parametrize(
@@ -89,6 +90,17 @@ def _gaussian_problem(n_samples=2000, n_dim=4, seed=0):
     return _GaussianRows(a1), rows
 
 
+def _source(rows, rng, lazy=False, weights=None, pool_rows=None):
+    """The rows as ADVI reads them: in memory, or a dask array in chunks of 300 rows
+    whose minibatches come from a pool of ``pool_rows`` of them."""
+    if not lazy:
+        return RowSource(rows, weights, rng)
+    import dask.array as da
+
+    weights = None if weights is None else da.from_array(weights, chunks=300)
+    return RowSource(da.from_array(rows, chunks=(300, -1)), weights, rng, pool_rows or len(rows))
+
+
 @pytest.mark.parametrize(
     ("full_rank", "dense_max"), [(False, 600), (True, 600), (False, 0)]
 )  # dense_max=0: a mean-field curvature kept diagonal, as for more than 600 parameters
@@ -102,7 +114,7 @@ def test_optimum_on_a_gaussian_posterior_is_the_closed_form(
     posterior_mean = rows.mean(axis=0)
     posterior_precision = n_samples * function.a1
     rng = np.random.default_rng(1)
-    gradient = _Gradient(function, rows, batch_size, rng)
+    gradient = _Gradient(function, _source(rows, rng), batch_size)
     start = posterior_mean + 3.0 / np.sqrt(np.diag(posterior_precision))  # 3 sd away
     check, info = _optimise(
         gradient, start, full_rank, max_iter=5000, tol=0.05, window=50, learning_rate=0.2, rng=rng
@@ -152,7 +164,9 @@ def test_compiled_log_density_is_pymcs(small_model):
     np.testing.assert_allclose(grad, expected, rtol=1e-8, atol=1e-8)
     halves = [function(x, part, np.asarray(2.0), None)[1] for part in (data[::2], data[1::2])]
     np.testing.assert_allclose(sum(halves) / 2, expected, rtol=1e-8, atol=1e-8)
-    weights, means, covariances = parameters(x)
+    values = parameters(x)  # name -> value, the model's reported variables
+    assert list(values) == ["weights", "means", "covariances"]
+    means, covariances = values["means"], values["covariances"]
     np.testing.assert_allclose(means, [[-3.0, -3.0], [3.0, 3.0]], atol=1e-10)
     np.testing.assert_allclose(covariances[1], 0.25 * np.eye(2), atol=1e-10)
 
@@ -282,7 +296,7 @@ def test_weighted_minibatch_gradient_is_unbiased():
     weighted = WeightedRows(function.a1)
     rng = np.random.default_rng(2)
     weights = rng.uniform(0, 2, size=len(rows))
-    gradient = _Gradient(weighted, rows, 50, rng, weights)
+    gradient = _Gradient(weighted, _source(rows, rng, weights=weights), 50)
     anchor = rows.mean(axis=0)
     gradient.set_anchor(anchor)
     point = anchor + 0.3
@@ -316,3 +330,92 @@ def test_compiled_log_density_weights_rows_as_the_model_does():
     np.testing.assert_allclose(logp, model.compile_logp(mode="FAST_COMPILE")(full), rtol=1e-10)
     unweighted, _ = function(x, X, np.asarray(1.0), None)
     assert not np.isclose(logp, unweighted)
+
+
+@pytest.mark.parametrize("full_rank", [False, True])
+def test_dask_rows_reach_the_closed_form_from_a_pool_of_a_fifth_of_them(full_rank):
+    """Rows in a dask array: the sums over all rows are dask reductions and the
+    minibatches come from a sample of 400 of the 2000 rows. The pool's own sampling
+    error moves the optimum by about ``|step| / sqrt(pool)`` posterior sds from the
+    anchor (module docstring of rows.py); within 0.1 sd of the closed form here."""
+    function, rows = _gaussian_problem()
+    posterior_mean = rows.mean(axis=0)
+    posterior_precision = len(rows) * function.a1
+    rng = np.random.default_rng(1)
+    source = _source(rows, rng, lazy=True, pool_rows=400)
+    assert source.pool_size == 400 and source.n_samples == 2000
+    gradient = _Gradient(function, source, 100)
+    sd = 1.0 / np.sqrt(np.diag(posterior_precision))
+    start = posterior_mean + 3.0 * sd
+    check, info = _optimise(
+        gradient, start, full_rank, max_iter=5000, tol=0.05, window=50, learning_rate=0.2, rng=rng
+    )
+    assert check.converged, info["history"]
+    assert np.abs((check.mean - posterior_mean) / sd).max() < 0.1
+    full = function(check.mean, rows, 1.0)
+    lazy_value, lazy_grad = gradient.full(check.mean)
+    np.testing.assert_allclose(lazy_value, full[0], rtol=1e-10)
+    np.testing.assert_allclose(lazy_grad, full[1], rtol=1e-8, atol=1e-6)
+
+
+def test_a_pool_of_dask_rows_is_a_uniform_sample_without_repeats():
+    """sample_rows: each row of a dask array appears at most once, every chunk gives
+    rows in proportion to its size (hypergeometric counts), and the weights follow."""
+    import dask.array as da
+
+    from bayesgmm.bayes.samplers.rows import sample_rows
+
+    n = 10_000
+    X = da.from_array(np.arange(2.0 * n).reshape(n, 2), chunks=((1000, 3000, 6000), 2))
+    weights = da.from_array(np.arange(float(n)), chunks=2500)
+    rows, picked = sample_rows(X, weights, 2000, np.random.default_rng(0))
+    index = rows[:, 0] / 2
+    assert len(np.unique(index)) == 2000 and np.all(np.diff(index) > 0)
+    np.testing.assert_array_equal(picked, index)
+    counts = np.histogram(index, bins=[0, 1000, 4000, 10_000])[0]
+    expected = np.array([200, 600, 1200])
+    # hypergeometric sds are below sqrt(expected); five of them
+    assert np.all(np.abs(counts - expected) < 5 * np.sqrt(expected))
+
+
+def test_minibatch_advi_on_a_dask_array_is_the_in_memory_fit():
+    """The estimator on a dask array (EM start through the engine's dask path,
+    minibatches from a pool of its rows, the full-data check and the lower bound as dask
+    reductions) gives the in-memory fit's posterior: means within 0.25 posterior sds and
+    sds of the means and covariances within 20 % (the two runs differ by their
+    minibatches' noise only; the window criterion stops each within 0.05 sd of its
+    optimum), the same lower bound to 1e-3
+    nats per row, and a lazy log-likelihood that is the draws' own."""
+    da = pytest.importorskip("dask.array")
+    from bayesgmm.datasets import make_mixture
+
+    X = make_mixture(3000, 3, 2, random_state=1).X
+    fits = {}
+    for name, data in [("memory", X), ("dask", da.from_array(X, chunks=(500, -1)))]:
+        fits[name] = BayesianGaussianMixture(
+            3, method="advi", batch_size=500, draws=250, random_state=0
+        ).fit(data)
+    memory, lazy = fits["memory"], fits["dask"]
+    assert memory.converged_ and lazy.converged_
+    assert "full_data_check" in lazy.inference_info_
+    dims = ("chain", "draw")
+    # the EM starts (dask path, in memory) may number the components differently
+    distance = ((lazy.means_[:, None] - memory.means_[None]) ** 2).sum(-1)
+    order = distance.argmin(axis=0)
+    assert sorted(order) == [0, 1, 2]
+    for name in ("weights", "means", "covariances"):
+        reference = memory.result_.draws()[name]
+        values = lazy.result_.draws()[name].isel(component=order)
+        sd = reference.std(dims).values
+        offset = np.abs(values.mean(dims).values - reference.mean(dims).values) / sd
+        assert offset.max() < 0.25, name
+        if name != "weights":  # a mean-field fit of the simplex's coordinates depends on
+            # the components' order, which the two EM starts may give differently
+            np.testing.assert_allclose(values.std(dims).values, sd, rtol=0.2)
+    assert abs(lazy.lower_bound_ - memory.lower_bound_) < 1e-3
+    log_lik = lazy.result_.posterior.log_likelihood["x"]
+    assert isinstance(log_lik.data, da.Array)
+    np.testing.assert_allclose(
+        log_lik.values, lazy.result_.log_likelihood_draws(X).values, rtol=1e-12
+    )
+    assert "posterior_predictive" not in lazy.result_.posterior.groups()

@@ -111,14 +111,57 @@ def test_demo_em_only_writes_plots(tmp_path, capsys):
     assert names == ["em_clusters.png", "em_density.png", "em_uncertainty.png", "selection_bic.png"]
 
 
-@pytest.mark.slow
 def test_demo_with_a_bayesian_fit(tmp_path, capsys):
+    """README's main job (``bayesgmm demo``: EM, then ADVI by default), in the default run."""
     out = tmp_path / "demo"
     assert main(["demo", "--fast", "--method", "advi", "--out", str(out), "-q"]) == 0
     text = capsys.readouterr().out
     assert "EM versus Bayes" in text and "adjusted_rand_index" in text
     for name in ("bayes_posterior_ellipses.png", "bayes_uncertainty.png", "em_vs_bayes.png"):
         assert (out / name).stat().st_size > 10_000
+
+
+def test_fit_nuts_saves_a_posterior_near_the_truth_that_info_and_predict_read(csv, capsys):
+    """The CLI's Bayesian path in the default run (the slow tests add the demo and ADVI):
+    the default sampler's posterior, saved, read back, near the simulated truth, and
+    predictions whose credible bounds bracket the posterior-mean responsibilities."""
+    folder, path, X = csv
+    model = folder / "nuts.nc"
+    argv = ["fit", str(path), "-k", "2", "--method", "nuts", "--draws", "200", "--chains", "2"]
+    assert main([*argv, "--out", str(model), "-q"]) == 0
+    capsys.readouterr()
+    draws = load(model).draws()
+    assert (draws.sizes["chain"], draws.sizes["draw"]) == (2, 200)
+    truth = make_mixture(120, 2, 2, separation=8.0, random_state=0)
+    means = draws["means"].mean(("chain", "draw")).values
+    weights = draws["weights"].mean(("chain", "draw")).values
+    for j, true_mean in enumerate(truth.means):
+        k = int(np.argmin(np.linalg.norm(means - true_mean, axis=1)))
+        n_j = int(np.sum(truth.labels == j))
+        # separated clusters: the posterior mean within 4 standard errors of the truth,
+        # the weight within 4 binomial standard errors
+        standard_error = np.sqrt(np.diag(truth.covariances[j]) / n_j)
+        assert np.all(np.abs(means[k] - true_mean) < 4 * standard_error), (j, means[k])
+        assert abs(weights[k] - n_j / 120) < 4 * np.sqrt(0.25 / 120)
+    assert main(["info", str(model)]) == 0
+    assert "posterior:" in capsys.readouterr().out
+    out_csv = folder / "nuts_pred.csv"
+    assert main(["predict", str(model), str(path), "--out", str(out_csv)]) == 0
+    predictions = pd.read_csv(out_csv)
+    # the CLI writes what the library computes from the saved posterior (the posterior
+    # mean responsibility can lie outside its own equal-tailed interval when a few draws
+    # carry all of it, so the bounds are checked for order, not against the mean)
+    expected = load(model).responsibilities(X.values)
+    for k in range(2):
+        np.testing.assert_allclose(predictions[f"prob_{k}"], expected["mean"][:, k], atol=1e-12)
+        np.testing.assert_allclose(
+            predictions[f"prob_{k}_lower"], expected["lower"][:, k], atol=1e-12
+        )
+        np.testing.assert_allclose(
+            predictions[f"prob_{k}_upper"], expected["upper"][:, k], atol=1e-12
+        )
+        assert (predictions[f"prob_{k}_lower"] <= predictions[f"prob_{k}_upper"]).all()
+    assert (predictions["label"] == expected["mean"].argmax("component").values).all()
 
 
 @pytest.mark.slow

@@ -58,3 +58,20 @@ def test_holders_restore_the_limit_whatever_order_they_leave_in(two_blas_threads
     assert set(_blas_threads()) == {1}  # one holder left: still one thread
     second.__exit__(None, None, None)
     assert _blas_threads() == before
+
+
+def test_the_blas_view_is_kept_between_fits_and_renewed_after_an_import():
+    """Reading the process's libraries costs milliseconds: made once per start, it took
+    nine tenths of a default iris fit. A new import may bring a new BLAS: then renewed."""
+    import sys
+    import types
+
+    from bayesgmm import threads
+
+    view = threads._controller()
+    assert threads._controller() is view
+    sys.modules["_bayesgmm_test_new_module"] = types.ModuleType("_bayesgmm_test_new_module")
+    try:
+        assert threads._controller() is not view
+    finally:
+        del sys.modules["_bayesgmm_test_new_module"]

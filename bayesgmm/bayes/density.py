@@ -44,9 +44,10 @@ import numba
 import numpy as np
 
 from ..kernels.draws import likelihood_rows, likelihood_sums
+from .model import PARAMETER_NAMES, Standardisation, parameter_dims
 from .priors import Priors
 
-__all__ = ["PosteriorDensity"]
+__all__ = ["PosteriorDensity", "expand_parameters", "log_posterior", "packed_layout"]
 
 _TYPE_CODES = {"full": 0, "tied": 1, "diag": 2, "spherical": 3}
 
@@ -373,6 +374,67 @@ def row_log_likelihood(theta, zt, type_code, n_components, out):  # pragma: no c
     likelihood_rows(zt, log_weights, means, inverses, log_dets, type_code > 1, out, no_resp)
 
 
+@numba.njit(cache=True, nogil=True)
+def expand_parameters(theta, type_code, n_components, center, scale, out):  # pragma: no cover
+    """Weights, means and covariances at ``theta``, in the units of ``center + scale * z``,
+    written one after another into ``out``: weights (K), means (K, D) and the
+    covariances as the type reports them ((K, D, D), (D, D), (K, D) or (K,)), row-major.
+    """
+    n_features = center.shape[0]
+    log_weights = _simplex(theta, n_components)[0]
+    position = 0
+    for k in range(n_components):
+        out[position] = np.exp(log_weights[k])
+        position += 1
+    offset = n_components - 1
+    for k in range(n_components):
+        for a in range(n_features):
+            out[position] = center[a] + scale[a] * theta[offset + k * n_features + a]
+            position += 1
+    offset += n_components * n_features
+    if type_code <= 1:  # full or tied: covariance L L^T of each packed factor
+        n_packed = n_features * (n_features + 1) // 2
+        for f in range(n_components if type_code == 0 else 1):
+            chol = _unpack_cholesky(theta, offset + f * n_packed, n_features)
+            for a in range(n_features):
+                for b in range(n_features):
+                    value = 0.0
+                    for c in range(min(a, b) + 1):
+                        value += chol[a, c] * chol[b, c]
+                    out[position] = value * scale[a] * scale[b]
+                    position += 1
+    elif type_code == 2:  # diag: log standard deviations (K, D)
+        for j in range(n_components * n_features):
+            out[position] = np.exp(2.0 * theta[offset + j]) * scale[j % n_features] ** 2
+            position += 1
+    else:  # spherical: one log standard deviation per component, one common scale
+        for k in range(n_components):
+            out[position] = np.exp(2.0 * theta[offset + k]) * scale[0] ** 2
+            position += 1
+
+
+_PACKED_HEADER = 5
+"""Leading values of :meth:`PosteriorDensity.packed`: D, N, type code, K, row weights."""
+
+
+def packed_layout(packed: np.ndarray) -> dict[str, slice]:
+    """Where each part of :meth:`PosteriorDensity.packed` lies in it.
+
+    Examples
+    --------
+    >>> density = PosteriorDensity(np.zeros((3, 1)), 2, "diag", Priors())
+    >>> sorted(packed_layout(density.packed()).items())[0]
+    ('alpha', slice(9, 11, None))
+    """
+    d, n, _, k, n_weights = (int(value) for value in packed[:_PACKED_HEADER])
+    sizes = {"hyper": 4, "alpha": k, "center": d, "scale": d, "zt": d * n, "weights": n_weights}
+    layout, position = {}, _PACKED_HEADER
+    for name, size in sizes.items():
+        layout[name] = slice(position, position + size)
+        position += size
+    return layout
+
+
 @dataclass(frozen=True)
 class PosteriorDensity:
     """The log posterior of one mixture model on standardised data ``z``.
@@ -403,16 +465,45 @@ class PosteriorDensity:
     covariance_type: str
     priors: Priors
     sample_weight: np.ndarray | None = None
+    standardisation: Standardisation | None = None
+    feature_names: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         z = np.asarray(self.z, dtype=np.float64)
         object.__setattr__(self, "z", z)
         object.__setattr__(self, "_zt", np.ascontiguousarray(z.T))
         object.__setattr__(self, "_row_weights", _row_weights(self.sample_weight, len(z)))
+        d = z.shape[1]
+        standard = self.standardisation or Standardisation(np.zeros(d), np.ones(d))
+        units = (np.asarray(standard.center, float), np.asarray(standard.scale, float))
+        object.__setattr__(self, "_units", units)
+        names = self.feature_names
+        names = tuple(f"x{i}" for i in range(d)) if names is None else tuple(map(str, names))
+        if len(names) != d:
+            raise ValueError(f"feature_names has {len(names)} names; z has {d} features.")
+        object.__setattr__(self, "feature_names", names)
 
     @property
     def n_features(self) -> int:
         return int(self.z.shape[1])
+
+    @property
+    def coords(self) -> dict[str, list]:
+        """Coordinates of the reported parameters' dims, as the PyMC model has them."""
+        names = list(self.feature_names)
+        return {"component": list(range(self.n_components)), "feature": names, "feature_bis": names}
+
+    @property
+    def dims(self) -> dict[str, tuple[str, ...]]:
+        """Dims of the reported ``weights``, ``means`` and ``covariances``."""
+        return parameter_dims(self.covariance_type)
+
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """Shapes of the reported ``weights``, ``means`` and ``covariances``."""
+        sizes = {"component": self.n_components, "feature": self.n_features}
+        sizes["feature_bis"] = self.n_features
+        return {name: tuple(sizes[dim] for dim in dims) for name, dims in self.dims.items()}
 
     @property
     def n_dim(self) -> int:
@@ -520,29 +611,49 @@ class PosteriorDensity:
             parts.append(np.log(np.asarray(start["z_sds"], dtype=np.float64)).ravel())
         return np.concatenate(parts)
 
+    def parameters(self, theta: np.ndarray, *, standardised: bool = False) -> dict:
+        """``weights``, ``means`` and ``covariances`` at ``theta``, in the data's units
+        (through ``standardisation``) or, with ``standardised``, in the model's own.
+
+        Examples
+        --------
+        >>> s = Standardisation(center=np.array([1.0]), scale=np.array([2.0]))
+        >>> z = np.zeros((2, 1))
+        >>> density = PosteriorDensity(z, 1, "spherical", Priors(), standardisation=s)
+        >>> {name: value.tolist() for name, value in density.parameters(np.zeros(2)).items()}
+        {'weights': [1.0], 'means': [[1.0]], 'covariances': [4.0]}
+        """
+        shapes = self.shapes
+        out = np.empty(sum(int(np.prod(shape)) for shape in shapes.values()))
+        center, scale = self._units
+        if standardised:
+            center, scale = np.zeros_like(center), np.ones_like(scale)
+        theta = np.ascontiguousarray(theta, dtype=np.float64)
+        code = _TYPE_CODES[self.covariance_type]
+        expand_parameters(theta, code, self.n_components, center, scale, out)
+        values, position = {}, 0
+        for name in PARAMETER_NAMES:
+            size = int(np.prod(shapes[name]))
+            values[name] = out[position : position + size].reshape(shapes[name])
+            position += size
+        return values
+
     def expand(self, theta: np.ndarray) -> dict[str, np.ndarray]:
         """Weights, standardised means and covariances at ``theta`` (model's own units)."""
-        k, d = self.n_components, self.n_features
-        values = np.append(theta[: k - 1], -theta[: k - 1].sum())
-        weights = np.exp(values - values.max())
-        weights /= weights.sum()
-        offset = k - 1
-        means = theta[offset : offset + k * d].reshape(k, d)
-        offset += k * d
-        if self.covariance_type in ("full", "tied"):
-            n_factors = k if self.covariance_type == "full" else 1
-            n_packed = d * (d + 1) // 2
-            rows, cols = np.tril_indices(d)
-            packed = theta[offset : offset + n_factors * n_packed].reshape(n_factors, n_packed)
-            chol = np.zeros((n_factors, d, d))
-            chol[:, rows, cols] = packed
-            diag = np.arange(d)
-            chol[:, diag, diag] = np.exp(chol[:, diag, diag])
-            covariances = chol @ chol.transpose(0, 2, 1)
-            if self.covariance_type == "tied":
-                covariances = covariances[0]
-        elif self.covariance_type == "diag":
-            covariances = np.exp(2.0 * theta[offset : offset + k * d]).reshape(k, d)
-        else:
-            covariances = np.exp(2.0 * theta[offset : offset + k])
-        return {"weights": weights, "z_means": means, "z_covariances": covariances}
+        values = self.parameters(theta, standardised=True)
+        return {
+            "weights": values["weights"],
+            "z_means": values["means"],
+            "z_covariances": values["covariances"],
+        }
+
+    def packed(self) -> np.ndarray:
+        """Everything the log posterior and :meth:`parameters` read, in one float64
+        array (:func:`packed_layout`), for compiled callers that take one pointer
+        (nutpie's native model, :mod:`~bayesgmm.bayes.samplers.native`)."""
+        hyper, alpha = self._hyper()
+        d, n = self._zt.shape
+        code = _TYPE_CODES[self.covariance_type]
+        header = np.array([d, n, code, self.n_components, self._row_weights.size], dtype=float)
+        parts = [header, hyper, alpha, *self._units]
+        return np.concatenate(parts + [self._zt.ravel(), self._row_weights])

@@ -11,7 +11,7 @@ import warnings
 from typing import Any
 
 from ..exceptions import SamplerWarning
-from .model import PARAMETER_NAMES
+from .model import DOF_NAME, PARAMETER_NAMES
 
 __all__ = ["diagnose", "is_converged"]
 
@@ -28,10 +28,16 @@ def _divergences(idata: Any) -> tuple[int, str | None]:
     )
 
 
+def _checked_names(idata: Any) -> list[str]:
+    """The reported parameters: weights, means, covariances, and a t model's dof."""
+    extra = [DOF_NAME] if DOF_NAME in idata.posterior else []
+    return list(PARAMETER_NAMES) + extra
+
+
 def _smallest_ess(idata: Any, ess_min: float) -> tuple[float, str | None]:
     import arviz as az
 
-    names = list(PARAMETER_NAMES)
+    names = _checked_names(idata)
     ess = az.ess(idata, var_names=names, method="bulk")
     smallest = float(min(float(ess[name].min()) for name in names))
     if not smallest < ess_min:
@@ -45,7 +51,7 @@ def _smallest_ess(idata: Any, ess_min: float) -> tuple[float, str | None]:
 def _largest_rhat(idata: Any, rhat_max: float) -> tuple[float, str | None]:
     import arviz as az
 
-    names = list(PARAMETER_NAMES)
+    names = _checked_names(idata)
     rhat = az.rhat(idata, var_names=names)
     largest = float(max(float(rhat[name].max()) for name in names))
     if not largest > rhat_max:

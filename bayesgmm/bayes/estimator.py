@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import numbers
+import sys
 from typing import Any
 
 import numpy as np
 
-from .. import gaussian
 from ..base import MixtureEstimator
 from ..covariance import SKLEARN_TYPES, get_covariance_model
 from ..data import (
@@ -19,13 +19,24 @@ from ..data import (
     check_random_state,
     check_sample_weight,
     check_X,
+    is_dask_array,
 )
 from ..em import GaussianMixture
+from ..em.blocks import Workers
+from ..em.statistics import weighted_moments
 from ..result import MixtureResult
 from .density import PosteriorDensity
 from .diagnostics import diagnose, is_converged
 from .loo import LooResult, loo
-from .model import OBSERVED_NAME, PARAMETER_NAMES, WEIGHT_NAME, Standardisation, build_model
+from .model import (
+    DOF_NAME,
+    OBSERVED_NAME,
+    PARAMETER_NAMES,
+    WEIGHT_NAME,
+    Standardisation,
+    build_model,
+)
+from .pointwise import lower_bound, pointwise_log_likelihood
 from .predictive import PREDICTIVE_AUTO_MAX, add_model_variables, add_posterior_predictive
 from .priors import Priors
 from .progress import resolve_progress
@@ -34,6 +45,7 @@ from .samplers import (
     METHODS,
     NUTS_SAMPLERS,
     VARIATIONAL_METHODS,
+    RowSource,
     chain_starts,
     resolve_batch_size,
     resolve_nuts_sampler,
@@ -61,6 +73,16 @@ class BayesianGaussianMixture(MixtureEstimator):
     n_components : int, default=1
         Number of components K.
     covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+    family : {"gaussian", "t"}, default="gaussian"
+        The components' distribution: Gaussian, or multivariate Student-t (location
+        ``means_``, scale matrix ``covariances_``, degrees of freedom ``dof_``), labels
+        summed out in both. The t model starts from ``GaussianMixture(family="t")``;
+        its likelihood is a PyTensor graph, so nutpie compiles the PyMC model (tens of
+        seconds) instead of sampling the compiled density, and dask data are refused.
+    dof : float or None, default=None
+        ``family="t"`` only: None estimates each component's degrees of freedom under
+        the Gamma(``dof_alpha``, ``dof_beta``) prior of ``priors`` (Gamma(2, 0.1) of
+        Juarez & Steel 2010 by default); a float fixes them all.
     method : {"nuts", "advi", "fullrank_advi", "map"}, default="nuts"
         "nuts": Hamiltonian Monte Carlo; "advi" / "fullrank_advi": mean-field or
         full-rank variational approximation, fitted until a stated convergence
@@ -96,8 +118,10 @@ class BayesianGaussianMixture(MixtureEstimator):
     compute_log_likelihood : bool, default=True
         Store the pointwise log-likelihood (chain, draw, observation), which
         ``az.loo`` and ``az.waic`` need; it costs draws x N numbers (8 bytes each:
-        1.6 GB for 4000 draws of 50,000 rows). With False, ``log_likelihood_`` is
-        estimated from at most 1000 evenly thinned draws, streamed over the rows.
+        1.6 GB for 4000 draws of 50,000 rows; for dask data the group is a lazy dask
+        array, computed when read). With False, ``lower_bound_`` is estimated from
+        evenly thinned draws streamed over the rows (at most 1000 draws and
+        ``LOWER_BOUND_EVALUATIONS`` row-draw pairs: :mod:`bayesgmm.bayes.pointwise`).
     compute_posterior_predictive : bool or "auto", default="auto"
         Store the ``posterior_predictive`` group (chain, draw, observation, feature):
         one replicate of the data per draw, which ``az.plot_ppc`` and
@@ -128,6 +152,9 @@ class BayesianGaussianMixture(MixtureEstimator):
         components numbered as the EM start (``em_``) numbers them.
     precisions_, precisions_cholesky_ : ndarray
         From ``covariances_``.
+    dof_ : ndarray of shape (K,)
+        ``family="t"`` only: the degrees of freedom's posterior means (or the fixed
+        value); every draw's are ``result_.draws()["dof"]``.
     converged_ : bool
         NUTS: no divergence, R-hat and ESS within thresholds; ADVI: the convergence
         criterion held; MAP: True.
@@ -140,7 +167,8 @@ class BayesianGaussianMixture(MixtureEstimator):
     em_ : GaussianMixture
         The EM fit used as start and relabelling reference.
     model_ : pymc.Model
-        The model, to inspect or extend.
+        The model, to inspect or extend; built when first read (the default nutpie
+        and ADVI fits sample the compiled log posterior and do not need it).
     inference_info_ : dict
         Sampler, seconds, relabelling counts and diagnostics.
     result_ : MixtureResult
@@ -162,6 +190,14 @@ class BayesianGaussianMixture(MixtureEstimator):
     (halving all of them widens every interval by sqrt(2)). The stored pointwise
     log-likelihood is unweighted, so LOO compares rows as rows.
 
+    A dask array ``X`` (larger than memory, or on a dask.distributed cluster) is fitted
+    by ``method="advi"`` or ``"fullrank_advi"``: the EM start runs on the EM engine's
+    dask path, minibatches are drawn from a uniform sample of at most
+    ``POOL_ROWS`` rows read once (:mod:`bayesgmm.bayes.samplers.rows`), and the sums
+    over every row (the control variate's anchor, the full-data check, the lower bound)
+    are dask reductions; ``observed_data`` and the pointwise log-likelihood stay lazy.
+    NUTS and MAP need the data in memory.
+
     Examples
     --------
     >>> rng = np.random.default_rng(0)
@@ -177,6 +213,8 @@ class BayesianGaussianMixture(MixtureEstimator):
         n_components: int = 1,
         *,
         covariance_type: str = "full",
+        family: str = "gaussian",
+        dof: float | None = None,
         method: str = "nuts",
         draws: int = 1000,
         tune: int = 1000,
@@ -199,6 +237,8 @@ class BayesianGaussianMixture(MixtureEstimator):
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
+        self.family = family
+        self.dof = dof
         self.method = method
         self.draws = draws
         self.tune = tune
@@ -261,6 +301,8 @@ class BayesianGaussianMixture(MixtureEstimator):
                 f"Got {type(self.priors).__name__} instead."
             )
         checked["priors"] = priors
+        checked["family"] = check_option(name, "family", self.family, ("gaussian", "t"))
+        checked["dof"] = _checked_dof(name, self.dof, checked["family"])
         checked["em_kwargs"] = check_em_kwargs(name, self.em_kwargs, checked)
         checked["progressbar"], checked["progress_delay"] = resolve_progress(
             self.progressbar, "progressbar"
@@ -280,9 +322,10 @@ class BayesianGaussianMixture(MixtureEstimator):
 
         Parameters
         ----------
-        X : array-like or DataFrame of shape (N, D)
+        X : array-like, DataFrame or dask array of shape (N, D)
+            A dask array for the variational methods only (Notes).
         y : ignored
-        sample_weight : array-like of shape (N,) or None, default=None
+        sample_weight : array-like or dask array of shape (N,), or None, default=None
             Row weights of a weighted likelihood (Notes): each row's log-likelihood
             times its weight; integer weights count rows.
 
@@ -291,33 +334,31 @@ class BayesianGaussianMixture(MixtureEstimator):
         self
         """
         options = self._check_parameters()
-        data = check_X(
-            X, estimator=type(self).__name__, min_samples=2, dtype=np.float64, allow_dask=False
-        )
+        data = check_X(X, estimator=type(self).__name__, min_samples=2, dtype=np.float64)
         X, method, ct = data.X, options["method"], options["covariance_type"]
-        weights = None if sample_weight is None else check_sample_weight(sample_weight, len(X))
+        lazy = is_dask_array(X)
+        if lazy:
+            self._check_dask_options(options)
+        weights = None if sample_weight is None else _row_weights(sample_weight, X)
         names = None if data.feature_names is None else list(data.feature_names)
         rng = check_random_state(self.random_state)
-        self._check_data(X, data.feature_names, options, weights)
+        standard = self._check_data(X, data.feature_names, options, weights)
         em = self._fit_start(X, options, rng, weights)
-        standard = Standardisation.from_data(X, ct, weights)
-        model = build_model(
-            X,
-            options["n_components"],
-            ct,
-            options["priors"],
-            feature_names=names,
-            sample_weight=weights,
+        density = _density(X, standard, options, weights, names)
+        recipe = {"options": options, "names": names, "standard": standard}
+        model = _build_model(X, weights, recipe) if _needs_model(options) else None
+        starts = chain_starts(
+            _start(em, options, standard), options["chains"], options["jitter"], rng
         )
-        start = start_values(em.weights_, em.means_, em.covariances_, ct, standard)
-        starts = chain_starts(start, options["chains"], options["jitter"], rng)
-        idata, info = self._infer(model, starts, options, rng, standard.transform(X), weights)
+        rows = RowSource(X, weights, rng) if lazy else None
+        idata, info = self._infer(model, starts, options, rng, density, rows)
         idata, info["relabel"] = relabel(idata, ct, (em.means_, em.covariances_))
         add_model_variables(idata, ct, standard)
-        _add_data_groups(idata, X, standard, model, weights)
-        result, point = _posterior_result(idata, ct, names, method)
+        features = names or [f"x{i}" for i in range(X.shape[1])]
+        _add_data_groups(idata, X, standard, features, weights)
+        result, point = _posterior_result(idata, ct, names, method, options)
         result.log_likelihood_ = self._add_log_likelihood(result, X, weights)
-        if _wants_predictive(self.compute_posterior_predictive, idata, X):
+        if not lazy and _wants_predictive(self.compute_posterior_predictive, idata, X):
             add_posterior_predictive(result, rng)
         info["diagnostics"] = diagnose(
             idata,
@@ -332,39 +373,72 @@ class BayesianGaussianMixture(MixtureEstimator):
             bayesgmm_sampler=str(info.get("sampler", method)),
             bayesgmm_seconds=float(info["seconds"]),
         )
-        self._set_fitted(result, point, data, info, em=em, model=model, rng=rng)
+        self._set_fitted(result, point, data, info, em=em, model=model, rng=rng, recipe=recipe)
         return self
 
+    def _check_dask_options(self, options: dict[str, Any]) -> None:
+        """A dask array is fitted by the variational methods, which read it in minibatches."""
+        name = type(self).__name__
+        if options["family"] == "t":
+            raise TypeError(
+                f"{name} with family='t' reads every row through its PyMC model, so it "
+                "needs the data in memory: pass X.compute() (or a sample of its rows)."
+            )
+        if options["method"] not in VARIATIONAL_METHODS:
+            raise TypeError(
+                f"{name} with method={options['method']!r} evaluates every row at every "
+                "step, so it needs the data in memory: pass X.compute(), or use "
+                "method='advi' (or 'fullrank_advi'), which reads a dask array in minibatches."
+            )
+        if self.compute_posterior_predictive is True:
+            raise ValueError(
+                f"compute_posterior_predictive=True would hold draws x N x D numbers of a "
+                f"dask array's replicates in memory; {name} leaves the group out for dask "
+                "data. Use 'auto' or False."
+            )
+
     def _check_data(
-        self, X: np.ndarray, feature_names: Any, options: dict[str, Any], weights: Any
-    ) -> None:
-        k = options["n_components"]
+        self, X: Any, feature_names: Any, options: dict[str, Any], weights: Any
+    ) -> Standardisation:
+        """Check the data as GaussianMixture does; return the model's standardisation."""
+        k, ct = options["n_components"], options["covariance_type"]
         if X.shape[0] < k:
             raise ValueError(
                 f"n_samples={X.shape[0]} should be >= n_components={k}: fewer rows than "
                 "components. Use fewer components or more data."
             )
         if options["method"] in VARIATIONAL_METHODS:  # before the EM start's seconds
-            resolve_batch_size(options["batch_size"], len(X))
+            resolve_batch_size(options["batch_size"], X.shape[0])
+        if is_dask_array(X):  # one pass of per-chunk moments
+            ones = weights if weights is not None else _dask_ones(X)
+            with Workers() as workers:
+                mean, variance = weighted_moments(X, ones, workers)
+            standard = Standardisation.from_moments(mean, variance, ct)
+        else:
+            ones, variance = np.ones(len(X)) if weights is None else weights, X.var(axis=0)
+            standard = Standardisation.from_data(X, ct, weights)
         check_features(
             X,
-            np.ones(len(X)) if weights is None else weights,
-            X.var(axis=0),
+            ones,
+            variance,
             n_components=k,
-            covariance_type=options["covariance_type"],
+            covariance_type=ct,
             feature_names=feature_names,
             estimator=type(self).__name__,
         )
+        return standard
 
     def _fit_start(
-        self, X: np.ndarray, options: dict[str, Any], rng: np.random.Generator, weights: Any
+        self, X: Any, options: dict[str, Any], rng: np.random.Generator, weights: Any
     ) -> GaussianMixture:
         """The EM fit that starts the chains and is the relabelling's reference: with an
-        int ``random_state``, the same fit as ``GaussianMixture(..., random_state=it)``."""
+        int ``random_state``, the same fit as ``GaussianMixture(..., random_state=it)``
+        (on a dask array too: through the EM engine's dask path)."""
         seed = self.random_state
         if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
             seed = int(rng.integers(2**31 - 1))
         em_options = {"covariance_type": options["covariance_type"], "random_state": seed}
+        em_options.update(family=options["family"], dof=options["dof"])
         em_options.update(options["em_kwargs"])
         em_options["n_components"] = options["n_components"]
         return GaussianMixture(**em_options).fit(X, sample_weight=weights)
@@ -375,16 +449,13 @@ class BayesianGaussianMixture(MixtureEstimator):
         starts: list[dict],
         options: dict[str, Any],
         rng: np.random.Generator,
-        z: np.ndarray,
-        weights: Any,
+        density: PosteriorDensity | None,
+        rows: RowSource | None,
     ) -> tuple[Any, dict[str, Any]]:
         """Run the sampler; a failed start raises with PyMC's numbers and advice."""
-        from pymc.exceptions import SamplingError
-
-        k, ct = options["n_components"], options["covariance_type"]
-        density = PosteriorDensity(z, k, ct, options["priors"], sample_weight=weights)
         names = ("method", "draws", "tune", "chains", "nuts_sampler", "target_accept")
         names += ("advi_max_iter", "advi_tol", "batch_size", "progressbar", "progress_delay")
+        extra = {} if rows is None else {"rows": rows}
         try:
             return run_inference(
                 model,
@@ -393,9 +464,13 @@ class BayesianGaussianMixture(MixtureEstimator):
                 rng=rng,
                 density=density,
                 **{name: options[name] for name in names},
+                **extra,
             )
-        except SamplingError as error:  # failed initialisation: PyMC's text has the numbers
-            raise SamplingError(
+        except Exception as error:
+            sampling_error = _pymc_sampling_error()
+            if sampling_error is None or not isinstance(error, sampling_error):
+                raise
+            raise sampling_error(  # failed initialisation: PyMC's text has the numbers
                 f"{type(self).__name__} could not start sampling from the EM solution: "
                 f"{error}\nThe model's log-density is not finite at the start (see the values "
                 "above). Try fewer components or a simpler covariance_type, other priors "
@@ -403,18 +478,32 @@ class BayesianGaussianMixture(MixtureEstimator):
                 "unfitted."
             ) from None
 
-    def _add_log_likelihood(self, result: MixtureResult, X: np.ndarray, weights: Any) -> float:
-        """Store the pointwise log-likelihood (if asked); return ``lower_bound_``: the mean
-        (weighted, with ``sample_weight``) log posterior-predictive density of X."""
+    def _add_log_likelihood(self, result: MixtureResult, X: Any, weights: Any) -> float:
+        """Store the pointwise log-likelihood (if asked; lazy for dask data); return
+        ``lower_bound_``: the mean (weighted, with ``sample_weight``) log
+        posterior-predictive density of X (:func:`~bayesgmm.bayes.pointwise.lower_bound`)."""
+        log_lik = None
         if self.compute_log_likelihood:
-            log_lik = result.log_likelihood_draws(X)
+            log_lik = pointwise_log_likelihood(result, X)
             result.posterior.add_groups(log_likelihood=log_lik.rename(OBSERVED_NAME).to_dataset())
-            n_draws = log_lik.sizes["chain"] * log_lik.sizes["draw"]
-            flat = log_lik.values.reshape(n_draws, -1)
-            predictive = gaussian.log_mixture_density(flat.T)[0] - np.log(n_draws)
-        else:  # streamed over rows, on at most 1000 evenly thinned draws
-            predictive = result._posterior_log_prob(X, max_draws=1000)
-        return float(np.average(predictive, weights=weights))
+        return lower_bound(result, X, weights, log_lik)
+
+    @property
+    def model_(self) -> Any:
+        """The PyMC model (:func:`~bayesgmm.bayes.build_model`), to inspect or extend.
+
+        Built on first use from the fitted data (``result_.posterior.observed_data``; a
+        dask array's rows are computed), the fit's options and standardisation: the fits
+        that sample the compiled log posterior (nutpie, ADVI) do not need it.
+        """
+        self._check_fitted()
+        if self._model is None:
+            idata, recipe = self.result_.posterior, self._model_recipe
+            X = np.asarray(idata.observed_data[OBSERVED_NAME].values, dtype=np.float64)
+            constant = idata.constant_data
+            weights = constant[WEIGHT_NAME].values if WEIGHT_NAME in constant else None
+            self._model = _build_model(X, weights, recipe)
+        return self._model
 
     def sample_posterior_predictive(self, random_state: Any = None) -> Any:
         """Draw the posterior predictive and store it as the ``posterior_predictive`` group.
@@ -449,6 +538,10 @@ class BayesianGaussianMixture(MixtureEstimator):
         self.weights_, self.means_, self.covariances_ = (point[n] for n in PARAMETER_NAMES)
         self.precisions_cholesky_ = kind.precision_cholesky(self.covariances_, self.weights_)
         self.precisions_ = kind.precisions(self.precisions_cholesky_)
+        if result.family == "t":
+            self.dof_ = point["dof"]
+        elif hasattr(self, "dof_"):
+            del self.dof_
         self.converged_ = result.converged
         self.n_iter_ = int(info.get("n_iter", self.draws))
         self.lower_bound_ = result.log_likelihood_
@@ -457,7 +550,8 @@ class BayesianGaussianMixture(MixtureEstimator):
             self.feature_names_in_ = data.feature_names
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        self.em_, self.model_, self._rng = fitted["em"], fitted["model"], fitted["rng"]
+        self.em_, self._model, self._rng = fitted["em"], fitted["model"], fitted["rng"]
+        self._model_recipe = fitted["recipe"]
         self.inference_info_ = info
         self.result_ = result
 
@@ -491,29 +585,76 @@ class BayesianGaussianMixture(MixtureEstimator):
 
 
 def _posterior_result(
-    idata: Any, covariance_type: str, feature_names: Any, method: str
+    idata: Any, covariance_type: str, feature_names: Any, method: str, options: dict
 ) -> tuple[MixtureResult, dict[str, np.ndarray]]:
     """The result of relabelled draws, and its point estimates: the posterior means
-    (covariances in their native shape, as ``covariances_`` has them)."""
+    (covariances in their native shape, as ``covariances_`` has them; a t fit's dof)."""
     dims = ("chain", "draw")
     point = {name: idata.posterior[name].mean(dims).values for name in PARAMETER_NAMES}
+    family = {}
+    if options["family"] == "t":
+        fixed = options["dof"] is not None
+        dof = np.full(len(point["weights"]), options["dof"]) if fixed else None
+        point["dof"] = dof if fixed else idata.posterior[DOF_NAME].mean(dims).values
+        family = {"family": "t", "dof": point["dof"], "estimate_dof": not fixed}
     result = MixtureResult(
-        **point,
+        **{name: point[name] for name in PARAMETER_NAMES},
         covariance_type=covariance_type,
         feature_names=feature_names,
         method=method,
         posterior=idata,
+        **family,
     )
     return result, point
 
 
+def _density(
+    X: Any, standard: Standardisation, options: dict, weights: Any, names: Any
+) -> PosteriorDensity | None:
+    """The model's compiled log posterior (Gaussian components; None for t)."""
+    if options["family"] == "t":
+        return None
+    lazy = is_dask_array(X)
+    return PosteriorDensity(
+        np.empty((0, X.shape[1])) if lazy else standard.transform(X),
+        options["n_components"],
+        options["covariance_type"],
+        options["priors"],
+        sample_weight=None if lazy else weights,
+        standardisation=standard,
+        feature_names=names,
+    )
+
+
+def _start(em: GaussianMixture, options: dict, standard: Standardisation) -> dict:
+    """The chains' start: the EM fit's parameters (and estimated dof) as free variables."""
+    ct = options["covariance_type"]
+    start = start_values(em.weights_, em.means_, em.covariances_, ct, standard)
+    if options["family"] == "t" and options["dof"] is None:
+        start[DOF_NAME] = np.asarray(em.dof_, dtype=np.float64).copy()
+    return start
+
+
+def _checked_dof(name: str, dof: Any, family: str) -> float | None:
+    """None (estimated or Gaussian), or the t components' fixed degrees of freedom."""
+    if dof is None:
+        return None
+    if family != "t":
+        raise ValueError(
+            f"The 'dof' parameter of {name} is for family='t' (Student-t components); "
+            f"with family={family!r} leave it None."
+        )
+    return check_float(name, "dof", dof, 0.0, strict=True)
+
+
 def _add_data_groups(
-    idata: Any, X: np.ndarray, standard: Standardisation, model: Any, weights: Any
+    idata: Any, X: Any, standard: Standardisation, features: list, weights: Any
 ) -> None:
+    """observed_data (the data, lazy for a dask array) and constant_data (standardisation,
+    row weights)."""
     import xarray as xr
 
-    features = list(model.coords["feature"])
-    coords = {"observation": np.arange(len(X)), "feature": features}
+    coords = {"observation": np.arange(X.shape[0]), "feature": features}
     observed = xr.Dataset({OBSERVED_NAME: (("observation", "feature"), X)}, coords=coords)
     constant = xr.Dataset(
         {
@@ -525,6 +666,53 @@ def _add_data_groups(
     if weights is not None:
         constant[WEIGHT_NAME] = (("observation",), weights)
     idata.add_groups(observed_data=observed, constant_data=constant)
+
+
+def _needs_model(options: dict[str, Any]) -> bool:
+    """Whether the method samples the PyMC model (else the compiled density alone)."""
+    nuts = options["method"] == "nuts"
+    pymc_nuts = nuts and options["nuts_sampler"] in ("pymc", "numpyro")
+    return options["method"] == "map" or pymc_nuts or options["family"] == "t"
+
+
+def _build_model(X: np.ndarray, weights: Any, recipe: dict[str, Any]) -> Any:
+    """The fit's PyMC model, from its data, options and standardisation."""
+    options = recipe["options"]
+    return build_model(
+        np.asarray(X, dtype=np.float64),
+        options["n_components"],
+        options["covariance_type"],
+        options["priors"],
+        feature_names=recipe["names"],
+        standardisation=recipe["standard"],
+        sample_weight=None if weights is None else np.asarray(weights, dtype=np.float64),
+        family=options["family"],
+        dof=options["dof"],
+    )
+
+
+def _pymc_sampling_error() -> type | None:
+    """PyMC's SamplingError if PyMC is loaded (a fit that never imported it cannot raise
+    it, and importing PyMC for the check would cost the fit its import time)."""
+    module = sys.modules.get("pymc.exceptions")
+    return None if module is None else module.SamplingError
+
+
+def _row_weights(sample_weight: Any, X: Any) -> Any:
+    """Checked row weights: numpy for numpy data; chunked like the rows for dask data."""
+    weights = check_sample_weight(sample_weight, X.shape[0])
+    if not is_dask_array(X):
+        return weights
+    import dask.array as da
+
+    return da.asarray(weights).rechunk((X.chunks[0],))
+
+
+def _dask_ones(X: Any) -> Any:
+    """Unit row weights chunked like a dask array's rows."""
+    import dask.array as da
+
+    return da.ones(X.shape[0], chunks=(X.chunks[0],))
 
 
 def _wants_predictive(option: Any, idata: Any, X: np.ndarray) -> bool:
@@ -563,7 +751,7 @@ def check_em_kwargs(name: str, em_kwargs: Any, checked: dict[str, Any]) -> dict[
             f"em_kwargs of {name} has unknown keys {unknown}: they must be parameters of "
             f"GaussianMixture, one of {sorted(allowed)}."
         )
-    for key in ("n_components", "covariance_type"):
+    for key in _MODEL_KEYS:
         if key in em_kwargs and not _same_setting(key, em_kwargs[key], checked[key]):
             raise ValueError(
                 f"em_kwargs sets {key}={em_kwargs[key]!r}, but this {name} has "
@@ -574,12 +762,14 @@ def check_em_kwargs(name: str, em_kwargs: Any, checked: dict[str, Any]) -> dict[
     return {key: value for key, value in em_kwargs.items() if key not in _MODEL_KEYS}
 
 
-_MODEL_KEYS = ("n_components", "covariance_type")
+_MODEL_KEYS = ("n_components", "covariance_type", "family", "dof")
 
 
 def _same_setting(key: str, given: Any, own: Any) -> bool:
     if key == "n_components":
         return isinstance(given, numbers.Integral) and int(given) == own
+    if key in ("family", "dof"):
+        return given == own
     try:
         return get_covariance_model(given).name == get_covariance_model(own).name
     except (ValueError, TypeError, KeyError):

@@ -212,6 +212,7 @@ def loo(fit: Any, *, mixture: bool | str = "auto", random_state: Any = None) -> 
         Whether to sample the mixture-IS target (module docstring): "auto" when a row's
         Pareto k exceeds 0.7; True always; False never. It runs nutpie with the fit's
         ``draws``, ``tune``, ``chains`` and ``target_accept``, from the fit's EM start.
+        Not for ``family="t"`` fits (PSIS-LOO only: True raises, "auto" skips it).
     random_state : int, numpy Generator or None, default=None
         Seeds the mixture sampler.
 
@@ -253,6 +254,13 @@ def loo(fit: Any, *, mixture: bool | str = "auto", random_state: Any = None) -> 
         index=pd.Index(idata.observed_data["observation"].values, name="observation"),
     )
     info = None
+    if getattr(fit, "family", "gaussian") == "t":  # its target is the Gaussian density's
+        if mixture is True:
+            raise ValueError(
+                "loo(mixture=True) samples the compiled Gaussian log posterior; a "
+                "family='t' fit has PSIS-LOO only: use mixture=False or 'auto'."
+            )
+        mixture = False
     if mixture is True or (mixture == "auto" and (pointwise["pareto_k"] > PARETO_K_MAX).any()):
         elpd, info = _mixture_loo(fit, check_random_state(random_state))
         pointwise["elpd_mixture"] = elpd
@@ -276,11 +284,18 @@ def _mixture_loo(fit: Any, rng: np.random.Generator) -> tuple[np.ndarray, dict[s
         )
     standard = Standardisation(constant["center"].values, constant["scale"].values)
     ct, k = fit.covariance_type, fit.n_components
-    density = MixtureISDensity(standard.transform(X), k, ct, fit.priors or Priors())
+    density = MixtureISDensity(
+        standard.transform(X),
+        k,
+        ct,
+        fit.priors or Priors(),
+        standardisation=standard,
+        feature_names=idata.observed_data["feature"].values,
+    )
     em = fit.em_
     start = start_values(em.weights_, em.means_, em.covariances_, ct, standard)
     draws, info = run_inference(
-        fit.model_,
+        None,  # nutpie samples the density alone
         method="nuts",
         nuts_sampler="nutpie",
         starts=chain_starts(start, fit.chains, fit.jitter, rng),

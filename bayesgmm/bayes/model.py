@@ -34,6 +34,13 @@ spherical  ``z_sds`` (component,) ~ Gamma                  (component,)
 
 The spherical model is standardised with one scale common to every feature, so a
 covariance that is spherical on the model's scale is spherical in the data's units.
+
+Student-t components (``family="t"``) replace each Gaussian density by a multivariate
+t with the same location and scale matrix and ``nu_k`` degrees of freedom, labels
+summed out as above; ``nu_k ~ Gamma(dof_alpha, dof_beta)`` (Juarez & Steel 2010's
+Gamma(2, 0.1) by default, :class:`~bayesgmm.bayes.Priors`) is the free variable
+``dof`` (component), or the given fixed value. The t likelihood is a PyTensor graph
+(no fused Op), so every backend differentiates it.
 """
 
 from __future__ import annotations
@@ -49,12 +56,15 @@ from .priors import Priors
 
 __all__ = [
     "DATA_NAME",
+    "DOF_NAME",
     "OBSERVED_NAME",
     "PARAMETER_NAMES",
     "WEIGHT_NAME",
     "Standardisation",
     "build_model",
     "model_sample_weight",
+    "parameter_dims",
+    "reported_names",
     "sample_mixture",
     "standardised_data",
 ]
@@ -63,6 +73,9 @@ OBSERVED_NAME = "x"
 DATA_NAME = "data"
 WEIGHT_NAME = "sample_weight"
 PARAMETER_NAMES = ("weights", "means", "covariances")
+DOF_NAME = "dof"
+"""The Student-t components' estimated degrees of freedom (component), when free."""
+FIXED_DOF_NAME = "fixed_dof"
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,21 @@ class Standardisation:
         """
         center = np.average(X, axis=0, weights=sample_weight)
         variance = np.average((X - center) ** 2, axis=0, weights=sample_weight)
+        return cls.from_moments(center, variance, covariance_type)
+
+    @classmethod
+    def from_moments(
+        cls, mean: np.ndarray, variance: np.ndarray, covariance_type: str
+    ) -> Standardisation:
+        """From each feature's (weighted) mean and variance, as :meth:`from_data` does.
+
+        Examples
+        --------
+        >>> Standardisation.from_moments(np.zeros(2), np.array([1.0, 0.0]), "diag").scale
+        array([1., 1.])
+        """
+        center = np.asarray(mean, dtype=np.float64)
+        variance = np.asarray(variance, dtype=np.float64)
         if covariance_type == "spherical":
             variance = np.full_like(variance, variance.mean())
         scale = np.sqrt(variance)
@@ -102,6 +130,12 @@ class Standardisation:
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Data units to standardised units."""
         return (X - self.center) / self.scale
+
+
+def _gamma(shape: float, rate: float) -> dict[str, np.float64]:
+    """A Gamma prior's parameters as float64: PyTensor makes a Python float that float32
+    holds exactly (2.5, 3.0) a float32 constant, and its log-gamma then loses 1e-8."""
+    return {"alpha": np.float64(shape), "beta": np.float64(rate)}
 
 
 def _covariance_parts(
@@ -118,7 +152,7 @@ def _covariance_parts(
     from pytensor.tensor.slinalg import solve_triangular
 
     def sd_dist(shape: Any) -> Any:
-        return pm.Gamma.dist(alpha=priors.sd_alpha, beta=priors.sd_beta, shape=shape)
+        return pm.Gamma.dist(**_gamma(priors.sd_alpha, priors.sd_beta), shape=shape)
 
     def lkj(name: str) -> Any:
         packed = pm.LKJCholeskyCov(
@@ -142,10 +176,10 @@ def _covariance_parts(
         return factor, chol @ chol.T
     if covariance_type == "diag":
         sds = pm.Gamma(
-            "z_sds", alpha=priors.sd_alpha, beta=priors.sd_beta, dims=("component", "feature")
+            "z_sds", **_gamma(priors.sd_alpha, priors.sd_beta), dims=("component", "feature")
         )
         return 1.0 / sds, sds**2
-    sds = pm.Gamma("z_sds", alpha=priors.sd_alpha, beta=priors.sd_beta, dims="component")
+    sds = pm.Gamma("z_sds", **_gamma(priors.sd_alpha, priors.sd_beta), dims="component")
     factor = pt.broadcast_to((1.0 / sds)[:, None], (n_components, n_features))
     return factor, sds**2
 
@@ -198,6 +232,41 @@ def mixture_logp(value: Any, weights: Any, means: Any, factor: Any, covariance_t
     return mixture_logp_op(value, pt.log(weights), means, factor, kind)
 
 
+def t_mixture_logp(
+    value: Any, weights: Any, means: Any, factor: Any, dof: Any, covariance_type: str
+) -> Any:
+    """Pointwise log-density of a mixture of multivariate t's, labels summed out.
+
+    As :func:`mixture_logp`, with ``dof`` (K,) degrees of freedom; a PyTensor graph.
+
+    Examples
+    --------
+    >>> import pytensor.tensor as pt
+    >>> from scipy import stats
+    >>> logp = t_mixture_logp(pt.ones((1, 1)), pt.ones(1), pt.zeros((1, 1)),
+    ...                       pt.ones((1, 1)), pt.as_tensor([3.0]), "diag")
+    >>> bool(np.isclose(logp.eval()[0], stats.t(3).logpdf(1.0)))
+    True
+    """
+    import pytensor.tensor as pt
+
+    n_features = means.shape[-1]
+    diff = value[None, :, :] - means[:, None, :]  # (K, N, D)
+    if covariance_type in ("full", "tied"):
+        if covariance_type == "tied":
+            factor = pt.broadcast_to(factor, (means.shape[0], n_features, n_features))
+        maha = pt.sum(pt.matmul(diff, factor) ** 2, axis=-1)  # precision = W W^T
+        log_det = pt.sum(pt.log(pt.diagonal(factor, axis1=-2, axis2=-1)), axis=-1)
+    else:
+        maha = pt.sum((diff * factor[:, None, :]) ** 2, axis=-1)
+        log_det = pt.sum(pt.log(factor), axis=-1)
+    nu = dof[:, None]
+    half = 0.5 * (nu + n_features)
+    constant = pt.gammaln(half) - pt.gammaln(0.5 * nu) - 0.5 * n_features * pt.log(nu * np.pi)
+    log_density = constant + log_det[:, None] - half * pt.log1p(maha / nu)
+    return pt.logsumexp(pt.log(weights)[:, None] + log_density, axis=0)
+
+
 def _core(param: Any, ndim: int) -> Any:
     while param.ndim > ndim:
         param = param[0]
@@ -229,6 +298,34 @@ _COVARIANCE_DIMS = {
 }
 
 
+def parameter_dims(covariance_type: str) -> dict[str, tuple[str, ...]]:
+    """Dims of the reported ``weights``, ``means``, ``covariances`` (and ``dof``) of a type.
+
+    Examples
+    --------
+    >>> parameter_dims("tied")["covariances"]
+    ('feature', 'feature_bis')
+    """
+    return {
+        "weights": ("component",),
+        "means": ("component", "feature"),
+        "covariances": _COVARIANCE_DIMS[covariance_type],
+        DOF_NAME: ("component",),
+    }
+
+
+def reported_names(model: Any) -> tuple[str, ...]:
+    """The variables a sampler reports of a model: ``weights``, ``means``,
+    ``covariances``, and ``dof`` where the model estimates t degrees of freedom.
+
+    Examples
+    --------
+    >>> reported_names(build_model(np.array([[0.0], [1.0]]), 1, "spherical"))
+    ('weights', 'means', 'covariances')
+    """
+    return PARAMETER_NAMES + ((DOF_NAME,) if DOF_NAME in model.named_vars else ())
+
+
 def build_model(
     X: Any,
     n_components: int,
@@ -238,8 +335,11 @@ def build_model(
     feature_names: Any = None,
     standardisation: Standardisation | None = None,
     sample_weight: Any = None,
+    family: str = "gaussian",
+    dof: Any = None,
 ) -> Any:
-    """Build the PyMC model of a Gaussian mixture, its priors on standardised data.
+    """Build the PyMC model of a Gaussian (or Student-t) mixture, its priors on
+    standardised data.
 
     Parameters
     ----------
@@ -261,12 +361,19 @@ def build_model(
     sample_weight : array-like of shape (N,) or None, default=None
         A weighted likelihood: each row's log-likelihood times its weight (integer
         weights count rows; see :class:`~bayesgmm.BayesianGaussianMixture`'s Notes).
+    family : {"gaussian", "t"}, default="gaussian"
+        The components' distribution: Gaussian, or multivariate Student-t with the
+        same location and scale matrix (module docstring).
+    dof : float, array-like of shape (K,) or None, default=None
+        ``family="t"`` only: fixed degrees of freedom (data ``fixed_dof``); None makes
+        them the free variable ``dof`` (component) with the Gamma prior of ``priors``.
 
     Returns
     -------
     pymc.Model
         Free variables ``weights`` (component), ``z_means`` (component, feature) and
-        the covariance priors (``z_chol_k``, ``z_chol`` or ``z_sds``), standardised;
+        the covariance priors (``z_chol_k``, ``z_chol`` or ``z_sds``), standardised,
+        and ``dof`` for a t model that estimates it;
         deterministics ``means`` and ``covariances`` (data units, shaped as
         scikit-learn's ``covariances_``); data ``center``, ``scale``, ``data`` (X) and
         ``sample_weight`` (if given); the observed mixture ``x`` (observation, feature;
@@ -286,6 +393,7 @@ def build_model(
     import pymc as pm
 
     n_components, covariance_type, priors = _checked_options(n_components, covariance_type, priors)
+    dof = _checked_family(family, dof, n_components)
     X, names = _checked_data(X, feature_names)
     if sample_weight is not None:
         sample_weight = _checked_weights(sample_weight, len(X))
@@ -297,8 +405,23 @@ def build_model(
         "observation": np.arange(X.shape[0]),
     }
     with pm.Model(coords=coords) as model:
-        _add_variables(X, standard, sample_weight, n_components, covariance_type, priors)
+        _add_variables(
+            X, standard, sample_weight, n_components, covariance_type, priors, (family, dof)
+        )
     return model
+
+
+def _checked_family(family: Any, dof: Any, n_components: int) -> np.ndarray | None:
+    """The fixed degrees of freedom (K,) of a t model, or None (estimated, or Gaussian)."""
+    family = check_option("build_model", "family", family, ("gaussian", "t"))
+    if dof is None:
+        return None
+    if family != "t":
+        raise ValueError("build_model's dof is for family='t'; leave it None for Gaussians.")
+    values = np.broadcast_to(np.asarray(dof, dtype=np.float64), (n_components,)).copy()
+    if not np.all(np.isfinite(values)) or np.any(values <= 0):
+        raise ValueError(f"build_model's dof must be positive and finite; got {dof!r}.")
+    return values
 
 
 def _add_variables(
@@ -308,8 +431,10 @@ def _add_variables(
     n_components: int,
     covariance_type: str,
     priors: Priors,
+    family: tuple[str, np.ndarray | None] = ("gaussian", None),
 ) -> None:
-    """The model's data, priors, deterministics and observed mixture (inside the model)."""
+    """The model's data, priors, deterministics and observed mixture (inside the model);
+    ``family`` is (name, fixed degrees of freedom or None)."""
     import pymc as pm
 
     center = pm.Data("center", standard.center, dims="feature")
@@ -318,18 +443,26 @@ def _add_variables(
     row_weights = None
     if sample_weight is not None:
         row_weights = pm.Data(WEIGHT_NAME, sample_weight, dims="observation")
+    dims = parameter_dims(covariance_type)
     weights = pm.Dirichlet(
-        "weights", a=priors.weights_concentration(n_components), dims="component"
+        "weights", a=priors.weights_concentration(n_components), dims=dims["weights"]
     )
-    z_means = pm.Normal("z_means", mu=0.0, sigma=priors.means_sigma, dims=("component", "feature"))
+    z_means = pm.Normal("z_means", mu=0.0, sigma=priors.means_sigma, dims=dims["means"])
     factor, z_covariances = _covariance_parts(covariance_type, n_components, X.shape[1], priors)
-    pm.Deterministic("means", center + scale * z_means, dims=("component", "feature"))
+    pm.Deterministic("means", center + scale * z_means, dims=dims["means"])
     pm.Deterministic(
         "covariances",
         data_units(covariance_type, z_covariances, scale),
-        dims=_COVARIANCE_DIMS[covariance_type],
+        dims=dims["covariances"],
     )
-    _observe(data, (weights, z_means, factor, center, scale), covariance_type, row_weights)
+    parameters = (weights, z_means, factor, center, scale)
+    if family[0] == "t":
+        if family[1] is None:
+            nu = pm.Gamma(DOF_NAME, **_gamma(priors.dof_alpha, priors.dof_beta), dims="component")
+        else:
+            nu = pm.Data(FIXED_DOF_NAME, family[1], dims="component")
+        parameters += (nu,)
+    _observe(data, parameters, covariance_type, row_weights)
 
 
 def standardised_data(model: Any) -> np.ndarray:
@@ -400,12 +533,13 @@ def _standardisation(
 def _observe(data: Any, parameters: tuple, covariance_type: str, row_weights: Any) -> None:
     """The observed mixture ``x`` in data units with the labels summed out (in the model).
 
-    ``parameters`` are (weights, z_means, factor, center, scale): the log-density of a row
-    is the standardised mixture's at ``(x - center) / scale`` less ``sum(log scale)``.
+    ``parameters`` are (weights, z_means, factor, center, scale), and the degrees of
+    freedom for t components: the log-density of a row is the standardised mixture's at
+    ``(x - center) / scale`` less ``sum(log scale)``.
     """
     import pymc as pm
 
-    core_ndim = (1, 2, parameters[2].ndim, 1, 1)
+    core_ndim = (1, 2, parameters[2].ndim, 1, 1, 1)[: len(parameters)]
 
     def core(params: tuple) -> list:
         # CustomDist hands the parameters over with the observations' batch dims
@@ -415,16 +549,27 @@ def _observe(data: Any, parameters: tuple, covariance_type: str, row_weights: An
     def logp(value: Any, *params: Any) -> Any:
         import pytensor.tensor as pt
 
-        weights, z_means, factor, center, scale = core(params)
+        weights, z_means, factor, center, scale, *dof = core(params)
         z = (value - center) / scale
-        log_density = mixture_logp(z, weights, z_means, factor, covariance_type)
+        if dof:
+            log_density = t_mixture_logp(z, weights, z_means, factor, dof[0], covariance_type)
+        else:
+            log_density = mixture_logp(z, weights, z_means, factor, covariance_type)
         log_density = log_density - pt.sum(pt.log(scale))
         return log_density if row_weights is None else log_density * row_weights
 
     def random(*params: Any, rng: Any = None, size: Any = None) -> np.ndarray:
-        weights, z_means, factor, center, scale = core(params)
+        weights, z_means, factor, center, scale, *dof = core(params)
         return sample_mixture(
-            weights, z_means, factor, center, scale, covariance_type, rng=rng, size=size
+            weights,
+            z_means,
+            factor,
+            center,
+            scale,
+            covariance_type,
+            rng=rng,
+            size=size,
+            dof=dof[0] if dof else None,
         )
 
     pm.CustomDist(
@@ -432,7 +577,9 @@ def _observe(data: Any, parameters: tuple, covariance_type: str, row_weights: An
         *parameters,
         logp=logp,
         random=random,
-        signature=_SIGNATURES[covariance_type],
+        signature=_SIGNATURES[covariance_type].replace(
+            "->", ",(k)->" if len(parameters) > 5 else "->"
+        ),
         observed=data,
         dims=("observation", "feature"),
     )
@@ -448,9 +595,11 @@ def sample_mixture(
     *,
     rng: Any = None,
     size: Any = None,
+    dof: Any = None,
 ) -> np.ndarray:
     """Rows from the mixture given the model's parameters (the observed variable's
-    random method): ``center + scale * (z_means[k] + W_k^{-T} e)``, k ~ weights.
+    random method): ``center + scale * (z_means[k] + W_k^{-T} e)``, k ~ weights; for t
+    components ``e`` is a standard normal times ``sqrt(dof_k / chi2(dof_k))``.
 
     Parameters
     ----------
@@ -464,6 +613,8 @@ def sample_mixture(
     rng : numpy Generator or None
     size : int, tuple or None
         Rows to draw (the batch shape); None draws one.
+    dof : ndarray (K,) or None, default=None
+        Student-t components' degrees of freedom; None for Gaussians.
 
     Returns
     -------
@@ -482,6 +633,9 @@ def sample_mixture(
     p = np.asarray(weights, dtype=np.float64)
     labels = rng.choice(len(p), size=shape, p=p / p.sum())
     noise = rng.standard_normal(shape + (n_features,))
+    if dof is not None:
+        nu = np.asarray(dof, dtype=np.float64)[labels]
+        noise *= np.sqrt(nu / rng.chisquare(nu))[..., None]
     factor = np.asarray(factor, dtype=np.float64)
     if covariance_type in ("full", "tied"):
         if factor.ndim == 2:

@@ -58,7 +58,9 @@ def posterior_predictive(result: Any, n_observations: int, rng: np.random.Genera
     -------
     xarray.Dataset
         ``x`` with dims (chain, draw, observation, feature), in the data's units: row n
-        of draw s is a component k ~ weights_s, then a point ~ N(means_sk, covariances_sk).
+        of draw s is a component k ~ weights_s, then a point ~ N(means_sk, covariances_sk)
+        (Student-t components: that point's deviation from the mean times
+        ``sqrt(dof_sk / chi2(dof_sk))``).
 
     Examples
     --------
@@ -77,11 +79,13 @@ def posterior_predictive(result: Any, n_observations: int, rng: np.random.Genera
     weights = draws["weights"].values.reshape(-1, k)
     means = draws["means"].values.reshape(-1, k, d)
     chol = np.linalg.cholesky(draws["covariances"].values.reshape(-1, k, d, d))
+    dof = draws["dof"].values.reshape(-1, k) if "dof" in draws else None
     out = np.empty((len(weights), n_observations, d))
     block = max(1, _BLOCK_ELEMENTS // (n_observations * d * d))
     for begin in range(0, len(weights), block):
         part = slice(begin, min(begin + block, len(weights)))
-        out[part] = _draw_rows(weights[part], means[part], chol[part], n_observations, rng)
+        parameters = (weights[part], means[part], chol[part], None if dof is None else dof[part])
+        out[part] = _draw_rows(*parameters, n_observations, rng)
     coords = {
         "chain": draws["chain"].values,
         "draw": draws["draw"].values,
@@ -94,9 +98,15 @@ def posterior_predictive(result: Any, n_observations: int, rng: np.random.Genera
 
 
 def _draw_rows(
-    weights: np.ndarray, means: np.ndarray, chol: np.ndarray, n_rows: int, rng: np.random.Generator
+    weights: np.ndarray,
+    means: np.ndarray,
+    chol: np.ndarray,
+    dof: np.ndarray | None,
+    n_rows: int,
+    rng: np.random.Generator,
 ) -> np.ndarray:
-    """Rows (S, n, D) of S mixtures: weights (S, K), means (S, K, D), factors (S, K, D, D)."""
+    """Rows (S, n, D) of S mixtures: weights (S, K), means (S, K, D), factors (S, K, D, D),
+    Student-t degrees of freedom (S, K) or None."""
     n_draws, n_components = weights.shape
     cumulative = np.cumsum(weights, axis=1)
     uniform = rng.random((n_draws, n_rows)) * cumulative[:, -1:]
@@ -104,6 +114,9 @@ def _draw_rows(
     labels = np.minimum(labels, n_components - 1)
     which = np.arange(n_draws)[:, None]
     noise = rng.standard_normal((n_draws, n_rows, means.shape[-1]))
+    if dof is not None:
+        nu = dof[which, labels]
+        noise *= np.sqrt(nu / rng.chisquare(nu))[..., None]
     return means[which, labels] + np.einsum("snde,sne->snd", chol[which, labels], noise)
 
 

@@ -43,11 +43,31 @@ class Priors:
         and the density vanishes at 0 (a zero-avoiding prior, as Stan's prior
         recommendations suggest for scales), so no component can collapse onto a
         point; 99 % of the mass lies below 3.3 units.
+    dof_alpha : float, default=2.0
+        Shape of the Gamma prior on each Student-t component's degrees of freedom
+        (``family="t"`` with ``dof=None``; not standardised: the degrees of freedom have
+        no units).
+    dof_beta : float, default=0.1
+        Rate of that Gamma prior. Gamma(2, 0.1) is Juarez & Steel's (2010) prior: mean
+        20, mode 10, a tail that reaches Gaussian-looking components (about 20 % of the
+        mass above 30) without an improper flat prior's pull to infinity (a flat prior on
+        nu gives an improper posterior: the likelihood tends to the Gaussian's as nu
+        grows); it is proper with density vanishing at 0. The mass below 2 (no finite
+        variance) is 1.8 %, below 1 (no finite mean) 0.47 %: such draws are kept, as the
+        scale matrices, samples and densities are defined for every nu > 0, and
+        :mod:`bayesgmm.risk` reports an expected shortfall of inf for nu <= 1.
+
+    References
+    ----------
+    Juarez, M. A. and Steel, M. F. J. (2010). Model-based clustering of non-Gaussian
+    panel data based on skew-t distributions. Journal of Business & Economic
+    Statistics 28(1), 52-66.
 
     Examples
     --------
-    >>> Priors()
-    Priors(weights_alpha=1.0, means_sigma=2.0, lkj_eta=2.0, sd_alpha=2.0, sd_beta=2.0)
+    >>> Priors()  # doctest: +NORMALIZE_WHITESPACE
+    Priors(weights_alpha=1.0, means_sigma=2.0, lkj_eta=2.0, sd_alpha=2.0, sd_beta=2.0,
+           dof_alpha=2.0, dof_beta=0.1)
     >>> Priors(means_sigma=5.0).means_sigma
     5.0
     """
@@ -57,6 +77,8 @@ class Priors:
     lkj_eta: float = 2.0
     sd_alpha: float = 2.0
     sd_beta: float = 2.0
+    dof_alpha: float = 2.0
+    dof_beta: float = 0.1
 
     def __post_init__(self) -> None:
         for field in fields(self):

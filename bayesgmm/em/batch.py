@@ -219,7 +219,7 @@ class StartStack:
         self.stack = tuple(
             np.ascontiguousarray(np.stack(part)) for part in zip(*arrays, strict=True)
         )
-        n_starts, n_components = self.stack[0].shape
+        n_starts, n_components = self.stack[1].shape[:2]  # the weights: + 1 with noise
         self.stats = engine.new_statistics(model, n_components)
         self.scratch = tuple(tuple(np.empty_like(a[0]) for a in self.stack) for _ in range(3))
         self.controls = np.zeros((n_starts, 3))

@@ -25,6 +25,7 @@ from ..data import (
     check_features,
     check_float,
     check_int,
+    check_observed,
     check_option,
     check_random_state,
     check_resolution,
@@ -40,6 +41,7 @@ from ..exceptions import (
     sklearn_compatible,
 )
 from ..family import FAMILIES, get_family
+from ..noise import NoiseBox, box_of_volume, hypervolume_box
 from ..result import MixtureResult
 from .blocks import Workers, place_data
 from .degenerate import (
@@ -52,6 +54,14 @@ from .degenerate import (
 from .engines import ENGINES
 from .init import INIT_METHODS
 from .loop import Parameters, Run
+from .missing import (
+    MISSING_OPTIONS,
+    MarginalProblem,
+    check_marginal_input,
+    impute_means,
+    observed_moments,
+    summarise_observed,
+)
 from .starts import Problem, plan_starts, run_starts
 from .statistics import weighted_moments
 from .stopping import why_not_converged
@@ -151,6 +161,26 @@ class GaussianMixture(MixtureEstimator):
     dof : float or None, default=None
         ``family="t"`` only: None estimates each component's degrees of freedom (from
         :data:`DOF_START`, within [1, 1000]); a number fixes them all to it.
+    noise : None, True, "hypvolume" or float, default=None
+        A uniform noise component beside the K components (Banfield & Raftery 1993;
+        mclust's ``Vinv``), for outliers and background clutter: None fits none. True
+        or "hypvolume" gives it the density ``1 / V`` with V the data's hypervolume as
+        mclust's ``hypvol`` computes it (the smaller of the bounding box and the
+        principal-component box, :func:`bayesgmm.noise.hypervolume_box`); a float is
+        the density ``Vinv`` itself. Its weight ``noise_weight_`` is estimated by EM,
+        and the components' ``weights_`` sum to ``1 - noise_weight_``. ``predict``
+        labels rows most probably noise ``-1``, ``predict_proba`` has K + 1 columns
+        (the noise's last, so ``[:, -1]`` is the noise as the label -1 is), and
+        ``score_samples``, ``bic`` and ``sample`` include the noise (BIC counts 2 more
+        parameters, as mclust does). Every engine but "jax", every covariance model
+        and both families.
+    noise_init : array-like of bool, shape (n_samples,), or None, default=None
+        With ``noise``: which rows start as noise (mclust's ``initialization =
+        list(noise = ...)``); the components start from the other rows. None guesses
+        them: rows in sparse regions by a nearest-neighbour rule
+        (:func:`bayesgmm.noise.initial_noise`). A mask is used by starts that see every
+        row; starts on a sample of the rows (more than 20,000 rows, or dask data) guess
+        on the sample.
     engine : {"auto", "compiled", "blocks", "jax"}, default="auto"
         Where EM runs (:mod:`bayesgmm.em.engines`): "compiled" runs each start's
         whole EM in compiled code (small in-memory data), "blocks" runs row blocks on
@@ -163,6 +193,15 @@ class GaussianMixture(MixtureEstimator):
         2: per iteration).
     verbose_interval : int, default=10
         Iterations between messages at ``verbose=2``.
+    missing : {"error", "marginal"}, default="error"
+        What NaN in X means. "error" refuses it (a NaN by accident is not fitted).
+        "marginal" takes NaN as a missing value (missing at random): EM maximises the
+        likelihood of each row's observed coordinates (Ghahramani & Jordan 1994;
+        :mod:`bayesgmm.em.missing`), with every covariance model and both families, and
+        ``score_samples``, ``predict_proba``, ``predict``, ``score``, ``bic`` and ``aic``
+        take rows with NaN the same way (a row with every value missing has density 1
+        and the weights as its responsibilities). In-memory data only (not dask); data
+        without NaN give the usual fit.
 
     Attributes
     ----------
@@ -176,6 +215,10 @@ class GaussianMixture(MixtureEstimator):
     precisions_cholesky_ : ndarray
         Cholesky factors of the precisions (upper triangular; inverse standard
         deviations for diag and spherical).
+    noise_weight_ : float
+        ``noise`` only: the noise component's weight.
+    noise_vinv_ : float
+        ``noise`` only: its density ``1 / V``.
     dof_ : ndarray of shape (K,)
         ``family="t"`` only: each component's degrees of freedom. ``covariances_`` are
         then the components' scale matrices (a t's covariance is ``dof / (dof - 2)``
@@ -227,9 +270,12 @@ class GaussianMixture(MixtureEstimator):
         dtype: str | None = None,
         family: str = "gaussian",
         dof: float | None = None,
+        noise: Any = None,
+        noise_init: Any = None,
         engine: str = "auto",
         verbose: int = 0,
         verbose_interval: int = 10,
+        missing: str = "error",
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -246,9 +292,12 @@ class GaussianMixture(MixtureEstimator):
         self.dtype = dtype
         self.family = family
         self.dof = dof
+        self.noise = noise
+        self.noise_init = noise_init
         self.engine = engine
         self.verbose = verbose
         self.verbose_interval = verbose_interval
+        self.missing = missing
 
     def __sklearn_tags__(self):  # pragma: no cover - only called by scikit-learn
         from sklearn.base import BaseEstimator, DensityMixin
@@ -257,7 +306,7 @@ class GaussianMixture(MixtureEstimator):
             pass
 
         tags = _Tagged().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
+        tags.input_tags.allow_nan = self.missing == "marginal"
         return tags
 
     # ------------------------------------------------------------------ fitting
@@ -275,10 +324,12 @@ class GaussianMixture(MixtureEstimator):
             "engine": check_option(name, "engine", self.engine, ENGINES),
             "verbose": check_int(name, "verbose", self.verbose, 0),
             "verbose_interval": check_int(name, "verbose_interval", self.verbose_interval, 1),
+            "missing": check_option(name, "missing", self.missing, MISSING_OPTIONS),
         }
         checked["dtype"] = None if self.dtype is None else _check_dtype(name, self.dtype)
         checked["family"] = get_family(check_option(name, "family", self.family, FAMILIES))
         checked["dof"] = _check_dof(name, self.dof, checked["family"])
+        checked["noise"] = _check_noise(name, self.noise)
         if self.n_init == "auto":
             checked["n_init"] = "auto"
         elif isinstance(self.n_init, numbers.Integral) and not isinstance(self.n_init, bool):
@@ -352,8 +403,9 @@ class GaussianMixture(MixtureEstimator):
             model,
         )
         rng = check_random_state(self.random_state)
+        incomplete = shared.incomplete  # missing="marginal" on data with NaN
         check_features(
-            X,
+            impute_means(X, shared.shift) if incomplete else X,
             weights,
             shared.variance,
             n_components=options["n_components"],
@@ -362,7 +414,14 @@ class GaussianMixture(MixtureEstimator):
             estimator=type(self).__name__,
             reg_covar=options["reg_covar"],
         )
-        return Problem(
+        if incomplete and options["noise"] is not None:
+            raise ValueError(
+                f"{type(self).__name__}: a noise component is not available with missing "
+                "values yet (missing='marginal' on data with NaN). Drop noise=, or fit the "
+                "complete rows (X[~np.isnan(X).any(axis=1)]) with the noise component."
+            )
+        options["noise_box"] = noise_box(options["noise"], X, weights)
+        return (MarginalProblem if incomplete else Problem)(
             X=X,
             weights=weights,
             shift=shared.shift,
@@ -385,6 +444,8 @@ class GaussianMixture(MixtureEstimator):
             family=options["family"],
             dof=DOF_START if options["dof"] is None else options["dof"],
             estimate_dof=options["dof"] is None,
+            log_vinv=None if options["noise_box"] is None else options["noise_box"].log_vinv,
+            noise_init=_check_noise_init(type(self).__name__, self.noise_init, X, options),
         )
 
     def _warm_start(self, problem: Problem) -> tuple[Parameters, list[float]] | None:
@@ -392,13 +453,19 @@ class GaussianMixture(MixtureEstimator):
         if not hasattr(self, "result_"):
             return None
         model, n_features = problem.model, problem.X.shape[1]
-        before = (len(self.weights_), self.result_.covariance_type, self.n_features_in_)
-        now = (problem.n_components, model.name, n_features)
+        before = (
+            len(self.weights_), self.result_.covariance_type, self.n_features_in_,
+            hasattr(self, "noise_weight_"),
+        )  # fmt: skip
+        now = (problem.n_components, model.name, n_features, problem.log_vinv is not None)
         if before != now:
             changed = [
                 f"{what} {old!r} -> {new!r}"
                 for what, old, new in zip(
-                    ("n_components", "covariance_type", "n_features"), before, now, strict=True
+                    ("n_components", "covariance_type", "n_features", "noise"),
+                    before,
+                    now,
+                    strict=True,
                 )
                 if old != new
             ]
@@ -410,11 +477,18 @@ class GaussianMixture(MixtureEstimator):
                 stacklevel=3,
             )
             return None
+        weights = np.asarray(self.weights_, dtype=np.float64)
+        if problem.log_vinv is not None:
+            weights = np.append(weights, self.noise_weight_)
         params = Parameters(
-            np.asarray(self.weights_, dtype=np.float64),
+            weights,
             np.asarray(self.means_, dtype=np.float64) - problem.shift,
             model.to_storage(self.covariances_),
             model.to_storage(self.precisions_cholesky_),
+            # a t fit goes on from its degrees of freedom (fixed ones: this fit's)
+            np.array(self.dof_, dtype=np.float64)
+            if problem.estimate_dof and hasattr(self, "dof_")
+            else np.full(problem.n_components, float(problem.dof)),
         )
         return params, list(getattr(self, "_stopping_history", []))
 
@@ -458,7 +532,17 @@ class GaussianMixture(MixtureEstimator):
         params, dtype = run.params, data.input_dtype
         covariances = model.from_storage(params.covariances)
         prec = model.from_storage(params.prec)
-        self.weights_ = params.weights.astype(dtype)
+        n_components = problem.n_components
+        noise_weight = None
+        if problem.log_vinv is not None:
+            noise_weight = float(params.weights[n_components])
+            self.noise_weight_ = noise_weight
+            self.noise_vinv_ = options["noise_box"].vinv
+        else:
+            for name in ("noise_weight_", "noise_vinv_"):
+                if hasattr(self, name):
+                    delattr(self, name)
+        self.weights_ = params.weights[:n_components].astype(dtype)
         self.means_ = (params.means + problem.shift).astype(dtype)
         self.covariances_ = covariances.astype(dtype)
         self.precisions_cholesky_ = prec.astype(dtype)
@@ -481,7 +565,7 @@ class GaussianMixture(MixtureEstimator):
             del self.feature_names_in_
         self._rng = problem.rng
         self.result_ = MixtureResult(
-            weights=params.weights,
+            weights=params.weights[:n_components],
             means=params.means + problem.shift,
             covariances=covariances,
             covariance_type=model.name,
@@ -495,6 +579,9 @@ class GaussianMixture(MixtureEstimator):
             family=options["family"].name,
             dof=params.dof if options["family"].scales else None,
             estimate_dof=options["dof"] is None,
+            missing=options["missing"],
+            noise_weight=noise_weight,
+            noise_box=options["noise_box"],
         )
 
     def _n_parameters(self) -> int:
@@ -524,6 +611,7 @@ class FitData:
     summary: FeatureSummary
     reg: np.ndarray
     on_jax: bool
+    incomplete: bool = False
     pools: dict = field(default_factory=dict)
 
     @classmethod
@@ -534,19 +622,30 @@ class FitData:
         estimator's ``dtype`` and ``reg_covar`` (the options the fits must share)."""
         name = type(estimator).__name__
         on_jax = type(X).__module__.startswith("jax")
-        data = check_X(X, estimator=name, min_samples=2, dtype=options["dtype"])
+        marginal = options["missing"] == "marginal"
+        data = check_X(
+            X, estimator=name, min_samples=2, dtype=options["dtype"], allow_nan=marginal
+        )
+        engine = "jax" if on_jax and options["engine"] == "auto" else options["engine"]
+        incomplete = marginal and check_marginal_input(data.X, engine, name)
         # dask data on a dask.distributed cluster: persisted there once, for every pass
         X, weights = place_data(data.X, scale_sample_weight(_weights_for(data.X, sample_weight)))
-        with Workers() as workers:
-            shift, variance = weighted_moments(X, weights, workers)
+        if incomplete:
+            check_observed(X, weights, data.feature_names, name)
+            shift, variance = observed_moments(X, weights)
+        else:
+            with Workers() as workers:
+                shift, variance = weighted_moments(X, weights, workers)
         if not np.isfinite(variance).all():  # dask data: the first look at their values
             check_features(X, weights, variance, n_components=1, covariance_type="diag",
                            feature_names=data.feature_names, estimator=name)  # fmt: skip
-        summary = summarise_features(X, weights, shift, variance)
+        summary = (summarise_observed if incomplete else summarise_features)(
+            X, weights, shift, variance
+        )
         precision = np.float32 if np.float32 in (X.dtype, data.input_dtype) else np.float64
         check_resolution(summary.spread, summary.magnitude, precision, data.feature_names)
         reg = variance_floor(options["reg_covar"], summary.spread, summary.reach)
-        return cls(data, X, weights, shift, variance, summary, reg, on_jax)
+        return cls(data, X, weights, shift, variance, summary, reg, on_jax, incomplete)
 
 
 def _check_reg_covar(owner: str, value: Any) -> float | str:
@@ -619,6 +718,55 @@ def _rising_dof_note(dof: Any, options: dict) -> str:
         "look Gaussian. family='gaussian' fits such components directly; or fix the "
         "degrees of freedom with dof=."
     )
+
+
+def _check_noise(owner: str, value: Any) -> float | str | None:
+    """``noise``: None (none), "hypvolume" (True), or a positive finite density Vinv."""
+    if value is None or value is False:
+        return None
+    if value is True or value == "hypvolume":
+        return "hypvolume"
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        if np.isfinite(value) and value > 0:
+            return float(value)
+    raise ValueError(
+        f"The 'noise' parameter of {owner} must be None, True, 'hypvolume' or a positive "
+        f"finite float (the noise density Vinv, 1 / the volume of the region). Got {value!r} "
+        "instead."
+    )
+
+
+def noise_box(noise: float | str | None, X: Any, weights: Any) -> NoiseBox | None:
+    """The noise component's box: mclust's hypervolume, or the bounding box scaled to
+    the density the user gave (None: no noise)."""
+    if noise is None:
+        return None
+    if noise == "hypvolume":
+        return hypervolume_box(X, weights)
+    return box_of_volume(X, noise, weights)
+
+
+def _check_noise_init(owner: str, value: Any, X: Any, options: dict) -> np.ndarray | None:
+    """``noise_init``: None, or one bool per row of in-memory data (with ``noise``)."""
+    if value is None:
+        return None
+    if options["noise"] is None:
+        raise ValueError(
+            f"The 'noise_init' parameter of {owner} is for a noise component: set noise=True "
+            "(or a density), or leave noise_init=None."
+        )
+    if is_dask_array(X):
+        raise ValueError(
+            f"noise_init of {owner} takes in-memory data; with a dask array leave it None "
+            "(the starts guess the noise rows on a sample)."
+        )
+    mask = np.asarray(value)
+    if mask.dtype != bool or mask.shape != (X.shape[0],):
+        raise ValueError(
+            f"noise_init must be a boolean array with one entry per row ({X.shape[0]},); got "
+            f"dtype {mask.dtype} and shape {mask.shape}."
+        )
+    return mask
 
 
 def _check_dof(owner: str, value: Any, family: Any) -> float | None:

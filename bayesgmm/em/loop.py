@@ -15,13 +15,15 @@ State passed around (tuples of arrays, so compiled code can take them):
 
 ``params``
     ``(weights, means, covariances, prec, dof)``: in the layout's storage, shifted
-    coordinates, updated in place (``dof``: a t family's degrees of freedom).
+    coordinates, updated in place (``dof``: a t family's degrees of freedom; ``weights``
+    has K + 1 entries beside a noise component, the noise's last).
 ``stats``
     ``(T, data_second, reg, nk, scatter, counts, dof_stats, estimate_dof)``: the E-step's
     feature sums (scale-weighted for the t family), the data's second moment (shared
-    layouts; scale-weighted and remade by each E-step for the t family), the variance
-    floor, the M-step's counts and regularised scatter, the E-step's counts (sums of
-    responsibilities) and, for the t family, each component's ``sum r (log u - u)``, and
+    layouts; scale-weighted and remade by each E-step for the t family and beside noise),
+    the variance floor, the M-step's counts and regularised scatter, the E-step's counts
+    (sums of responsibilities; the noise's last) and, for the t family, each component's
+    ``sum r (log u - u)``, and
     whether to estimate the degrees of freedom (a 1-element bool array).
 """
 
@@ -57,7 +59,7 @@ class Parameters:
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         """C-ordered float64 copies, as the loop updates them in place."""
-        dof = np.full(len(self.weights), np.inf) if self.dof is None else self.dof
+        dof = np.full(len(self.means), np.inf) if self.dof is None else self.dof
         return tuple(
             np.array(value, dtype=np.float64, order="C")
             for value in (self.weights, self.means, self.covariances, self.prec, dof)
@@ -83,19 +85,25 @@ def maximise(model, family, params, stats):
     """The M-step: weights, means, covariances (and a family's degrees of freedom) from
     the E-step's sums, in place.
 
+    With a noise component, ``weights`` and ``counts`` have one more entry (the
+    noise's, last): its weight is its share of the counts, like a component's.
+
     Returns the first component whose covariance is not positive definite (-2: the
     shared one), or -1.
     """
     weights, means, covariances, prec, dof = params
     T, data_second, reg, nk, scatter, counts, dof_stats, estimate_dof = stats
-    for k in range(nk.shape[0]):
+    n_components = nk.shape[0]
+    for k in range(n_components):
         nk[k] = counts[k]
     model.statistics(T, data_second, reg, nk, means, scatter)
     total = 0.0
-    for k in range(nk.shape[0]):
+    for k in range(n_components):
         total += nk[k]
-    for k in range(nk.shape[0]):
-        weights[k] = nk[k] / total
+    for k in range(n_components, weights.shape[0]):  # the noise component, if any
+        total += counts[k]
+    for k in range(weights.shape[0]):
+        weights[k] = (nk[k] if k < n_components else counts[k]) / total
     model.estimate(nk, scatter, means.shape[1], covariances)
     failed = model.factorise(covariances, prec)
     family.update_dof(counts, dof_stats, means.shape[1], dof, estimate_dof)
@@ -173,7 +181,7 @@ def run_em(
         When an M-step's covariance is not positive definite.
     """
     params = start.arrays()
-    stats = engine.new_statistics(model, len(start.weights))
+    stats = engine.new_statistics(model, len(start.means))
     previous = _continued(engine, model, params, stats, previous)
     done = len(previous)
     history = np.empty(done + max_iter + 1)

@@ -73,6 +73,11 @@ class BlockPass:
         of features (:func:`uses_stacked_factors`). Tests compare both paths.
     family : Family, default=GAUSSIAN
         The component family (a t family also gives scale-weighted sums).
+    log_vinv : float or None, default=None
+        The log-density of a uniform noise component, whose weight is the last of
+        ``params``' weights (None: no noise component). With noise, every family's
+        E-step gives whole log-densities and scale-weighted sums (unit scales for the
+        Gaussian), the noise's responsibilities its own count, last.
 
     :meth:`packed` on rows ``X`` (B, D) in the data's own coordinates and their weights
     (B,) returns the block's sums as one array (for reductions), :meth:`unpack` puts a
@@ -90,6 +95,7 @@ class BlockPass:
         dtype: Any,
         stacked: bool | None = None,
         family: Family = GAUSSIAN,
+        log_vinv: float | None = None,
     ) -> None:
         weights, means, _, prec, dof = params
         self.layout, self.family = layout, family
@@ -99,7 +105,16 @@ class BlockPass:
         self.n_columns = n_feature_columns(layout, self.n_features)
         self.stacked = uses_stacked_factors(layout, self.n_features) if stacked is None else stacked
         self.prec, self.dof = np.asarray(prec), np.asarray(dof, dtype=np.float64)
-        if family.scales:
+        self.noise = log_vinv is not None
+        self.scaled = family.scales or self.noise
+        self.n_counts = self.n_components + self.noise
+        if self.noise:  # the noise row of the logits: log pi_0 + log Vinv
+            noise_weight = float(weights[self.n_components])
+            self.noise_log = (
+                np.log(noise_weight) + log_vinv if noise_weight > 0 else _EMPTY_LOG_WEIGHT
+            )
+        weights = np.asarray(weights)[: self.n_components]
+        if self.scaled:
             self.offsets, self.log_norm = np.empty(self.n_components), np.empty(self.n_components)
             layout.offsets(weights, means, prec, self.offsets, self.log_norm)
         if self.stacked:
@@ -129,7 +144,7 @@ class BlockPass:
     def _width(self) -> int:
         """Length of :meth:`packed`: log-likelihood, T, counts, dof sums, second moment."""
         k, d = self.n_components, self.n_features
-        return 1 + k * self.n_columns + 2 * k + d * d
+        return 1 + k * self.n_columns + self.n_counts + k + d * d
 
     def packed(self, X: Any, weights: Any) -> np.ndarray:
         """The sums of rows ``X`` (any number, cut into cache-sized blocks) as one array."""
@@ -153,26 +168,28 @@ class BlockPass:
         """Put a sum of :meth:`packed` into the statistics; return its log-likelihood."""
         T, data_second, counts, dof_stats = stats[0], stats[1], stats[5], stats[6]
         k, d, p = self.n_components, self.n_features, self.n_columns
+        c = 1 + k * p + self.n_counts  # where the degrees-of-freedom sums start
         T[:] = total[1 : 1 + k * p].reshape(k, p)
-        counts[:] = total[1 + k * p : 1 + k * p + k]
-        if self.family.scales:
-            dof_stats[:] = total[1 + k * p + k : 1 + k * p + 2 * k]
+        counts[:] = total[1 + k * p : c]
+        if self.scaled:
+            dof_stats[:] = total[c : c + k]
             if self.layout.shared:
-                data_second[:] = total[1 + k * p + 2 * k :].reshape(d, d)
+                data_second[:] = total[c + k :].reshape(d, d)
         return float(total[0])
 
     def _pack(self, log_likelihood: float, T: np.ndarray, extra: Any) -> np.ndarray:
         out = np.zeros(self._width)
         k, p = self.n_components, self.n_columns
+        c = 1 + k * p + self.n_counts
         out[0] = log_likelihood
         out[1 : 1 + k * p] = T.ravel()
         if extra is None:  # Gaussian: the counts are T's last column
             out[1 + k * p : 1 + k * p + k] = T[:, -1]
         else:
             counts, dof_stats, second = extra
-            out[1 + k * p : 1 + k * p + k] = counts
-            out[1 + k * p + k : 1 + k * p + 2 * k] = dof_stats
-            out[1 + k * p + 2 * k : 1 + k * p + 2 * k + second.size] = second.ravel()
+            out[1 + k * p : c] = counts
+            out[c : c + k] = dof_stats
+            out[c + k : c + k + second.size] = second.ravel()
         return out
 
     def _scaled(self, L: np.ndarray, Z: Any, row_q: np.ndarray) -> np.ndarray:
@@ -181,11 +198,20 @@ class BlockPass:
         self.family.transform(L, self.offsets, self.log_norm, row_q, self.dof, self.n_features, U)
         return U
 
+    def _with_noise_row(self, L: np.ndarray) -> np.ndarray:
+        """``L`` (K, B) with the noise row below it, or L itself without noise."""
+        if not self.noise:
+            return L
+        out = np.empty((self.n_counts, L.shape[1]), dtype=L.dtype)
+        out[: self.n_components] = L
+        out[self.n_components] = self.noise_log
+        return out
+
     def _block(self, X: np.ndarray, weights: np.ndarray) -> np.ndarray:
         Z = np.empty((self.n_columns, X.shape[0]), dtype=self.dtype)
         self.layout.fill_features(np.ascontiguousarray(X), self.shift, Z)
         L = self.theta @ Z  # (K, B) weighted log-densities
-        if not self.family.scales:
+        if not self.scaled:
             log_likelihood = responsibilities_of(L, weights)
             T = (L @ Z.T).astype(np.float64, copy=False)  # (K, P)
             if self.correction is not None:
@@ -194,14 +220,17 @@ class BlockPass:
         row_q = np.empty(X.shape[0])
         self.layout.row_quadratic(Z, self.prec, row_q)
         U = self._scaled(L, Z, row_q)
+        L = self._with_noise_row(L)
         log_likelihood = responsibilities_of(L, weights)
         return self._pack_scaled(log_likelihood, L, U, Z)
 
     def _pack_scaled(self, log_likelihood: float, R, U, Z) -> np.ndarray:
         k, d = self.n_components, self.n_features
-        T, counts, dof_stats = np.empty((k, self.n_columns)), np.empty(k), np.empty(k)
+        T, counts, dof_stats = np.empty((k, self.n_columns)), np.empty(self.n_counts), np.empty(k)
         second = np.zeros((d, d) if self.layout.shared else (0, 0))
-        scale_weighted_sums(R, U, Z, T, counts, dof_stats, second, self.layout.shared)
+        scale_weighted_sums(R[:k], U, Z, T, counts, dof_stats, second, self.layout.shared)
+        if self.noise:
+            counts[k] = R[k].sum(dtype=np.float64)
         return self._pack(log_likelihood, T, (counts, dof_stats, second))
 
     def _stacked_block(self, X: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -214,16 +243,20 @@ class BlockPass:
         L[:] = self.constant[:, None]
         stacked_log_densities(Y, self.stacked_offsets, L)
         U = self._scaled(L, None, np.zeros(len(Xs))) if self.family.scales else None
+        L = self._with_noise_row(L)
         log_likelihood = responsibilities_of(L, weights)
         R = L.astype(self.dtype, copy=False)
-        if U is None:
+        k = self.n_components
+        if U is None and not self.noise:
             T = _stacked_sums(Xs, R, Y)  # Y's memory, reused
             return self._pack(log_likelihood, T, None)
-        RU = (R * U).astype(self.dtype, copy=False)
+        if U is None:  # Gaussian components beside the noise: unit scales
+            U = np.ones((k, len(Xs)))
+        RU = (R[:k] * U).astype(self.dtype, copy=False)
         T = _stacked_sums(Xs, RU, Y)
         counts = L.sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            dof_stats = np.where(U > 0, L * (np.log(U) - U), 0.0).sum(axis=1)
+            dof_stats = np.where(U > 0, L[:k] * (np.log(U) - U), 0.0).sum(axis=1)
         second = np.zeros((self.n_features, self.n_features))
         return self._pack(log_likelihood, T, (counts, dof_stats, second))
 

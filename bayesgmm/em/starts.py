@@ -38,6 +38,7 @@ from .degenerate import DegeneracyRule
 from .engines import WholeRunEngine, select_engine
 from .init import initial_responsibilities, one_hot
 from .loop import Parameters, Run, maximise, run_em
+from .noise_starts import clean_rows, starting_noise, user_weights_with_noise, with_noise_weight
 from .passes import responsibility_sums
 from .pool import POOL_KINDS, StartPool
 from .statistics import second_moment
@@ -103,6 +104,10 @@ class Problem:
     family: Family = GAUSSIAN
     dof: float = np.inf
     estimate_dof: bool = True
+    #: A uniform noise component's log-density (None: none), and the user's guess of
+    #: which rows are noise (None: :func:`bayesgmm.noise.initial_noise`).
+    log_vinv: float | None = None
+    noise_init: np.ndarray | None = None
 
     def engine_for(self, X: Any, weights: Any) -> Any:
         """The engine for (a sample of) the data."""
@@ -118,11 +123,17 @@ class Problem:
             self.engine,
             self.family,
             self.estimate_dof,
+            self.log_vinv,
         )
 
     def describe(self, params: Parameters) -> list[str]:
         """The degenerate components of ``params`` (empty when there are none)."""
         return self.degeneracy.describe(params, self.model)
+
+    def start_rows(self, X: Any) -> Any:
+        """The rows the starting partitions are made from: the data themselves (a fit
+        with missing values imputes them, :class:`~bayesgmm.em.missing.MarginalProblem`)."""
+        return X
 
 
 def pool_counts(n_samples: int, n_components: int, n_features: int) -> dict[str, int]:
@@ -216,6 +227,7 @@ def start_parameters(problem: Problem, start: str, X: Any, weights: Any) -> Para
     if start == "user":
         return _with_user_values(None, problem)
     sample, sample_weights = _initialisation_sample(problem, X, weights)
+    sample, sample_weights, fraction, _ = _starting_rows(problem, sample, sample_weights)
     shifted = np.asarray(sample, dtype=np.float64) - problem.shift
     # BLAS at one thread: the starts' products are skinny (N x D with small D), and
     # OpenBLAS's threads cost more than they give there (up to 15x slower at 1M rows)
@@ -226,6 +238,8 @@ def start_parameters(problem: Problem, start: str, X: Any, weights: Any) -> Para
         T = responsibility_sums(model, sample, sample_weights, problem.shift, resp)
     data_second = _data_second(problem, sample, sample_weights)
     start = parameters_from_sums(model, T, data_second, problem.reg, problem.dof)
+    if fraction is not None:
+        start = with_noise_weight(start, fraction)
     return _with_user_values(start, problem)
 
 
@@ -235,6 +249,8 @@ def _with_user_values(params: Parameters | None, problem: Problem) -> Parameters
     values = {} if params is None else dict(vars(params))
     if user["weights"] is not None:
         values["weights"] = user["weights"]
+        if problem.log_vinv is not None:  # beside the noise's weight
+            values["weights"] = user_weights_with_noise(user["weights"], problem)
     if user["means"] is not None:
         values["means"] = user["means"] - shift
     if user["precisions"] is not None:
@@ -249,15 +265,30 @@ def _with_user_values(params: Parameters | None, problem: Problem) -> Parameters
 def _partition_parameters(
     problem: Problem, engine: Any, labels: np.ndarray, X: np.ndarray, weights: np.ndarray
 ) -> Parameters:
-    """Initial parameters of a start from a partition of the rows ``X`` of ``engine``."""
+    """Initial parameters of a start from a partition of the rows ``X``; ``engine``: the
+    compiled engine whose made features are those rows (one product), else None."""
     resp = one_hot(labels, problem.n_components)
-    if isinstance(engine, WholeRunEngine):  # its features are made: one product
+    if isinstance(engine, WholeRunEngine):
         Z = engine.data[0]
         T = (resp * engine.data[1][:, None]).T @ np.asarray(Z, dtype=np.float64).T
+        data_second = engine.data_second
     else:
         with single_threaded_blas():
             T = responsibility_sums(problem.model, X, weights, problem.shift, resp)
-    return parameters_from_sums(problem.model, T, engine.data_second, problem.reg, problem.dof)
+        data_second = _data_second(problem, X, weights)
+    return parameters_from_sums(problem.model, T, data_second, problem.reg, problem.dof)
+
+
+def _starting_rows(problem: Problem, X: Any, weights: Any) -> tuple[Any, Any, float | None, str]:
+    """The rows the starting partitions of ``X`` are made from (missing values imputed,
+    rows guessed to be noise left out), their weights, the noise's starting weight
+    (None without a noise component) and a tag naming the kind of rows."""
+    rows, tag = problem.start_rows(X), "rows" if type(problem) is Problem else "imputed"
+    if problem.log_vinv is None:
+        return rows, weights, None, tag
+    noise = starting_noise(problem.noise_init, problem.X, X, weights)
+    rows, weights, fraction = clean_rows(rows, weights, noise, problem.n_components)
+    return rows, weights, fraction, f"{tag} less noise"
 
 
 def _progress(problem: Problem, labels: Sequence[str], where: str) -> tuple[Any, int | None]:
@@ -337,9 +368,10 @@ def _screening_sample(problem: Problem) -> tuple[Any, Any]:
     return np.asarray(sample, dtype=dtype), np.asarray(sample_weights, dtype=np.float64)
 
 
-def start_pool(problem: Problem, X: np.ndarray, weights: np.ndarray) -> StartPool:
-    """The pool of partitions of the rows X (made once per seed and rows, then shared)."""
-    key = (problem.pool_seed, X.shape[0])
+def start_pool(problem: Problem, X: np.ndarray, weights: np.ndarray, tag: str) -> StartPool:
+    """The pool of partitions of the rows X (made once per seed, rows and kind of rows,
+    then shared)."""
+    key = (problem.pool_seed, X.shape[0], tag)
     if key not in problem.pools:
         shifted = np.asarray(X, dtype=np.float64) - problem.shift
         problem.pools[key] = StartPool(shifted, np.asarray(weights, dtype=np.float64), key[0])
@@ -352,15 +384,18 @@ def _pool_runs(problem: Problem) -> list[Run]:
     X = problem.X
     where = "all rows" if sample is X else f"a sample of {sample.shape[0]} rows"
     engine = problem.engine_for(sample, sample_weights)
+    rows, row_weights, fraction, tag = _starting_rows(problem, sample, sample_weights)
+    made = engine if rows is sample else None  # the engine's features are those rows
     with single_threaded_blas():
-        pool = start_pool(problem, sample, sample_weights)
-        counts = pool_counts(sample.shape[0], problem.n_components, sample.shape[1])
+        pool = start_pool(problem, rows, row_weights, tag)
+        counts = pool_counts(rows.shape[0], problem.n_components, rows.shape[1])
         partitions = pool.partitions(problem.n_components, counts)
-    jobs = (
-        partial(lambda kind, labels: (kind, _partition_parameters(
-            problem, engine, labels, sample, sample_weights)), kind, labels)
-        for kind, labels in partitions
-    )  # fmt: skip
+
+    def start(kind: str, labels: np.ndarray) -> tuple[str, Parameters]:
+        params = _partition_parameters(problem, made, labels, rows, row_weights)
+        return kind, params if fraction is None else with_noise_weight(params, fraction)
+
+    jobs = (partial(start, kind, labels) for kind, labels in partitions)
     kinds, starts = zip(*_surviving(jobs), strict=True)
     stack = _stack(problem, engine, list(starts), list(kinds), where)
     runs = run_stack(stack, problem.max_iter, problem.describe, race=RACE, margin=problem.tol)

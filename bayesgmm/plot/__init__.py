@@ -7,13 +7,15 @@ dictionaries (``scatter_kwargs``, ``ellipse_kwargs``, ...) are forwarded to exac
 one matplotlib call each. Bands and intervals carry labels built from ``ci_prob``.
 
 As in ArviZ, each front module (``clusterplot``, ``densityplot``, ``criterionplot``,
-``riskplot``, ``comparisonplot``, ``financeplot``) checks arguments and computes; ``_draw`` receives
-plain arrays and only draws. Importing this package does not import matplotlib: the
-first drawing call does, and says how to install it when it is missing.
+``riskplot``, ``comparisonplot``, ``financeplot``, ``bootstrapplot``) checks arguments
+and computes; ``_draw`` receives plain arrays and only draws. Importing this package
+does not import matplotlib: the first drawing call does, and says how to install it
+when it is missing.
 """
 
 from __future__ import annotations
 
+from .bootstrapplot import plot_bootstrap, plot_bootstrap_lrt
 from .clusterplot import plot_clusters, plot_uncertainty
 from .comparisonplot import plot_comparison
 from .criterionplot import plot_criterion
@@ -32,4 +34,6 @@ __all__ = [
     "plot_regime_probabilities",
     "plot_var_backtest",
     "plot_risk_contributions",
+    "plot_bootstrap",
+    "plot_bootstrap_lrt",
 ]

@@ -27,6 +27,7 @@ __all__ = [
     "criterion_curves",
     "risk_density",
     "parameter_panel",
+    "statistic_histogram",
     "regime_probabilities",
     "var_backtest",
     "risk_contributions",
@@ -475,6 +476,30 @@ def parameter_panel(
     ax.set_xlabel("difference from posterior mean / |value|")
     ax.set_title("Parameters: EM vs posterior")
     ax.legend(fontsize="small", loc="lower right")
+    return ax
+
+
+def statistic_histogram(
+    ax: Any,
+    replicates: np.ndarray,
+    statistic: float,
+    *,
+    bins: int,
+    label: str,
+    line_label: str,
+    xlabel: str,
+    title: str,
+    hist_kwargs: dict[str, Any] | None,
+) -> Any:
+    """A test statistic's simulated law (a histogram of ``replicates``) and its value."""
+    ax = new_axes(ax)
+    style = {"bins": bins, "density": True, "color": "0.75", "label": label}
+    ax.hist(replicates, **_style(style, hist_kwargs))
+    ax.axvline(statistic, color="C3", linewidth=2, label=line_label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("density")
+    ax.set_title(title)
+    ax.legend(fontsize="small", loc="upper right")
     return ax
 
 

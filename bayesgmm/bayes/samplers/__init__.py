@@ -7,8 +7,10 @@ full-rank ADVI; ``map``: the mode) exposes
 
 with the raw (not relabelled) draws in data units and what the sampler reports
 beyond them. :func:`run_inference` picks the module by name, holds BLAS to one thread
-and enters the model's context around it, and times it. What they share (settings,
-start values, seeds, the BLAS limit) is in :mod:`~bayesgmm.bayes.samplers.base`.
+and enters the model's context around it, raises a Ctrl-C that a sampler swallowed
+(:func:`~bayesgmm.bayes.samplers.base.reraise_interrupts`), and times it. What they
+share (settings, start values, seeds, the BLAS limit) is in
+:mod:`~bayesgmm.bayes.samplers.base`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import time
+from contextlib import nullcontext
 from types import ModuleType
 from typing import Any
 
@@ -25,12 +28,20 @@ from ..density import PosteriorDensity
 from . import advi, numpyro, nutpie, pymc
 from . import map as map_
 from .advi import VARIATIONAL_METHODS, resolve_batch_size
-from .base import RunSettings, chain_starts, limit_blas_threads, start_values
+from .base import (
+    RunSettings,
+    chain_starts,
+    limit_blas_threads,
+    reraise_interrupts,
+    start_values,
+)
+from .rows import RowSource
 
 __all__ = [
     "METHODS",
     "VARIATIONAL_METHODS",
     "NUTS_SAMPLERS",
+    "RowSource",
     "RunSettings",
     "chain_starts",
     "default_nuts_sampler",
@@ -54,6 +65,8 @@ _SAMPLERS: dict[str, ModuleType] = {
 }
 """Sampler name (a NUTS sampler, or a method other than NUTS) -> its module."""
 _EXTRAS = {"nutpie": ("nutpie",), "numpyro": ("numpyro", "jax")}
+_DENSITY_SAMPLERS = ("nutpie", "advi", "fullrank_advi")
+"""Samplers that run on a PosteriorDensity without the PyMC model."""
 
 
 def _installed(module: str) -> bool:
@@ -132,12 +145,15 @@ def run_inference(
     progressbar: bool = False,
     progress_delay: float = 0.0,
     density: PosteriorDensity | None = None,
+    rows: RowSource | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Run one inference method on a model from :func:`~bayesgmm.bayes.model.build_model`.
 
     Parameters
     ----------
-    model : pymc.Model
+    model : pymc.Model or None
+        None where ``density`` defines the posterior alone (nutpie, ADVI); PyMC's NUTS,
+        numpyro and MAP need the model.
     method : {"nuts", "advi", "fullrank_advi", "map"}, default="nuts"
     starts : list of dict
         One start (untransformed values, :func:`start_values`) per chain; nutpie, the
@@ -158,6 +174,9 @@ def run_inference(
         The model's log posterior compiled by numba, for a model exactly as
         :func:`~bayesgmm.bayes.model.build_model` made it: nutpie and the variational
         methods then run on it instead of compiling the PyMC graph; None compiles it.
+    rows : RowSource or None, default=None
+        The variational methods' rows in the data's units, read instead of the
+        density's (a dask array's: :mod:`~bayesgmm.bayes.samplers.rows`).
 
     Returns
     -------
@@ -169,6 +188,13 @@ def run_inference(
         :func:`~bayesgmm.bayes.samplers.advi.fit_variational`'s info).
     """
     name, sampler = get_sampler(method, nuts_sampler)
+    if model is None and (density is None or name not in _DENSITY_SAMPLERS):
+        raise ValueError(
+            f"{name} samples a PyMC model: pass the model from build_model (only nutpie and "
+            "the variational methods run on a PosteriorDensity alone)."
+        )
+    if rows is not None and method not in VARIATIONAL_METHODS:
+        raise ValueError(f"rows are read by the variational methods only; method={method!r}.")
     settings = RunSettings(
         method=method,
         draws=draws,
@@ -186,8 +212,9 @@ def run_inference(
     )
     started = time.perf_counter()
     info: dict[str, Any] = {"method": method, **({"sampler": name} if method == "nuts" else {})}
-    with limit_blas_threads(1), model:
-        idata, reported = sampler.run(model, starts, settings, rng=rng, density=density)
+    context = nullcontext() if model is None else model
+    with reraise_interrupts(), limit_blas_threads(1), context:
+        idata, reported = sampler.run(model, starts, settings, rng=rng, density=density, rows=rows)
     info.update(reported)
     info["seconds"] = time.perf_counter() - started
     for group in list(idata.groups()):  # the estimator adds the data groups in data units

@@ -74,9 +74,17 @@ from threadpoolctl import threadpool_limits
 
 from ...exceptions import SamplerWarning
 from ..density import PosteriorDensity
-from ..model import DATA_NAME, OBSERVED_NAME, PARAMETER_NAMES, WEIGHT_NAME, model_sample_weight
+from ..model import (
+    DATA_NAME,
+    OBSERVED_NAME,
+    PARAMETER_NAMES,
+    WEIGHT_NAME,
+    model_sample_weight,
+    reported_names,
+)
 from ..progress import DelayedProgress
-from .base import RunSettings, density_parameters, posterior_idata
+from .base import RunSettings, model_frame, posterior_idata
+from .rows import RowSource
 
 __all__ = ["VARIATIONAL_METHODS", "fit_variational", "resolve_batch_size", "run"]
 
@@ -216,52 +224,36 @@ class _Gradient:
     minibatches with a control variate around an anchor; counts evaluations.
 
     ``function(x, rows, scale, row_weights)`` evaluates the log prior plus ``scale``
-    times the (row-weighted, unless ``row_weights`` is None) log-likelihood of ``rows``.
+    times the (row-weighted, unless ``row_weights`` is None) log-likelihood of ``rows``;
+    ``source`` (:class:`~bayesgmm.bayes.samplers.rows.RowSource`) holds the rows.
     """
 
-    def __init__(
-        self,
-        function: Any,
-        data: np.ndarray,
-        batch_size: int | None,
-        rng: np.random.Generator,
-        sample_weight: np.ndarray | None = None,
-    ) -> None:
+    def __init__(self, function: Any, source: RowSource, batch_size: int | None) -> None:
         self.function = function
-        self.data = data
-        self.sample_weight = sample_weight
-        self.n_samples = data.shape[0]
+        self.source = source
+        self.n_samples = source.n_samples
         self.batch_size = batch_size
-        self.rng = rng
         self.n_evals = 0
         self.rows_seen = 0
         self.anchor: np.ndarray | None = None
         self.anchor_grad: np.ndarray | None = None
         self.anchor_logp = 0.0
 
-    def _call(self, x: np.ndarray, rows: Any, scale: float) -> tuple[float, np.ndarray]:
-        """Evaluate on ``rows`` (a slice or an index array into the data)."""
-        values = self.data[rows]
-        weights = None if self.sample_weight is None else self.sample_weight[rows]
+    def _call(self, x: np.ndarray, rows: np.ndarray, weights: Any, scale: float) -> tuple:
         self.n_evals += 1
-        self.rows_seen += values.shape[0]
-        logp, grad = self.function(x, values, np.asarray(scale), weights)
+        self.rows_seen += rows.shape[0]
+        logp, grad = self.function(x, rows, np.asarray(scale), weights)
         return float(logp), np.asarray(grad)
 
-    def full(self, x: np.ndarray, chunk: int = 200_000) -> tuple[float, np.ndarray]:
-        """Log posterior and gradient on every row (in chunks that bound memory)."""
-        if self.n_samples <= chunk:
-            return self._call(x, slice(None), 1.0)
-        # the prior's terms come with every chunk: count them once
-        prior_logp, prior_grad = self._call(x, slice(0, 1), 0.0)
-        n_chunks = 0
-        logp, grad = 0.0, np.zeros_like(x)
-        for begin in range(0, self.n_samples, chunk):
-            part_logp, part_grad = self._call(x, slice(begin, begin + chunk), 1.0)
-            logp += part_logp
-            grad += part_grad
-            n_chunks += 1
-        return logp - (n_chunks - 1) * prior_logp, grad - (n_chunks - 1) * prior_grad
+    def full_many(self, points: list[np.ndarray]) -> list[tuple[float, np.ndarray]]:
+        """Log posterior and gradient on every row at each point, in one pass."""
+        self.n_evals += len(points)
+        self.rows_seen += self.n_samples * len(points)
+        return self.source.totals(self.function, points)
+
+    def full(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """Log posterior and gradient on every row."""
+        return self.full_many([x])[0]
 
     def set_anchor(self, x: np.ndarray) -> None:
         if self.batch_size is None:
@@ -273,15 +265,14 @@ class _Gradient:
         """At ``mean ± step``: average gradient, minus half the gradients' difference
         (a Hessian-vector product for a quadratic log-density) and the mean log-density."""
         if self.batch_size is None:
-            plus = self._call(mean + step, slice(None), 1.0)
-            minus = self._call(mean - step, slice(None), 1.0)
+            plus, minus = self.full_many([mean + step, mean - step])
             base_logp, base_grad = 0.0, 0.0
         else:
-            rows = self.rng.integers(self.n_samples, size=self.batch_size)
+            rows, weights = self.source.batch(self.batch_size)
             ratio = self.n_samples / self.batch_size
-            plus = self._call(mean + step, rows, ratio)
-            minus = self._call(mean - step, rows, ratio)
-            at_anchor = self._call(self.anchor, rows, ratio)
+            plus = self._call(mean + step, rows, weights, ratio)
+            minus = self._call(mean - step, rows, weights, ratio)
+            at_anchor = self._call(self.anchor, rows, weights, ratio)
             base_logp = self.anchor_logp - at_anchor[0]
             base_grad = self.anchor_grad - at_anchor[1]
         average = 0.5 * (plus[1] + minus[1]) + base_grad
@@ -340,29 +331,35 @@ def _compile_new(model: Any, point: dict[str, np.ndarray]) -> tuple[Any, Any]:
 
     def function(x: np.ndarray, values: np.ndarray, ratio: Any, weights: Any) -> Any:
         weights = np.ones(len(values)) if weights is None else np.ascontiguousarray(weights)
-        return compiled(x, values, ratio, weights)
+        return compiled(x, np.ascontiguousarray(values), np.asarray(ratio, np.float64), weights)
 
-    outputs = model.replace_rvs_by_values([model[name] for name in PARAMETER_NAMES])
+    names = reported_names(model)
+    outputs = model.replace_rvs_by_values([model[name] for name in names])
     outputs, flat = join_nonshared_inputs(point, outputs, model.value_vars)
-    parameters = pytensor.function([flat], outputs, mode=mode)
+    expand = pytensor.function([flat], outputs, mode=mode)
+
+    def parameters(x: np.ndarray) -> dict[str, np.ndarray]:
+        return dict(zip(names, expand(x), strict=True))
+
     return function, parameters
 
 
-def _density_functions(model: Any, density: PosteriorDensity) -> tuple[Any, Any]:
-    """The two functions of :func:`_compile`, evaluated by the numba log posterior (on
-    standardised rows: its value differs from the model's by a constant)."""
-    expand = density_parameters(model, density)
-    center = np.asarray(model["center"].get_value(), dtype=np.float64)
-    scale = np.asarray(model["scale"].get_value(), dtype=np.float64)
+def _density_functions(density: PosteriorDensity, in_data_units: bool) -> tuple[Any, Any]:
+    """The two functions of :func:`_compile`, evaluated by the numba log posterior: on
+    standardised rows, or on rows in the data's units (``in_data_units``), standardised
+    as the density's ``standardisation`` says (its value then differs from the model's
+    by a constant)."""
+    center, scale = density._units
 
     def function(
         x: np.ndarray, rows: np.ndarray, ratio: Any, weights: Any
     ) -> tuple[float, np.ndarray]:
-        return density.evaluate(x, (rows - center) / scale, float(ratio), weights)
+        z = (rows - center) / scale if in_data_units else rows
+        return density.evaluate(x, z, float(ratio), weights)
 
-    def parameters(x: np.ndarray) -> list[np.ndarray]:
-        values = expand(x)
-        return [values[name] for name in PARAMETER_NAMES]
+    def parameters(x: np.ndarray) -> dict[str, np.ndarray]:
+        values = density.parameters(x)
+        return {name: values[name] for name in PARAMETER_NAMES}
 
     return function, parameters
 
@@ -586,20 +583,20 @@ def _draws(
         upper = np.linalg.cholesky(precision)
         points = mean + _solve_upper(upper.T, noise.T).T
     values = [parameters(point) for point in points]
-    return {
-        name: np.stack([value[i] for value in values])[None]
-        for i, name in enumerate(PARAMETER_NAMES)
-    }
+    return {name: np.stack([value[name] for value in values])[None] for name in values[0]}
 
 
-def _checked_data(
-    model: Any, method: str, learning_rate: float, batch_size: Any
-) -> tuple[np.ndarray, int | None]:
-    """The model's data (its units) and the rows per step, once the arguments hold."""
+def _check_options(method: str, learning_rate: float) -> None:
     if method not in VARIATIONAL_METHODS:
         raise ValueError(f"method must be one of {VARIATIONAL_METHODS}; got {method!r}.")
     if not 0.0 < learning_rate <= 1.0:
         raise ValueError(f"learning_rate must be in (0, 1]; got {learning_rate!r}.")
+
+
+def _model_data(model: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """The model's data (its units) and row weights, once it is a model ADVI can fit."""
+    if model is None:
+        raise ValueError("fit_variational needs a model from build_model, or a density.")
     observed = [rv.name for rv in model.observed_RVs]
     if observed != [OBSERVED_NAME]:
         raise ValueError(
@@ -607,18 +604,27 @@ def _checked_data(
             f"{OBSERVED_NAME!r} (as build_model makes it); got {observed}."
         )
     data = np.ascontiguousarray(model[DATA_NAME].get_value(), dtype=np.float64)
-    return data, resolve_batch_size(batch_size, data.shape[0])
+    return data, model_sample_weight(model)
 
 
 def _functions(
-    model: Any, start: dict[str, np.ndarray], density: PosteriorDensity | None
-) -> tuple[Any, Any, np.ndarray]:
-    """The log posterior with its gradient, the parameters, and the start (flat)."""
+    model: Any,
+    start: dict[str, np.ndarray],
+    density: PosteriorDensity | None,
+    rows: RowSource | None,
+    rng: np.random.Generator,
+) -> tuple[Any, Any, np.ndarray, RowSource]:
+    """The log posterior with its gradient, the parameters, the start (flat), the rows."""
     if density is not None:
-        return (*_density_functions(model, density), density.to_unconstrained(start))
+        function, parameters = _density_functions(density, in_data_units=rows is not None)
+        if rows is None:
+            rows = RowSource(density.z, density.sample_weight, rng)
+        return function, parameters, density.to_unconstrained(start), rows
+    data, weights = _model_data(model)
     point = _unconstrained_start(model, start)
     function, parameters = _compile(model, point)
-    return function, parameters, np.concatenate([point[v.name].ravel() for v in model.value_vars])
+    mean = np.concatenate([point[v.name].ravel() for v in model.value_vars])
+    return function, parameters, mean, rows or RowSource(data, weights, rng)
 
 
 def fit_variational(
@@ -634,6 +640,7 @@ def fit_variational(
     batch_size: Any = None,
     rng: np.random.Generator,
     density: PosteriorDensity | None = None,
+    rows: RowSource | None = None,
     progressbar: bool = False,
     progress_delay: float = 0.0,
 ) -> tuple[Any, dict[str, Any]]:
@@ -641,8 +648,9 @@ def fit_variational(
 
     Parameters
     ----------
-    model : pymc.Model
-        From :func:`~bayesgmm.bayes.model.build_model` (extended or not; ``x`` observed).
+    model : pymc.Model or None
+        From :func:`~bayesgmm.bayes.model.build_model` (extended or not; ``x`` observed);
+        None with a ``density``, which then defines the posterior alone.
     method : {"advi", "fullrank_advi"}
         Diagonal (mean-field) or dense Gaussian in the unconstrained space.
     start : dict
@@ -658,6 +666,11 @@ def fit_variational(
     rng : numpy Generator
     density : PosteriorDensity or None, default=None
         The model's numba log posterior, evaluated instead of compiling the PyMC graph.
+    rows : RowSource or None, default=None
+        The rows (in the data's units) that the gradients read instead of the density's
+        or the model's own: a :class:`~bayesgmm.bayes.samplers.rows.RowSource` of a dask
+        array reads minibatches from a sample of it and sums every row as dask
+        reductions. Needs ``density``.
     progressbar, progress_delay : bool, float, default=False, 0.0
         A rich bar of the steps and the criterion's change, after ``progress_delay`` s.
 
@@ -682,11 +695,18 @@ def fit_variational(
     >>> info["converged"], idata.posterior["means"].shape
     (True, (1, 99, 2, 1))
     """
-    data, batch = _checked_data(model, method, learning_rate, batch_size)
+    _check_options(method, learning_rate)
+    if rows is not None and density is None:
+        raise ValueError("fit_variational reads other rows only through a density.")
+    if rows is not None:
+        n_rows = rows.n_samples
+    else:
+        n_rows = len(density.z) if density is not None else len(_model_data(model)[0])
+    batch = resolve_batch_size(batch_size, n_rows)  # before compiling: fail early
     started = time.perf_counter()
-    function, parameters, mean = _functions(model, start, density)
+    function, parameters, mean, rows = _functions(model, start, density, rows, rng)
     compiled = time.perf_counter()
-    gradient = _Gradient(function, data, batch, rng, model_sample_weight(model))
+    gradient = _Gradient(function, rows, batch)
     steps = {"max_iter": max_iter, "tol": tol, "window": window, "learning_rate": learning_rate}
     # threadpoolctl limits only the libraries loaded so far: compiling the PyMC graph
     # may have loaded the BLAS that PyTensor links, which two threads slow down tenfold
@@ -701,8 +721,9 @@ def fit_variational(
         seconds_compile=compiled - started,
         seconds_optimise=time.perf_counter() - compiled,
     )
-    idata = posterior_idata(model, _draws(parameters, check.mean, check.precision, n_draws, rng))
-    return idata, info
+    draws = _draws(parameters, check.mean, check.precision, n_draws, rng)
+    frame = model_frame(model) if density is None else (density.coords, density.dims)
+    return posterior_idata(draws, *frame), info
 
 
 def _check_and_warn(
@@ -744,13 +765,13 @@ def _full_data_check(gradient: _Gradient, check: _WindowConvergence, full_rank: 
     shows here however still the window averages were.
     """
     mean, sd = check.mean, _marginal_sd(check.precision)
-    columns = np.empty((mean.size, mean.size))
-    for i in range(mean.size):
-        step = np.zeros_like(mean)
-        step[i] = 1e-3 * sd[i]
-        columns[:, i] = (gradient.full(mean - step)[1] - gradient.full(mean + step)[1]) / (
-            2 * step[i]
-        )
+    steps = np.diag(1e-3 * sd)
+    # every point in one pass over the rows (one dask computation for dask data)
+    values = gradient.full_many(
+        [mean - step for step in steps] + [mean + step for step in steps] + [mean]
+    )
+    grads = np.array([grad for _, grad in values])
+    columns = (grads[: mean.size] - grads[mean.size : 2 * mean.size]).T / (2 * np.diag(steps))
     curvature = 0.5 * (columns + columns.T)
     values, vectors = np.linalg.eigh(curvature)
     floor = 1e-12 * max(float(np.abs(values).max()), 1.0)
@@ -759,7 +780,7 @@ def _full_data_check(gradient: _Gradient, check: _WindowConvergence, full_rank: 
         full_sd = np.sqrt(np.diag(covariance))
     else:
         full_sd = 1 / np.sqrt(np.maximum(np.diag(curvature), floor))
-    newton = covariance @ gradient.full(mean)[1]
+    newton = covariance @ grads[-1]
     offset = float(np.max(np.abs(newton) / np.sqrt(np.diag(covariance))))
     ratio = sd / full_sd
     worst = float(np.exp(np.abs(np.log(ratio)).max()))
@@ -802,8 +823,10 @@ def run(
     *,
     rng: np.random.Generator,
     density: PosteriorDensity | None = None,
+    rows: RowSource | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """ADVI (``settings.method``: "advi" or "fullrank_advi") from the first start.
+    """ADVI (``settings.method``: "advi" or "fullrank_advi") from the first start, on
+    ``rows`` if given (:func:`fit_variational`).
 
     Returns
     -------
@@ -824,6 +847,7 @@ def run(
         batch_size=settings.batch_size,
         rng=rng,
         density=density,
+        rows=rows,
         progressbar=settings.progressbar,
         progress_delay=settings.progress_delay,
     )

@@ -6,12 +6,18 @@ posterior instead of on finding it. While a sampler runs, BLAS is held to one th
 (:func:`limit_blas_threads`, and :func:`worker_blas_threads` for PyMC's worker
 processes): a mixture's log-density is many tiny matrix products, which multi-threaded
 OpenBLAS runs 10-20 times slower.
+
+PyMC's samplers and optimiser catch ``KeyboardInterrupt`` and return what they have
+(a NUTS fit then looked finished, with a third of its draws missing);
+:func:`reraise_interrupts` notes a Ctrl-C that reaches Python while a sampler runs and
+raises it again once the sampler has returned.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,15 +26,15 @@ from typing import Any
 import numpy as np
 
 from ...threads import single_threaded_blas
-from ..density import PosteriorDensity
-from ..model import PARAMETER_NAMES, Standardisation, data_units
+from ..model import DOF_NAME, PARAMETER_NAMES, Standardisation, reported_names
 
 __all__ = [
     "RunSettings",
     "chain_starts",
-    "density_parameters",
     "limit_blas_threads",
+    "model_frame",
     "posterior_idata",
+    "reraise_interrupts",
     "seed",
     "start_values",
     "worker_blas_threads",
@@ -144,6 +150,53 @@ def limit_blas_threads(n_threads: int = 1) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def reraise_interrupts() -> Iterator[None]:
+    """Raise ``KeyboardInterrupt`` after the block if Ctrl-C came while it ran.
+
+    In the main thread, while Python handles SIGINT (its default), the block runs under
+    a handler that notes the signal and then calls the previous one (which raises
+    ``KeyboardInterrupt`` where the block is). Code inside that catches the exception
+    and returns normally (PyMC's samplers do), or fails for want of what the interrupt
+    stopped, is overruled: ``KeyboardInterrupt`` is raised when the block ends.
+    Elsewhere (other threads, SIGINT ignored or set by the caller to something that is
+    not Python's) the block runs unchanged.
+
+    Examples
+    --------
+    >>> try:
+    ...     with reraise_interrupts():
+    ...         try:
+    ...             signal.raise_signal(signal.SIGINT)  # Ctrl-C
+    ...         except KeyboardInterrupt:
+    ...             pass  # swallowed, as PyMC's samplers do
+    ... except KeyboardInterrupt:
+    ...     print("raised again")
+    raised again
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield
+        return
+    interrupted = []
+
+    def note(signum: int, frame: Any) -> None:
+        interrupted.append(signum)
+        previous(signum, frame)
+
+    signal.signal(signal.SIGINT, note)
+    try:
+        yield
+    except Exception as error:  # what the swallowed interrupt left behind
+        if interrupted:  # (PyMC: "Not enough samples to build a trace")
+            raise KeyboardInterrupt from error
+        raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted:
+        raise KeyboardInterrupt
+
+
 def seed(rng: np.random.Generator) -> int:
     """A seed for a library that takes an int, drawn from ``rng``.
 
@@ -255,49 +308,40 @@ def chain_starts(
     return [start] + [_jitter(start, rng, jitter) for _ in range(chains - 1)]
 
 
-def posterior_idata(model: Any, draws: dict[str, np.ndarray]) -> Any:
-    """An InferenceData of the model's parameters from arrays with (chain, draw) leading.
+def model_frame(model: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """The coords of a PyMC model and the dims of its reported parameters.
 
     Examples
     --------
     >>> from bayesgmm.bayes import build_model
-    >>> model = build_model(np.array([[0.0], [1.0]]), 1, "spherical")
+    >>> model_frame(build_model(np.array([[0.0], [1.0]]), 1, "spherical"))[1]["covariances"]
+    ['component']
+    """
+    dims = {name: list(model.named_vars_to_dims.get(name, ())) for name in reported_names(model)}
+    coords = {name: np.asarray(values) for name, values in model.coords.items()}
+    return coords, dims
+
+
+def posterior_idata(draws: dict[str, np.ndarray], coords: dict, dims: dict) -> Any:
+    """An InferenceData of the parameters from arrays with (chain, draw) leading.
+
+    ``coords`` and ``dims`` as a model has them (:func:`model_frame`) or a density
+    (:class:`~bayesgmm.bayes.density.PosteriorDensity`'s ``coords`` and ``dims``).
+
+    Examples
+    --------
+    >>> from bayesgmm.bayes.density import PosteriorDensity
+    >>> from bayesgmm.bayes.priors import Priors
+    >>> density = PosteriorDensity(np.zeros((2, 1)), 1, "spherical", Priors())
     >>> one = {"weights": np.ones((1, 1, 1)), "means": np.zeros((1, 1, 1, 1)),
     ...        "covariances": np.ones((1, 1, 1))}
-    >>> posterior_idata(model, one).posterior["means"].dims
+    >>> posterior_idata(one, density.coords, density.dims).posterior["means"].dims
     ('chain', 'draw', 'component', 'feature')
     """
     import arviz as az
 
-    dims = {name: list(model.named_vars_to_dims.get(name, ())) for name in PARAMETER_NAMES}
-    coords = {name: np.asarray(values) for name, values in model.coords.items()}
-    posterior = {name: np.asarray(draws[name]) for name in PARAMETER_NAMES}
+    names = [name for name in (*PARAMETER_NAMES, DOF_NAME) if name in draws]
+    posterior = {name: np.asarray(draws[name]) for name in names}
+    dims = {name: list(dims[name]) for name in names}
+    coords = {name: np.asarray(values) for name, values in coords.items()}
     return az.from_dict(posterior=posterior, coords=coords, dims=dims)
-
-
-def density_parameters(model: Any, density: PosteriorDensity) -> Any:
-    """``theta -> {weights, means, covariances}`` in data units, for ``density``'s
-    unconstrained vector: what the model's deterministics report at that point.
-
-    Examples
-    --------
-    >>> from bayesgmm.bayes import build_model
-    >>> from bayesgmm.bayes.model import standardised_data
-    >>> from bayesgmm.bayes.priors import Priors
-    >>> model = build_model(np.array([[0.0], [2.0]]), 1, "spherical")
-    >>> density = PosteriorDensity(standardised_data(model), 1, "spherical", Priors())
-    >>> density_parameters(model, density)(np.zeros(density.n_dim))["covariances"]
-    array([1.])
-    """
-    center = np.asarray(model["center"].get_value(), dtype=np.float64)
-    scale = np.asarray(model["scale"].get_value(), dtype=np.float64)
-
-    def parameters(theta: np.ndarray, **_: Any) -> dict[str, np.ndarray]:
-        values = density.expand(theta)
-        return {
-            "weights": values["weights"],
-            "means": center + scale * values["z_means"],
-            "covariances": data_units(density.covariance_type, values["z_covariances"], scale),
-        }
-
-    return parameters

@@ -7,8 +7,9 @@ from typing import Any
 import numpy as np
 
 from ..density import PosteriorDensity
-from ..model import PARAMETER_NAMES
-from .base import RunSettings, posterior_idata, seed
+from ..model import reported_names
+from .base import RunSettings, model_frame, posterior_idata, seed
+from .rows import RowSource
 
 __all__ = ["run"]
 
@@ -20,8 +21,9 @@ def run(
     *,
     rng: np.random.Generator,
     density: PosteriorDensity | None = None,
+    rows: RowSource | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """The mode of the posterior, searched from the first start (``density`` unused).
+    """The mode of the posterior, searched from the first start (``density`` and ``rows`` unused).
 
     Returns
     -------
@@ -33,5 +35,5 @@ def run(
     import pymc as pm
 
     point = pm.find_MAP(start=starts[0], progressbar=settings.progressbar, seed=seed(rng))
-    draws = {name: np.asarray(point[name])[None, None] for name in PARAMETER_NAMES}
-    return posterior_idata(model, draws), {}
+    draws = {name: np.asarray(point[name])[None, None] for name in reported_names(model)}
+    return posterior_idata(draws, *model_frame(model)), {}

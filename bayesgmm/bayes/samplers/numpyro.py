@@ -9,6 +9,7 @@ import numpy as np
 from ..density import PosteriorDensity
 from .base import RunSettings
 from .pymc import sample
+from .rows import RowSource
 
 __all__ = ["run"]
 
@@ -30,8 +31,9 @@ def run(
     *,
     rng: np.random.Generator,
     density: PosteriorDensity | None = None,
+    rows: RowSource | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """NUTS by numpyro from one start per chain (``density`` is not used).
+    """NUTS by numpyro from one start per chain (``density`` and ``rows`` are not used).
 
     The chains start at the EM solution, jittered by the estimator; PyMC's default
     jitter (uniform +-1 unconstrained) would scatter them across modes, so it is off.

@@ -2,7 +2,11 @@
 
 With a :class:`~bayesgmm.bayes.density.PosteriorDensity` nutpie samples that compiled
 function (no compile time per fit, a faster gradient) and reports its draws as PyMC's
-model would; without one it compiles the PyMC model through PyTensor's numba backend.
+model would: through C callbacks that its threads call without the GIL
+(:mod:`~bayesgmm.bayes.samplers.native`), or, for a density that changes the log
+posterior in Python (the mixture-IS target of LOO) or a nutpie without the classes the
+callbacks need, through a Python callback. Without a density it compiles the PyMC model
+through PyTensor's numba backend.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ from typing import Any
 import numpy as np
 
 from ..density import PosteriorDensity
-from ..model import PARAMETER_NAMES
-from .base import RunSettings, density_parameters, seed
+from ..model import PARAMETER_NAMES, reported_names
+from . import native
+from .base import RunSettings, seed
+from .rows import RowSource
 
 __all__ = ["run"]
 
@@ -40,40 +46,40 @@ def _compile_pymc(model: Any, start: dict, rng: np.random.Generator) -> Any:
     import nutpie
 
     compiled = nutpie.compile_pymc_model(
-        model, initial_points=start, jitter_rvs=set(), var_names=list(PARAMETER_NAMES)
+        model, initial_points=start, jitter_rvs=set(), var_names=list(reported_names(model))
     )
     return dataclasses.replace(
         compiled, initial_point_func=_jittered(compiled.initial_point_func, rng)
     )
 
 
-def _compile_density(
-    model: Any, density: PosteriorDensity, start: dict, rng: np.random.Generator
-) -> Any:
-    """A nutpie model that evaluates ``density`` and reports draws as PyMC's would."""
+def _compile_density(density: PosteriorDensity, start: dict, rng: np.random.Generator) -> Any:
+    """A nutpie model that evaluates ``density`` and reports draws as PyMC's would:
+    native (C callbacks) where it can be, else through a Python callback."""
     import nutpie
     import pandas as pd
     from nutpie.compiled_pyfunc import from_pyfunc
 
     del nutpie  # imported for its error message when missing
-    expand = density_parameters(model, density)
     initial = density.to_unconstrained(start)
-    shapes = [expand(initial)[name].shape for name in PARAMETER_NAMES]
+    start_point = _jittered(lambda chain_seed: initial, rng)
+    if type(density) is PosteriorDensity and native.available():
+        return native.native_model(density, start_point)
     logp = density.logp_function()
-    dims = {name: tuple(model.named_vars_to_dims[name]) for name in PARAMETER_NAMES}
-    coords = {
-        name: pd.Index(model.coords[name]) for name in ("component", "feature", "feature_bis")
-    }
+
+    def expand(theta: np.ndarray, **_: Any) -> dict[str, np.ndarray]:
+        return density.parameters(theta)
+
     return from_pyfunc(
         ndim=density.n_dim,
         make_logp_fn=lambda: logp,
         make_expand_fn=lambda *seeds: expand,
         expanded_dtypes=[np.dtype("float64")] * len(PARAMETER_NAMES),
-        expanded_shapes=shapes,
+        expanded_shapes=[density.shapes[name] for name in PARAMETER_NAMES],
         expanded_names=list(PARAMETER_NAMES),
-        coords=coords,
-        dims=dims,
-        make_initial_point_fn=_jittered(lambda chain_seed: initial, rng),
+        coords={name: pd.Index(values) for name, values in density.coords.items()},
+        dims=density.dims,
+        make_initial_point_fn=start_point,
     )
 
 
@@ -84,23 +90,27 @@ def run(
     *,
     rng: np.random.Generator,
     density: PosteriorDensity | None = None,
+    rows: RowSource | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """NUTS by nutpie from the first start; each chain moves it by 0.05 (unconstrained).
+    """NUTS by nutpie from the first start; each chain moves it by 0.05 (unconstrained);
+    ``rows`` is not used.
 
     Returns
     -------
     idata : arviz.InferenceData
         Raw draws of ``weights``, ``means``, ``covariances``; nutpie's ``sample_stats``.
     info : dict
-        Empty.
+        ``nutpie_model``: "native" (the density's C callbacks), "python" (its Python
+        callback) or "pymc" (the PyMC model compiled by PyTensor).
     """
     import nutpie
 
     if density is None:
-        compiled = _compile_pymc(model, starts[0], rng)
+        compiled, kind = _compile_pymc(model, starts[0], rng), "pymc"
     else:
-        compiled = _compile_density(model, density, starts[0], rng)
-    idata = nutpie.sample(
+        compiled = _compile_density(density, starts[0], rng)
+        kind = "native" if isinstance(compiled, native.NativeModel) else "python"
+    sampler = nutpie.sample(
         compiled,
         draws=settings.draws,
         tune=settings.tune,
@@ -110,5 +120,11 @@ def run(
         target_accept=settings.target_accept,
         progress_bar=settings.progressbar,
         save_warmup=False,
+        blocking=False,
     )
-    return idata, {}
+    try:
+        idata = sampler.wait()
+    except BaseException:  # Ctrl-C: nutpie's blocking call would return the partial trace
+        sampler.cancel()
+        raise
+    return idata, {"nutpie_model": kind}

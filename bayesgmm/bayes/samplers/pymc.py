@@ -7,8 +7,9 @@ from typing import Any
 import numpy as np
 
 from ..density import PosteriorDensity
-from ..model import PARAMETER_NAMES
+from ..model import reported_names
 from .base import RunSettings, seed, worker_blas_threads
+from .rows import RowSource
 
 __all__ = ["run", "sample"]
 
@@ -30,7 +31,7 @@ def sample(model: Any, settings: RunSettings, rng: np.random.Generator, **kwargs
         random_seed=seed(rng),
         progressbar=settings.progressbar,
         compute_convergence_checks=False,
-        var_names=list(PARAMETER_NAMES),
+        var_names=list(reported_names(model)),
         idata_kwargs={"log_likelihood": False},
         **kwargs,
     )
@@ -43,8 +44,9 @@ def run(
     *,
     rng: np.random.Generator,
     density: PosteriorDensity | None = None,
+    rows: RowSource | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """NUTS by PyMC from one start per chain (``density`` is not used).
+    """NUTS by PyMC from one start per chain (``density`` and ``rows`` are not used).
 
     Returns
     -------
