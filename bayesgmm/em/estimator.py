@@ -623,9 +623,7 @@ class FitData:
         name = type(estimator).__name__
         on_jax = type(X).__module__.startswith("jax")
         marginal = options["missing"] == "marginal"
-        data = check_X(
-            X, estimator=name, min_samples=2, dtype=options["dtype"], allow_nan=marginal
-        )
+        data = check_X(X, estimator=name, min_samples=2, dtype=options["dtype"], allow_nan=marginal)
         engine = "jax" if on_jax and options["engine"] == "auto" else options["engine"]
         incomplete = marginal and check_marginal_input(data.X, engine, name)
         # dask data on a dask.distributed cluster: persisted there once, for every pass
