@@ -292,6 +292,15 @@ class StartStack:
         else:
             _round_of(self.engine, self.model, *args, em_steps, accelerated_em_steps)
 
+    def end_live(self) -> None:
+        """End every live start where it is (its E-step gives the final value)."""
+        for s in np.flatnonzero(self.status == LIVE):
+            params = tuple(part[s] for part in self.stack)
+            self.finals[s] = self.engine.e_step(
+                self.model.layout, self.engine.family, self.engine.data, params, self.stats
+            )
+            self.status[s] = STOPPED
+
     def run(self, s: int, degenerate: list[str]) -> Run:
         """Ended start ``s`` as a Run (history ending at its final parameters)."""
         n_iter = int(self.done[s])
@@ -351,6 +360,9 @@ def run_stack(
 
 def _race(stack: StartStack, max_iter: int, race: bool, margin: float, verdicts: dict) -> None:
     """Advance the live starts to their end, by doubling checkpoints when racing."""
+    if max_iter <= 0:  # no iteration: each start ends at its initial parameters
+        stack.end_live()
+        return
     checkpoint = MIN_ITERATIONS if race else max_iter
     while True:
         if race:

@@ -267,12 +267,11 @@ class DegeneracyRule:
         marginal = np.diagonal(full, axis1=-2, axis2=-1)
         flat = self._flat_directions(full, params.means)
         found = []
+        tied = self._tied_features(marginal)
         for k in range(1 if layout.shared else n_components):
             who = "the shared covariance" if layout.shared else f"component {k}"
             weight = "" if layout.shared else f" (weight {params.weights[k]:.3g})"
-            below_grid = np.flatnonzero(
-                (self.grid > 0) & (marginal[k] < (GRID_FRACTION * self.grid) ** 2)
-            )
+            below_grid = np.flatnonzero(tied[k])
             if not layout.shared and params.weights[k] <= 0:
                 found.append(f"component {k} is empty (weight 0)")
             elif len(below_grid):
@@ -288,6 +287,24 @@ class DegeneracyRule:
                     "there"
                 )
         return found
+
+    def on_tied_values(self, params: Parameters, model: CovarianceModel) -> bool:
+        """Whether a component of ``params`` with weight sits on tied values of a
+        feature: its variance there is zero but for rounding (and the floor)."""
+        layout = model.layout
+        n_components, n_features = params.means.shape
+        full = np.array(layout.to_full(params.covariances, n_components, n_features))
+        floor = np.full(n_features, self.reg.mean()) if not layout.per_feature else self.reg
+        marginal = np.diagonal(full, axis1=-2, axis2=-1) - floor
+        tied = self._tied_features(marginal).any(axis=-1)
+        if layout.shared:
+            return bool(tied[0])
+        return bool((tied & (np.asarray(params.weights[:n_components]) > 0)).any())
+
+    def _tied_features(self, marginal: np.ndarray) -> np.ndarray:
+        """Per component and feature: variance below :data:`GRID_FRACTION` of the grid
+        step, squared (the component's values there are tied)."""
+        return (self.grid > 0) & (marginal < (GRID_FRACTION * self.grid) ** 2)
 
     def _flat_directions(self, scatter: np.ndarray, means: np.ndarray) -> np.ndarray:
         """Per component, directions in which its own spread is below the threshold."""

@@ -35,7 +35,9 @@ from ..data import (
     scale_sample_weight,
 )
 from ..exceptions import (
+    ILL_DEFINED_COVARIANCE,
     ConvergenceWarning,
+    CovarianceError,
     DegenerateComponentWarning,
     WarmStartWarning,
     sklearn_compatible,
@@ -386,7 +388,7 @@ class GaussianMixture(MixtureEstimator):
                 options["init_params"], options["n_init"], problem, warm is not None
             )
             runs = run_starts(problem, starts, screen, *(warm or ()))
-        best = self._best(runs, options)
+        best = self._best(runs, options, problem)
         self._store(best, problem, shared.data, options, warm)
         return self
 
@@ -492,7 +494,7 @@ class GaussianMixture(MixtureEstimator):
         )
         return params, list(getattr(self, "_stopping_history", []))
 
-    def _best(self, runs: list[Run], options: dict) -> Run:
+    def _best(self, runs: list[Run], options: dict, problem: Problem) -> Run:
         """The best start (non-degenerate first, then highest likelihood), with warnings."""
         for index, run in enumerate(runs):
             if self.verbose:
@@ -505,6 +507,19 @@ class GaussianMixture(MixtureEstimator):
                     " (degenerate)" if run.degenerate else "",
                 )
         best = max(runs, key=lambda run: (not run.degenerate, run.history[-1]))
+        if (
+            best.degenerate
+            and options["reg_covar"] == 0
+            and problem.degeneracy.on_tied_values(best.params, problem.model)
+        ):
+            # no floor under a component on tied values: rounding, not the data, sets
+            # its variance and the likelihood (scikit-learn's error, as its exact zero)
+            raise CovarianceError(
+                f"{ILL_DEFINED_COVARIANCE} Every start ended with a degenerate component, "
+                "and reg_covar=0 puts no floor under its covariance: "
+                + "; ".join(best.degenerate)
+                + ". Use fewer components, a larger reg_covar or a simpler covariance_type."
+            )
         if best.degenerate:
             warnings.warn(
                 "Every start ended with a degenerate component, so the likelihood of this "
