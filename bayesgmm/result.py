@@ -331,9 +331,9 @@ class MixtureResult:
         >>> result.draws()["covariances"].shape
         (1, 1, 1, 2, 2)
         """
-        weights, means, native, dof, (chains, draws) = self._native_draws()
+        weights, means, full, dof = self.draw_arrays()
+        chains, draws = self._native_draws()[-1]
         k, d = self.n_components, self.n_features
-        full = np.array(self._model.to_full(native, k, d))
         shape = (len(chains), len(draws))
         coords = {**self._coords(), "chain": chains, "draw": draws}
         variables = {
@@ -349,6 +349,30 @@ class MixtureResult:
         if self.noise_weight is not None:
             variables["noise_weight"] = (("chain", "draw"), np.full(shape, self.noise_weight))
         return xr.Dataset(variables, coords=coords)
+
+    def draw_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """The draws of :meth:`draws` as plain arrays, chains and draws flattened: for
+        loops over many fits, where building the labelled Dataset would cost more than
+        the numbers.
+
+        Returns
+        -------
+        weights : ndarray of shape (n_draws, n_components)
+        means : ndarray of shape (n_draws, n_components, n_features)
+        covariances : ndarray of shape (n_draws, n_components, n_features, n_features)
+        dof : ndarray of shape (n_draws, n_components) or None (Gaussian components)
+
+        Examples
+        --------
+        >>> result = MixtureResult(weights=np.array([1.0]), means=np.zeros((1, 2)),
+        ...                        covariances=np.ones(1), covariance_type="spherical")
+        >>> result.draw_arrays()[2].shape
+        (1, 1, 2, 2)
+        """
+        weights, means, native, dof, _ = self._native_draws()
+        k, d = self.n_components, self.n_features
+        full = np.array(self._model.to_full(native, k, d)).reshape(-1, k, d, d)
+        return weights, means, full, None if dof is None else np.asarray(dof)
 
     def _native_draws(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any, tuple]:
         """Weights (S, K), means (S, K, D), native covariances (S, ...), degrees of

@@ -641,8 +641,8 @@ def _candidate_row(
 def _criteria(result: Any, X: Any) -> tuple[float, float, int]:
     """Total log-likelihood at the estimates, ``sum_n log max_k r_nk`` and the rows.
 
-    One evaluation of the Gaussian densities (from :meth:`MixtureResult.draws`, the
-    estimate's full matrices) for in-memory data; the result's own methods for dask
+    One evaluation of the Gaussian densities (from :meth:`MixtureResult.draw_arrays`,
+    the estimate's full matrices) for in-memory data; the result's own methods for dask
     data, posteriors and other families.
     """
     if is_dask_array(X) or result.posterior is not None or result.family != "gaussian":
@@ -650,14 +650,11 @@ def _criteria(result: Any, X: Any) -> tuple[float, float, int]:
         n_rows = len(check_X(X, estimator="select").X)
         bic = -2 * log_likelihood + result.n_parameters * np.log(n_rows)
         return log_likelihood, (bic - result.icl(X)) / 2, n_rows
-    draws = result.draws()
+    weights, means, covariances, _ = result.draw_arrays()
     X = np.asarray(check_X(X, estimator="select").X, dtype=np.float64)
-    weights = draws["weights"].values[0, 0]
-    factors = gaussian.precision_cholesky_full(draws["covariances"].values[0, 0])
+    factors = gaussian.precision_cholesky_full(covariances[0])
     with np.errstate(divide="ignore"):
-        weighted = gaussian.log_density_full(X, draws["means"].values[0, 0], factors) + np.log(
-            weights
-        )
+        weighted = gaussian.log_density_full(X, means[0], factors) + np.log(weights[0])
     log_prob, log_resp = gaussian.log_mixture_density(weighted)
     return float(log_prob.sum()), float(log_resp.max(axis=1).sum()), len(X)
 

@@ -205,8 +205,11 @@ def accelerated_em_steps(engine, model, layout, family, data, params, stats, acc
             gain = history[n_iter - 1] - history[n_iter - 2]
             previous = history[n_iter - 2] - history[n_iter - 3]
             rate = gain / previous if previous > 0 else np.inf
-            # the rate has stopped rising: the jump's transient has died down
-            settled = plain >= 4 and rate <= control[1] + SETTLED * (1.0 - control[1])
+            # the rate has stopped rising: the jump's transient has died down; or a
+            # plain step gained nothing (EM at its fixed point, up to rounding)
+            settled = plain >= 4 and (
+                not gain > 0 or rate <= control[1] + SETTLED * (1.0 - control[1])
+            )
             control[1] = rate
             control[2] = gain
         if plain >= min(3, n_iter) and aitken_converged(history, n_iter, tol):
