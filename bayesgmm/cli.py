@@ -478,6 +478,7 @@ def _demo_selection(args: argparse.Namespace, X: Any) -> Any:
     selection = select(
         X,
         n_components=ks,
+        covariance_types=_TYPES,  # the four the Bayesian model has, for step 2
         random_state=0,
         progress=not args.quiet,
         estimator_params={"n_init": _DEMO_STARTS},

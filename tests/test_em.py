@@ -232,9 +232,17 @@ def test_zero_weight_equals_dropping_rows(weighted_problem, covariance_type, ini
     X, _ = weighted_problem
     keep = np.random.default_rng(2).random(len(X)) < 0.7
     options = dict(covariance_type=covariance_type, init_params=init_params, random_state=0)
+    # plain EM for 50 iterations: the same seeding and arithmetic, so the same numbers
+    exact = dict(options, tol=0.0, max_iter=50)
+    weighted = GaussianMixture(N_COMPONENTS, **exact).fit(X, sample_weight=keep.astype(float))
+    dropped = GaussianMixture(N_COMPONENTS, **exact).fit(X[keep])
+    _assert_same_fit(weighted, dropped)
+    # at the default tol (SQUAREM, whose jumps rounding may decide differently) both
+    # stop within the stopping rule's tolerance of the same optimum
     weighted = GaussianMixture(N_COMPONENTS, **options).fit(X, sample_weight=keep.astype(float))
     dropped = GaussianMixture(N_COMPONENTS, **options).fit(X[keep])
-    _assert_same_fit(weighted, dropped)
+    assert abs(weighted.lower_bound_ - dropped.lower_bound_) <= 2 * weighted.tol
+    np.testing.assert_allclose(np.sort(weighted.weights_), np.sort(dropped.weights_), atol=1e-3)
 
 
 def test_uniform_weights_do_not_change_the_fit(weighted_problem):

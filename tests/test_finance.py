@@ -552,17 +552,31 @@ def test_window_fit_warnings_are_collected_and_summarised_once():
 
 def test_a_degenerate_warm_start_is_refitted_cold():
     """Eighty days of exactly zero returns (a market closed, recorded as 0): once they fill
-    a fifth of the window, the warm-started EM puts a component on them (a point mass,
-    degenerate); such a window is refitted with the estimator's own starts."""
+    enough of the window, the warm-started EM puts a component on them (a point mass,
+    degenerate); such a window is refitted with the estimator's own starts, which find a
+    sound fit (they prefer one), and every kept fit is sound."""
     returns = np.random.default_rng(0).normal(0, 1, 500)
     returns[300:380] = 0.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = rolling_fit(pd.Series(returns), window=250, step=10)
-    degenerate = [j for j, result in enumerate(fit.results_) if result.degenerate]
-    assert degenerate and fit.warm_starts_[: degenerate[0]].sum() == degenerate[0] - 1
-    assert not fit.warm_starts_[degenerate].any()
-    assert any("degenerate" in text for text in fit.warnings_[degenerate[0]])
+    cold = np.flatnonzero(~fit.warm_starts_[1:]) + 1  # windows after the first, refitted
+    assert len(cold) and fit.warm_starts_[1 : cold[0]].all()
+    # window j holds rows [10 j, 10 j + 250): each refitted one holds some of the zeros
+    assert (10 * cold + 250 > 300).all() and (10 * cold < 380).all()
+    assert not any(result.degenerate for result in fit.results_)
+    # what the first refit replaced: EM from the previous window's fit degenerates there
+    draws = fit.results_[cold[0] - 1].draws()
+    warm = GaussianMixture(
+        2,
+        weights_init=draws["weights"].values[0, 0],
+        means_init=draws["means"].values[0, 0],
+        precisions_init=np.linalg.inv(draws["covariances"].values[0, 0]),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warm.fit(returns[10 * cold[0] : 10 * cold[0] + 250, None])
+    assert warm.result_.degenerate
 
 
 @pytest.mark.parametrize(

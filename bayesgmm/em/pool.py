@@ -14,9 +14,11 @@ optima that other starts find (on stretched data, on features of very different 
     the nearest of K rows drawn at random, in the whitened rows.
 
 A partition identical to one already in the pool (the same rows together, whatever the
-component numbers) is dropped: it would run the same EM twice. Each K draws from its own
-random stream (the pool's seed and K), so the partitions of a K do not depend on which
-other K or models are fitted: ``select`` and a single fit start from the same ones.
+component numbers) is dropped: it would run the same EM twice. When no kind gives K
+non-empty clusters (all rows identical), the rows are dealt round-robin (``split``).
+Each K draws from its own random stream (the pool's seed and K), so the partitions of a
+K do not depend on which other K or models are fitted: ``select`` and a single fit start
+from the same ones.
 """
 
 from __future__ import annotations
@@ -122,6 +124,8 @@ class StartPool:
                     found.append((kind, labels))
             if n_components == 1 and found:
                 break
+        if not found:  # rows too few or too alike for K clusters (all rows identical)
+            found.append(("split", np.arange(len(self.X)) % n_components))
         return found
 
     def _labels(self, kind: str, n_components: int, rng: np.random.Generator) -> np.ndarray:
