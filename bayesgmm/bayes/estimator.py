@@ -350,7 +350,8 @@ class BayesianGaussianMixture(MixtureEstimator):
         Parameters
         ----------
         X : array-like, DataFrame or dask array of shape (N, D)
-            A dask array for the variational methods only (Notes).
+            A dask array for the variational methods only (Notes). NaN marks a missing
+            value with ``missing="marginal"``.
         y : ignored
         sample_weight : array-like or dask array of shape (N,), or None, default=None
             Row weights of a weighted likelihood (Notes): each row's log-likelihood
