@@ -41,7 +41,16 @@ from numba.extending import overload
 
 from ..kernels.compile import kernel
 
-__all__ = ["apply_prior", "log_prior", "prior_of", "FULL", "SHARED", "DIAGONAL", "SPHERICAL"]
+__all__ = [
+    "apply_prior",
+    "log_prior",
+    "prior_penalty",
+    "prior_of",
+    "FULL",
+    "SHARED",
+    "DIAGONAL",
+    "SPHERICAL",
+]
 
 #: ``kind`` codes of ``settings[3]``: the layout of the statistics.
 FULL, SHARED, DIAGONAL, SPHERICAL = 0, 1, 2, 3
@@ -137,3 +146,16 @@ def log_prior(prior, means, prec):
                 trace += scale[i, j] * precision[j, i]
         total += 0.5 * (extra * log_det_precision - kappa * quadratic - weight * trace)
     return total
+
+
+@kernel
+def prior_penalty(params, stats):
+    """The log-prior of the loop's ``params`` per observation (0 without a prior), with
+    the total weight of the last E-step's counts: what MAP EM adds to the mean
+    log-likelihood. (Here, beside :func:`log_prior`, so that numba's cache of it follows
+    this file.)"""
+    counts = stats[5]
+    total = 0.0
+    for k in range(counts.shape[0]):
+        total += counts[k]
+    return log_prior(prior_of(stats), params[1], params[3]) / total

@@ -206,7 +206,9 @@ class GaussianMixture(MixtureEstimator):
         ``mean``, ``dof``, ``scale`` sets any of them (None: mclust's default). For the
         Gaussian family, without missing values; ten covariance models (all but VEE,
         EVE, VVE, EVV, as in mclust). ``bic`` is then mclust's with the prior: the
-        log-likelihood at the MAP estimate, with the same parameter count.
+        log-likelihood at the MAP estimate, with the same parameter count. With a
+        prior, ``reg_covar="auto"`` adds no floor (mclust has none; the prior keeps the
+        covariances proper).
 
     Attributes
     ----------
@@ -382,6 +384,8 @@ class GaussianMixture(MixtureEstimator):
         )  # fmt: skip
         options["incomplete"] = marginal and check_marginal_input(data.X, options["engine"])
         model = get_covariance_model(options["covariance_type"])
+        if options["prior"] is not None and options["reg_covar"] == "auto":
+            options["reg_covar"] = 0.0  # the prior keeps covariances proper, as in mclust
         n_components = options["n_components"]
         if data.X.shape[0] < n_components:
             raise ValueError(

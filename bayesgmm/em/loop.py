@@ -37,7 +37,7 @@ import numpy as np
 
 from ..covariance import CovarianceModel, not_positive_definite
 from ..covariance.layout_kernels import NO_FAILURE, SHARED_FAILURE
-from ..covariance.prior_kernels import apply_prior, log_prior, prior_of
+from ..covariance.prior_kernels import apply_prior, prior_of, prior_penalty
 from ..kernels.compile import kernel
 from .stopping import aitken_converged
 
@@ -45,7 +45,6 @@ __all__ = [
     "em_steps",
     "compiled_em_steps",
     "maximise",
-    "prior_penalty",
     "run_em",
     "Run",
     "Parameters",
@@ -124,17 +123,6 @@ def maximise(model, family, params, stats):
     failed = model.factorise(covariances, prec)
     family.update_dof(counts, stats[6], means.shape[1], dof, stats[7])
     return failed
-
-
-@kernel
-def prior_penalty(params, stats):
-    """The log-prior of ``params`` per observation (0 without a prior), with the total
-    weight of the last E-step's counts: what EM adds to the mean log-likelihood."""
-    counts = stats[5]
-    total = 0.0
-    for k in range(counts.shape[0]):
-        total += counts[k]
-    return log_prior(prior_of(stats), params[1], params[3]) / total
 
 
 def em_steps(engine, model, layout, family, data, params, stats, history, first, last, tol):
