@@ -24,7 +24,10 @@ State passed around (tuples of arrays, so compiled code can take them):
     the variance floor, the M-step's counts and regularised scatter, the E-step's counts
     (sums of responsibilities; the noise's last) and, for the t family, each component's
     ``sum r (log u - u)``, and
-    whether to estimate the degrees of freedom (a 1-element bool array).
+    whether to estimate the degrees of freedom (a 1-element bool array); with a
+    conjugate prior, a ninth entry: the prior's arrays
+    (:mod:`bayesgmm.covariance.prior_kernels`), which make the M-step MAP EM's and add
+    the log-prior to the history.
 """
 
 from __future__ import annotations
