@@ -126,8 +126,9 @@ class _Engine:
     """What both engines share: the data, the fit's constants, the statistics buffers."""
 
     name: str
-    #: ``(prior arrays,)`` of a conjugate prior (:func:`bayesgmm.em.prior.attach_prior`),
-    #: appended to every start's statistics; empty: none.
+    #: ``(prior arrays,)`` of a conjugate prior, set by
+    #: :meth:`bayesgmm.em.prior.PriorProblem.engine_for` and appended to every start's
+    #: statistics; empty: none.
     prior_terms: tuple = ()
 
     def __init__(

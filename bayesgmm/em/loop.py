@@ -44,14 +44,7 @@ from ..covariance.prior_kernels import apply_prior, prior_of, prior_penalty
 from ..kernels.compile import kernel
 from .stopping import aitken_converged
 
-__all__ = [
-    "em_steps",
-    "compiled_em_steps",
-    "maximise",
-    "run_em",
-    "Run",
-    "Parameters",
-]
+__all__ = ["em_steps", "compiled_em_steps", "maximise", "run_em", "Run", "Parameters"]
 
 
 @dataclass(frozen=True)
