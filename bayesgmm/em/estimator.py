@@ -208,7 +208,9 @@ class GaussianMixture(MixtureEstimator):
         EVE, VVE, EVV, as in mclust). ``bic`` is then mclust's with the prior: the
         log-likelihood at the MAP estimate, with the same parameter count. With a
         prior, ``reg_covar="auto"`` adds no floor (mclust has none; the prior keeps the
-        covariances proper).
+        covariances proper). With ``sample_weight`` the prior's shrinkage and dof count
+        in the weights' units (a frequency weight counts as that many rows), so their
+        scale matters, not only their ratios.
 
     Attributes
     ----------
