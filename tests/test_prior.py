@@ -387,6 +387,27 @@ def test_objective_never_decreases_beside_noise(iris):
     assert np.isfinite(fit.bic(iris))
 
 
+def test_noise_fit_matches_mclust(iris):
+    """The prior beside a noise component, against (R, mclust 6.0.0)::
+
+    noise <- rep(FALSE, 150); noise[c(42, 107, 118, 119, 123, 132)] <- TRUE
+    f <- Mclust(as.matrix(iris[, 1:4]), G = 2, modelNames = "VVV",
+                prior = priorControl(), initialization = list(noise = noise),
+                control = emControl(tol = c(1e-12, sqrt(.Machine$double.eps))))
+    f$loglik; f$bic; f$parameters$Vinv; f$parameters$pro
+    """
+    noise = np.zeros(len(iris), dtype=bool)
+    noise[np.array([42, 107, 118, 119, 123, 132]) - 1] = True
+    fit = GaussianMixture(
+        2, covariance_type="VVV", prior="default", noise=True, noise_init=noise,
+        tol=1e-15, max_iter=5000, random_state=0,
+    ).fit(iris)  # fmt: skip
+    assert fit.noise_vinv_ == pytest.approx(0.036709102898040857, rel=1e-14)
+    assert fit.score(iris) * len(iris) == pytest.approx(-226.12382842364661, abs=LOGLIK_ATOL)
+    assert -fit.bic(iris) == pytest.approx(-607.57735096427712, abs=2 * LOGLIK_ATOL)
+    assert fit.noise_weight_ == pytest.approx(0.069164393959, rel=1e-5)
+
+
 # ---------------------------------------------------------------- what the prior is for
 def test_collapsed_component_stays_proper_with_the_prior():
     """faithful's waiting is in whole minutes: a component on the 15 rows with waiting
