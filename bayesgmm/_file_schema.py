@@ -429,6 +429,7 @@ def check_values(
     *,
     coordinates: bool = True,
     family: str = "gaussian",
+    missing: str = "error",
 ) -> None:
     """Check the values of a result's parameters and posterior groups.
 
@@ -444,6 +445,9 @@ def check_values(
         every group).
     family : str, default="gaussian"
         The header's family: a Student-t result holds positive ``dof``, a Gaussian none.
+    missing : str, default="error"
+        The header's ``missing``: "marginal" allows NaN (missing values) in the
+        ``observed_data`` group, never infinity.
 
     Raises
     ------
@@ -470,12 +474,18 @@ def check_values(
         )
     for group, rule, test in (
         ("log_likelihood", "is NaN or +inf", lambda v: np.isnan(v) | (v == np.inf)),
-        ("observed_data", "is not finite", lambda v: ~np.isfinite(v)),
+        ("observed_data", *_OBSERVED_RULES[missing == "marginal"]),
         ("constant_data", "is not finite", lambda v: ~np.isfinite(v)),
     ):
         for name, variable in getattr(groups.get(group), "data_vars", {}).items():
             if test(np.asarray(variable.values)).any():
                 raise Problem(f"its variable '{group}/{name}' has a value that {rule}")
+
+
+_OBSERVED_RULES = {
+    False: ("is not finite", lambda v: ~np.isfinite(v)),
+    True: ("is infinite", np.isinf),  # NaN marks a missing value
+}
 
 
 def _check_noise_box(parameters: Any, noise: float | None) -> None:

@@ -128,7 +128,8 @@ def _unmasked(X: Any, estimator: str, allow_nan: bool = False) -> Any:
             f"X is a masked array with {n_masked} masked value(s); {estimator} does not "
             "accept missing values: drop those rows (X.data[~np.ma.getmaskarray(X).any("
             "axis=1)]) or fill them (X.filled(value)) before fitting, or fit "
-            "GaussianMixture(missing='marginal'), which takes them as missing values."
+            f"{_marginal_fitter(estimator)}(missing='marginal'), which takes them as missing "
+            "values."
         )
     return np.ma.getdata(X)
 
@@ -290,11 +291,17 @@ def _check_array(array: np.ndarray, estimator: str, allow_nan: bool = False) -> 
             f"Input X contains NaN ({n_nan} values) or infinity ({n_inf} values). "
             f"{estimator} does not accept missing or infinite values: drop those rows "
             "(X[np.isfinite(X).all(axis=1)]) or impute them before fitting, or fit "
-            "GaussianMixture(missing='marginal'), which takes NaN as missing values (the "
-            "likelihood of each row's observed coordinates)."
+            f"{_marginal_fitter(estimator)}(missing='marginal'), which takes NaN as missing "
+            "values (the likelihood of each row's observed coordinates)."
         )
     _check_magnitude(array)
     return np.ascontiguousarray(array)
+
+
+def _marginal_fitter(estimator: str) -> str:
+    """The estimator whose ``missing="marginal"`` an error about NaN names: the one
+    fitting, where it has the option, else GaussianMixture."""
+    return estimator if estimator == "BayesianGaussianMixture" else "GaussianMixture"
 
 
 def _magnitude_error(largest: float) -> ValueError:

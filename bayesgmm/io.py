@@ -111,7 +111,10 @@ def write(dataset: xr.Dataset, posterior: Any, path: str | os.PathLike) -> None:
         schema.check_layout(
             {name: schema.describe(data) for name, data in everything.items()}, header
         )
-        schema.check_values(parameters, groups, header.covariance_type, family=header.family)
+        schema.check_values(
+            parameters, groups, header.covariance_type, family=header.family,
+            missing=header.missing,
+        )  # fmt: skip
         for name, data in everything.items():
             _check_storable(name, data)
     except schema.Problem as problem:
@@ -259,7 +262,9 @@ def read(path: str | os.PathLike) -> tuple[xr.Dataset, Any]:
         groups = {name: _read_group(handle, name, path) for name in layout}
     dataset = groups.pop(_GROUP)
     try:
-        schema.check_values(dataset, groups, header.covariance_type, family=header.family)
+        schema.check_values(
+            dataset, groups, header.covariance_type, family=header.family, missing=header.missing
+        )
     except schema.Problem as problem:
         raise not_a_result(path, str(problem)) from None
     return dataset, _inference_data(groups)

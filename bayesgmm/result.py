@@ -70,7 +70,7 @@ class MixtureResult:
     missing : {"error", "marginal"}, default="error"
         What NaN in X means when evaluating: refused, or a missing value ("marginal":
         densities and responsibilities over each row's observed coordinates,
-        :mod:`bayesgmm.observed`; EM fits only).
+        :mod:`bayesgmm.observed`, under the fit's parameters or every posterior draw).
     noise_weight : float or None, default=None
         The weight of a uniform noise component (EM fits; None: none). The components'
         weights then sum to ``1 - noise_weight``.
@@ -140,11 +140,6 @@ class MixtureResult:
         self.estimate_dof = bool(estimate_dof)
         self._prec_chol = self._model.precision_cholesky(self._covariances, self._weights)
         self.missing = check_option("MixtureResult", "missing", missing, ("error", "marginal"))
-        if self.missing == "marginal" and posterior is not None:
-            raise ValueError(
-                "missing='marginal' evaluates EM fits only; a result with a posterior takes "
-                "missing='error'."
-            )
         self.noise_weight, self.noise_box = _checked_noise(noise_weight, noise_box, posterior)
 
     # ------------------------------------------------------------------ shape
@@ -677,8 +672,28 @@ class MixtureResult:
             log_weights = np.log(weights)[:, None, :]
         for start in range(0, len(X), block):
             rows = slice(start, min(start + block, len(X)))
-            density = self._model.log_density(X[rows], means, prec_chol, self._family, dof)
+            if self._incomplete(X[rows]):
+                density = self._observed_draws_density(X[rows])
+            else:
+                density = self._model.log_density(X[rows], means, prec_chol, self._family, dof)
             yield rows, density + log_weights
+
+    def _incomplete(self, X: np.ndarray) -> bool:
+        """Whether rows hold missing values to integrate out (``missing="marginal"``)."""
+        return self.missing == "marginal" and bool(np.isnan(X).any())
+
+    def _observed_draws_density(self, X: np.ndarray, chosen: Any = slice(None)) -> np.ndarray:
+        """Log-densities (S, N, K) of each row's observed coordinates under the chosen
+        posterior draws (:func:`~bayesgmm.observed.observed_log_density`)."""
+        _, means, native, dof, _ = self._native_draws()
+        k, d = self.n_components, self.n_features
+        full = np.asarray(self._model.to_full(native[chosen], k, d)).reshape(-1, k, d, d)
+        n_draws = len(full)
+        flat_dof = None if dof is None else np.asarray(dof)[chosen].reshape(-1)
+        density = observed_log_density(
+            X, means[chosen].reshape(-1, d), full.reshape(-1, d, d), self._family, flat_dof
+        )
+        return density.reshape(len(X), n_draws, k).transpose(1, 0, 2)
 
     @property
     def _n_draws(self) -> int:
@@ -691,11 +706,20 @@ class MixtureResult:
         """Rows per block of :meth:`_draws_log_likelihood` ((S, B) kernel output; numpy's
         families hold (S, B, K))."""
         per_row = n_draws * (self.n_components if self._family.scales else 1)
+        if self.missing == "marginal":  # (S, B, K) by numpy for rows with NaN
+            per_row = n_draws * self.n_components
         return max(1, _DRAW_BLOCK_ELEMENTS // per_row)
 
     def _draws_log_likelihood(self, X: np.ndarray, stride: int = 1) -> np.ndarray:
         """Row log-likelihoods (S, N) of X under every ``stride``-th posterior draw:
-        the compiled kernel for Gaussian components, numpy for the others."""
+        the compiled kernel for Gaussian components, numpy for the others (and for
+        rows with missing values, over their observed coordinates)."""
+        if self._incomplete(X):
+            weights = self._native_draws()[0][::stride]
+            with np.errstate(divide="ignore"):
+                weighted = self._observed_draws_density(X, slice(None, None, stride))
+                weighted = weighted + np.log(weights)[:, None, :]
+            return gaussian.log_mixture_density(weighted)[0]
         if not self._family.scales:
             draws = _compiled_draws(self)
             if stride > 1:
@@ -846,10 +870,13 @@ class MixtureResult:
         for start in range(0, len(chosen), block):
             part = chosen[start : start + block]
             with np.errstate(divide="ignore"):
-                weighted = self._model.log_density(
-                    X, means[part], prec_chol[part], self._family,
-                    None if dof is None else dof[part],
-                )  # fmt: skip
+                if self._incomplete(X):
+                    weighted = self._observed_draws_density(X, part)
+                else:
+                    weighted = self._model.log_density(
+                        X, means[part], prec_chol[part], self._family,
+                        None if dof is None else dof[part],
+                    )  # fmt: skip
                 weighted = weighted + np.log(weights[part])[:, None, :]
             resp = np.exp(gaussian.log_mixture_density(weighted)[1])  # (S, n, K)
             flat = resp.transpose(1, 0, 2).reshape(n, -1)

@@ -15,6 +15,7 @@ from ..data import (
     check_features,
     check_float,
     check_int,
+    check_observed,
     check_option,
     check_random_state,
     check_sample_weight,
@@ -23,11 +24,13 @@ from ..data import (
 )
 from ..em import GaussianMixture
 from ..em.blocks import Workers
+from ..em.missing import MISSING_OPTIONS, check_marginal_input, impute_means, observed_moments
 from ..em.statistics import weighted_moments
 from ..result import MixtureResult
 from .density import PosteriorDensity
 from .diagnostics import diagnose, is_converged
 from .loo import LooResult, loo
+from .marginal import check_missing_method
 from .model import (
     DOF_NAME,
     OBSERVED_NAME,
@@ -144,6 +147,18 @@ class BayesianGaussianMixture(MixtureEstimator):
         The sampler's progress bar (nutpie's or PyMC's; a rich bar of the steps for
         ADVI). None shows it in an interactive terminal or notebook (not in pipes,
         logs or tests); True always; False never.
+    missing : {"error", "marginal"}, default="error"
+        What NaN in X means, as in :class:`~bayesgmm.GaussianMixture`. "error" refuses
+        it (a NaN by accident is not fitted). "marginal" takes NaN as a value missing at
+        random: the likelihood is that of each row's observed coordinates, summed over
+        the missingness patterns (:mod:`bayesgmm.bayes.marginal`), so the posterior is
+        over the full means and covariances; the EM start is
+        ``GaussianMixture(missing="marginal")``, and ``predict``, ``predict_proba``,
+        ``score_samples`` and the result's per-row methods take rows with NaN. Data
+        with NaN are fitted through the PyMC model: nuts_sampler "nutpie" (which then
+        compiles it, tens of seconds) or "pymc", ADVI, or MAP; in memory only (not
+        dask). Data without NaN give the usual fit. Notes say what LOO and the
+        posterior predictive then hold.
 
     Attributes
     ----------
@@ -198,6 +213,15 @@ class BayesianGaussianMixture(MixtureEstimator):
     are dask reductions; ``observed_data`` and the pointwise log-likelihood stay lazy.
     NUTS and MAP need the data in memory.
 
+    With ``missing="marginal"`` on data with NaN, the ``log_likelihood`` group holds
+    each row's log-likelihood over its observed coordinates (what was fitted), so
+    ``az.loo`` and :meth:`loo` give PSIS-LOO of the rows as observed; mixture-IS LOO
+    (which samples the compiled complete-data density) is refused. The
+    ``posterior_predictive`` group replicates full rows from the mixture and then
+    blanks (NaN) the values missing in the data, so each replicate has the data's
+    pattern and ``az.plot_ppc`` compares like with like;
+    ``result_.sample(n)`` draws complete rows.
+
     Examples
     --------
     >>> rng = np.random.default_rng(0)
@@ -234,6 +258,7 @@ class BayesianGaussianMixture(MixtureEstimator):
         em_kwargs: dict | None = None,
         random_state: Any = None,
         progressbar: bool | None = None,
+        missing: str = "error",
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -258,6 +283,7 @@ class BayesianGaussianMixture(MixtureEstimator):
         self.em_kwargs = em_kwargs
         self.random_state = random_state
         self.progressbar = progressbar
+        self.missing = missing
 
     # ------------------------------------------------------------------ sklearn API
 
@@ -302,6 +328,7 @@ class BayesianGaussianMixture(MixtureEstimator):
             )
         checked["priors"] = priors
         checked["family"] = check_option(name, "family", self.family, ("gaussian", "t"))
+        checked["missing"] = check_option(name, "missing", self.missing, MISSING_OPTIONS)
         checked["dof"] = _checked_dof(name, self.dof, checked["family"])
         checked["em_kwargs"] = check_em_kwargs(name, self.em_kwargs, checked)
         checked["progressbar"], checked["progress_delay"] = resolve_progress(
@@ -323,7 +350,8 @@ class BayesianGaussianMixture(MixtureEstimator):
         Parameters
         ----------
         X : array-like, DataFrame or dask array of shape (N, D)
-            A dask array for the variational methods only (Notes).
+            A dask array for the variational methods only (Notes). NaN marks a missing
+            value with ``missing="marginal"``.
         y : ignored
         sample_weight : array-like or dask array of shape (N,), or None, default=None
             Row weights of a weighted likelihood (Notes): each row's log-likelihood
@@ -334,9 +362,16 @@ class BayesianGaussianMixture(MixtureEstimator):
         self
         """
         options = self._check_parameters()
-        data = check_X(X, estimator=type(self).__name__, min_samples=2, dtype=np.float64)
+        marginal = options["missing"] == "marginal"
+        data = check_X(
+            X, estimator=type(self).__name__, min_samples=2, dtype=np.float64,
+            allow_nan=marginal,
+        )  # fmt: skip
         X, method, ct = data.X, options["method"], options["covariance_type"]
         lazy = is_dask_array(X)
+        options["incomplete"] = marginal and check_marginal_input(X, "auto", type(self).__name__)
+        if options["incomplete"]:
+            check_missing_method(type(self).__name__, options)
         if lazy:
             self._check_dask_options(options)
         weights = None if sample_weight is None else _row_weights(sample_weight, X)
@@ -414,6 +449,12 @@ class BayesianGaussianMixture(MixtureEstimator):
             with Workers() as workers:
                 mean, variance = weighted_moments(X, ones, workers)
             standard = Standardisation.from_moments(mean, variance, ct)
+        elif options["incomplete"]:  # each feature's moments over its observed values
+            ones = np.ones(len(X)) if weights is None else weights
+            check_observed(X, ones, feature_names, type(self).__name__)
+            mean, variance = observed_moments(X, ones)
+            standard = Standardisation.from_moments(mean, variance, ct)
+            X = impute_means(X, mean)  # for the checks of constant and collinear features
         else:
             ones, variance = np.ones(len(X)) if weights is None else weights, X.var(axis=0)
             standard = Standardisation.from_data(X, ct, weights)
@@ -439,6 +480,7 @@ class BayesianGaussianMixture(MixtureEstimator):
             seed = int(rng.integers(2**31 - 1))
         em_options = {"covariance_type": options["covariance_type"], "random_state": seed}
         em_options.update(family=options["family"], dof=options["dof"])
+        em_options["missing"] = options["missing"]
         em_options.update(options["em_kwargs"])
         em_options["n_components"] = options["n_components"]
         return GaussianMixture(**em_options).fit(X, sample_weight=weights)
@@ -603,6 +645,7 @@ def _posterior_result(
         feature_names=feature_names,
         method=method,
         posterior=idata,
+        missing=options["missing"],
         **family,
     )
     return result, point
@@ -612,7 +655,7 @@ def _density(
     X: Any, standard: Standardisation, options: dict, weights: Any, names: Any
 ) -> PosteriorDensity | None:
     """The model's compiled log posterior (Gaussian components; None for t)."""
-    if options["family"] == "t":
+    if options["family"] == "t" or options["incomplete"]:
         return None
     lazy = is_dask_array(X)
     return PosteriorDensity(
@@ -672,7 +715,9 @@ def _needs_model(options: dict[str, Any]) -> bool:
     """Whether the method samples the PyMC model (else the compiled density alone)."""
     nuts = options["method"] == "nuts"
     pymc_nuts = nuts and options["nuts_sampler"] in ("pymc", "numpyro")
-    return options["method"] == "map" or pymc_nuts or options["family"] == "t"
+    return (
+        options["method"] == "map" or pymc_nuts or options["family"] == "t" or options["incomplete"]
+    )
 
 
 def _build_model(X: np.ndarray, weights: Any, recipe: dict[str, Any]) -> Any:
@@ -688,6 +733,7 @@ def _build_model(X: np.ndarray, weights: Any, recipe: dict[str, Any]) -> Any:
         sample_weight=None if weights is None else np.asarray(weights, dtype=np.float64),
         family=options["family"],
         dof=options["dof"],
+        missing="marginal" if options["incomplete"] else "error",
     )
 
 
@@ -762,13 +808,13 @@ def check_em_kwargs(name: str, em_kwargs: Any, checked: dict[str, Any]) -> dict[
     return {key: value for key, value in em_kwargs.items() if key not in _MODEL_KEYS}
 
 
-_MODEL_KEYS = ("n_components", "covariance_type", "family", "dof")
+_MODEL_KEYS = ("n_components", "covariance_type", "family", "dof", "missing")
 
 
 def _same_setting(key: str, given: Any, own: Any) -> bool:
     if key == "n_components":
         return isinstance(given, numbers.Integral) and int(given) == own
-    if key in ("family", "dof"):
+    if key in ("family", "dof", "missing"):
         return given == own
     try:
         return get_covariance_model(given).name == get_covariance_model(own).name

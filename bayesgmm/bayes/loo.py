@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp
 
+from ..data import is_dask_array
 from .density import PosteriorDensity, log_posterior, row_log_likelihood
 from .model import OBSERVED_NAME
 
@@ -212,7 +213,8 @@ def loo(fit: Any, *, mixture: bool | str = "auto", random_state: Any = None) -> 
         Whether to sample the mixture-IS target (module docstring): "auto" when a row's
         Pareto k exceeds 0.7; True always; False never. It runs nutpie with the fit's
         ``draws``, ``tune``, ``chains`` and ``target_accept``, from the fit's EM start.
-        Not for ``family="t"`` fits (PSIS-LOO only: True raises, "auto" skips it).
+        Not for ``family="t"`` fits, nor fits of data with missing values (PSIS-LOO
+        only, over the observed coordinates: True raises, "auto" skips it).
     random_state : int, numpy Generator or None, default=None
         Seeds the mixture sampler.
 
@@ -261,10 +263,24 @@ def loo(fit: Any, *, mixture: bool | str = "auto", random_state: Any = None) -> 
                 "family='t' fit has PSIS-LOO only: use mixture=False or 'auto'."
             )
         mixture = False
+    if _has_missing_values(idata):  # the compiled density takes complete rows only
+        if mixture is True:
+            raise ValueError(
+                "loo(mixture=True) samples the compiled log posterior of complete rows; a "
+                "fit of data with missing values (missing='marginal') has PSIS-LOO over "
+                "the observed coordinates only: use mixture=False or 'auto'."
+            )
+        mixture = False
     if mixture is True or (mixture == "auto" and (pointwise["pareto_k"] > PARETO_K_MAX).any()):
         elpd, info = _mixture_loo(fit, check_random_state(random_state))
         pointwise["elpd_mixture"] = elpd
     return LooResult(psis, pointwise, info)
+
+
+def _has_missing_values(idata: Any) -> bool:
+    """Whether a fit's data hold NaN (missing values fitted by ``missing="marginal"``)."""
+    observed = idata.observed_data[OBSERVED_NAME]
+    return not is_dask_array(observed.data) and bool(np.isnan(observed.values).any())
 
 
 def _mixture_loo(fit: Any, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:

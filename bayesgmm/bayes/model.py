@@ -52,6 +52,7 @@ import numpy as np
 
 from ..covariance import SKLEARN_TYPES
 from ..data import check_int, check_option, check_X
+from .marginal import observed_mixture_logp, observed_patterns
 from .priors import Priors
 
 __all__ = [
@@ -102,8 +103,14 @@ class Standardisation:
 
         Spherical models use the root mean variance for every feature. Constant
         features get scale 1 instead of 0. With ``sample_weight`` the moments are
-        weighted, so that integer weights standardise as the repeated rows do.
+        weighted, so that integer weights standardise as the repeated rows do. Data
+        with NaN (missing values) take each feature's moments over its observed values.
         """
+        if np.isnan(X).any():  # missing values: each feature's moments over its observed
+            from ..em.missing import observed_moments
+
+            ones = np.ones(len(X)) if sample_weight is None else sample_weight
+            return cls.from_moments(*observed_moments(X, ones), covariance_type)
         center = np.average(X, axis=0, weights=sample_weight)
         variance = np.average((X - center) ** 2, axis=0, weights=sample_weight)
         return cls.from_moments(center, variance, covariance_type)
@@ -184,12 +191,12 @@ def _covariance_parts(
     return factor, sds**2
 
 
-_SIGNATURES = {
-    "full": "(k),(k,d),(k,d,d),(d),(d)->(d)",
-    "tied": "(k),(k,d),(d,d),(d),(d)->(d)",
-    "diag": "(k),(k,d),(k,d),(d),(d)->(d)",
-    "spherical": "(k),(k,d),(k,d),(d),(d)->(d)",
+_CORE_DIMS = {
+    "factor": {"full": "k,d,d", "tied": "d,d", "diag": "k,d", "spherical": "k,d"},
+    "covariances": {"full": "k,d,d", "tied": "d,d", "diag": "k,d", "spherical": "k"},
 }
+"""Core dims of the observed variable's precision factor and standardised covariances
+(the missing-values likelihood's input), per covariance type."""
 
 
 def mixture_logp(value: Any, weights: Any, means: Any, factor: Any, covariance_type: str) -> Any:
@@ -337,6 +344,7 @@ def build_model(
     sample_weight: Any = None,
     family: str = "gaussian",
     dof: Any = None,
+    missing: str = "error",
 ) -> Any:
     """Build the PyMC model of a Gaussian (or Student-t) mixture, its priors on
     standardised data.
@@ -367,6 +375,11 @@ def build_model(
     dof : float, array-like of shape (K,) or None, default=None
         ``family="t"`` only: fixed degrees of freedom (data ``fixed_dof``); None makes
         them the free variable ``dof`` (component) with the Gamma prior of ``priors``.
+    missing : {"error", "marginal"}, default="error"
+        What NaN in X means: refused, or a missing value: the likelihood is then that
+        of each row's observed coordinates, summed over the data's missingness patterns
+        (:mod:`~bayesgmm.bayes.marginal`); the observed variable ``x`` holds X with its
+        NaN.
 
     Returns
     -------
@@ -394,7 +407,8 @@ def build_model(
 
     n_components, covariance_type, priors = _checked_options(n_components, covariance_type, priors)
     dof = _checked_family(family, dof, n_components)
-    X, names = _checked_data(X, feature_names)
+    missing = check_option("build_model", "missing", missing, ("error", "marginal"))
+    X, names = _checked_data(X, feature_names, allow_nan=missing == "marginal")
     if sample_weight is not None:
         sample_weight = _checked_weights(sample_weight, len(X))
     standard = _standardisation(X, covariance_type, standardisation, sample_weight)
@@ -404,9 +418,17 @@ def build_model(
         "feature_bis": names,
         "observation": np.arange(X.shape[0]),
     }
+    patterns = observed_patterns(X) if missing == "marginal" else None
     with pm.Model(coords=coords) as model:
         _add_variables(
-            X, standard, sample_weight, n_components, covariance_type, priors, (family, dof)
+            X,
+            standard,
+            sample_weight,
+            n_components,
+            covariance_type,
+            priors,
+            (family, dof),
+            patterns,
         )
     return model
 
@@ -432,14 +454,16 @@ def _add_variables(
     covariance_type: str,
     priors: Priors,
     family: tuple[str, np.ndarray | None] = ("gaussian", None),
+    patterns: tuple[np.ndarray, ...] | None = None,
 ) -> None:
     """The model's data, priors, deterministics and observed mixture (inside the model);
-    ``family`` is (name, fixed degrees of freedom or None)."""
+    ``family`` is (name, fixed degrees of freedom or None); ``patterns`` the observed
+    coordinates of each missingness pattern (None: complete data)."""
     import pymc as pm
 
     center = pm.Data("center", standard.center, dims="feature")
     scale = pm.Data("scale", standard.scale, dims="feature")
-    data = pm.Data(DATA_NAME, X, dims=("observation", "feature"))
+    data = _data(X)
     row_weights = None
     if sample_weight is not None:
         row_weights = pm.Data(WEIGHT_NAME, sample_weight, dims="observation")
@@ -456,13 +480,29 @@ def _add_variables(
         dims=dims["covariances"],
     )
     parameters = (weights, z_means, factor, center, scale)
+    if patterns is not None:  # the likelihood restricts the covariances to each pattern
+        parameters += (z_covariances,)
     if family[0] == "t":
         if family[1] is None:
             nu = pm.Gamma(DOF_NAME, **_gamma(priors.dof_alpha, priors.dof_beta), dims="component")
         else:
             nu = pm.Data(FIXED_DOF_NAME, family[1], dims="component")
         parameters += (nu,)
-    _observe(data, parameters, covariance_type, row_weights)
+    _observe(data, parameters, covariance_type, row_weights, patterns)
+
+
+def _data(X: np.ndarray) -> Any:
+    """The model's data ``data`` (observation, feature), inside the model: ``pm.Data``,
+    or for data with NaN (which ``pm.Data`` refuses, and an observed array would have
+    PyMC impute) the same shared variable registered by hand."""
+    import pymc as pm
+    import pytensor
+
+    if not np.isnan(X).any():
+        return pm.Data(DATA_NAME, X, dims=("observation", "feature"))
+    shared = pytensor.shared(np.array(X, dtype=np.float64), DATA_NAME)
+    pm.modelcontext(None).register_data_var(shared, dims=("observation", "feature"))
+    return shared
 
 
 def standardised_data(model: Any) -> np.ndarray:
@@ -505,9 +545,14 @@ def _checked_options(n_components: Any, covariance_type: Any, priors: Any) -> tu
     return n_components, covariance_type, priors
 
 
-def _checked_data(X: Any, feature_names: Any) -> tuple[np.ndarray, list[str]]:
+def _checked_data(
+    X: Any, feature_names: Any, allow_nan: bool = False
+) -> tuple[np.ndarray, list[str]]:
     """X as a float array, and the feature names (given, a DataFrame's, or x0, x1, ...)."""
-    data = check_X(X, estimator="build_model", min_samples=2, dtype=np.float64, allow_dask=False)
+    data = check_X(
+        X, estimator="build_model", min_samples=2, dtype=np.float64, allow_dask=False,
+        allow_nan=allow_nan,
+    )  # fmt: skip
     n_features = data.X.shape[1]
     names = feature_names if feature_names is not None else data.feature_names
     names = (
@@ -530,36 +575,62 @@ def _standardisation(
     )
 
 
-def _observe(data: Any, parameters: tuple, covariance_type: str, row_weights: Any) -> None:
+def _observe(
+    data: Any,
+    parameters: tuple,
+    covariance_type: str,
+    row_weights: Any,
+    patterns: tuple[np.ndarray, ...] | None = None,
+) -> None:
     """The observed mixture ``x`` in data units with the labels summed out (in the model).
 
-    ``parameters`` are (weights, z_means, factor, center, scale), and the degrees of
-    freedom for t components: the log-density of a row is the standardised mixture's at
-    ``(x - center) / scale`` less ``sum(log scale)``.
+    ``parameters`` are (weights, z_means, factor, center, scale), with ``patterns`` the
+    standardised covariances, and the degrees of freedom for t components: the
+    log-density of a row is the standardised mixture's at ``(x - center) / scale`` less
+    ``sum(log scale)``; with ``patterns``, that of its observed coordinates
+    (:func:`~bayesgmm.bayes.marginal.observed_mixture_logp`).
     """
     import pymc as pm
 
-    core_ndim = (1, 2, parameters[2].ndim, 1, 1, 1)[: len(parameters)]
+    cores = ["k", "k,d", _CORE_DIMS["factor"][covariance_type], "d", "d"]
+    if patterns is not None:
+        cores.append(_CORE_DIMS["covariances"][covariance_type])
+    cores += ["k"] * (len(parameters) - len(cores))  # the t components' dof
+    signature = ",".join(f"({part})" for part in cores) + "->(d)"
+    core_ndim = [part.count(",") + 1 for part in cores]
 
     def core(params: tuple) -> list:
         # CustomDist hands the parameters over with the observations' batch dims
         # in front; they do not vary over observations, so take one slice.
         return [_core(param, ndim) for param, ndim in zip(params, core_ndim, strict=True)]
 
+    def split(params: tuple) -> tuple:
+        """(weights, z_means, factor, center, scale), covariances or None, dof or None."""
+        values = core(params)
+        covariances = values.pop(5) if patterns is not None else None
+        return values[:5], covariances, (values[5] if len(values) > 5 else None)
+
     def logp(value: Any, *params: Any) -> Any:
         import pytensor.tensor as pt
 
-        weights, z_means, factor, center, scale, *dof = core(params)
+        (weights, z_means, factor, center, scale), covariances, dof = split(params)
         z = (value - center) / scale
-        if dof:
-            log_density = t_mixture_logp(z, weights, z_means, factor, dof[0], covariance_type)
+
+        def row_logp(rows: Any, means: Any, factor: Any) -> Any:
+            if dof is not None:
+                return t_mixture_logp(rows, weights, means, factor, dof, covariance_type)
+            return mixture_logp(rows, weights, means, factor, covariance_type)
+
+        if patterns is None:
+            log_density = row_logp(z, z_means, factor) - pt.sum(pt.log(scale))
         else:
-            log_density = mixture_logp(z, weights, z_means, factor, covariance_type)
-        log_density = log_density - pt.sum(pt.log(scale))
+            log_density = observed_mixture_logp(
+                z, z_means, factor, covariances, covariance_type, patterns, scale, row_logp
+            )
         return log_density if row_weights is None else log_density * row_weights
 
     def random(*params: Any, rng: Any = None, size: Any = None) -> np.ndarray:
-        weights, z_means, factor, center, scale, *dof = core(params)
+        (weights, z_means, factor, center, scale), _, dof = split(params)
         return sample_mixture(
             weights,
             z_means,
@@ -569,7 +640,7 @@ def _observe(data: Any, parameters: tuple, covariance_type: str, row_weights: An
             covariance_type,
             rng=rng,
             size=size,
-            dof=dof[0] if dof else None,
+            dof=dof,
         )
 
     pm.CustomDist(
@@ -577,9 +648,7 @@ def _observe(data: Any, parameters: tuple, covariance_type: str, row_weights: An
         *parameters,
         logp=logp,
         random=random,
-        signature=_SIGNATURES[covariance_type].replace(
-            "->", ",(k)->" if len(parameters) > 5 else "->"
-        ),
+        signature=signature,
         observed=data,
         dims=("observation", "feature"),
     )

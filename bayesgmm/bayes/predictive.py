@@ -124,6 +124,9 @@ def add_posterior_predictive(result: Any, rng: np.random.Generator) -> Any:
     """Draw :func:`posterior_predictive` for the fit's training rows; store it as the
     ``posterior_predictive`` group of ``result.posterior`` (replacing one there).
 
+    A fit of data with missing values (``missing="marginal"``) gets NaN in each
+    replicate wherever the data have one, so replicates and data share their pattern.
+
     Returns
     -------
     xarray.Dataset
@@ -132,6 +135,12 @@ def add_posterior_predictive(result: Any, rng: np.random.Generator) -> Any:
     idata = result.posterior
     n_observations = idata.observed_data.sizes["observation"]
     predictive = posterior_predictive(result, n_observations, rng)
+    observed = idata.observed_data[OBSERVED_NAME]
+    if result.missing == "marginal" and np.isnan(observed.values).any():
+        # missing values: each replicate keeps the data's pattern (its observed part is
+        # the posterior predictive of the observed coordinates, the fitted likelihood's)
+        missing = np.isnan(observed.transpose("observation", "feature").values)
+        predictive[OBSERVED_NAME] = predictive[OBSERVED_NAME].where(~missing)
     if "posterior_predictive" in idata.groups():
         del idata.posterior_predictive
     idata.add_groups(posterior_predictive=predictive)

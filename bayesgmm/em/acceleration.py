@@ -42,6 +42,7 @@ import math
 import numpy as np
 
 from ..covariance.layout_kernels import NO_FAILURE
+from ..covariance.prior_kernels import prior_penalty
 from ..family import DOF_MAX, DOF_MIN
 from ..kernels.compile import kernel
 from .loop import maximise
@@ -186,6 +187,7 @@ def accelerated_em_steps(engine, model, layout, family, data, params, stats, acc
     confirming = False  # the rule holds since a jump; plain steps until the rate settles
     while n_iter < last:
         value = engine.e_step(layout, family, data, params, stats)
+        value += prior_penalty(params, stats)  # MAP EM's objective (0 without a prior)
         if pending:
             pending = False
             if not value >= history[n_iter - 1]:  # worse (or not finite): back to t3

@@ -31,6 +31,7 @@ import numpy as np
 
 from ..covariance import CovarianceModel, not_positive_definite
 from ..covariance.layout_kernels import NO_FAILURE, SHARED_FAILURE
+from ..covariance.prior_kernels import prior_penalty
 from ..kernels.compile import kernel
 from .acceleration import accelerated_em_steps, compiled_accelerated_em_steps
 from .loop import Parameters, Run, compiled_em_steps, em_steps
@@ -83,6 +84,7 @@ def _round_of(engine, model, layout, family, data, stack, stats, scratch, contro
         elif converged or n_iter >= max_iter:
             status[s] = CONVERGED if converged else STOPPED
             finals[s] = engine.e_step(layout, family, data, params, stats)
+            finals[s] += prior_penalty(params, stats)
 
 
 @kernel
@@ -115,6 +117,7 @@ def _compiled_round(engine, model, layout, family, data, stack, stats, scratch, 
         elif converged or n_iter >= max_iter:
             status[s] = CONVERGED if converged else STOPPED
             finals[s] = engine.e_step(layout, family, data, params, stats)
+            finals[s] += prior_penalty(params, stats)
 
 
 def hopeless(
@@ -298,12 +301,19 @@ class StartStack:
             params = tuple(part[s] for part in self.stack)
             self.finals[s] = self.engine.e_step(
                 self.model.layout, self.engine.family, self.engine.data, params, self.stats
-            )
+            ) + prior_penalty(params, self.stats)
             self.status[s] = STOPPED
 
     def run(self, s: int, degenerate: list[str]) -> Run:
         """Ended start ``s`` as a Run (history ending at its final parameters)."""
         n_iter = int(self.done[s])
+        log_prior = 0.0
+        if len(self.stats) > 8:  # a conjugate prior: its share of the final value
+            params = tuple(part[s] for part in self.stack)
+            self.engine.e_step(
+                self.model.layout, self.engine.family, self.engine.data, params, self.stats
+            )
+            log_prior = float(prior_penalty(params, self.stats))
         return Run(
             self.params(s),
             [*self.histories[s, :n_iter].tolist(), float(self.finals[s])],
@@ -311,6 +321,7 @@ class StartStack:
             n_iter,
             degenerate,
             start=self.labels[s],
+            log_prior=log_prior,
         )
 
 

@@ -61,7 +61,7 @@ def whole_run_e_step(layout, family, data, params, stats):
     """
     Z, row_weights, L, theta, coefficients, U, offsets, log_norm, row_q, noise = data
     weights, means, covariances, prec, dof = params
-    T, data_second, reg, nk, scatter, counts, dof_stats, estimate_dof = stats
+    T, data_second, reg, nk, scatter, counts, dof_stats = stats[:7]
     n_components = theta.shape[0]
     layout.coefficients(weights, means, prec, theta)
     for k in range(n_components):
@@ -126,6 +126,10 @@ class _Engine:
     """What both engines share: the data, the fit's constants, the statistics buffers."""
 
     name: str
+    #: ``(prior arrays,)`` of a conjugate prior, set by
+    #: :meth:`bayesgmm.em.prior.PriorProblem.engine_for` and appended to every start's
+    #: statistics; empty: none.
+    prior_terms: tuple = ()
 
     def __init__(
         self,
@@ -163,8 +167,8 @@ class _Engine:
 
     def new_statistics(self, model: CovarianceModel, n_components: int) -> tuple:
         """Buffers ``(T, data_second, reg, nk, scatter, counts, dof_stats, estimate_dof)``
-        for one start (see :mod:`bayesgmm.em.loop`); with a noise component the counts
-        have one more entry, the noise's, last."""
+        for one start (see :mod:`bayesgmm.em.loop`), then the prior's arrays if there is
+        one; with a noise component the counts have one more entry, the noise's, last."""
         shape = model.layout.storage_shape(n_components, self.X.shape[1])
         second = self.data_second.copy() if self.scaled else self.data_second
         return (
@@ -176,7 +180,7 @@ class _Engine:
             np.zeros(n_components + (self.log_vinv is not None)),
             np.zeros(n_components),
             np.array([self.estimate_dof]),
-        )
+        ) + tuple(self.prior_terms)
 
 
 class WholeRunEngine(_Engine, CompiledPlugin):

@@ -64,6 +64,7 @@ from .missing import (
     observed_moments,
     summarise_observed,
 )
+from .prior import check_prior, with_prior
 from .starts import Problem, plan_starts, run_starts
 from .statistics import weighted_moments
 from .stopping import why_not_converged
@@ -204,6 +205,21 @@ class GaussianMixture(MixtureEstimator):
         take rows with NaN the same way (a row with every value missing has density 1
         and the weights as its responsibilities). In-memory data only (not dask); data
         without NaN give the usual fit.
+    prior : None, "default", ConjugatePrior or dict, default=None
+        A conjugate prior on the components (mclust's ``prior = priorControl()``,
+        :mod:`bayesgmm.em.prior`): EM finds the posterior mode (MAP), so a component
+        that would collapse onto a few points keeps a proper covariance. "default" is
+        mclust's ``defaultPrior`` (shrinkage 0.01 towards the data's mean, dof
+        ``D + 2``, a scale from the data's variance); a
+        :class:`~bayesgmm.em.prior.ConjugatePrior` (or a dict) of ``shrinkage``,
+        ``mean``, ``dof``, ``scale`` sets any of them (None: mclust's default). For the
+        Gaussian family, without missing values; ten covariance models (all but VEE,
+        EVE, VVE, EVV, as in mclust). ``bic`` is then mclust's with the prior: the
+        log-likelihood at the MAP estimate, with the same parameter count. With a
+        prior, ``reg_covar="auto"`` adds no floor (mclust has none; the prior keeps the
+        covariances proper). With ``sample_weight`` the prior's shrinkage and dof count
+        in the weights' units (a frequency weight counts as that many rows), so their
+        scale matters, not only their ratios.
 
     Attributes
     ----------
@@ -221,6 +237,8 @@ class GaussianMixture(MixtureEstimator):
         ``noise`` only: the noise component's weight.
     noise_vinv_ : float
         ``noise`` only: its density ``1 / V``.
+    prior_ : ResolvedPrior
+        ``prior`` only: the hyperparameters used (shrinkage, mean, dof, scale).
     dof_ : ndarray of shape (K,)
         ``family="t"`` only: each component's degrees of freedom. ``covariances_`` are
         then the components' scale matrices (a t's covariance is ``dof / (dof - 2)``
@@ -238,7 +256,9 @@ class GaussianMixture(MixtureEstimator):
         reports -inf).
     lower_bounds_ : list of float
         Mean log-likelihood at each iteration of the best start (scikit-learn's
-        ``lower_bounds_``), then at the fitted parameters (``lower_bound_``).
+        ``lower_bounds_``), then at the fitted parameters (``lower_bound_``). With a
+        ``prior``: the mean log-likelihood plus the log-prior per observation (MAP
+        EM's objective, which never decreases); ``lower_bound_`` stays ``score(X)``.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when X was a DataFrame with string column names.
@@ -278,6 +298,7 @@ class GaussianMixture(MixtureEstimator):
         verbose: int = 0,
         verbose_interval: int = 10,
         missing: str = "error",
+        prior: Any = None,
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -300,6 +321,7 @@ class GaussianMixture(MixtureEstimator):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.missing = missing
+        self.prior = prior
 
     def __sklearn_tags__(self):  # pragma: no cover - only called by scikit-learn
         from sklearn.base import BaseEstimator, DensityMixin
@@ -332,6 +354,8 @@ class GaussianMixture(MixtureEstimator):
         checked["family"] = get_family(check_option(name, "family", self.family, FAMILIES))
         checked["dof"] = _check_dof(name, self.dof, checked["family"])
         checked["noise"] = _check_noise(name, self.noise)
+        model = get_covariance_model(checked["covariance_type"])
+        checked["prior"] = check_prior(name, self.prior, model)
         if self.n_init == "auto":
             checked["n_init"] = "auto"
         elif isinstance(self.n_init, numbers.Integral) and not isinstance(self.n_init, bool):
@@ -383,6 +407,7 @@ class GaussianMixture(MixtureEstimator):
             _ensure_log_handler()
         with Workers() as workers:
             problem = self._problem(shared, model, options, workers)
+            problem = with_prior(type(self).__name__, problem, options["prior"])
             warm = self._warm_start(problem) if self.warm_start else None
             starts, screen = plan_starts(
                 options["init_params"], options["n_init"], problem, warm is not None
@@ -510,6 +535,7 @@ class GaussianMixture(MixtureEstimator):
         if (
             best.degenerate
             and options["reg_covar"] == 0
+            and options["prior"] is None
             and problem.degeneracy.on_tied_values(best.params, problem.model)
         ):
             # no floor under a component on tied values: rounding, not the data, sets
@@ -568,7 +594,11 @@ class GaussianMixture(MixtureEstimator):
             del self.dof_
         self.converged_ = run.converged
         self.n_iter_ = run.n_iter
-        self.lower_bound_ = run.history[-1]
+        self.lower_bound_ = run.history[-1] - run.log_prior
+        if getattr(problem, "prior", None) is not None:
+            self.prior_ = problem.prior
+        elif hasattr(self, "prior_"):
+            del self.prior_
         self.lower_bounds_ = run.history
         # what the stopping rule of a warm start continues (it reads three values; the
         # last, at the returned parameters, tells the next fit whether its data are these)
@@ -586,7 +616,7 @@ class GaussianMixture(MixtureEstimator):
             covariance_type=model.name,
             feature_names=data.feature_names,
             history=np.asarray(run.history[:-1]),
-            log_likelihood_=run.history[-1],
+            log_likelihood_=run.history[-1] - run.log_prior,
             converged=run.converged,
             degenerate=run.degenerate,
             reg_covar=AUTO_REG_COVAR if options["reg_covar"] == "auto" else options["reg_covar"],
@@ -657,6 +687,8 @@ class FitData:
         )
         precision = np.float32 if np.float32 in (X.dtype, data.input_dtype) else np.float64
         check_resolution(summary.spread, summary.magnitude, precision, data.feature_names)
+        if options["prior"] is not None and options["reg_covar"] == "auto":
+            options["reg_covar"] = 0.0  # the prior keeps covariances proper, as in mclust
         reg = variance_floor(options["reg_covar"], summary.spread, summary.reach)
         return cls(data, X, weights, shift, variance, summary, reg, on_jax, incomplete)
 

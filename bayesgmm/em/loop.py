@@ -24,7 +24,10 @@ State passed around (tuples of arrays, so compiled code can take them):
     the variance floor, the M-step's counts and regularised scatter, the E-step's counts
     (sums of responsibilities; the noise's last) and, for the t family, each component's
     ``sum r (log u - u)``, and
-    whether to estimate the degrees of freedom (a 1-element bool array).
+    whether to estimate the degrees of freedom (a 1-element bool array); with a
+    conjugate prior, a ninth entry: the prior's arrays
+    (:mod:`bayesgmm.covariance.prior_kernels`), which make the M-step MAP EM's and add
+    the log-prior to the history.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import numpy as np
 
 from ..covariance import CovarianceModel, not_positive_definite
 from ..covariance.layout_kernels import NO_FAILURE, SHARED_FAILURE
+from ..covariance.prior_kernels import apply_prior, prior_of, prior_penalty
 from ..kernels.compile import kernel
 from .stopping import aitken_converged
 
@@ -78,6 +82,9 @@ class Run:
     start: str = ""
     #: The earlier history this run continued (a warm start on the same data), else empty.
     continued: list[float] = field(default_factory=list)
+    #: With a conjugate prior, the history is the mean log-likelihood plus this mean
+    #: log-prior (per observation, at the returned parameters); 0 without one.
+    log_prior: float = 0.0
 
 
 @kernel
@@ -86,13 +93,16 @@ def maximise(model, family, params, stats):
     the E-step's sums, in place.
 
     With a noise component, ``weights`` and ``counts`` have one more entry (the
-    noise's, last): its weight is its share of the counts, like a component's.
+    noise's, last): its weight is its share of the counts, like a component's. With a
+    conjugate prior (``stats[8]``, :mod:`bayesgmm.covariance.prior_kernels`) the means,
+    scatter and counts become the posterior ones before the model's estimate; the
+    weights stay the counts' shares, as in mclust.
 
     Returns the first component whose covariance is not positive definite (-2: the
     shared one), or -1.
     """
     weights, means, covariances, prec, dof = params
-    T, data_second, reg, nk, scatter, counts, dof_stats, estimate_dof = stats
+    T, data_second, reg, nk, scatter, counts = stats[:6]
     n_components = nk.shape[0]
     for k in range(n_components):
         nk[k] = counts[k]
@@ -104,15 +114,17 @@ def maximise(model, family, params, stats):
         total += counts[k]
     for k in range(weights.shape[0]):
         weights[k] = (nk[k] if k < n_components else counts[k]) / total
+    apply_prior(prior_of(stats), nk, means, scatter)
     model.estimate(nk, scatter, means.shape[1], covariances)
     failed = model.factorise(covariances, prec)
-    family.update_dof(counts, dof_stats, means.shape[1], dof, estimate_dof)
+    family.update_dof(counts, stats[6], means.shape[1], dof, stats[7])
     return failed
 
 
 def em_steps(engine, model, layout, family, data, params, stats, history, first, last, tol):
     """EM iterations ``first .. last - 1`` of one start; ``history[i]`` gets the mean
-    log-likelihood of iteration i's E-step. Returns (iterations done, converged, failed
+    log-likelihood of iteration i's E-step (plus the mean log-prior, with a conjugate
+    prior: the objective of MAP EM). Returns (iterations done, converged, failed
     component or -1).
 
     The E-step takes the model's kernel layout (``model.layout``) and the family, the
@@ -123,6 +135,7 @@ def em_steps(engine, model, layout, family, data, params, stats, history, first,
     for iteration in range(first, last):
         n_iter = iteration + 1
         history[iteration] = engine.e_step(layout, family, data, params, stats)
+        history[iteration] += prior_penalty(params, stats)
         failed = maximise(model, family, params, stats)
         if failed != NO_FAILURE:
             return n_iter, False, failed
@@ -198,6 +211,8 @@ def run_em(
         if progress is not None:
             progress(n_iter - done, float(history[n_iter - 1]))
     history[n_iter] = engine.e_step(model.layout, engine.family, engine.data, params, stats)
+    penalty = prior_penalty(params, stats)
+    history[n_iter] += penalty
     return Run(
         Parameters(*params),
         history[done : n_iter + 1].tolist(),
@@ -205,6 +220,7 @@ def run_em(
         n_iter - done,
         [],
         continued=previous,
+        log_prior=float(penalty),
     )
 
 
@@ -214,5 +230,6 @@ def _continued(engine: Any, model: CovarianceModel, params: tuple, stats: tuple,
     if len(previous) < 2:
         return []
     value = engine.e_step(model.layout, engine.family, engine.data, params, stats)
+    value += prior_penalty(params, stats)
     rounding = 64 * np.finfo(engine.dtype).eps * max(abs(previous[-1]), 1.0)
     return list(previous[:-1]) if abs(value - previous[-1]) <= rounding else []

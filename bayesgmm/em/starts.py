@@ -283,7 +283,8 @@ def _starting_rows(problem: Problem, X: Any, weights: Any) -> tuple[Any, Any, fl
     """The rows the starting partitions of ``X`` are made from (missing values imputed,
     rows guessed to be noise left out), their weights, the noise's starting weight
     (None without a noise component) and a tag naming the kind of rows."""
-    rows, tag = problem.start_rows(X), "rows" if type(problem) is Problem else "imputed"
+    rows = problem.start_rows(X)
+    tag = "rows" if rows is X else "imputed"
     if problem.log_vinv is None:
         return rows, weights, None, tag
     noise = starting_noise(problem.noise_init, problem.X, X, weights)
