@@ -159,3 +159,26 @@ def test_racing_never_loses_the_best_basin_on_every_validation_data_set(monkeypa
         full = _best_values(X, models, range(2, 6), monkeypatch, race=False)
         for key, value in full.items():
             assert raced[key] >= value - 2 * TOL, (name, key)
+
+
+def test_a_jump_to_covariances_not_positive_definite_leaves_the_parameters_at_t3():
+    """A SQUAREM jump whose covariances are not positive definite is not made, and the
+    parameters stay the last EM iterate (the loop goes on from them; a jump left half
+    written gave the missing-values engine a matrix it could not factorise)."""
+    from bayesgmm.em.acceleration import extrapolate
+
+    model = get_covariance_model("VVV")
+
+    def iterate(correlation: float) -> tuple:
+        covariance = np.array([[[1.0, correlation], [correlation, 1.0]]])
+        prec = np.linalg.cholesky(np.linalg.inv(covariance[0]))[None]
+        return (np.ones(1), np.zeros((1, 2)), covariance, prec, np.full(1, np.inf))
+
+    # off-diagonal gains 0.05 then 0.04: the jump (step -5) lands at correlation 1.15
+    t1, t2, t3 = iterate(0.9), iterate(0.95), iterate(0.99)
+    params = tuple(np.array(part) for part in t3)
+    units = (np.ones(2), np.ones(4), False)
+    alpha = extrapolate(model, t1, t2, t3, params, *units, 10.0, False)
+    assert alpha == -1.0
+    for before, after in zip(t3, params, strict=True):
+        np.testing.assert_array_equal(after, before)

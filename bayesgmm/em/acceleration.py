@@ -121,7 +121,8 @@ def extrapolate(model, t1, t2, t3, params, mean_units, covariance_units, log_var
     are estimated) the logarithms of the degrees of freedom jump too, clipped to
     [DOF_MIN, DOF_MAX]; otherwise they are kept. Returns ``a`` (at most -1, at least
     ``-bound``); -1 when no jump was made (``params`` untouched): the iterates are not
-    contracting, a weight is 0, or the jump's covariances are not positive definite.
+    contracting, a weight is 0, or the jump's covariances are not positive definite (then
+    ``params`` are put back to ``t3``, which they equal on entry).
     """
     for k in range(t1[0].shape[0]):
         if not (t1[0][k] > 0 and t2[0][k] > 0 and t3[0][k] > 0):
@@ -163,6 +164,7 @@ def extrapolate(model, t1, t2, t3, params, mean_units, covariance_units, log_var
     else:
         _copy(t3[4], dof)
     if model.factorise(covariances, prec) != NO_FAILURE:
+        copy_parameters(t3, params)  # no jump: the caller goes on from t3 (= params before)
         return -1.0
     return alpha
 
