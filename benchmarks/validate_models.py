@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
-import tempfile
 import time
 import warnings
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 from validate_optima import DATASETS as OPTIMA_DATASETS
+from validate_optima import run_mclust as run_optima_mclust
 from validate_optima import sklearn_solution_is_degenerate
 
 from bayesgmm import GaussianMixture
@@ -65,32 +63,9 @@ close(out)
 
 
 def run_mclust(X: np.ndarray, max_k: int) -> dict:
-    """mclust's fits: ``{(model, K): (bic, df, weights, means, covariances)}`` (None: failed)."""
-    n_features = X.shape[1]
-    with tempfile.TemporaryDirectory() as folder:
-        data, script, out = (Path(folder) / name for name in ("X.csv", "fit.R", "out.txt"))
-        np.savetxt(data, X, delimiter=",", fmt="%.17g")
-        script.write_text(MCLUST_SCRIPT)
-        subprocess.run(
-            ["Rscript", str(script), str(data), str(max_k), ",".join(MCLUST_ORDER), str(out)],
-            check=True,
-            capture_output=True,
-        )
-        lines = out.read_text().splitlines()
-    fits = {}
-    for line in lines:
-        fields = line.split()
-        key = (fields[0], int(fields[1]))
-        if fields[2] == "NA":
-            fits[key] = None
-            continue
-        k = key[1]
-        values = np.array(fields[4:], dtype=float)
-        weights, rest = values[:k], values[k:]
-        means = rest[: n_features * k].reshape(k, n_features)  # R's column-major (D, K)
-        sigma = rest[n_features * k :].reshape(k, n_features, n_features)
-        fits[key] = (float(fields[2]), int(fields[3]), weights, means, sigma)
-    return fits
+    """mclust's fits: ``{(model, K): (bic, df, weights, means, covariances)}`` (None:
+    failed), by :func:`validate_optima.run_mclust` with this script."""
+    return run_optima_mclust(X, max_k, MCLUST_SCRIPT, MCLUST_ORDER)
 
 
 def mclust_is_degenerate(X: np.ndarray, name: str, fit: tuple) -> bool:

@@ -111,16 +111,24 @@ def mclust_key(model_name: str, n_features: int) -> str:
     return letters if n_features > 1 else letters[0]
 
 
-def run_mclust(X: np.ndarray, max_k: int) -> dict:
-    """mclust's fits: ``{(model, K): (bic, df, weights, means, covariances)}`` (None: failed)."""
+def run_mclust(
+    X: np.ndarray, max_k: int, source: str | None = None, models: list[str] | None = None
+) -> dict:
+    """mclust's fits: ``{(model, K): (bic, df, weights, means, covariances)}`` (None: failed).
+
+    ``source`` is the R script (default :data:`MCLUST_SCRIPT`) and ``models`` mclust's
+    model names (default: all 14); the script writes one line per fit.
+    """
     n_features = X.shape[1]
-    order = [model.mclust_name for model in MODELS.values()]
+    source = MCLUST_SCRIPT if source is None else source
+    if models is None:
+        models = [model.mclust_name for model in MODELS.values()]
     with tempfile.TemporaryDirectory() as folder:
         data, script, out = (Path(folder) / name for name in ("X.csv", "fit.R", "out.txt"))
         np.savetxt(data, X, delimiter=",", fmt="%.17g")
-        script.write_text(MCLUST_SCRIPT)
+        script.write_text(source)
         subprocess.run(
-            ["Rscript", str(script), str(data), str(max_k), ",".join(order), str(out)],
+            ["Rscript", str(script), str(data), str(max_k), ",".join(models), str(out)],
             check=True,
             capture_output=True,
         )
