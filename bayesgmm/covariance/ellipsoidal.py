@@ -16,7 +16,7 @@ VVV      full         ``Sigma_k``                        K D (D + 1) / 2
 Every model but EEE (tied) and VVV (full) is reported as (K, D, D) matrices.
 
 M-steps, from the components' regularised scatter matrices ``W_k`` and counts ``n_k``
-(Celeux & Govaert 1995, section 3; Browne & McNicholas 2014):
+(Celeux & Govaert 1995, section 3):
 
 - EEE ``sum_k W_k / n``; VVV ``W_k / n_k``; EVV ``lambda W_k / |W_k|^(1/D)`` with
   ``lambda = sum_k |W_k|^(1/D) / n`` (closed forms).
@@ -29,17 +29,21 @@ M-steps, from the components' regularised scatter matrices ``W_k`` and counts ``
   the other (mclust's ``msvee``), from the previous estimate's volumes (at a start:
   VVV's).
 - EVE, VVE (common orientation, shapes vary): in turn the diagonal model's estimate on
-  the rotated diagonals ``diag(D^T W_k D)`` (EVI's for EVE, VVI's for VVE), and two
-  majorisation-minimisation steps for D (Browne & McNicholas 2014, MM1 with the largest
-  eigenvalue of each ``W_k``, MM2 with the largest ``1 / delta_kj``), each solving an
-  orthogonal Procrustes problem by SVD; from the previous estimate's orientation (the
-  eigenvectors of a generic combination of its covariances, which share them), at a
-  start the eigenvectors of ``sum_k W_k``.
+  the rotated diagonals ``diag(D^T W_k D)`` (EVI's for EVE, VVI's for VVE), and a sweep
+  of plane rotations of D over every pair of axes, each the exact minimiser of
+  ``sum_k tr(D^T W_k D A_k^-1) / lambda_k`` over its angle (a closed form: a sinusoid in
+  twice the angle), the pairwise scheme of Flury & Gautschi's (1986) common principal
+  components; from the previous estimate's orientation (the eigenvectors of a generic
+  combination of its covariances, which share them), at a start the eigenvectors of
+  ``sum_k W_k``. Browne & McNicholas's (2014) majorisation-minimisation steps for D,
+  which mclust uses, climb the same objective in far more steps (up to the cap of 1,000
+  in every M-step on the 13 features of the wine data).
 
 The iterations stop when one lowers the objective by at most
 :data:`~bayesgmm.covariance.base.INNER_TOL` per observation, or after
-:data:`~bayesgmm.covariance.base.INNER_MAX_ITER` inner iterations; every inner step
-increases the expected complete-data log-likelihood, so EM stays monotone.
+:data:`~bayesgmm.covariance.base.INNER_MAX_ITER` inner iterations (EVE and VVE:
+:data:`ORIENTATION_SWEEPS` sweeps); every inner step increases the expected
+complete-data log-likelihood, so EM stays monotone.
 """
 
 from __future__ import annotations
@@ -61,8 +65,6 @@ from .layouts import FULL, SHARED_FULL
 from .spectral import (
     compose,
     log_volume,
-    nearest_orthogonal,
-    rotated_diagonal,
     symmetric_eigen,
     trace_of_solve,
 )
@@ -73,6 +75,11 @@ __all__ = ["VVV", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV"]
 #: their common orientation: ``1 + k g`` (g the golden ratio's fractional part), so
 #: that no two eigenvalues of the combination tie unless every component's do.
 _GOLDEN = 0.6180339887498949
+#: EVE and VVE: most sweeps of plane rotations in one M-step. EM's next M-step goes on
+#: from where this one stopped (every sweep raises the expected complete-data
+#: log-likelihood, so EM stays monotone): the cap bounds an M-step's cost where the
+#: sweeps converge slowly (components with few points in many dimensions).
+ORIENTATION_SWEEPS = 100
 
 
 @kernel
@@ -217,42 +224,78 @@ def _start_orientation(scatter, covariances, orientation):
 
 
 @inline
-def _orientation_gradient(step, scatter, top, orientation, deltas, gradient):
-    """The linear term of MM1 (``step`` 0) or MM2 (``step`` 1) of Browne & McNicholas."""
+def _rotate_pair(matrix, p, q, c, s):
+    """``matrix = G^T matrix G`` for the plane rotation G of axes p and q by (c, s)."""
+    n = matrix.shape[0]
+    for m in range(n):
+        left, right = matrix[m, p], matrix[m, q]
+        matrix[m, p] = c * left + s * right
+        matrix[m, q] = c * right - s * left
+    for m in range(n):
+        left, right = matrix[p, m], matrix[q, m]
+        matrix[p, m] = c * left + s * right
+        matrix[q, m] = c * right - s * left
+
+
+@inline
+def _orientation_sweep(deltas, rotated, orientation):
+    """One cyclic sweep of plane rotations of the common orientation D, each the exact
+    minimiser of ``sum_k tr(D^T W_k D diag(delta_k)^-1)`` over the angle of its pair of
+    axes (the deltas fixed); ``rotated[k] = D^T W_k D`` is kept up to date.
+
+    Rotating axes p and q by an angle t changes that sum by
+    ``alpha (cos 2t - 1) + beta sin 2t``, with ``alpha = sum_k w_k (b_kpp - b_kqq) / 2``,
+    ``beta = sum_k w_k b_kpq`` and ``w_k = 1 / delta_kp - 1 / delta_kq``: least at
+    ``(cos 2t, sin 2t) = -(alpha, beta) / r``, ``r = hypot(alpha, beta)``, a decrease of
+    ``alpha + r`` (zero when the axes are already best).
+    """
     n_components, n_features = deltas.shape
-    gradient[:, :] = 0.0
-    product = np.empty((n_features, n_features))
-    for k in range(n_components):
-        largest_inverse = 0.0
-        for j in range(n_features):
-            largest_inverse = max(largest_inverse, 1.0 / deltas[k, j])
-        for a in range(n_features):
-            for j in range(n_features):
-                value = 0.0
-                for b in range(n_features):
-                    value += scatter[k, a, b] * orientation[b, j]
-                product[a, j] = value
-        for a in range(n_features):
-            for j in range(n_features):
-                if step == 0:  # (W_k - omega_k I) D A_k^-1
-                    gradient[a, j] += (product[a, j] - top[k] * orientation[a, j]) / deltas[k, j]
-                else:  # W_k D (A_k^-1 - alpha_k I)
-                    gradient[a, j] += product[a, j] * (1.0 / deltas[k, j] - largest_inverse)
+    for p in range(n_features - 1):
+        for q in range(p + 1, n_features):
+            alpha, beta = 0.0, 0.0
+            for k in range(n_components):
+                weight = 1.0 / deltas[k, p] - 1.0 / deltas[k, q]
+                alpha += 0.5 * weight * (rotated[k, p, p] - rotated[k, q, q])
+                beta += weight * rotated[k, p, q]
+            radius = math.hypot(alpha, beta)
+            if radius == 0.0:
+                continue
+            cos_double, sin_double = -alpha / radius, -beta / radius  # of twice the angle
+            if cos_double >= 0.0:  # the half-angle formulas without cancellation
+                c = math.sqrt(0.5 * (1.0 + cos_double))
+                s = sin_double / (2.0 * c)
+            else:
+                s = math.copysign(math.sqrt(0.5 * (1.0 - cos_double)), sin_double)
+                c = sin_double / (2.0 * s)
+            if s == 0.0:  # the axes are already best
+                continue
+            for k in range(n_components):
+                _rotate_pair(rotated[k], p, q, c, s)
+            for m in range(n_features):
+                left, right = orientation[m, p], orientation[m, q]
+                orientation[m, p] = c * left + s * right
+                orientation[m, q] = c * right - s * left
 
 
 @inline
 def _common_orientation(nk, scatter, covariances, rule):
     """EVE and VVE: ``D delta_k D^T`` with ``delta_k = rule(diag(D^T W_k D))``."""
     n_components, n_features = nk.shape[0], scatter.shape[1]
-    values = np.empty((n_components, n_features))
-    vectors = np.empty((n_components, n_features, n_features))
-    _eigen_of_each(scatter, values, vectors)
-    top = values[:, 0].copy()  # the largest eigenvalue of each W_k (MM1)
     orientation = np.empty((n_features, n_features))
     _start_orientation(scatter, covariances, orientation)
-    rotated = np.empty((n_components, n_features))
+    rotated = np.empty((n_components, n_features, n_features))
+    for k in range(n_components):  # D^T W_k D
+        for a in range(n_features):
+            for b in range(n_features):
+                value = 0.0
+                for i in range(n_features):
+                    row = 0.0
+                    for j in range(n_features):
+                        row += scatter[k, i, j] * orientation[j, b]
+                    value += orientation[i, a] * row
+                rotated[k, a, b] = value
+    diagonals = np.empty((n_components, n_features))
     deltas = np.empty((n_components, n_features))
-    gradient = np.empty((n_features, n_features))
     total = 0.0
     for k in range(n_components):
         total += nk[k]
@@ -261,19 +304,18 @@ def _common_orientation(nk, scatter, covariances, rule):
     while True:  # ends on the rule, so the diagonals and D go together
         iteration += 1
         for k in range(n_components):
-            rotated_diagonal(scatter[k], orientation, rotated[k])
-        rule(nk, rotated, deltas)
+            for j in range(n_features):
+                diagonals[k, j] = rotated[k, j, j]
+        rule(nk, diagonals, deltas)
         objective = 0.0
         for k in range(n_components):
             for j in range(n_features):
-                objective += nk[k] * math.log(deltas[k, j]) + rotated[k, j] / deltas[k, j]
+                objective += nk[k] * math.log(deltas[k, j]) + diagonals[k, j] / deltas[k, j]
         objective /= total
-        if not previous - objective > INNER_TOL or iteration >= INNER_MAX_ITER:
+        if not previous - objective > INNER_TOL or iteration >= ORIENTATION_SWEEPS:
             break
         previous = objective
-        for step in range(2):
-            _orientation_gradient(step, scatter, top, orientation, deltas, gradient)
-            nearest_orthogonal(gradient, orientation)
+        _orientation_sweep(deltas, rotated, orientation)
     for k in range(n_components):
         compose(orientation, deltas[k], covariances[k])
 
