@@ -164,7 +164,12 @@ def test_estimated_dof_of_gaussian_data_is_large():
 
 
 # ---------------------------------------------------------------- EM is an ascent
-@pytest.mark.parametrize("covariance_type", ALL_MODELS)
+@pytest.mark.parametrize(
+    "covariance_type",
+    # each model is a compile of its own for the t family: the layouts' four here, the
+    # other ten with -m slow
+    [name if name in TYPES else pytest.param(name, marks=pytest.mark.slow) for name in ALL_MODELS],
+)
 def test_em_never_decreases_the_t_log_likelihood(covariance_type):
     X, _ = _t_mixture(800, seed=6)
     history = np.array(
