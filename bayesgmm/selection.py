@@ -39,6 +39,7 @@ from . import gaussian
 from .covariance import COVARIANCE_TYPES, MODELS, get_covariance_model
 from .data import check_int, check_option, check_X, is_dask_array
 from .family import FAMILIES
+from .interrupts import raise_if_interrupted, reraise_interrupts
 
 __all__ = ["select", "SelectionResult", "CRITERIA", "BAYES_METHODS", "ALL_MODELS"]
 
@@ -307,6 +308,7 @@ def _warning_texts(caught: list) -> list[str]:
 
 def _recorded(fit: Any) -> tuple[Any, list[str], str | None]:
     """Run ``fit()``: (its value or None, the warnings it gave, its error text or None)."""
+    raise_if_interrupted()  # a Ctrl-C swallowed in the previous fit (numba's compiler)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -407,9 +409,10 @@ def select(
     types, equivalents = _distinct_models(types, _n_features(X))
     chosen_criterion = criterion if method == "em" else "loo"
     if method == "em":
-        rows, estimators = _fit_em_grid(
-            X, ks, types, families, random_state, sample_weight, params, progress
-        )
+        with reraise_interrupts():
+            rows, estimators = _fit_em_grid(
+                X, ks, types, families, random_state, sample_weight, params, progress
+            )
     else:
         rows, estimators = _fit_bayes_grid(
             X, ks, types, method, random_state, sample_weight, params, progress

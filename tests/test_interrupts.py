@@ -63,3 +63,42 @@ def test_ctrl_c_interrupts_a_long_em_run_promptly(engine):
     assert words[0] == "interrupted" and words[2] == "intact", words
     # promptly: a chunk of compiled work is ~20 ms; 5 s leaves room for a loaded machine
     assert float(words[1]) - sent < 5.0
+
+
+def _swallow_one_ctrl_c(monkeypatch, calls):
+    """Each fit starts with a Ctrl-C that is caught and dropped, as numba's compiler does
+    (it calls back into Python through ctypes, which prints the KeyboardInterrupt raised
+    there as "ignored" and goes on)."""
+    from bayesgmm import GaussianMixture
+
+    original = GaussianMixture._fit_shared
+
+    def swallowing(self, *args, **kwargs):
+        calls.append(self.n_components)
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            pass
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(GaussianMixture, "_fit_shared", swallowing)
+
+
+def test_a_swallowed_ctrl_c_still_stops_the_fit(monkeypatch):
+    """Non-regression: a Ctrl-C during a first fit's compile was lost, and the fit (a
+    select over every model, on the CLI) ran on for minutes."""
+    import numpy as np
+
+    from bayesgmm import GaussianMixture, select
+
+    X = np.random.default_rng(0).normal(size=(200, 2))
+    calls = []
+    _swallow_one_ctrl_c(monkeypatch, calls)
+    with pytest.raises(KeyboardInterrupt):
+        GaussianMixture(2, random_state=0).fit(X)
+    with pytest.raises(KeyboardInterrupt):
+        select(X, n_components=[1, 2, 3], covariance_types=["full"])
+    assert calls == [2, 1]  # select stopped before its second fit
+    # outside a fit nothing is left noted: the next fit without an interrupt runs
+    monkeypatch.undo()
+    assert GaussianMixture(2, random_state=0).fit(X).converged_

@@ -32,6 +32,7 @@ import numpy as np
 from ..covariance import CovarianceModel, not_positive_definite
 from ..covariance.layout_kernels import NO_FAILURE, SHARED_FAILURE
 from ..covariance.prior_kernels import prior_penalty
+from ..interrupts import raise_if_interrupted
 from ..kernels.compile import kernel
 from .acceleration import accelerated_em_steps, compiled_accelerated_em_steps
 from .loop import Parameters, Run, compiled_em_steps, em_steps
@@ -266,6 +267,7 @@ class StartStack:
             share = self.report_every or max(8, per_call // int(live.sum()))
             target = np.where(live, np.minimum(stop, self.done + share), self.done)
             self._round(target, max_iter)
+            raise_if_interrupted()  # one that numba's compiler swallowed (the first call)
             if self.progress is not None:
                 for s in np.flatnonzero(live):
                     self.progress(int(s), int(self.done[s]), self.value(s))

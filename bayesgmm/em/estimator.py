@@ -43,6 +43,7 @@ from ..exceptions import (
     sklearn_compatible,
 )
 from ..family import FAMILIES, get_family
+from ..interrupts import reraise_interrupts
 from ..noise import NoiseBox, box_of_volume, hypervolume_box
 from ..result import MixtureResult
 from .blocks import Workers, place_data
@@ -386,7 +387,8 @@ class GaussianMixture(MixtureEstimator):
         self : GaussianMixture
         """
         options = self._check_parameters()
-        return self._fit_shared(FitData.prepare(X, sample_weight, self, options), options)
+        with reraise_interrupts():  # a Ctrl-C that numba's compiler swallowed
+            return self._fit_shared(FitData.prepare(X, sample_weight, self, options), options)
 
     def _fit_shared(
         self, shared: FitData, options: dict[str, Any] | None = None

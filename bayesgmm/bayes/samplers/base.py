@@ -7,17 +7,15 @@ posterior instead of on finding it. While a sampler runs, BLAS is held to one th
 processes): a mixture's log-density is many tiny matrix products, which multi-threaded
 OpenBLAS runs 10-20 times slower.
 
-PyMC's samplers and optimiser catch ``KeyboardInterrupt`` and return what they have
-(a NUTS fit then looked finished, with a third of its draws missing);
-:func:`reraise_interrupts` notes a Ctrl-C that reaches Python while a sampler runs and
-raises it again once the sampler has returned.
+PyMC's samplers and optimiser catch ``KeyboardInterrupt`` and return what they have;
+:func:`~bayesgmm.interrupts.reraise_interrupts` raises it again once the sampler has
+returned.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ...interrupts import reraise_interrupts
 from ...threads import single_threaded_blas
 from ..model import DOF_NAME, PARAMETER_NAMES, Standardisation, reported_names
 
@@ -148,53 +147,6 @@ def limit_blas_threads(n_threads: int = 1) -> Iterator[None]:
 
     with threadpool_limits(limits=n_threads, user_api="blas"):
         yield
-
-
-@contextlib.contextmanager
-def reraise_interrupts() -> Iterator[None]:
-    """Raise ``KeyboardInterrupt`` after the block if Ctrl-C came while it ran.
-
-    In the main thread, while Python handles SIGINT (its default), the block runs under
-    a handler that notes the signal and then calls the previous one (which raises
-    ``KeyboardInterrupt`` where the block is). Code inside that catches the exception
-    and returns normally (PyMC's samplers do), or fails for want of what the interrupt
-    stopped, is overruled: ``KeyboardInterrupt`` is raised when the block ends.
-    Elsewhere (other threads, SIGINT ignored or set by the caller to something that is
-    not Python's) the block runs unchanged.
-
-    Examples
-    --------
-    >>> try:
-    ...     with reraise_interrupts():
-    ...         try:
-    ...             signal.raise_signal(signal.SIGINT)  # Ctrl-C
-    ...         except KeyboardInterrupt:
-    ...             pass  # swallowed, as PyMC's samplers do
-    ... except KeyboardInterrupt:
-    ...     print("raised again")
-    raised again
-    """
-    previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or not callable(previous):
-        yield
-        return
-    interrupted = []
-
-    def note(signum: int, frame: Any) -> None:
-        interrupted.append(signum)
-        previous(signum, frame)
-
-    signal.signal(signal.SIGINT, note)
-    try:
-        yield
-    except Exception as error:  # what the swallowed interrupt left behind
-        if interrupted:  # (PyMC: "Not enough samples to build a trace")
-            raise KeyboardInterrupt from error
-        raise
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if interrupted:
-        raise KeyboardInterrupt
 
 
 def seed(rng: np.random.Generator) -> int:
