@@ -511,6 +511,11 @@ def test_unfitted_sample_raises_not_fitted():
             r"'full precision' should be symmetric, positive-definite, but .* not symmetric",
         ),
         (
+            {"covariance_type": "full", "precisions_init": np.full((2, 2, 2), np.nan)},
+            ValueError,
+            r"precisions_init contains NaN or infinite values; give finite inverse covariances",
+        ),
+        (
             {"covariance_type": "tied", "precisions_init": np.array([[1.0, 2.0], [2.0, 1.0]])},
             ValueError,
             r"'tied precision' should be symmetric, positive-definite, but a Cholesky",
@@ -706,3 +711,26 @@ def test_warm_start_on_new_data_starts_its_history_afresh():
     again = warm.n_iter_
     warm.fit(second)  # the same data: continues, and has nothing left to do
     assert warm.n_iter_ <= 2 < again
+
+
+def test_precisions_symmetric_to_rounding_are_accepted_as_scikit_learn_does():
+    """Non-regression: np.linalg.inv of an ill-conditioned covariance is symmetric only
+    to rounding, and such precisions_init (which scikit-learn accepts: np.allclose) were
+    refused. They are accepted and symmetrised: the fit is that of (P + P.T) / 2."""
+    from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    symmetric = np.stack([np.eye(3), 2.0 * np.eye(3)]) + 0.3
+    skewed = symmetric.copy()
+    skewed[:, 0, 2] += 1e-7  # relative 3e-7: within np.allclose, far above 1e-10
+    fits = [
+        GaussianMixture(
+            2, covariance_type="full", precisions_init=precisions, means_init=X[:2],
+            n_init=1, max_iter=5, tol=0.0,
+        ).fit(X)
+        for precisions in (skewed, 0.5 * (skewed + np.swapaxes(skewed, 1, 2)))
+    ]  # fmt: skip
+    np.testing.assert_array_equal(fits[0].means_, fits[1].means_)
+    np.testing.assert_array_equal(fits[0].covariances_, fits[1].covariances_)
+    SklearnGaussianMixture(2, precisions_init=skewed, means_init=X[:2], max_iter=5).fit(X)

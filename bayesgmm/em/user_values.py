@@ -76,10 +76,14 @@ def _check_precisions(
             f"{precisions.shape}: precisions_init is shaped as covariances_ for "
             f"covariance_type={model.name!r}."
         )
+    if not np.isfinite(precisions).all():
+        raise ValueError(
+            "precisions_init contains NaN or infinite values; give finite inverse covariances."
+        )
     matrices = model.dims[-2:] == ("feature", "feature_bis")
-    if matrices and not np.allclose(
-        precisions, np.swapaxes(precisions, -1, -2), rtol=1e-10, atol=0.0
-    ):
+    # scikit-learn's test (np.allclose's defaults): an inverse computed in floating point
+    # (np.linalg.inv of an ill-conditioned covariance) is symmetric only to its rounding
+    if matrices and not np.allclose(precisions, np.swapaxes(precisions, -1, -2)):
         raise ValueError(
             f"The parameter {name} should be symmetric, positive-definite, but "
             f"precisions_init of {owner} holds matrices that are not symmetric; symmetrise "
@@ -103,6 +107,8 @@ def _check_precisions(
             f"The parameter {name} should be {problem} (covariance_type={model.name!r}). "
             "Pass inverse covariances (precisions), not covariances or their factors."
         )
+    if matrices:  # the symmetric matrix nearest to what was given
+        precisions = 0.5 * (precisions + np.swapaxes(precisions, -1, -2))
     return precisions
 
 
