@@ -14,12 +14,12 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from scipy import linalg, optimize
+from scipy import optimize
 
 from bayesgmm import GaussianMixture
 from bayesgmm.covariance import MODELS, decompose, get_covariance_model
 from bayesgmm.covariance.base import INNER_TOL
-from bayesgmm.covariance.spectral import nearest_orthogonal, symmetric_eigen
+from bayesgmm.covariance.spectral import symmetric_eigen
 from bayesgmm.datasets import load_iris
 from bayesgmm.result import MixtureResult
 
@@ -380,17 +380,6 @@ def test_jacobi_eigenvalues_have_high_relative_accuracy(seed):
         low = _exact_characteristic(matrix, value * (1 - 1e-12))
         high = _exact_characteristic(matrix, value * (1 + 1e-12))
         assert (low > 0) != (high > 0), value
-
-
-def test_nearest_orthogonal_solves_procrustes_as_scipy():
-    """The orthogonal Q minimising tr(G^T Q) is scipy's Procrustes rotation onto -G."""
-    rng = np.random.default_rng(2)
-    for n in (1, 2, 4):
-        gradient = rng.normal(size=(n, n))
-        ours = np.empty((n, n))
-        nearest_orthogonal(gradient, ours)
-        theirs, _ = linalg.orthogonal_procrustes(np.eye(n), -gradient)
-        np.testing.assert_allclose(ours, theirs, atol=1e-12)
 
 
 def test_decompose_matches_the_definitions():

@@ -4,10 +4,10 @@ mclust's models (Celeux & Govaert 1995) write each covariance as
 :math:`\Sigma_k = \lambda_k D_k A_k D_k^T`: volume :math:`\lambda_k = |\Sigma_k|^{1/D}`,
 shape :math:`A_k` diagonal with :math:`|A_k| = 1`, orientation :math:`D_k` orthogonal.
 Their M-steps (:mod:`bayesgmm.covariance.diagonal`, :mod:`~bayesgmm.covariance.ellipsoidal`)
-share these helpers: a symmetric eigen-decomposition and the nearest orthogonal matrix
-(kernels of their own, compiled once rather than into every caller), and inline the
-log-determinant and trace terms through a precision factor and
-``Sigma = D diag(delta) D^T``. All work on small (D, D) float64 arrays.
+share these helpers: a symmetric eigen-decomposition (a kernel of its own, compiled
+once rather than into every caller), and inline the log-determinant and trace terms
+through a precision factor and ``Sigma = D diag(delta) D^T``. All work on small (D, D)
+float64 arrays.
 
 The eigen-decomposition is cyclic Jacobi: a rotation is skipped when its off-diagonal
 entry is below ``eps sqrt(a_pp a_qq)``, which gives the eigenvalues of a positive
@@ -30,9 +30,7 @@ __all__ = [
     "log_mean",
     "log_volume",
     "trace_of_solve",
-    "rotated_diagonal",
     "compose",
-    "nearest_orthogonal",
 ]
 
 #: Most Jacobi sweeps (each sweep rotates every pair once); converges in well under 10
@@ -134,20 +132,6 @@ def trace_of_solve(scatter, factor):
 
 
 @inline
-def rotated_diagonal(scatter, orientation, out):
-    """``out[j] = d_j^T W d_j`` for the columns ``d_j`` of ``orientation``."""
-    n = scatter.shape[0]
-    for j in range(n):
-        total = 0.0
-        for a in range(n):
-            row = 0.0
-            for b in range(n):
-                row += scatter[a, b] * orientation[b, j]
-            total += orientation[a, j] * row
-        out[j] = total
-
-
-@inline
 def compose(orientation, diagonal, out):
     """``out = D diag(delta) D^T``."""
     n = orientation.shape[0]
@@ -158,17 +142,3 @@ def compose(orientation, diagonal, out):
                 total += orientation[a, j] * diagonal[j] * orientation[b, j]
             out[a, b] = total
             out[b, a] = total
-
-
-@kernel
-def nearest_orthogonal(matrix, out):
-    """``out = -U V^T`` for ``matrix = U S V^T``: the orthogonal Q minimising
-    ``tr(matrix^T Q)`` (the orthogonal Procrustes problem)."""
-    u, _, vt = np.linalg.svd(matrix)
-    n = matrix.shape[0]
-    for a in range(n):
-        for b in range(n):
-            total = 0.0
-            for j in range(n):
-                total += u[a, j] * vt[j, b]
-            out[a, b] = -total
