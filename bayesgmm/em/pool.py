@@ -4,6 +4,10 @@ mclust starts every model and every K from one hierarchical tree of the data, cu
 K. The pool does the same and adds partitions of other kinds, because one tree misses
 optima that other starts find (on stretched data, on features of very different scales):
 
+``vvv-tree``
+    the model-based tree of :mod:`bayesgmm.em.model_tree` (an unconstrained Gaussian
+    criterion in mclust's ``hcUse = "SVD"`` scaling, as mclust's own start), cut at
+    every K;
 ``ward-svd``, ``ward-std``
     Ward's tree of the SVD-whitened rows (mclust's ``hcUse="SVD"``) and of the
     standardised rows, each built once and cut at every K;
@@ -37,12 +41,14 @@ from .init import (
     ward_tree,
     whiten,
 )
+from .model_tree import cut_model_tree, model_tree
 
 __all__ = ["StartPool", "POOL_KINDS", "canonical_labels"]
 
 #: The kinds of partition, in the order the pool lists them, and how many of each a
 #: full pool has (the trees give one each).
 POOL_KINDS = {
+    "vvv-tree": 1,
     "ward-svd": 1,
     "ward-std": 1,
     "kmeans": 6,
@@ -98,6 +104,13 @@ class StartPool:
             self._trees[scaling] = ward_tree(self.X, self.weights, rng, scaling)
         return self._trees[scaling]
 
+    def vvv_tree(self) -> tuple:
+        """The model-based tree of the rows, built once."""
+        if "vvv" not in self._trees:
+            rng = np.random.default_rng([self.seed, 0])
+            self._trees["vvv"] = model_tree(self.X, self.weights, rng)
+        return self._trees["vvv"]
+
     def partitions(self, n_components: int, counts: dict[str, int]) -> list[tuple[str, np.ndarray]]:
         """Distinct partitions into ``n_components`` non-empty clusters, as (kind, labels).
 
@@ -129,6 +142,8 @@ class StartPool:
         return found
 
     def _labels(self, kind: str, n_components: int, rng: np.random.Generator) -> np.ndarray:
+        if kind == "vvv-tree":
+            return cut_model_tree(self.vvv_tree(), n_components)
         if kind.startswith("ward-"):
             return cut_tree_at(self.tree(kind.partition("-")[2]), n_components)
         space = self.space(kind if kind.startswith("kmeans") else "random-svd")
