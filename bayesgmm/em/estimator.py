@@ -121,13 +121,15 @@ class GaussianMixture(MixtureEstimator):
         parameters, with ``converged_=False`` and no warning, as scikit-learn does.
     n_init : int or "auto", default="auto"
         Number of starts; the best (non-degenerate first, then highest likelihood)
-        is kept. "auto" with ``init_params="kmeans"`` runs two deterministic Ward
-        agglomerations (on SVD-whitened and on standardised data, as mclust starts)
-        and k-means from greedy k-means++ seeds: 40 starts in all on small problems,
-        falling to 10 as rows x K x D grows. On small problems (rows x K x D up to
-        10,000) every start runs to convergence; on larger ones every start runs up
-        to 100 iterations (on a sample of 20,000 rows when the data are larger) and
-        the best 5 run on all rows to convergence. "auto" means one start for
+        is kept. "auto" with ``init_params="kmeans"`` starts from a pool of
+        partitions (:mod:`bayesgmm.em.pool`): three deterministic hierarchical trees
+        cut at K (a model-based one in mclust's SVD scaling, as mclust starts, and
+        Ward's on SVD-whitened and on standardised data), k-means from greedy
+        k-means++ seeds in three scalings and random partitions, identical
+        partitions once: 27 starts on small problems, falling to 11 as rows x K x D
+        grows. Every start runs to convergence, on a uniform sample of 20,000 rows
+        when the data are larger, whose best 3 distinct optima then continue on all
+        rows. "auto" means one start for
         the other methods or when initial parameters are given. An integer runs
         that many starts to convergence (for "kmeans", the first is Ward's).
     init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
