@@ -31,6 +31,7 @@ from ..covariance.layout_kernels import NO_FAILURE, SHARED_FAILURE
 from ..data import is_dask_array
 from ..exceptions import CovarianceError
 from ..family import GAUSSIAN, Family
+from ..gaussian import log_mixture_density
 from ..threads import single_threaded_blas
 from .batch import StartStack, run_stack
 from .blocks import Workers
@@ -41,6 +42,7 @@ from .loop import Parameters, Run, maximise, run_em
 from .noise_starts import clean_rows, starting_noise, user_weights_with_noise, with_noise_weight
 from .passes import responsibility_sums
 from .pool import POOL_KINDS, StartPool
+from .split_merge import ROUNDS, split_merge_partitions
 from .statistics import second_moment
 
 __all__ = [
@@ -400,6 +402,7 @@ def _pool_runs(problem: Problem) -> list[Run]:
     kinds, starts = zip(*_surviving(jobs), strict=True)
     stack = _stack(problem, engine, list(starts), list(kinds), where)
     runs = run_stack(stack, problem.max_iter, problem.describe, race=RACE, margin=problem.tol)
+    runs = _split_and_merge(problem, engine, runs, pool, rows, row_weights, start, where)
     if sample is X:
         return runs
     kept = _distinct(runs)[:SCREEN_KEEP]
@@ -412,6 +415,62 @@ def _pool_runs(problem: Problem) -> list[Run]:
         replace(run, start=before[run.start].start, n_iter=run.n_iter + before[run.start].n_iter)
         for run in finished
     ]
+
+
+def _split_and_merge(
+    problem: Problem,
+    engine: Any,
+    runs: list[Run],
+    pool: StartPool,
+    rows: np.ndarray,
+    row_weights: np.ndarray,
+    start: Callable[[str, np.ndarray], tuple[str, Parameters]],
+    where: str,
+) -> list[Run]:
+    """The runs, with those of split-and-merge moves from the best sound optimum
+    (:mod:`bayesgmm.em.split_merge`), round after round while the best rises by more
+    than ``tol`` per row (at most :data:`~bayesgmm.em.split_merge.ROUNDS` rounds).
+
+    A round's moves start from the best fit's labels of the pool's rows; their runs
+    join the others, best first by (sound, value)."""
+    n_components = problem.n_components
+    if n_components < 2 or problem.tol <= 0 or problem.max_iter <= 0:
+        return runs
+    rng = np.random.default_rng([problem.pool_seed, n_components, 1])
+    shifted = np.asarray(rows, dtype=np.float64) - problem.shift
+    for round_index in range(ROUNDS):
+        best = next((run for run in runs if not run.degenerate), None)
+        if best is None:
+            return runs
+        resp = _labels_responsibilities(problem, best.params, shifted)
+        with single_threaded_blas():
+            moves = split_merge_partitions(pool.space("kmeans-std"), row_weights, resp, rng)
+        if not moves:
+            return runs
+        jobs = (partial(start, f"split-merge {round_index + 1}", labels) for labels in moves)
+        try:
+            kinds, starts = zip(*_surviving(jobs), strict=True)
+        except CovarianceError:  # every move's start collapsed
+            return runs
+        stack = _stack(problem, engine, list(starts), list(kinds), where)
+        moved = run_stack(stack, problem.max_iter, problem.describe, race=False, margin=0.0)
+        runs = sorted(runs + moved, key=lambda run: (bool(run.degenerate), -run.history[-1]))
+        better = next((run for run in moved if not run.degenerate), None)
+        if better is None or better.history[-1] <= best.history[-1] + problem.tol:
+            return runs
+    return runs
+
+
+def _labels_responsibilities(problem: Problem, params: Parameters, X: np.ndarray) -> np.ndarray:
+    """Responsibilities (N, K) of the mixture's components for the shifted rows X (a
+    noise component, where there is one, left out: the rows are those it does not own)."""
+    model, n_components = problem.model, problem.n_components
+    density = model.log_density(
+        X, params.means, model.from_storage(params.prec), problem.family, params.dof
+    )
+    with np.errstate(divide="ignore"):
+        weighted = density + np.log(params.weights[:n_components])
+    return np.exp(log_mixture_density(weighted)[1])
 
 
 def _distinct(runs: list[Run]) -> list[Run]:
