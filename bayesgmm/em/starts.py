@@ -440,7 +440,7 @@ def _split_and_merge(
     shifted = np.asarray(rows, dtype=np.float64) - problem.shift
     for round_index in range(ROUNDS):
         best = next((run for run in runs if not run.degenerate), None)
-        if best is None:
+        if best is None or not best.converged:  # moves are from an optimum, not a stop
             return runs
         resp = _labels_responsibilities(problem, best.params, shifted)
         with single_threaded_blas():
