@@ -46,11 +46,6 @@ EXPECTED_FAILURES = {
         "assumes the default is scikit-learn's n_init=1, so that n_init=5 does at least as "
         "well; bayesgmm's default n_init='auto' runs up to 40 starts and can beat n_init=5"
     ),
-    "test_gaussian_mixture_precisions_init_diag": (
-        "assumes the default start is scikit-learn's single KMeans(n_init=1, "
-        "random_state=0) and expects the same iterations and component order from it; "
-        "bayesgmm's default starts are Ward agglomerations and k-means"
-    ),
     "test_gaussian_mixture_precisions_init": (
         "calls scikit-learn's private GaussianMixture._set_parameters and _initialize"
     ),
