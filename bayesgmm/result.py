@@ -766,7 +766,10 @@ class MixtureResult:
         X, index = self._check(X)
         X = np.asarray(X)  # (draws x rows) of numbers: a dask array is computed here
         n_chains, n_draws = posterior.sizes["chain"], posterior.sizes["draw"]
-        out = self._draws_log_likelihood(X)
+        out = self._draws_log_likelihood(X).reshape(n_chains * n_draws, len(X))
+        # a row with nothing observed has likelihood 1 under every draw: exactly 0, not
+        # log(sum of the weights) = 0 +- rounding (PSIS cannot fit a tail to noise)
+        out[:, np.isnan(X).all(axis=1)] = 0.0
         coords = {"chain": posterior["chain"].values, "draw": posterior["draw"].values}
         coords.update(self._observation_coords(len(X), index))
         return xr.DataArray(
