@@ -23,6 +23,8 @@ __all__ = [
     "ward_labels",
     "ward_tree",
     "cut_tree_at",
+    "tree_sample",
+    "label_every_row",
     "whiten",
     "nearest",
     "one_hot",
@@ -209,9 +211,7 @@ def ward_tree(
     weighted subsample. One tree serves every number of clusters (:func:`cut_tree_at`).
     """
     Z = whiten(X, weights, scaling)
-    rows = np.flatnonzero(weights > 0)
-    if len(rows) > WARD_MAX_ROWS:
-        rows = np.unique(_weighted_choice(weights, WARD_MAX_ROWS, rng))
+    rows = tree_sample(weights, rng, WARD_MAX_ROWS)
     if len(rows) < 2:
         return Z, rows, None
     return Z, rows, hierarchy.linkage(Z[rows], method="ward")
@@ -224,10 +224,26 @@ def cut_tree_at(tree: tuple, n_components: int) -> np.ndarray:
     if linkage is None:
         return np.zeros(len(Z), dtype=np.intp)
     labels = hierarchy.fcluster(linkage, t=n_components, criterion="maxclust") - 1
+    return label_every_row(Z, rows, labels)
+
+
+def tree_sample(weights: np.ndarray, rng: np.random.Generator, max_rows: int) -> np.ndarray:
+    """The rows a tree is built on: every row of positive weight, or, past ``max_rows``
+    of them, the distinct rows of a weighted draw of ``max_rows``."""
+    rows = np.flatnonzero(weights > 0)
+    if len(rows) > max_rows:
+        rows = np.unique(_weighted_choice(weights, max_rows, rng))
+    return rows
+
+
+def label_every_row(Z: np.ndarray, rows: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Labels (N,) of all rows Z from the labels of the tree's ``rows``: the others join
+    the nearest centre of the tree's clusters."""
+    labels = np.unique(labels, return_inverse=True)[1].astype(np.intp)
     if len(rows) == len(Z):
-        return labels.astype(np.intp)
-    centers = np.array([Z[rows][labels == k].mean(axis=0) for k in np.unique(labels)])
-    return _squared_distances(Z, centers).argmin(axis=1)
+        return labels
+    centers = np.array([Z[rows][labels == k].mean(axis=0) for k in range(labels.max() + 1)])
+    return nearest(Z, centers)
 
 
 def ward_labels(
