@@ -442,7 +442,7 @@ def _split_and_merge(
         best = next((run for run in runs if not run.degenerate), None)
         if best is None or not best.converged:  # moves are from an optimum, not a stop
             return runs
-        resp = _labels_responsibilities(problem, best.params, shifted)
+        resp = _component_responsibilities(problem, best.params, shifted)
         with single_threaded_blas():
             moves = split_merge_partitions(pool.space("kmeans-std"), row_weights, resp, rng)
         if not moves:
@@ -453,7 +453,7 @@ def _split_and_merge(
         except CovarianceError:  # every move's start collapsed
             return runs
         stack = _stack(problem, engine, list(starts), list(kinds), where)
-        moved = run_stack(stack, problem.max_iter, problem.describe, race=False, margin=0.0)
+        moved = run_stack(stack, problem.max_iter, problem.describe, race=RACE, margin=problem.tol)
         runs = sorted(runs + moved, key=lambda run: (bool(run.degenerate), -run.history[-1]))
         better = next((run for run in moved if not run.degenerate), None)
         if better is None or better.history[-1] <= best.history[-1] + problem.tol:
@@ -461,7 +461,7 @@ def _split_and_merge(
     return runs
 
 
-def _labels_responsibilities(problem: Problem, params: Parameters, X: np.ndarray) -> np.ndarray:
+def _component_responsibilities(problem: Problem, params: Parameters, X: np.ndarray) -> np.ndarray:
     """Responsibilities (N, K) of the mixture's components for the shifted rows X (a
     noise component, where there is one, left out: the rows are those it does not own)."""
     model, n_components = problem.model, problem.n_components
