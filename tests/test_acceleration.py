@@ -7,7 +7,7 @@ from bayesgmm import GaussianMixture
 from bayesgmm.covariance import MODELS, get_covariance_model
 from bayesgmm.datasets import load_faithful, load_iris, load_sp500_returns
 from bayesgmm.em import starts as starts_module
-from bayesgmm.em.batch import StartStack, hopeless, run_stack
+from bayesgmm.em.batch import StartStack, hopeless, run_stack, screen_ranking
 from bayesgmm.em.blocks import Workers
 from bayesgmm.em.estimator import FitData
 from bayesgmm.em.loop import run_em
@@ -104,6 +104,71 @@ def test_a_stack_of_starts_runs_each_start_as_it_would_alone():
         np.testing.assert_array_equal(mine.params.means, run.params.means)
     best = max(run.history[-1] for run in alone)
     assert raced[0].history[-1] == pytest.approx(best, abs=2 * TOL)
+
+
+def _random_starts(problem, count):
+    return [start_parameters(problem, "random", problem.X, problem.weights) for _ in range(count)]
+
+
+def test_a_screen_continues_the_best_after_the_burst_each_as_it_would_alone():
+    """screen=(burst, keep): after ``burst`` iterations only the ``keep`` best still
+    running go on (plus any that ended within the burst). Each continued start must end
+    exactly where it ends when every start goes on after the burst (SQUAREM's cycles
+    restart where a call ends, so the burst is a boundary in both), and the kept ones
+    are the best at the burst."""
+    X = load_iris().to_numpy()
+    burst, keep = 5, 2
+    with Workers() as workers:
+        problem = _problem(X, 3, "full", workers)
+        engine = problem.engine_for(problem.X, problem.weights)
+        starts = _random_starts(problem, 8)
+        full = _stack(problem, engine, starts)
+        unscreened = run_stack(full, 1000, _no_degeneracy, race=False, margin=TOL,
+                               screen=(burst, len(starts)))  # fmt: skip
+        screened = run_stack(_stack(problem, engine, starts), 1000, _no_degeneracy,
+                             race=False, margin=TOL, screen=(burst, keep))  # fmt: skip
+    at_burst = {f"s{s}": full.histories[s, burst - 1] for s in range(len(starts))}
+    ended_early = {run.start for run in unscreened if run.n_iter < burst}
+    running = sorted(set(at_burst) - ended_early, key=lambda label: -at_burst[label])
+    assert {run.start for run in screened} == ended_early | set(running[:keep])
+    by_label = {run.start: run for run in unscreened}
+    for run in screened:
+        np.testing.assert_array_equal(run.history, by_label[run.start].history)
+        twin = by_label[run.start].params
+        np.testing.assert_array_equal(run.params.covariances, twin.covariances)
+
+
+def test_a_screen_goes_on_while_every_run_that_ended_is_degenerate():
+    """When the kept starts all end degenerate, the next ``keep`` screened out go on (by
+    their value at the burst), until a sound run has ended."""
+    X = load_iris().to_numpy()
+    burst, keep = 5, 2
+    with Workers() as workers:
+        problem = _problem(X, 3, "full", workers)
+        engine = problem.engine_for(problem.X, problem.weights)
+        starts = _random_starts(problem, 8)
+        full = _stack(problem, engine, starts)
+        unscreened = run_stack(full, 1000, _no_degeneracy, race=False, margin=TOL,
+                               screen=(burst, len(starts)))  # fmt: skip
+        at_burst = {f"s{s}": full.histories[s, burst - 1] for s in range(len(starts))}
+        ended_early = {run.start for run in unscreened if run.n_iter < burst}
+        running = sorted(set(at_burst) - ended_early, key=lambda label: -at_burst[label])
+        marked = [run.params.means for run in unscreened
+                  if run.start in ended_early | set(running[:keep])]  # fmt: skip
+
+        def describe(params):  # "degenerate": the end of an early or a first-kept start
+            return ["degenerate"] if any(np.array_equal(params.means, m) for m in marked) else []
+
+        screened = run_stack(_stack(problem, engine, starts), 1000, describe, race=False,
+                             margin=TOL, screen=(burst, keep))  # fmt: skip
+    assert {run.start for run in screened} == ended_early | set(running[: 2 * keep])
+    assert not screened[0].degenerate and screened[0].start in running[keep : 2 * keep]
+
+
+def test_screen_ranking_puts_sound_starts_first_each_by_value():
+    values = np.array([-1.0, -0.5, -2.0, -0.1])
+    degenerate = np.array([False, False, False, True])
+    np.testing.assert_array_equal(screen_ranking(values, degenerate), [1, 0, 2, 3])
 
 
 def test_hopeless_projects_the_limit_optimistically():

@@ -44,6 +44,7 @@ __all__ = [
     "StartStack",
     "hopeless",
     "run_stack",
+    "screen_ranking",
 ]
 
 #: A start runs at least this many iterations before the rule may stop it.
@@ -334,9 +335,17 @@ def run_stack(
     *,
     race: bool,
     margin: float,
+    screen: tuple[int, int] | None = None,
 ) -> list[Run]:
     """Run every start of ``stack`` to convergence or ``max_iter``, stopping hopeless ones
     when ``race``. Returns the runs that ended, best first by (not degenerate, value).
+
+    ``screen = (burst, keep)`` first runs every start ``burst`` iterations; then only the
+    ``keep`` best of those still running go on (the short runs of Biernacki, Celeux &
+    Govaert's 2003 "em-EM" strategy), those not degenerate at that point ranked first
+    (one that is heading for a degenerate optimum climbs fastest); the others stop there
+    and are not returned. While
+    every run that ended is degenerate, the next ``keep`` of them (by value) go on.
 
     ``describe`` names a parameter set's degenerate components (the fit's
     :class:`~bayesgmm.em.degenerate.DegeneracyRule`); it is asked about the ended runs,
@@ -345,6 +354,13 @@ def run_stack(
     """
     verdicts: dict[int, list[str]] = {}  # ended starts looked at: their degenerate parts
     resumed: set[int] = set()  # degenerate best runs that made the stopped ones resume
+    if screen is not None and max_iter > 0:
+        burst, keep = screen
+        stack.advance(min(burst, max_iter), max_iter)
+        live = np.flatnonzero(stack.status == LIVE)
+        values = np.array([stack.value(s) for s in live])
+        heading = np.array([bool(describe(stack.params(s))) for s in live])  # degenerate now
+        stack.status[live[screen_ranking(values, heading)[keep:]]] = DROPPED
     while True:
         _race(stack, max_iter, race, margin, verdicts)
         ended = np.flatnonzero(np.isin(stack.status, (CONVERGED, STOPPED)))
@@ -355,12 +371,19 @@ def run_stack(
             if not verdicts[s]:
                 break
         top = int(ended[0]) if len(ended) else None
-        if top is None or not verdicts[top] or top in resumed:
+        dropped = np.flatnonzero(stack.status == DROPPED)
+        if top is None or not verdicts[top] or not len(dropped):
             break
-        if not np.any(stack.status == DROPPED):
-            break
-        resumed.add(top)
-        stack.status[stack.status == DROPPED] = LIVE  # the best ended degenerate: resume
+        if screen is None:  # the best ended degenerate: the stopped resume, once
+            if top in resumed:
+                break
+            resumed.add(top)
+        elif any(not verdicts[s] for s in ended if s in verdicts):
+            break  # a sound run ended: the screened out stay out
+        else:  # every run that ended is degenerate: the next ``keep`` screened out go on
+            dropped = dropped[np.argsort([-stack.value(s) for s in dropped], kind="stable")]
+            dropped = dropped[: screen[1]]
+        stack.status[dropped] = LIVE
     if not len(ended):  # every start failed: the first failure's error
         s = int(np.flatnonzero(stack.status == FAILED)[0])
         component = None if stack.failures[s] == SHARED_FAILURE else int(stack.failures[s])
@@ -369,6 +392,18 @@ def run_stack(
     runs = [stack.run(s, verdicts.get(s, [])) for s in ended]
     runs.sort(key=lambda run: (bool(run.degenerate), -run.history[-1]))
     return runs
+
+
+def screen_ranking(values: np.ndarray, degenerate: np.ndarray) -> np.ndarray:
+    """The order in which a screen keeps starts: those not degenerate first, each group by
+    value, highest first (ties by index).
+
+    Examples
+    --------
+    >>> screen_ranking(np.array([-1.0, -0.5, -0.1]), np.array([False, False, True]))
+    array([1, 0, 2])
+    """
+    return np.lexsort((-np.asarray(values), np.asarray(degenerate, dtype=bool)))
 
 
 def _race(stack: StartStack, max_iter: int, race: bool, margin: float, verdicts: dict) -> None:

@@ -8,7 +8,9 @@ new starts from the best fit: merge two components whose responsibilities overla
 component (the merged one included) in two, so that K stays K. Here each move is a
 partition of the rows: the best fit's hard labels, with the pair merged and the split
 component's rows divided by 2-means. Its parameters come from one M-step, as every
-start's do, and it runs EM to convergence with the other moves.
+start's do. A round's moves run :data:`MOVE_BURST` iterations together; the
+:data:`MOVE_KEEP` best of them, those not degenerate by then first, go on to convergence
+(:func:`bayesgmm.em.batch.run_stack`'s ``screen``).
 
 Ueda et al. rank the split candidates by a local Kullback-Leibler divergence; every
 component is tried here instead (K - 1 splits per merged pair), for the
@@ -23,12 +25,24 @@ import numpy as np
 from .init import kmeans, kmeans_plusplus, nearest
 from .pool import canonical_labels
 
-__all__ = ["MERGE_PAIRS", "ROUNDS", "merge_candidates", "split_merge_partitions"]
+__all__ = [
+    "MERGE_PAIRS",
+    "MOVE_BURST",
+    "MOVE_KEEP",
+    "ROUNDS",
+    "merge_candidates",
+    "split_merge_partitions",
+]
 
 #: The most overlapping pairs of components whose merge is tried.
 MERGE_PAIRS = 4
 #: Rounds of moves at most (each from the best optimum of the round before).
 ROUNDS = 5
+#: A round's moves all run this many iterations; then the MOVE_KEEP best still running
+#: go on to convergence (the others stop: a move starts next to an optimum, and where
+#: it is heading shows early).
+MOVE_BURST = 20
+MOVE_KEEP = 4
 
 
 def merge_candidates(resp: np.ndarray, weights: np.ndarray, count: int) -> list[tuple[int, int]]:

@@ -42,7 +42,7 @@ from .loop import Parameters, Run, maximise, run_em
 from .noise_starts import clean_rows, starting_noise, user_weights_with_noise, with_noise_weight
 from .passes import responsibility_sums
 from .pool import POOL_KINDS, StartPool
-from .split_merge import ROUNDS, split_merge_partitions
+from .split_merge import MOVE_BURST, MOVE_KEEP, ROUNDS, split_merge_partitions
 from .statistics import second_moment
 
 __all__ = [
@@ -453,7 +453,14 @@ def _split_and_merge(
         except CovarianceError:  # every move's start collapsed
             return runs
         stack = _stack(problem, engine, list(starts), list(kinds), where)
-        moved = run_stack(stack, problem.max_iter, problem.describe, race=RACE, margin=problem.tol)
+        moved = run_stack(
+            stack,
+            problem.max_iter,
+            problem.describe,
+            race=RACE,
+            margin=problem.tol,
+            screen=(MOVE_BURST, MOVE_KEEP),
+        )
         runs = sorted(runs + moved, key=lambda run: (bool(run.degenerate), -run.history[-1]))
         better = next((run for run in moved if not run.degenerate), None)
         if better is None or better.history[-1] <= best.history[-1] + problem.tol:
