@@ -110,6 +110,18 @@ def _random_starts(problem, count):
     return [start_parameters(problem, "random", problem.X, problem.weights) for _ in range(count)]
 
 
+def _without_screen(problem, engine, starts, burst):
+    """Every start run past the burst (a call boundary there too): the runs, the labels
+    of those that ended within the burst, and the others best first by their value at it."""
+    full = _stack(problem, engine, starts)
+    runs = run_stack(full, 1000, _no_degeneracy, race=False, margin=TOL,
+                     screen=(burst, len(starts)))  # fmt: skip
+    at_burst = {f"s{s}": full.histories[s, burst - 1] for s in range(len(starts))}
+    ended_early = {run.start for run in runs if run.n_iter < burst}
+    running = sorted(set(at_burst) - ended_early, key=lambda label: -at_burst[label])
+    return runs, ended_early, running
+
+
 def test_a_screen_continues_the_best_after_the_burst_each_as_it_would_alone():
     """screen=(burst, keep): after ``burst`` iterations only the ``keep`` best still
     running go on (plus any that ended within the burst). Each continued start must end
@@ -122,14 +134,9 @@ def test_a_screen_continues_the_best_after_the_burst_each_as_it_would_alone():
         problem = _problem(X, 3, "full", workers)
         engine = problem.engine_for(problem.X, problem.weights)
         starts = _random_starts(problem, 8)
-        full = _stack(problem, engine, starts)
-        unscreened = run_stack(full, 1000, _no_degeneracy, race=False, margin=TOL,
-                               screen=(burst, len(starts)))  # fmt: skip
+        unscreened, ended_early, running = _without_screen(problem, engine, starts, burst)
         screened = run_stack(_stack(problem, engine, starts), 1000, _no_degeneracy,
                              race=False, margin=TOL, screen=(burst, keep))  # fmt: skip
-    at_burst = {f"s{s}": full.histories[s, burst - 1] for s in range(len(starts))}
-    ended_early = {run.start for run in unscreened if run.n_iter < burst}
-    running = sorted(set(at_burst) - ended_early, key=lambda label: -at_burst[label])
     assert {run.start for run in screened} == ended_early | set(running[:keep])
     by_label = {run.start: run for run in unscreened}
     for run in screened:
@@ -147,12 +154,7 @@ def test_a_screen_goes_on_while_every_run_that_ended_is_degenerate():
         problem = _problem(X, 3, "full", workers)
         engine = problem.engine_for(problem.X, problem.weights)
         starts = _random_starts(problem, 8)
-        full = _stack(problem, engine, starts)
-        unscreened = run_stack(full, 1000, _no_degeneracy, race=False, margin=TOL,
-                               screen=(burst, len(starts)))  # fmt: skip
-        at_burst = {f"s{s}": full.histories[s, burst - 1] for s in range(len(starts))}
-        ended_early = {run.start for run in unscreened if run.n_iter < burst}
-        running = sorted(set(at_burst) - ended_early, key=lambda label: -at_burst[label])
+        unscreened, ended_early, running = _without_screen(problem, engine, starts, burst)
         marked = [run.params.means for run in unscreened
                   if run.start in ended_early | set(running[:keep])]  # fmt: skip
 
