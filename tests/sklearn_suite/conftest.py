@@ -47,11 +47,12 @@ EXPECTED_FAILURES = {
         "assumes the default is scikit-learn's n_init=1, so that n_init=5 does at least as "
         "well; bayesgmm's default n_init='auto' runs up to 27 starts and can beat n_init=5"
     ),
-    "test_gaussian_mixture_precisions_init_diag[float32]": (
+    "test_gaussian_mixture_precisions_init_diag": (
         "assumes the default start is scikit-learn's single KMeans(n_init=1, "
         "random_state=0) and expects the same iterations and component order from it; "
-        "bayesgmm's default starts are a pool of trees, k-means and random partitions "
-        "(in float64 the pool's best start happens to agree)"
+        "bayesgmm's default starts are a pool of trees, k-means and random partitions, "
+        "several of which reach that optimum; which is best (here the model-based tree's, "
+        "in 2 iterations) is decided by rounding, so it differs between CPUs"
     ),
     "test_gaussian_mixture_precisions_init": (
         "calls scikit-learn's private GaussianMixture._set_parameters and _initialize"
@@ -68,10 +69,15 @@ EXPECTED_FAILURES = {
     ),
 }
 
+#: Expected failures whose outcome depends on the CPU's rounding: not strict.
+MACHINE_DEPENDENT = {"test_gaussian_mixture_precisions_init_diag"}
+
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
         reason = EXPECTED_FAILURES.get(item.name)  # one parametrisation, or every one:
         reason = reason or EXPECTED_FAILURES.get(getattr(item, "originalname", item.name))
         if reason is not None and "sklearn_suite" in str(item.path):
-            item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
+            name = getattr(item, "originalname", item.name)
+            strict = name not in MACHINE_DEPENDENT
+            item.add_marker(pytest.mark.xfail(reason=reason, strict=strict))
