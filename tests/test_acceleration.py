@@ -110,34 +110,39 @@ def _random_starts(problem, count):
     return [start_parameters(problem, "random", problem.X, problem.weights) for _ in range(count)]
 
 
-def _without_screen(problem, engine, starts, burst):
-    """Every start run past the burst (a call boundary there too): the runs, the labels
-    of those that ended within the burst, and the others best first by their value at it."""
-    full = _stack(problem, engine, starts)
-    runs = run_stack(full, 1000, _no_degeneracy, race=False, margin=TOL,
-                     screen=(burst, len(starts)))  # fmt: skip
-    at_burst = {f"s{s}": full.histories[s, burst - 1] for s in range(len(starts))}
-    ended_early = {run.start for run in runs if run.n_iter < burst}
-    running = sorted(set(at_burst) - ended_early, key=lambda label: -at_burst[label])
-    return runs, ended_early, running
+BURST, KEEP = 5, 2
 
 
-def test_a_screen_continues_the_best_after_the_burst_each_as_it_would_alone():
+@pytest.fixture
+def screen_case():
+    """Eight random iris starts (full, K=3) and their runs without a screen (every start
+    going on after the burst, a call boundary there too): the problem, its engine, the
+    starts, the runs, the labels of those that ended within the burst, and the others
+    best first by their value at it."""
+    X = load_iris().to_numpy()
+    with Workers() as workers:
+        problem = _problem(X, 3, "full", workers)
+        engine = problem.engine_for(problem.X, problem.weights)
+        starts = _random_starts(problem, 8)
+        full = _stack(problem, engine, starts)
+        runs = run_stack(full, 1000, _no_degeneracy, race=False, margin=TOL,
+                         screen=(BURST, len(starts)))  # fmt: skip
+        at_burst = {f"s{s}": full.histories[s, BURST - 1] for s in range(len(starts))}
+        ended_early = {run.start for run in runs if run.n_iter < BURST}
+        running = sorted(set(at_burst) - ended_early, key=lambda label: -at_burst[label])
+        yield problem, engine, starts, runs, ended_early, running
+
+
+def test_a_screen_continues_the_best_after_the_burst_each_as_it_would_alone(screen_case):
     """screen=(burst, keep): after ``burst`` iterations only the ``keep`` best still
     running go on (plus any that ended within the burst). Each continued start must end
     exactly where it ends when every start goes on after the burst (SQUAREM's cycles
     restart where a call ends, so the burst is a boundary in both), and the kept ones
     are the best at the burst."""
-    X = load_iris().to_numpy()
-    burst, keep = 5, 2
-    with Workers() as workers:
-        problem = _problem(X, 3, "full", workers)
-        engine = problem.engine_for(problem.X, problem.weights)
-        starts = _random_starts(problem, 8)
-        unscreened, ended_early, running = _without_screen(problem, engine, starts, burst)
-        screened = run_stack(_stack(problem, engine, starts), 1000, _no_degeneracy,
-                             race=False, margin=TOL, screen=(burst, keep))  # fmt: skip
-    assert {run.start for run in screened} == ended_early | set(running[:keep])
+    problem, engine, starts, unscreened, ended_early, running = screen_case
+    screened = run_stack(_stack(problem, engine, starts), 1000, _no_degeneracy,
+                         race=False, margin=TOL, screen=(BURST, KEEP))  # fmt: skip
+    assert {run.start for run in screened} == ended_early | set(running[:KEEP])
     by_label = {run.start: run for run in unscreened}
     for run in screened:
         np.testing.assert_array_equal(run.history, by_label[run.start].history)
@@ -145,26 +150,20 @@ def test_a_screen_continues_the_best_after_the_burst_each_as_it_would_alone():
         np.testing.assert_array_equal(run.params.covariances, twin.covariances)
 
 
-def test_a_screen_goes_on_while_every_run_that_ended_is_degenerate():
+def test_a_screen_goes_on_while_every_run_that_ended_is_degenerate(screen_case):
     """When the kept starts all end degenerate, the next ``keep`` screened out go on (by
     their value at the burst), until a sound run has ended."""
-    X = load_iris().to_numpy()
-    burst, keep = 5, 2
-    with Workers() as workers:
-        problem = _problem(X, 3, "full", workers)
-        engine = problem.engine_for(problem.X, problem.weights)
-        starts = _random_starts(problem, 8)
-        unscreened, ended_early, running = _without_screen(problem, engine, starts, burst)
-        marked = [run.params.means for run in unscreened
-                  if run.start in ended_early | set(running[:keep])]  # fmt: skip
+    problem, engine, starts, unscreened, ended_early, running = screen_case
+    marked = [run.params.means for run in unscreened
+              if run.start in ended_early | set(running[:KEEP])]  # fmt: skip
 
-        def describe(params):  # "degenerate": the end of an early or a first-kept start
-            return ["degenerate"] if any(np.array_equal(params.means, m) for m in marked) else []
+    def describe(params):  # "degenerate": the end of an early or a first-kept start
+        return ["degenerate"] if any(np.array_equal(params.means, m) for m in marked) else []
 
-        screened = run_stack(_stack(problem, engine, starts), 1000, describe, race=False,
-                             margin=TOL, screen=(burst, keep))  # fmt: skip
-    assert {run.start for run in screened} == ended_early | set(running[: 2 * keep])
-    assert not screened[0].degenerate and screened[0].start in running[keep : 2 * keep]
+    screened = run_stack(_stack(problem, engine, starts), 1000, describe, race=False,
+                         margin=TOL, screen=(BURST, KEEP))  # fmt: skip
+    assert {run.start for run in screened} == ended_early | set(running[: 2 * KEEP])
+    assert not screened[0].degenerate and screened[0].start in running[KEEP : 2 * KEEP]
 
 
 def test_screen_ranking_puts_sound_starts_first_each_by_value():
