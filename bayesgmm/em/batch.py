@@ -344,8 +344,8 @@ def run_stack(
     ``keep`` best of those still running go on (the short runs of Biernacki, Celeux &
     Govaert's 2003 "em-EM" strategy), those not degenerate at that point ranked first
     (one that is heading for a degenerate optimum climbs fastest); the others stop there
-    and are not returned. While
-    every run that ended is degenerate, the next ``keep`` of them (by value) go on.
+    and are not returned. While every run that ended is degenerate, the next ``keep`` of
+    them (by value) go on.
 
     ``describe`` names a parameter set's degenerate components (the fit's
     :class:`~bayesgmm.em.degenerate.DegeneracyRule`); it is asked about the ended runs,
