@@ -102,10 +102,10 @@ def split_merge_partitions(
     made = []
     for keep, gone in merge_candidates(resp, weights, pairs):
         merged = np.where(labels == gone, keep, labels)
-        for target in np.unique(merged):
+        for target in np.flatnonzero(np.bincount(merged, minlength=n_components)):
             rows = np.flatnonzero((merged == target) & (weights > 0))
-            if len(rows) < 2 or len(np.unique(space[rows], axis=0)) < 2:
-                continue
+            if len(rows) < 2 or not (space[rows[1:]] != space[rows[0]]).any():
+                continue  # fewer than two distinct rows: nothing to split
             seeds = kmeans_plusplus(space[rows], 2, weights[rows], rng)
             centers = kmeans(space[rows], seeds, weights[rows])
             half = rows[nearest(space[rows], centers) == 1]
@@ -114,7 +114,7 @@ def split_merge_partitions(
             split = merged.copy()
             split[half] = gone  # the freed label
             key = canonical_labels(split)
-            if len(np.unique(split)) == n_components and key not in seen:
+            if np.bincount(split, minlength=n_components).all() and key not in seen:
                 seen.add(key)
                 made.append(split)
     return made
