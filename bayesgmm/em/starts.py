@@ -6,7 +6,8 @@ random partitions; identical partitions once), :func:`pool_counts` of them. They
 together as one stack (:mod:`bayesgmm.em.batch`); racing (a start that cannot catch up
 with the best sound one stops early) is off by default (:data:`RACE`). Data larger than
 :data:`SCREEN_ROWS` rows (or a dask array) run on a uniform sample of that many rows,
-and the best :data:`SCREEN_KEEP` distinct optima continue on all rows.
+and the best :data:`SCREEN_KEEP` distinct optima continue on all rows, less those too far
+below the best on the sample to catch up (:data:`SAMPLE_ERRORS`).
 
 Every start but a warm one or the user's own parameters runs SQUAREM-accelerated EM
 (:mod:`bayesgmm.em.acceleration`) when ``tol > 0``; those two run plain EM, so that a
@@ -64,6 +65,11 @@ POOL_MIN_REPEATS = 2
 #: best SCREEN_KEEP distinct optima continue on all rows.
 SCREEN_ROWS = 20_000
 SCREEN_KEEP = 3
+#: ... less those whose value on the sample is below the best's by more than this many
+#: standard errors of the per-row difference's mean (and a margin, :func:`_worth_continuing`):
+#: they cannot catch up on all rows but by a sampling fluke of that size, and a
+#: hopeless continuation on a million rows can run to ``max_iter``.
+SAMPLE_ERRORS = 4.0
 #: Whether the default starts race (hopeless starts stop early, :mod:`bayesgmm.em.batch`).
 #: Off: under SQUAREM the rule's projected rate is taken from gains that still carry a
 #: jump's transient, and racing lost the best basin of iris VVV K=4 (1.5e-4 per row
@@ -405,7 +411,7 @@ def _pool_runs(problem: Problem) -> list[Run]:
     runs = _split_and_merge(problem, engine, runs, pool, rows, row_weights, start, where)
     if sample is X:
         return runs
-    kept = _distinct(runs)[:SCREEN_KEEP]
+    kept = _worth_continuing(problem, _distinct(runs)[:SCREEN_KEEP], sample, sample_weights)
     full = problem.engine_for(X, problem.weights)
     names = [f"{index}:{run.start}" for index, run in enumerate(kept)]
     stack = _stack(problem, full, [run.params for run in kept], names, "all rows")
@@ -468,16 +474,64 @@ def _split_and_merge(
     return runs
 
 
-def _component_responsibilities(problem: Problem, params: Parameters, X: np.ndarray) -> np.ndarray:
-    """Responsibilities (N, K) of the mixture's components for the shifted rows X (a
-    noise component, where there is one, left out: the rows are those it does not own)."""
-    model, n_components = problem.model, problem.n_components
+def _weighted_log_densities(problem: Problem, params: Parameters, X: np.ndarray) -> np.ndarray:
+    """``log pi_k + log f_k(x_n)`` (N, K) of the mixture's components at the shifted rows X."""
+    model = problem.model
     density = model.log_density(
         X, params.means, model.from_storage(params.prec), problem.family, params.dof
     )
     with np.errstate(divide="ignore"):
-        weighted = density + np.log(params.weights[:n_components])
-    return np.exp(log_mixture_density(weighted)[1])
+        return density + np.log(params.weights[: problem.n_components])
+
+
+def _component_responsibilities(problem: Problem, params: Parameters, X: np.ndarray) -> np.ndarray:
+    """Responsibilities (N, K) of the mixture's components for the shifted rows X (a
+    noise component, where there is one, left out: the rows are those it does not own)."""
+    return np.exp(log_mixture_density(_weighted_log_densities(problem, params, X))[1])
+
+
+def _row_log_likelihoods(problem: Problem, params: Parameters, X: np.ndarray) -> np.ndarray:
+    """``log p(x_n)`` of each of the rows X (not shifted) under the mixture, noise included."""
+    weighted = _weighted_log_densities(problem, params, np.asarray(X, np.float64) - problem.shift)
+    if problem.log_vinv is not None:
+        with np.errstate(divide="ignore"):
+            noise = np.log(params.weights[problem.n_components]) + problem.log_vinv
+        weighted = np.column_stack([weighted, np.full(len(weighted), noise)])
+    return log_mixture_density(weighted)[0]
+
+
+def _worth_continuing(problem: Problem, runs: list[Run], X: Any, weights: Any) -> list[Run]:
+    """The runs (best first, distinct) that may still be best on all rows.
+
+    A run goes on unless its mean log-likelihood on the sample X is below the best's by
+    more than :data:`SAMPLE_ERRORS` standard errors of the weighted mean of the per-row
+    difference (how far the sample's difference may be from all rows'), plus ``P / n``
+    (P free parameters, n the sample's effective size: the order of what fitting the
+    parameters to the sample adds to each optimum's value, which re-fitting on all
+    rows takes back, by different amounts for different optima), plus ``tol``.
+
+    Every run goes on when the best is degenerate, or when the rows' log-likelihoods
+    are not all finite (missing values: the sample's rows are not complete).
+    """
+    if len(runs) < 2 or runs[0].degenerate:
+        return runs
+    weights = np.asarray(weights, dtype=np.float64)
+    total = weights.sum()
+    k, d = problem.n_components, X.shape[1]
+    n_parameters = (k - 1) + k * d + problem.model.n_parameters(k, d)
+    effective_rows = total**2 / (weights @ weights)
+    slack = n_parameters / effective_rows + problem.tol
+    best = _row_log_likelihoods(problem, runs[0].params, X)
+    kept = [runs[0]]
+    for run in runs[1:]:
+        difference = best - _row_log_likelihoods(problem, run.params, X)
+        if not np.isfinite(difference).all():
+            return runs
+        mean = weights @ difference / total
+        error = np.sqrt(weights**2 @ (difference - mean) ** 2) / total
+        if mean <= SAMPLE_ERRORS * error + slack:
+            kept.append(run)
+    return kept
 
 
 def _distinct(runs: list[Run]) -> list[Run]:
