@@ -210,9 +210,11 @@ def accelerated_em_steps(engine, model, layout, family, data, params, stats, acc
             previous = history[n_iter - 2] - history[n_iter - 3]
             rate = gain / previous if previous > 0 else np.inf
             # the rate has stopped rising: the jump's transient has died down; or a
-            # plain step gained nothing (EM at its fixed point, up to rounding)
+            # plain step gained nothing (EM at its fixed point, up to rounding). An
+            # infinite previous rate (its previous gain was not positive) bounds nothing
             settled = plain >= 4 and (
-                not gain > 0 or rate <= control[1] + SETTLED * (1.0 - control[1])
+                not gain > 0
+                or (control[1] < np.inf and rate <= control[1] + SETTLED * (1.0 - control[1]))
             )
             control[1] = rate
             control[2] = gain
