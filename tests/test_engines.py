@@ -470,6 +470,50 @@ def test_stacked_factors_for_many_features_match_the_feature_path(dtype):
         np.testing.assert_allclose(stacked.covariances_, theirs.covariances_, rtol=1e-7, atol=1e-9)
 
 
+@pytest.mark.parametrize(
+    ("n_features", "dtype", "family", "log_vinv"),
+    [
+        (3, np.float64, "gaussian", None),
+        (3, np.float32, "gaussian", None),
+        (3, np.float64, "t", -9.0),
+        (STACKED_FEATURES + 2, np.float64, "gaussian", None),
+        (STACKED_FEATURES + 2, np.float32, "gaussian", None),
+        (STACKED_FEATURES + 2, np.float64, "t", -40.0),
+    ],
+)
+def test_one_pass_over_many_blocks_is_the_sum_of_its_blocks(n_features, dtype, family, log_vinv):
+    """The blocks of one pass share working arrays (a smaller last block takes views of
+    the first's): the pass must equal its blocks passed one by one, each with arrays of
+    its own. A view of the wrong shape, or a value left from the previous block, shows."""
+    from bayesgmm.em.blocks import row_blocks
+    from bayesgmm.family import get_family
+
+    rng = np.random.default_rng(21)
+    n_components = 3
+    model = get_covariance_model("full")
+    block = None
+    for n_rows in (7_001, 70_001):  # enough rows for several blocks, the last one short
+        X = rng.normal(size=(n_rows, n_features)).astype(dtype)
+        covariances = np.stack([np.eye(n_features) * s for s in (0.5, 1.0, 2.0)])
+        weights = np.array([0.3, 0.3, 0.3, 0.1] if log_vinv is not None else [0.3, 0.3, 0.4])
+        params = (
+            weights, rng.normal(size=(n_components, n_features)), covariances,
+            model.precision_cholesky(covariances, weights[:n_components]),
+            np.array([4.0, 7.0, 12.0]),
+        )  # fmt: skip
+        block = BlockPass(model.layout, params, np.zeros(n_features), dtype,
+                          family=get_family(family), log_vinv=log_vinv)  # fmt: skip
+        slices = row_blocks(n_rows, block.n_columns + n_components, dtype)
+        if len(slices) > 2:
+            break
+    assert len(slices) > 2 and slices[-1].stop - slices[-1].start < slices[0].stop
+    row_weights = rng.integers(0, 3, size=len(X)).astype(float)
+    whole = block.packed(X, row_weights)
+    by_block = sum(block.packed(X[rows], row_weights[rows]) for rows in slices)
+    np.testing.assert_allclose(whole, by_block, rtol=1e-12, atol=1e-9)
+    assert np.isfinite(whole).all()
+
+
 # ---------------------------------------------------------------- choosing an engine
 def test_select_engine_takes_compiled_runs_for_small_in_memory_data():
     model = get_covariance_model("full")

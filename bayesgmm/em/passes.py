@@ -19,6 +19,7 @@ order is ~1e-14).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -147,15 +148,19 @@ class BlockPass:
         return 1 + k * self.n_columns + self.n_counts + k + d * d
 
     def packed(self, X: Any, weights: Any) -> np.ndarray:
-        """The sums of rows ``X`` (any number, cut into cache-sized blocks) as one array."""
+        """The sums of rows ``X`` (any number, cut into cache-sized blocks) as one array.
+
+        The blocks of one call share their working arrays (:class:`Workspace`).
+        """
         X = np.asarray(X)
         weights = np.asarray(weights, dtype=np.float64)
         total = np.zeros(self._width)
+        work = Workspace()
+        block = self._stacked_block if self.stacked else self._block
         for rows in row_blocks(X.shape[0], self.n_columns + self.n_components, self.dtype):
             if rows.stop <= rows.start:  # an empty dask chunk
                 continue
-            block = self._stacked_block if self.stacked else self._block
-            total += block(X[rows], weights[rows])
+            total += block(X[rows], weights[rows], work)
         return total
 
     def __call__(self, X: Any, weights: Any) -> tuple[float, np.ndarray]:
@@ -192,35 +197,36 @@ class BlockPass:
             out[c + k : c + k + second.size] = second.ravel()
         return out
 
-    def _scaled(self, L: np.ndarray, Z: Any, row_q: np.ndarray) -> np.ndarray:
+    def _scaled(self, L: np.ndarray, Z: Any, row_q: np.ndarray, work: Workspace) -> np.ndarray:
         """Apply the family to logits ``L`` in place; return the scale weights."""
-        U = np.empty_like(L)
+        U = work.take("scales", L.shape, L.dtype)
         self.family.transform(L, self.offsets, self.log_norm, row_q, self.dof, self.n_features, U)
         return U
 
-    def _with_noise_row(self, L: np.ndarray) -> np.ndarray:
+    def _with_noise_row(self, L: np.ndarray, work: Workspace) -> np.ndarray:
         """``L`` (K, B) with the noise row below it, or L itself without noise."""
         if not self.noise:
             return L
-        out = np.empty((self.n_counts, L.shape[1]), dtype=L.dtype)
+        out = work.take("with noise", (self.n_counts, L.shape[1]), L.dtype)
         out[: self.n_components] = L
         out[self.n_components] = self.noise_log
         return out
 
-    def _block(self, X: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        Z = np.empty((self.n_columns, X.shape[0]), dtype=self.dtype)
+    def _block(self, X: np.ndarray, weights: np.ndarray, work: Workspace) -> np.ndarray:
+        Z = work.take("features", (self.n_columns, X.shape[0]), self.dtype)
         self.layout.fill_features(np.ascontiguousarray(X), self.shift, Z)
-        L = self.theta @ Z  # (K, B) weighted log-densities
+        L = work.take("logits", (self.n_components, X.shape[0]), self.dtype)
+        np.matmul(self.theta, Z, out=L)  # (K, B) weighted log-densities
         if not self.scaled:
             log_likelihood = responsibilities_of(L, weights)
             T = (L @ Z.T).astype(np.float64, copy=False)  # (K, P)
             if self.correction is not None:
                 log_likelihood += float(np.sum(self.correction * T))
             return self._pack(log_likelihood, T, None)
-        row_q = np.empty(X.shape[0])
+        row_q = work.take("row quadratic", (X.shape[0],), np.float64)
         self.layout.row_quadratic(Z, self.prec, row_q)
-        U = self._scaled(L, Z, row_q)
-        L = self._with_noise_row(L)
+        U = self._scaled(L, Z, row_q, work)
+        L = self._with_noise_row(L, work)
         log_likelihood = responsibilities_of(L, weights)
         return self._pack_scaled(log_likelihood, L, U, Z)
 
@@ -233,19 +239,28 @@ class BlockPass:
             counts[k] = R[k].sum(dtype=np.float64)
         return self._pack(log_likelihood, T, (counts, dof_stats, second))
 
-    def _stacked_block(self, X: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    def _stacked_block(self, X: np.ndarray, weights: np.ndarray, work: Workspace) -> np.ndarray:
         """The E-step by stacked factors, the second moments by one GEMM; ``T`` laid out
         as ``[vech(sum r x x^T), sum r x, sum r]`` per component, as the feature path."""
-        Xs = np.empty(X.shape, dtype=self.dtype)
+        n_rows, n_features = X.shape
+        Xs = work.take("shifted rows", X.shape, self.dtype)
         np.subtract(X, self.shift, out=Xs, casting="unsafe")
-        Y = Xs @ self.factors  # (B, K*D): one GEMM for the E-step of all K
-        L = np.empty((self.n_components, len(Xs)))
+        Y = work.take("factor products", (n_rows, self.n_components * n_features), self.dtype)
+        np.matmul(Xs, self.factors, out=Y)  # (B, K*D): one GEMM for the E-step of all K
+        L = work.take("logits", (self.n_components, n_rows), np.float64)
         L[:] = self.constant[:, None]
         stacked_log_densities(Y, self.stacked_offsets, L)
-        U = self._scaled(L, None, np.zeros(len(Xs))) if self.family.scales else None
-        L = self._with_noise_row(L)
+        U = None
+        if self.family.scales:
+            row_q = work.take("row quadratic", (n_rows,), np.float64)
+            row_q[:] = 0.0
+            U = self._scaled(L, None, row_q, work)
+        L = self._with_noise_row(L, work)
         log_likelihood = responsibilities_of(L, weights)
-        R = L.astype(self.dtype, copy=False)
+        R = L
+        if self.dtype != L.dtype:
+            R = work.take("responsibilities", L.shape, self.dtype)
+            R[:] = L
         k = self.n_components
         if U is None and not self.noise:
             T = _stacked_sums(Xs, R, Y)  # Y's memory, reused
@@ -262,6 +277,30 @@ class BlockPass:
 
     def __reduce__(self) -> tuple:
         return (_rebuild, (self.__dict__,))
+
+
+class Workspace:
+    """Working arrays that the row blocks of one pass reuse, by name.
+
+    Blocks are even slices, so the first is the largest and later ones take views of
+    its arrays. Fresh arrays per block would be as fast under glibc's default
+    allocator, which keeps freed blocks for reuse; but ``dask.distributed`` starts its
+    workers with ``MALLOC_TRIM_THRESHOLD_`` set, which keeps large arrays out of the
+    heap, so that every block's arrays were fresh pages mapped from the kernel and
+    faulted in (a chunk's pass 3x slower there).
+    """
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def take(self, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        """An uninitialised C-ordered array of this shape and dtype, the one of ``name``
+        or a view of it when it is large enough."""
+        size = math.prod(shape)
+        flat = self._arrays.get(name)
+        if flat is None or flat.size < size or flat.dtype != np.dtype(dtype):
+            flat = self._arrays[name] = np.empty(size, dtype=dtype)
+        return flat[:size].reshape(shape)
 
 
 def _stacked_sums(Xs: np.ndarray, R: np.ndarray, work: np.ndarray) -> np.ndarray:
