@@ -33,6 +33,7 @@ __all__ = [
     "precision_cholesky_full",
     "covariance_from_precision_cholesky",
     "log_mixture_density",
+    "with_noise_column",
 ]
 
 LOG_2PI = float(np.log(2.0 * np.pi))
@@ -265,3 +266,34 @@ def log_mixture_density(weighted_log_prob: np.ndarray) -> tuple[np.ndarray, np.n
     top = np.where(np.isfinite(top), top, 0.0)
     log_prob = np.log(np.exp(weighted_log_prob - top).sum(axis=-1)) + top[..., 0]
     return log_prob, weighted_log_prob - log_prob[..., None]
+
+
+def with_noise_column(
+    weighted_log_prob: np.ndarray, noise_weight: float | None, log_vinv: float | None
+) -> np.ndarray:
+    """The weighted log-densities (N, K) with a uniform noise component's column last.
+
+    Parameters
+    ----------
+    weighted_log_prob : ndarray of shape (N, K)
+        ``log pi_k + log f_k(x_n)`` of the components.
+    noise_weight : float or None
+        The noise component's weight (None: no noise component; the array is returned
+        as it is).
+    log_vinv : float or None
+        The log of the noise's density, ``-log V`` (:mod:`bayesgmm.noise`).
+
+    Returns
+    -------
+    ndarray of shape (N, K + 1), or (N, K) without noise
+
+    Examples
+    --------
+    >>> with_noise_column(np.zeros((2, 1)), 0.5, np.log(0.25)).round(3).tolist()
+    [[0.0, -2.079], [0.0, -2.079]]
+    """
+    if noise_weight is None:
+        return weighted_log_prob
+    with np.errstate(divide="ignore"):
+        noise = np.log(noise_weight) + log_vinv
+    return np.concatenate([weighted_log_prob, np.full((len(weighted_log_prob), 1), noise)], axis=1)

@@ -424,12 +424,8 @@ class MixtureResult:
             density = self._model.log_density(
                 X, self._means, self._prec_chol, self._family, self._dof
             )
-        density = density + log_weights
-        if self.noise_weight is None:
-            return density
-        with np.errstate(divide="ignore"):
-            noise = np.log(self.noise_weight) + self.noise_box.log_vinv
-        return np.concatenate([density, np.full((len(density), 1), noise)], axis=1)
+        log_vinv = None if self.noise_weight is None else self.noise_box.log_vinv
+        return gaussian.with_noise_column(density + log_weights, self.noise_weight, log_vinv)
 
     def _component_coords(self) -> np.ndarray:
         """The responsibilities' component labels: 0 .. K-1, and -1 for the noise."""

@@ -32,7 +32,7 @@ from ..covariance.layout_kernels import NO_FAILURE, SHARED_FAILURE
 from ..data import is_dask_array
 from ..exceptions import CovarianceError
 from ..family import GAUSSIAN, Family
-from ..gaussian import log_mixture_density
+from ..gaussian import log_mixture_density, with_noise_column
 from ..threads import single_threaded_blas
 from .batch import StartStack, run_stack
 from .blocks import Workers
@@ -493,11 +493,8 @@ def _component_responsibilities(problem: Problem, params: Parameters, X: np.ndar
 def _row_log_likelihoods(problem: Problem, params: Parameters, X: np.ndarray) -> np.ndarray:
     """``log p(x_n)`` of each of the rows X (not shifted) under the mixture, noise included."""
     weighted = _weighted_log_densities(problem, params, np.asarray(X, np.float64) - problem.shift)
-    if problem.log_vinv is not None:
-        with np.errstate(divide="ignore"):
-            noise = np.log(params.weights[problem.n_components]) + problem.log_vinv
-        weighted = np.column_stack([weighted, np.full(len(weighted), noise)])
-    return log_mixture_density(weighted)[0]
+    noise_weight = None if problem.log_vinv is None else params.weights[problem.n_components]
+    return log_mixture_density(with_noise_column(weighted, noise_weight, problem.log_vinv))[0]
 
 
 def _worth_continuing(problem: Problem, runs: list[Run], X: Any, weights: Any) -> list[Run]:
