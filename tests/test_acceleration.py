@@ -7,7 +7,15 @@ from bayesgmm import GaussianMixture
 from bayesgmm.covariance import MODELS, get_covariance_model
 from bayesgmm.datasets import load_faithful, load_iris, load_sp500_returns
 from bayesgmm.em import starts as starts_module
-from bayesgmm.em.batch import StartStack, hopeless, run_stack, screen_ranking
+from bayesgmm.em.batch import (
+    BEATEN,
+    CONVERGED,
+    MIN_ITERATIONS,
+    StartStack,
+    hopeless,
+    run_stack,
+    screen_ranking,
+)
 from bayesgmm.em.blocks import Workers
 from bayesgmm.em.estimator import FitData
 from bayesgmm.em.loop import run_em
@@ -164,6 +172,62 @@ def test_a_screen_goes_on_while_every_run_that_ended_is_degenerate(screen_case):
                          margin=TOL, screen=(BURST, KEEP))  # fmt: skip
     assert {run.start for run in screened} == ended_early | set(running[: 2 * KEEP])
     assert not screened[0].degenerate and screened[0].start in running[KEEP : 2 * KEEP]
+
+
+@pytest.fixture(scope="module")
+def free_runs():
+    """Eight random iris starts (full, K=3), each run to its end with nothing stopping
+    it: the problem, its engine, the starts and each start's final value by label."""
+    X = load_iris().to_numpy()
+    with Workers() as workers:
+        problem = _problem(X, 3, "full", workers)
+        engine = problem.engine_for(problem.X, problem.weights)
+        starts = _random_starts(problem, 8)
+        runs = run_stack(_stack(problem, engine, starts), 1000, _no_degeneracy,
+                         race=False, margin=TOL)  # fmt: skip
+        free = {run.start: run.history[-1] for run in runs}
+        free_iterations = {run.start: run.n_iter for run in runs}
+        yield problem, engine, starts, free, free_iterations
+
+
+def test_starts_run_against_an_unreachable_value_stop_early(free_runs):
+    """``against`` a nat per row above every start's optimum: a start stops for good at
+    a checkpoint (10, 20, 40, ... iterations) once its plain rate is measured, unless it
+    converged before it; nothing stopped is returned, and no failure is raised when
+    none is."""
+    problem, engine, starts, free, free_iterations = free_runs
+    stack = _stack(problem, engine, starts)
+    runs = run_stack(stack, 1000, _no_degeneracy, race=False, margin=TOL,
+                     against=max(free.values()) + 1.0)  # fmt: skip
+    assert np.isin(stack.status, (BEATEN, CONVERGED)).all() and (stack.status == BEATEN).any()
+    assert {run.start for run in runs} == {f"s{s}" for s in np.flatnonzero(stack.status != BEATEN)}
+    for s in np.flatnonzero(stack.status == BEATEN):
+        assert stack.done[s] < free_iterations[f"s{s}"]
+        assert stack.done[s] <= 4 * MIN_ITERATIONS  # a nat short is judged within 3 checks
+    nothing_ends = run_stack(_stack(problem, engine, starts), 1000, _no_degeneracy, race=False,
+                             margin=TOL, against=max(free.values()) + 1e6)  # fmt: skip
+    assert nothing_ends == [] or all(run.n_iter < 4 * MIN_ITERATIONS for run in nothing_ends)
+
+
+@pytest.mark.parametrize("screen", [None, (BURST, 8)])
+def test_a_start_that_ends_above_the_value_run_against_is_never_stopped(free_runs, screen):
+    """``against`` just below the second best of the starts' optima: every start whose
+    free run ends above it goes on to the same optimum (to the stopping rule's own error,
+    a few tol); those heading lower may be stopped."""
+    problem, engine, starts, free, _ = free_runs
+    optima = []  # the distinct optima, best first (closer than 1e-3 per row: the same)
+    for value in sorted(free.values(), reverse=True):
+        if not optima or optima[-1] - value > 1e-3:
+            optima.append(value)
+    assert len(optima) >= 3, "the starts must reach several optima"
+    against = optima[1] - 2e-3  # the second optimum ends just above it
+    runs = run_stack(_stack(problem, engine, starts), 1000, _no_degeneracy, race=False,
+                     margin=TOL, screen=screen, against=against)  # fmt: skip
+    returned = {run.start: run.history[-1] for run in runs}
+    above = {label for label, value in free.items() if value > against + 4 * TOL}
+    assert above and above <= set(returned)
+    for label in above:
+        assert returned[label] == pytest.approx(free[label], abs=4 * TOL)
 
 
 def test_screen_ranking_puts_sound_starts_first_each_by_value():

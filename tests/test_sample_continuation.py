@@ -98,7 +98,8 @@ def test_every_run_goes_on_when_the_best_is_degenerate(two_clusters):
 def test_a_large_fit_continues_fewer_optima_and_ends_no_lower(monkeypatch):
     """Data above the sample's size (made small here): with the rule, the all-rows stage
     runs fewer starts than without it (SAMPLE_ERRORS infinite) and ends at the same
-    best value, to tol."""
+    best value, to tol. The pool's race on the sample is off here, so that several of
+    its optima reach the rule (racing stops most of them earlier)."""
     rng = np.random.default_rng(0)
     centres = np.array([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0], [5.0, 5.0]])
     X = np.concatenate([rng.normal(c, [1.0, 0.5], size=(1500, 2)) for c in centres])
@@ -109,6 +110,7 @@ def test_a_large_fit_continues_fewer_optima_and_ends_no_lower(monkeypatch):
     def recording(stack, *args, **kwargs):
         if not kwargs.get("screen"):
             sizes.append(len(stack))
+            kwargs["race"] = False
         return real(stack, *args, **kwargs)
 
     monkeypatch.setattr(starts_module, "run_stack", recording)
@@ -120,3 +122,47 @@ def test_a_large_fit_continues_fewer_optima_and_ends_no_lower(monkeypatch):
     (without, n_without), (with_rule, n_with) = fits[np.inf], fits[starts_module.SAMPLE_ERRORS]
     assert n_with < n_without
     assert with_rule.score(X) >= without.score(X) - 1e-6
+
+
+def test_on_a_sample_starts_and_moves_that_cannot_reach_the_best_stop(monkeypatch):
+    """Data above the sample's size (made small here), well separated: the pool finds the
+    truth, and every split-and-merge move ends far below it. On the sample the pool's
+    starts race with the sample's slack as margin, and the moves run against the best's
+    value less that slack: the sample's stage runs under half the iterations it runs
+    with neither (every start, and every kept move, to its end, as on data under the
+    sample's size), and the fit ends at the same optimum, every parameter."""
+    rng = np.random.default_rng(1)
+    centres = np.array([[0.0, 0.0], [6.0, 0.0], [0.0, 6.0], [6.0, 6.0], [3.0, 3.0]])
+    X = np.concatenate([rng.normal(c, [1.0, 0.6], size=(1200, 2)) for c in centres])
+    monkeypatch.setattr(starts_module, "SCREEN_ROWS", 1000)
+    sample_iterations = []
+    real_stack, real_moves = starts_module.run_stack, starts_module._split_and_merge
+
+    def without_rules(stack, *args, **kwargs):
+        kwargs["race"] = False
+        runs = real_stack(stack, *args, **kwargs)
+        sample_iterations.append(int(stack.done.sum()))
+        return runs
+
+    def with_rules(stack, *args, **kwargs):
+        runs = real_stack(stack, *args, **kwargs)
+        sample_iterations.append(int(stack.done.sum()))
+        return runs
+
+    fits = {}
+    for rules in (False, True):
+        monkeypatch.setattr(starts_module, "run_stack", with_rules if rules else without_rules)
+        monkeypatch.setattr(
+            starts_module,
+            "_split_and_merge",
+            real_moves if rules else (lambda *args: real_moves(*args[:8], None)),
+        )
+        sample_iterations.clear()
+        fit = GaussianMixture(5, covariance_type="VVV", random_state=0).fit(X)
+        fits[rules] = (fit, sum(sample_iterations[:-1]))  # the last: the all-rows stage
+    (without, n_without), (with_rules_fit, n_with) = fits[False], fits[True]
+    assert 0 < n_with < n_without / 2
+    assert with_rules_fit.score(X) == pytest.approx(without.score(X), abs=1e-6)
+    np.testing.assert_allclose(with_rules_fit.means_, without.means_, atol=1e-6)
+    np.testing.assert_allclose(with_rules_fit.covariances_, without.covariances_, atol=1e-6)
+    np.testing.assert_allclose(with_rules_fit.weights_, without.weights_, atol=1e-8)

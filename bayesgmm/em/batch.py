@@ -54,7 +54,10 @@ RATE_WINDOW = 5
 #: The gain still to come is projected this many times larger than that rate gives.
 OPTIMISM = 10.0
 
-LIVE, CONVERGED, STOPPED, FAILED, DROPPED = 0, 1, 2, 3, 4
+#: A start's status. DROPPED: stopped by the race or the screen (it may resume when the
+#: best run that ended is degenerate); BEATEN: stopped because it cannot end above the
+#: value the stack is run ``against`` (it never resumes).
+LIVE, CONVERGED, STOPPED, FAILED, DROPPED, BEATEN = 0, 1, 2, 3, 4, 5
 
 
 def _round_of(engine, model, layout, family, data, stack, stats, scratch, controls, units,
@@ -336,9 +339,16 @@ def run_stack(
     race: bool,
     margin: float,
     screen: tuple[int, int] | None = None,
+    against: float | None = None,
 ) -> list[Run]:
     """Run every start of ``stack`` to convergence or ``max_iter``, stopping hopeless ones
     when ``race``. Returns the runs that ended, best first by (not degenerate, value).
+
+    ``against`` is a value the starts are only worth running to beat (another run's
+    optimum): from :data:`MIN_ITERATIONS` iterations on, at doubling checkpoints, a start
+    that :func:`hopeless` says cannot end above ``against + margin`` stops for good and is
+    not returned (when every start stops so, the result is empty). This holds whether or
+    not the starts race each other.
 
     ``screen = (burst, keep)`` first runs every start ``burst`` iterations; then only the
     ``keep`` best of those still running go on (the short runs of Biernacki, Celeux &
@@ -356,13 +366,18 @@ def run_stack(
     resumed: set[int] = set()  # degenerate best runs that made the stopped ones resume
     if screen is not None and max_iter > 0:
         burst, keep = screen
-        stack.advance(min(burst, max_iter), max_iter)
+        if against is not None:  # the screen keeps the best of those that may beat it
+            for checkpoint in (MIN_ITERATIONS, burst):
+                stack.advance(min(checkpoint, max_iter), max_iter)
+                _stop_beaten(stack, margin, against)
+        else:
+            stack.advance(min(burst, max_iter), max_iter)
         live = np.flatnonzero(stack.status == LIVE)
         values = np.array([stack.value(s) for s in live])
         heading = np.array([bool(describe(stack.params(s))) for s in live])  # degenerate now
         stack.status[live[screen_ranking(values, heading)[keep:]]] = DROPPED
     while True:
-        _race(stack, max_iter, race, margin, verdicts)
+        _race(stack, max_iter, race, margin, verdicts, against)
         ended = np.flatnonzero(np.isin(stack.status, (CONVERGED, STOPPED)))
         ended = ended[np.argsort(-stack.finals[ended], kind="stable")]
         for s in ended:
@@ -384,6 +399,8 @@ def run_stack(
             dropped = dropped[np.argsort([-stack.value(s) for s in dropped], kind="stable")]
             dropped = dropped[: screen[1]]
         stack.status[dropped] = LIVE
+    if not len(ended) and np.any(stack.status == BEATEN):
+        return []  # none could end above ``against``
     if not len(ended):  # every start failed: the first failure's error
         s = int(np.flatnonzero(stack.status == FAILED)[0])
         component = None if stack.failures[s] == SHARED_FAILURE else int(stack.failures[s])
@@ -406,19 +423,46 @@ def screen_ranking(values: np.ndarray, degenerate: np.ndarray) -> np.ndarray:
     return np.lexsort((-np.asarray(values), np.asarray(degenerate, dtype=bool)))
 
 
-def _race(stack: StartStack, max_iter: int, race: bool, margin: float, verdicts: dict) -> None:
-    """Advance the live starts to their end, by doubling checkpoints when racing."""
+def _race(
+    stack: StartStack,
+    max_iter: int,
+    race: bool,
+    margin: float,
+    verdicts: dict,
+    against: float | None,
+) -> None:
+    """Advance the live starts to their end, by doubling checkpoints when racing or
+    running ``against`` a value."""
     if max_iter <= 0:  # no iteration: each start ends at its initial parameters
         stack.end_live()
         return
-    checkpoint = MIN_ITERATIONS if race else max_iter
+    checking = race or against is not None
+    checkpoint = MIN_ITERATIONS if checking else max_iter
     while True:
+        if against is not None:
+            _stop_beaten(stack, margin, against)
         if race:
             _drop_hopeless(stack, margin, verdicts)
         stack.advance(min(checkpoint, max_iter), max_iter)
         if not np.any(stack.status == LIVE):
             return
         checkpoint *= 2
+
+
+def _is_hopeless(stack: StartStack, s: int, value: float, margin: float) -> bool:
+    """Whether live start ``s`` cannot end above ``value + margin`` (:func:`hopeless`,
+    on the rate of its plain EM steps when SQUAREM jumps)."""
+    if stack.done[s] < MIN_ITERATIONS:
+        return False
+    plain = tuple(stack.controls[s, 1:]) if stack.accelerate else None
+    return hopeless(stack.histories[s, : stack.done[s]], value, margin, plain)
+
+
+def _stop_beaten(stack: StartStack, margin: float, against: float) -> None:
+    """Stop for good the live starts that cannot end above ``against + margin``."""
+    for s in np.flatnonzero(stack.status == LIVE):
+        if _is_hopeless(stack, s, against, margin):
+            stack.status[s] = BEATEN
 
 
 def _drop_hopeless(stack: StartStack, margin: float, verdicts: dict) -> None:
@@ -434,8 +478,5 @@ def _drop_hopeless(stack: StartStack, margin: float, verdicts: dict) -> None:
     leader = max(candidates, key=stack.value)
     best = stack.value(leader)
     for s in np.flatnonzero(stack.status == LIVE):
-        if s == leader or stack.done[s] < MIN_ITERATIONS:
-            continue
-        plain = tuple(stack.controls[s, 1:]) if stack.accelerate else None
-        if hopeless(stack.histories[s, : stack.done[s]], best, margin, plain):
+        if s != leader and _is_hopeless(stack, s, best, margin):
             stack.status[s] = DROPPED

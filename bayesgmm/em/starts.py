@@ -7,7 +7,13 @@ together as one stack (:mod:`bayesgmm.em.batch`); racing (a start that cannot ca
 with the best sound one stops early) is off by default (:data:`RACE`). Data larger than
 :data:`SCREEN_ROWS` rows (or a dask array) run on a uniform sample of that many rows,
 and the best :data:`SCREEN_KEEP` distinct optima continue on all rows, less those too far
-below the best on the sample to catch up (:data:`SAMPLE_ERRORS`).
+below the best on the sample to catch up (:data:`SAMPLE_ERRORS`). There the margin
+``P / n`` of that rule (:func:`_sample_slack`) also stops work early: the starts race
+with ``-P / n`` as margin, and the split-and-merge moves run against the best's value
+less ``P / n``: an optimum that ends further below the best would not go on. (On data
+under the sample's size racing stays off, and the moves run to their end: there a
+stopped start is a lost optimum, and the rule's projected rate is not safe under
+SQUAREM's jumps, :data:`RACE`.)
 
 Every start but a warm one or the user's own parameters runs SQUAREM-accelerated EM
 (:mod:`bayesgmm.em.acceleration`) when ``tol > 0``; those two run plain EM, so that a
@@ -407,8 +413,12 @@ def _pool_runs(problem: Problem) -> list[Run]:
     jobs = (partial(start, kind, labels) for kind, labels in partitions)
     kinds, starts = zip(*_surviving(jobs), strict=True)
     stack = _stack(problem, engine, list(starts), list(kinds), where)
-    runs = run_stack(stack, problem.max_iter, problem.describe, race=RACE, margin=problem.tol)
-    runs = _split_and_merge(problem, engine, runs, pool, rows, row_weights, start, where)
+    # on a sample, an optimum that ends more than the sample's slack below the best's
+    # would not go on to all rows: a start or move that cannot get that far stops
+    slack = None if sample is X else _sample_slack(problem, sample_weights, sample.shape[1])
+    race, margin = (RACE, problem.tol) if slack is None else (True, -slack)
+    runs = run_stack(stack, problem.max_iter, problem.describe, race=race, margin=margin)
+    runs = _split_and_merge(problem, engine, runs, pool, rows, row_weights, start, where, slack)
     if sample is X:
         return runs
     kept = _worth_continuing(problem, _distinct(runs)[:SCREEN_KEEP], sample, sample_weights)
@@ -432,13 +442,17 @@ def _split_and_merge(
     row_weights: np.ndarray,
     start: Callable[[str, np.ndarray], tuple[str, Parameters]],
     where: str,
+    slack: float | None = None,
 ) -> list[Run]:
     """The runs, with those of split-and-merge moves from the best sound optimum
     (:mod:`bayesgmm.em.split_merge`), round after round while the best rises by more
     than ``tol`` per row (at most :data:`~bayesgmm.em.split_merge.ROUNDS` rounds).
 
     A round's moves start from the best fit's labels of the pool's rows; their runs
-    join the others, best first by (sound, value)."""
+    join the others, best first by (sound, value). With ``slack`` (the rows are a
+    sample), a move stops once it cannot end above the best's value less ``slack``
+    (:func:`~bayesgmm.em.batch.run_stack`'s ``against``); without, every move the
+    screen keeps runs to its end."""
     n_components = problem.n_components
     if n_components < 2 or problem.tol <= 0 or problem.max_iter <= 0:
         return runs
@@ -466,6 +480,7 @@ def _split_and_merge(
             race=RACE,
             margin=problem.tol,
             screen=(MOVE_BURST, MOVE_KEEP),
+            against=None if slack is None else best.history[-1] - slack,
         )
         runs = sorted(runs + moved, key=lambda run: (bool(run.degenerate), -run.history[-1]))
         better = next((run for run in moved if not run.degenerate), None)
@@ -497,6 +512,17 @@ def _row_log_likelihoods(problem: Problem, params: Parameters, X: np.ndarray) ->
     return log_mixture_density(with_noise_column(weighted, noise_weight, problem.log_vinv))[0]
 
 
+def _sample_slack(problem: Problem, weights: Any, n_features: int) -> float:
+    """``P / n + tol``: P the free parameters, n the effective size of a sample of rows
+    with these weights (the order of what fitting to the sample adds to an optimum's
+    value per row, by different amounts for different optima)."""
+    weights = np.asarray(weights, dtype=np.float64)
+    k = problem.n_components
+    n_parameters = (k - 1) + k * n_features + problem.model.n_parameters(k, n_features)
+    effective_rows = weights.sum() ** 2 / (weights @ weights)
+    return n_parameters / effective_rows + problem.tol
+
+
 def _worth_continuing(problem: Problem, runs: list[Run], X: Any, weights: Any) -> list[Run]:
     """The runs (best first, distinct) that may still be best on all rows.
 
@@ -514,10 +540,7 @@ def _worth_continuing(problem: Problem, runs: list[Run], X: Any, weights: Any) -
         return runs
     weights = np.asarray(weights, dtype=np.float64)
     total = weights.sum()
-    k, d = problem.n_components, X.shape[1]
-    n_parameters = (k - 1) + k * d + problem.model.n_parameters(k, d)
-    effective_rows = total**2 / (weights @ weights)
-    slack = n_parameters / effective_rows + problem.tol
+    slack = _sample_slack(problem, weights, X.shape[1])
     best = _row_log_likelihoods(problem, runs[0].params, X)
     kept = [runs[0]]
     for run in runs[1:]:
