@@ -76,9 +76,10 @@ SCREEN_KEEP = 3
 #: they cannot catch up on all rows but by a sampling fluke of that size, and a
 #: hopeless continuation on a million rows can run to ``max_iter``.
 SAMPLE_ERRORS = 4.0
-#: Whether the default starts race (hopeless starts stop early, :mod:`bayesgmm.em.batch`).
-#: Off: under SQUAREM the rule's projected rate is taken from gains that still carry a
-#: jump's transient, and racing lost the best basin of iris VVV K=4 (1.5e-4 per row
+#: Whether the default starts race (hopeless starts stop early, :mod:`bayesgmm.em.batch`)
+#: on data under :data:`SCREEN_ROWS` rows (on a sample they race, with ``-P / n`` as the
+#: margin). Off: under SQUAREM the rule's projected rate is taken from gains that still
+#: carry a jump's transient, and racing lost the best basin of iris VVV K=4 (1.5e-4 per row
 #: below every start run to the end; tests/test_acceleration.py).
 RACE = False
 #: Rows of a dask array loaded to make the starts.
