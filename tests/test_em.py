@@ -17,7 +17,7 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
 
 from bayesgmm import ConvergenceWarning, GaussianMixture
-from bayesgmm.datasets import load_seed_example, make_mixture
+from bayesgmm.datasets import load_iris, load_seed_example, load_sp500_returns, make_mixture
 from bayesgmm.exceptions import CovarianceError, NotFittedError
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
@@ -663,6 +663,28 @@ def test_verbose_logs_starts_and_iterations_without_printing(standardised, caplo
     pattern = r"start 1 \(kmeans, all rows\): iteration 5, mean log-likelihood -?\d"
     assert any(re.search(pattern, m) for m in messages)
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(
+    ("load", "n_components", "covariance_type"),
+    [(load_iris, 4, "full"), (load_sp500_returns, 3, "spherical")],
+)
+def test_verbose_logging_leaves_the_fit_as_it_is(load, n_components, covariance_type, caplog):
+    """verbose=2 runs the starts in rounds of ``verbose_interval`` iterations to log
+    them. SQUAREM's cycle (its iterates, step bound and phase) carries across those call
+    boundaries, so the fit must be the one verbose=0 makes, to the last bit: a cycle
+    that restarted at each round would jump at other iterations and end elsewhere (iris
+    VVV K=4 and the slowly converging 1-D returns did)."""
+    X = load().to_numpy()
+    options = {"covariance_type": covariance_type, "random_state": 0}
+    quiet = GaussianMixture(n_components, **options).fit(X)
+    with caplog.at_level(logging.INFO, logger="bayesgmm"):
+        logged = GaussianMixture(n_components, verbose=2, verbose_interval=7, **options).fit(X)
+    assert any("iteration 7," in record.getMessage() for record in caplog.records)
+    assert logged.n_iter_ == quiet.n_iter_
+    assert logged.lower_bound_ == quiet.lower_bound_
+    for name in ("weights_", "means_", "covariances_"):
+        np.testing.assert_array_equal(getattr(logged, name), getattr(quiet, name), err_msg=name)
 
 
 # --------------------------------------------------------------------- dtypes (issue 14.4)

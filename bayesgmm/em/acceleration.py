@@ -49,12 +49,15 @@ from .loop import maximise
 from .stopping import aitken_converged
 
 __all__ = [
+    "CONTROL_SIZE",
     "SETTLED",
     "STEP_GROWTH",
     "accelerated_em_steps",
     "compiled_accelerated_em_steps",
     "copy_parameters",
+    "end_cycle",
     "extrapolate",
+    "new_controls",
 ]
 
 #: After a jump, the rate of the plain gains has settled when it rises by less than this
@@ -63,6 +66,19 @@ SETTLED = 0.01
 #: Factor by which the bound on the extrapolation step grows when a jump meets it, and
 #: shrinks when a jump is refused (Varadhan & Roland's ``mstep``).
 STEP_GROWTH = 4.0
+
+
+#: Values of a start's SQUAREM control (:func:`accelerated_em_steps`).
+CONTROL_SIZE = 7
+
+
+def new_controls(n_starts: int) -> np.ndarray:
+    """The controls of starts not yet run: step bound 1 (plain EM), no rate measured,
+    a cycle not begun."""
+    controls = np.zeros((n_starts, CONTROL_SIZE))
+    controls[:, 0] = 1.0
+    controls[:, 1] = np.inf
+    return controls
 
 
 @kernel
@@ -175,18 +191,24 @@ def accelerated_em_steps(engine, model, layout, family, data, params, stats, acc
     (iterations recorded, converged, failed component or -1).
 
     ``accel`` is ``(t1, t2, t3, control, mean_units, covariance_units, log_variances)``:
-    three scratch parameter tuples, ``control`` (kept between calls: ``[0]`` the bound on
-    the step, ``[1]`` and ``[2]`` the rate and size of the latest gain between two plain
-    EM steps), and the jump's coordinates (:func:`extrapolate`). A call ends at a plain
-    EM iterate, so the next call (or a plain loop) continues from ``params`` as they are.
+    the start's three cycle iterates, its ``control`` and the jump's coordinates
+    (:func:`extrapolate`). ``control`` (:data:`CONTROL_SIZE` values) holds everything the
+    loop carries from one call to the next: ``[0]`` the bound on the step, ``[1]`` and
+    ``[2]`` the rate and size of the latest gain between two plain EM steps, ``[3]`` the
+    plain steps since the cycle began, ``[4]`` the recorded values joined by plain steps,
+    ``[5]`` whether ``params`` hold a jump's ``F(t')`` not yet judged, ``[6]`` whether the
+    stopping rule holds since a jump. So a call boundary changes nothing: iterations
+    ``0 .. n`` in one call or in several take the same path. A call may end with a jump
+    pending; where the start ends there (``max_iter``), :func:`end_cycle` puts ``params``
+    back to ``t3``.
     """
     t1, t2, t3, control, mean_units, covariance_units, log_variances = accel
     jump_dof = family.scaled() and stats[7][0]
     n_iter = first
-    phase = 0  # plain EM steps since the cycle began
-    plain = 0  # recorded values joined by plain EM steps, up to the last one
-    pending = False  # params hold F(t') and its log-likelihood decides whether to keep it
-    confirming = False  # the rule holds since a jump; plain steps until the rate settles
+    phase = int(control[3])  # plain EM steps since the cycle began
+    plain = int(control[4])  # recorded values joined by plain EM steps, up to the last one
+    pending = control[5] != 0.0  # params hold F(t'); its log-likelihood decides on it
+    confirming = control[6] != 0.0  # the rule holds since a jump; plain steps until settled
     while n_iter < last:
         value = engine.e_step(layout, family, data, params, stats)
         value += prior_penalty(params, stats)  # MAP EM's objective (0 without a prior)
@@ -203,6 +225,7 @@ def accelerated_em_steps(engine, model, layout, family, data, params, stats, acc
         plain += 1
         failed = maximise(model, family, params, stats)
         if failed != NO_FAILURE:
+            _keep_cycle(control, phase, plain, False, confirming)
             return n_iter, False, failed
         settled = False
         if plain >= 3:
@@ -220,6 +243,7 @@ def accelerated_em_steps(engine, model, layout, family, data, params, stats, acc
             control[2] = gain
         if plain >= min(3, n_iter) and aitken_converged(history, n_iter, tol):
             if plain == n_iter or (confirming and settled):  # no jump yet, or confirmed
+                _keep_cycle(control, phase, plain, False, confirming)
                 return n_iter, True, NO_FAILURE
             confirming = True
         else:
@@ -232,8 +256,6 @@ def accelerated_em_steps(engine, model, layout, family, data, params, stats, acc
         elif phase == 3:
             phase = 0
             copy_parameters(params, t3)
-            if n_iter >= last:
-                break
             if confirming:  # no jump before the next plain step has its say
                 continue
             alpha = extrapolate(model, t1, t2, t3, params, mean_units, covariance_units,
@@ -249,9 +271,25 @@ def accelerated_em_steps(engine, model, layout, family, data, params, stats, acc
                     pending = True
             else:
                 control[0] *= STEP_GROWTH if control[0] < 2.0 else 1.0
-    if pending:  # the last call's room ran out before F(t') was judged: keep t3
-        copy_parameters(t3, params)
+    _keep_cycle(control, phase, plain, pending, confirming)
     return n_iter, False, NO_FAILURE
+
+
+@kernel
+def _keep_cycle(control, phase, plain, pending, confirming):
+    control[3] = phase
+    control[4] = plain
+    control[5] = 1.0 if pending else 0.0
+    control[6] = 1.0 if confirming else 0.0
+
+
+@kernel
+def end_cycle(t3, params, control):
+    """Where a start ends between calls: a jump still pending (``F(t')`` not judged) is
+    dropped, and ``params`` are ``t3`` again, the M-step after the last recorded value."""
+    if control[5] != 0.0:
+        copy_parameters(t3, params)
+        control[5] = 0.0
 
 
 #: :func:`accelerated_em_steps` compiled, for engines whose ``e_step`` is compiled.

@@ -34,7 +34,12 @@ from ..covariance.layout_kernels import NO_FAILURE, SHARED_FAILURE
 from ..covariance.prior_kernels import prior_penalty
 from ..interrupts import raise_if_interrupted
 from ..kernels.compile import kernel
-from .acceleration import accelerated_em_steps, compiled_accelerated_em_steps
+from .acceleration import (
+    accelerated_em_steps,
+    compiled_accelerated_em_steps,
+    end_cycle,
+    new_controls,
+)
 from .loop import Parameters, Run, compiled_em_steps, em_steps
 
 __all__ = [
@@ -60,69 +65,51 @@ OPTIMISM = 10.0
 LIVE, CONVERGED, STOPPED, FAILED, DROPPED, BEATEN = 0, 1, 2, 3, 4, 5
 
 
-def _round_of(engine, model, layout, family, data, stack, stats, scratch, controls, units,
-              histories, done, stop, status, failures, finals, max_iter, tol, accelerate, steps,
-              accelerated_steps):  # fmt: skip
-    """One round of every live start, in Python (engines whose e_step is Python)."""
-    weights, means, covariances, prec, dof = stack
-    t1, t2, t3 = scratch
-    mean_units, covariance_units, log_variances = units
-    for s in range(weights.shape[0]):
-        if status[s] != LIVE or done[s] >= stop[s]:
-            continue
-        params = (weights[s], means[s], covariances[s], prec[s], dof[s])
-        if accelerate:
-            accel = (t1, t2, t3, controls[s], mean_units, covariance_units, log_variances)
-            n_iter, converged, failed = accelerated_steps(
-                engine, model, layout, family, data, params, stats, accel, histories[s],
-                done[s], stop[s], tol,
-            )  # fmt: skip
-        else:
-            n_iter, converged, failed = steps(
-                engine, model, layout, family, data, params, stats, histories[s], done[s],
-                stop[s], tol,
-            )  # fmt: skip
-        done[s] = n_iter
-        if failed != NO_FAILURE:
-            status[s] = FAILED
-            failures[s] = failed
-        elif converged or n_iter >= max_iter:
-            status[s] = CONVERGED if converged else STOPPED
-            finals[s] = engine.e_step(layout, family, data, params, stats)
-            finals[s] += prior_penalty(params, stats)
+def _rounds(steps, accelerated_steps):
+    """One round of every live start, each start's iterations run by ``steps`` (plain EM)
+    or ``accelerated_steps`` (SQUAREM); the same body serves in Python and compiled."""
+
+    def round_of(engine, model, layout, family, data, stack, stats, scratch, controls, units,
+                 histories, done, stop, status, failures, finals, max_iter, tol,
+                 accelerate):  # fmt: skip
+        weights, means, covariances, prec, dof = stack
+        t1s, t2s, t3s = scratch
+        mean_units, covariance_units, log_variances = units
+        for s in range(weights.shape[0]):
+            if status[s] != LIVE or done[s] >= stop[s]:
+                continue
+            params = (weights[s], means[s], covariances[s], prec[s], dof[s])
+            t3 = (t3s[0][s], t3s[1][s], t3s[2][s], t3s[3][s], t3s[4][s])
+            if accelerate:
+                t1 = (t1s[0][s], t1s[1][s], t1s[2][s], t1s[3][s], t1s[4][s])
+                t2 = (t2s[0][s], t2s[1][s], t2s[2][s], t2s[3][s], t2s[4][s])
+                accel = (t1, t2, t3, controls[s], mean_units, covariance_units, log_variances)
+                n_iter, converged, failed = accelerated_steps(
+                    engine, model, layout, family, data, params, stats, accel, histories[s],
+                    done[s], stop[s], tol,
+                )  # fmt: skip
+            else:
+                n_iter, converged, failed = steps(
+                    engine, model, layout, family, data, params, stats, histories[s],
+                    done[s], stop[s], tol,
+                )  # fmt: skip
+            done[s] = n_iter
+            if failed != NO_FAILURE:
+                status[s] = FAILED
+                failures[s] = failed
+            elif converged or n_iter >= max_iter:
+                status[s] = CONVERGED if converged else STOPPED
+                end_cycle(t3, params, controls[s])
+                finals[s] = engine.e_step(layout, family, data, params, stats)
+                finals[s] += prior_penalty(params, stats)
+
+    return round_of
 
 
-@kernel
-def _compiled_round(engine, model, layout, family, data, stack, stats, scratch, controls, units,
-                    histories, done, stop, status, failures, finals, max_iter, tol,
-                    accelerate):  # fmt: skip
-    """One round of every live start, compiled (the compiled engine's e_step)."""
-    weights, means, covariances, prec, dof = stack
-    t1, t2, t3 = scratch
-    mean_units, covariance_units, log_variances = units
-    for s in range(weights.shape[0]):
-        if status[s] != LIVE or done[s] >= stop[s]:
-            continue
-        params = (weights[s], means[s], covariances[s], prec[s], dof[s])
-        if accelerate:
-            accel = (t1, t2, t3, controls[s], mean_units, covariance_units, log_variances)
-            n_iter, converged, failed = compiled_accelerated_em_steps(
-                engine, model, layout, family, data, params, stats, accel, histories[s],
-                done[s], stop[s], tol,
-            )  # fmt: skip
-        else:
-            n_iter, converged, failed = compiled_em_steps(
-                engine, model, layout, family, data, params, stats, histories[s], done[s],
-                stop[s], tol,
-            )  # fmt: skip
-        done[s] = n_iter
-        if failed != NO_FAILURE:
-            status[s] = FAILED
-            failures[s] = failed
-        elif converged or n_iter >= max_iter:
-            status[s] = CONVERGED if converged else STOPPED
-            finals[s] = engine.e_step(layout, family, data, params, stats)
-            finals[s] += prior_penalty(params, stats)
+#: A round in Python (engines whose e_step is Python).
+_round_of = _rounds(em_steps, accelerated_em_steps)
+#: A round compiled (the compiled engine's e_step): no Python work per start or iteration.
+_compiled_round = kernel(_rounds(compiled_em_steps, compiled_accelerated_em_steps))
 
 
 def hopeless(
@@ -229,10 +216,9 @@ class StartStack:
         )
         n_starts, n_components = self.stack[1].shape[:2]  # the weights: + 1 with noise
         self.stats = engine.new_statistics(model, n_components)
-        self.scratch = tuple(tuple(np.empty_like(a[0]) for a in self.stack) for _ in range(3))
-        self.controls = np.zeros((n_starts, 3))
-        self.controls[:, 0] = 1.0  # the bound on SQUAREM's step
-        self.controls[:, 1] = np.inf  # no plain rate measured yet
+        # each start's SQUAREM cycle (three iterates and its control) lasts across calls
+        self.scratch = tuple(tuple(np.empty_like(a) for a in self.stack) for _ in range(3))
+        self.controls = new_controls(n_starts)
         units = _jump_units(model, n_components, np.asarray(scale, dtype=np.float64))
         self.units = (units.means, units.covariances, units.log_variances)
         self.histories = np.empty((n_starts, 0))
@@ -299,12 +285,13 @@ class StartStack:
         if self._compiled:
             _compiled_round(self.engine, self.model, *args)
         else:
-            _round_of(self.engine, self.model, *args, em_steps, accelerated_em_steps)
+            _round_of(self.engine, self.model, *args)
 
     def end_live(self) -> None:
         """End every live start where it is (its E-step gives the final value)."""
         for s in np.flatnonzero(self.status == LIVE):
             params = tuple(part[s] for part in self.stack)
+            end_cycle(tuple(part[s] for part in self.scratch[2]), params, self.controls[s])
             self.finals[s] = self.engine.e_step(
                 self.model.layout, self.engine.family, self.engine.data, params, self.stats
             ) + prior_penalty(params, self.stats)
@@ -454,7 +441,7 @@ def _is_hopeless(stack: StartStack, s: int, value: float, margin: float) -> bool
     on the rate of its plain EM steps when SQUAREM jumps)."""
     if stack.done[s] < MIN_ITERATIONS:
         return False
-    plain = tuple(stack.controls[s, 1:]) if stack.accelerate else None
+    plain = tuple(stack.controls[s, 1:3]) if stack.accelerate else None
     return hopeless(stack.histories[s, : stack.done[s]], value, margin, plain)
 
 
