@@ -12,7 +12,8 @@ defaults, after a warm-up that compiles the kernels. mclust 6.0.0:
 only): ``GaussianMixture(K, covariance_type, n_init=5, tol=1e-6, max_iter=1000)`` per cell.
 Each cell's BIC (mclust's sign) is compared with the better peer's, as
 ``validate_optima.py`` does (worse by more than 2e-5 per row: a "worse" cell; mclust's
-cells whose optimum is degenerate are not checked here, see validate_optima.py).
+cells whose optimum is degenerate are not checked here, see validate_optima.py; a cell
+where our own fit is degenerate is listed as "ours degenerate").
 
 The runs alternate ours, mclust, scikit-learn per data set; ``--repeat`` takes the best
 of several. ``uptime``'s load is printed before and after: compare at a quiet moment.
@@ -113,8 +114,11 @@ def worse_cells(X: np.ndarray, ours: dict, *peers: dict) -> list[str]:
     for key, value in ours.items():
         values = [peer[key] for peer in peers if np.isfinite(peer.get(key, np.nan))]
         best = max(values, default=np.nan)
-        if np.isfinite(best) and not value >= best - slack:
-            worse.append(f"{key[0]},{key[1]} ({value - best:+.1f})")
+        if not np.isfinite(best) or value >= best - slack:
+            continue
+        # NaN: our fit has a degenerate component (the table marks it; validate_optima: °)
+        gap = "ours degenerate" if np.isnan(value) else f"{value - best:+.1f}"
+        worse.append(f"{key[0]},{key[1]} ({gap})")
     return worse
 
 
