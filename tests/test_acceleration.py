@@ -10,6 +10,7 @@ from bayesgmm.em import starts as starts_module
 from bayesgmm.em.batch import (
     BEATEN,
     CONVERGED,
+    LIVE,
     MIN_ITERATIONS,
     StartStack,
     hopeless,
@@ -323,3 +324,32 @@ def test_a_jump_to_covariances_not_positive_definite_leaves_the_parameters_at_t3
     assert alpha == -1.0
     for before, after in zip(t3, params, strict=True):
         np.testing.assert_array_equal(after, before)
+
+
+def test_a_live_starts_parameters_never_fall_below_its_last_recorded_value():
+    """A round may end on a SQUAREM jump whose value is not yet judged (the next round's
+    first E-step decides on it). What the stack reports for a live start, which the
+    screen judges for degeneracy, must be the M-step after its last recorded value: by
+    EM's monotonicity never below it. S&P 500 VII K=3, eight random starts, one
+    iteration a round: several rounds end on a jump that lands below."""
+    X = load_sp500_returns().to_numpy()
+    with Workers() as workers:
+        problem = _problem(X, 3, "spherical", workers)
+        engine = problem.engine_for(problem.X, problem.weights)
+        stack = _stack(problem, engine, _random_starts(problem, 8))
+
+        def value(parts):
+            parts = tuple(np.ascontiguousarray(part) for part in parts)
+            return engine.e_step(problem.model.layout, engine.family, engine.data, parts,
+                                 stack.stats)  # fmt: skip
+
+        jumps_below = reported = 0
+        for n_iter in range(1, 200):
+            stack.advance(n_iter, 1000)
+            for s in np.flatnonzero(stack.status == LIVE):
+                last = stack.histories[s, stack.done[s] - 1]
+                p = stack.params(s)
+                reported += 1
+                assert value((p.weights, p.means, p.covariances, p.prec, p.dof)) >= last, s
+                jumps_below += value(tuple(part[s] for part in stack.stack)) < last
+    assert reported and jumps_below > 0, "no round ended on a jump that lands below"

@@ -50,6 +50,7 @@ from .stopping import aitken_converged
 
 __all__ = [
     "CONTROL_SIZE",
+    "PENDING",
     "SETTLED",
     "STEP_GROWTH",
     "accelerated_em_steps",
@@ -70,6 +71,9 @@ STEP_GROWTH = 4.0
 
 #: Values of a start's SQUAREM control (:func:`accelerated_em_steps`).
 CONTROL_SIZE = 7
+#: The control's flag that the start's parameters are a jump's ``F(t')``, not yet judged
+#: (the M-step after its last recorded value is then the cycle's ``t3``).
+PENDING = 5
 
 
 def new_controls(n_starts: int) -> np.ndarray:
@@ -207,7 +211,7 @@ def accelerated_em_steps(engine, model, layout, family, data, params, stats, acc
     n_iter = first
     phase = int(control[3])  # plain EM steps since the cycle began
     plain = int(control[4])  # recorded values joined by plain EM steps, up to the last one
-    pending = control[5] != 0.0  # params hold F(t'); its log-likelihood decides on it
+    pending = control[PENDING] != 0.0  # params hold F(t'); its log-likelihood decides
     confirming = control[6] != 0.0  # the rule holds since a jump; plain steps until settled
     while n_iter < last:
         value = engine.e_step(layout, family, data, params, stats)
@@ -279,7 +283,7 @@ def accelerated_em_steps(engine, model, layout, family, data, params, stats, acc
 def _keep_cycle(control, phase, plain, pending, confirming):
     control[3] = phase
     control[4] = plain
-    control[5] = 1.0 if pending else 0.0
+    control[PENDING] = 1.0 if pending else 0.0
     control[6] = 1.0 if confirming else 0.0
 
 
@@ -287,9 +291,9 @@ def _keep_cycle(control, phase, plain, pending, confirming):
 def end_cycle(t3, params, control):
     """Where a start ends between calls: a jump still pending (``F(t')`` not judged) is
     dropped, and ``params`` are ``t3`` again, the M-step after the last recorded value."""
-    if control[5] != 0.0:
+    if control[PENDING] != 0.0:
         copy_parameters(t3, params)
-        control[5] = 0.0
+        control[PENDING] = 0.0
 
 
 #: :func:`accelerated_em_steps` compiled, for engines whose ``e_step`` is compiled.

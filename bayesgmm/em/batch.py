@@ -35,6 +35,7 @@ from ..covariance.prior_kernels import prior_penalty
 from ..interrupts import raise_if_interrupted
 from ..kernels.compile import kernel
 from .acceleration import (
+    PENDING,
     accelerated_em_steps,
     compiled_accelerated_em_steps,
     end_cycle,
@@ -232,8 +233,10 @@ class StartStack:
         return len(self.labels)
 
     def params(self, s: int) -> Parameters:
-        """A copy of start ``s``'s current parameters."""
-        return Parameters(*(np.array(part[s]) for part in self.stack))
+        """A copy of start ``s``'s parameters: the M-step after its last recorded value
+        (a SQUAREM jump not yet judged, where a round ended on one, is left out)."""
+        parts = self.scratch[2] if self.controls[s, PENDING] else self.stack
+        return Parameters(*(np.array(part[s]) for part in parts))
 
     def value(self, s: int) -> float:
         """Start ``s``'s latest mean log-likelihood: at its final parameters once it ended,
