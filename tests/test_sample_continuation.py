@@ -166,3 +166,105 @@ def test_on_a_sample_starts_and_moves_that_cannot_reach_the_best_stop(monkeypatc
     np.testing.assert_allclose(with_rules_fit.means_, without.means_, atol=1e-6)
     np.testing.assert_allclose(with_rules_fit.covariances_, without.covariances_, atol=1e-6)
     np.testing.assert_allclose(with_rules_fit.weights_, without.weights_, atol=1e-8)
+
+
+def _mirrored_three_clusters():
+    """Three clusters at -3, 0 and 3, exactly symmetric about 0 (X and -X)."""
+    rng = np.random.default_rng(5)
+    half = np.concatenate([rng.normal(-3, 0.5, 800), rng.normal(0, 0.5, 400)])
+    return np.concatenate([half, -half])[:, None]
+
+
+def test_runs_at_one_optimum_are_one_and_distinct_optima_of_equal_value_are_two():
+    """Three clusters symmetric about 0, K=2: {left, middle} + {right} and its mirror image
+    are distinct optima of equal value (to rounding), which differ per row by up to the
+    log-density of a whole cluster; the first with its components relabelled is the same
+    optimum (every row's value the same)."""
+    X = _mirrored_three_clusters()
+    pair_sd = float(np.sqrt(0.25 + 2.25))  # {-3, 0} with sd 0.5 each: 1.5 apart from the mean
+    left = ([2 / 3, 1 / 3], [-1.5, 3.0], [pair_sd, 0.5])
+    mirror = ([2 / 3, 1 / 3], [1.5, -3.0], [pair_sd, 0.5])
+    relabelled = ([1 / 3, 2 / 3], [3.0, -1.5], [0.5, pair_sd])
+    assert _row_values(X, *left).mean() == pytest.approx(_row_values(X, *mirror).mean(), abs=1e-12)
+    with Workers(1) as workers:
+        problem = _problem(X, 2, workers)
+        runs = [_run(problem, *params) for params in (left, relabelled, mirror)]
+        for run, params in zip(runs, (left, relabelled, mirror), strict=True):
+            run.history[-1] = _row_values(X, *params).mean()
+        distinct = starts_module._distinct_optima(problem, runs, X, np.ones(len(X)), 3)
+        assert [run is runs[0] or run is runs[2] for run in distinct] == [True, True]
+        assert starts_module._distinct_optima(problem, runs, X, np.ones(len(X)), 1) == runs[:1]
+
+
+@pytest.mark.parametrize(("shift", "same"), [(1e-4, True), (1e-2, False)])
+def test_a_run_stopped_near_an_optimum_is_that_optimum(two_clusters, shift, same):
+    """A run whose means are ``shift`` from the optimum's (EM run to tol=1e-12; sds near
+    1): 1e-4 puts it about 5e-9 per row below it (within tol = 1e-6; per-row differences
+    of sd about 1e-4), one optimum with it; 1e-2 puts it about 5e-5 below (50 tol), a
+    different point, kept."""
+    X = two_clusters
+    fit = GaussianMixture(2, covariance_type="VII", tol=1e-12, random_state=0).fit(X)
+    optimum = (fit.weights_, fit.means_[:, 0], np.sqrt(fit.covariances_))
+    moved = (fit.weights_, fit.means_[:, 0] + shift, np.sqrt(fit.covariances_))
+    gap = _row_values(X, *optimum).mean() - _row_values(X, *moved).mean()
+    assert 0 < gap and bool(gap <= 1e-6) is same
+    with Workers(1) as workers:
+        problem = _problem(X, 2, workers)
+        assert problem.tol == 1e-6
+        runs = [_run(problem, *params) for params in (optimum, moved)]
+        for run, params in zip(runs, (optimum, moved), strict=True):
+            run.history[-1] = _row_values(X, *params).mean()
+        distinct = starts_module._distinct_optima(problem, runs, X, np.ones(len(X)), 3)
+    assert len(distinct) == (1 if same else 2)
+
+
+def test_optima_differing_only_on_rows_of_weight_zero_are_one():
+    """Clusters 40 sds apart; the right one's mean moved by 0.6, a different point; with
+    the right cluster's rows at weight 0, the two runs agree on every row that counts."""
+    rng = np.random.default_rng(4)
+    X = np.concatenate([rng.normal(-20, 1, 3000), rng.normal(20, 1, 1000)])[:, None]
+    truth = ([0.75, 0.25], [-20.0, 20.0], [1.0, 1.0])
+    moved = ([0.75, 0.25], [-20.0, 20.6], [1.0, 1.0])
+    weights = np.r_[np.ones(3000), np.zeros(1000)]
+    with Workers(1) as workers:
+        problem = _problem(X, 2, workers)
+        runs = [_run(problem, *params) for params in (truth, moved)]
+        for run in runs:
+            run.history[-1] = -1.0  # equal values: the rows decide
+        assert len(starts_module._distinct_optima(problem, runs, X, np.ones(len(X)), 3)) == 2
+        assert len(starts_module._distinct_optima(problem, runs, X, weights, 3)) == 1
+
+
+def test_a_large_fit_continues_one_optimum_once(monkeypatch):
+    """Data above the sample's size (made small here) where several of the sample's
+    starts reach one optimum: only one of them continues on all rows (before, each
+    copy did, unless their values agreed to 1e-9), and the fit ends where continuing
+    every copy ends: value to tol, means within what a gap of tol allows (a mean of a
+    component of weight w and sd s moves by about s sqrt(2 tol / w) per tol of value)."""
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0], [5.0, 5.0]])
+    X = np.concatenate([rng.normal(c, [1.0, 0.5], size=(1500, 2)) for c in centres])
+    monkeypatch.setattr(starts_module, "SCREEN_ROWS", 600)
+    sizes = []
+    real = starts_module.run_stack
+
+    def recording(stack, *args, **kwargs):
+        if not kwargs.get("screen"):
+            sizes.append(len(stack))
+        return real(stack, *args, **kwargs)
+
+    monkeypatch.setattr(starts_module, "run_stack", recording)
+    fits = {}
+    for variance in (0.0, starts_module.SAME_OPTIMUM_VARIANCE):
+        monkeypatch.setattr(starts_module, "SAME_OPTIMUM_VARIANCE", variance)
+        sizes.clear()
+        fit = GaussianMixture(4, covariance_type="VVV", random_state=0).fit(X)
+        fits[variance] = (fit, sizes[-1])
+    (copies, n_copies), (once, n_once) = fits[0.0], fits[starts_module.SAME_OPTIMUM_VARIANCE]
+    assert n_once == 1 < n_copies
+    tol = once.tol
+    assert once.score(X) == pytest.approx(copies.score(X), abs=tol)
+    order = [int(np.argmin(np.linalg.norm(copies.means_ - m, axis=1))) for m in once.means_]
+    allowed = 2 * 1.0 * np.sqrt(2 * tol / once.weights_.min())
+    np.testing.assert_allclose(once.means_, copies.means_[order], atol=allowed)
+    np.testing.assert_allclose(once.weights_, copies.weights_[order], atol=allowed)

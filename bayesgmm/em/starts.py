@@ -6,7 +6,8 @@ random partitions; identical partitions once), :func:`pool_counts` of them. They
 together as one stack (:mod:`bayesgmm.em.batch`); racing (a start that cannot catch up
 with the best sound one stops early) is off by default (:data:`RACE`). Data larger than
 :data:`SCREEN_ROWS` rows (or a dask array) run on a uniform sample of that many rows,
-and the best :data:`SCREEN_KEEP` distinct optima continue on all rows, less those too far
+and the best :data:`SCREEN_KEEP` distinct optima (:func:`_distinct_optima`: starts that
+reached one optimum continue once) continue on all rows, less those too far
 below the best on the sample to catch up (:data:`SAMPLE_ERRORS`). There the margin
 ``P / n`` of that rule (:func:`_sample_slack`) also stops work early: the starts race
 with ``-P / n`` as margin, and the split-and-merge moves run against the best's value
@@ -76,6 +77,10 @@ SCREEN_KEEP = 3
 #: they cannot catch up on all rows but by a sampling fluke of that size, and a
 #: hopeless continuation on a million rows can run to ``max_iter``.
 SAMPLE_ERRORS = 4.0
+#: Two optima of the sample are one when their per-row log-likelihoods differ with a
+#: variance of at most this many ``tol`` (and their values by at most ``tol``):
+#: :func:`_distinct_optima`.
+SAME_OPTIMUM_VARIANCE = 32.0
 #: Whether the default starts race (hopeless starts stop early, :mod:`bayesgmm.em.batch`)
 #: on data under :data:`SCREEN_ROWS` rows (on a sample they race, with ``-P / n`` as the
 #: margin). Off: under SQUAREM the rule's projected rate is taken from gains that still
@@ -422,7 +427,8 @@ def _pool_runs(problem: Problem) -> list[Run]:
     runs = _split_and_merge(problem, engine, runs, pool, rows, row_weights, start, where, slack)
     if sample is X:
         return runs
-    kept = _worth_continuing(problem, _distinct(runs)[:SCREEN_KEEP], sample, sample_weights)
+    distinct = _distinct_optima(problem, runs, sample, sample_weights, SCREEN_KEEP)
+    kept = _worth_continuing(problem, distinct, sample, sample_weights)
     full = problem.engine_for(X, problem.weights)
     names = [f"{index}:{run.start}" for index, run in enumerate(kept)]
     stack = _stack(problem, full, [run.params for run in kept], names, "all rows")
@@ -555,14 +561,53 @@ def _worth_continuing(problem: Problem, runs: list[Run], X: Any, weights: Any) -
     return kept
 
 
-def _distinct(runs: list[Run]) -> list[Run]:
-    """Runs (best first) less those at the value of a better one (the same optimum)."""
-    kept: list[Run] = []
-    for run in runs:
-        value = run.history[-1]
-        if not any(abs(value - other.history[-1]) <= 1e-9 * abs(value) for other in kept):
-            kept.append(run)
-    return kept
+def _distinct_optima(
+    problem: Problem, runs: list[Run], X: Any, weights: Any, count: int
+) -> list[Run]:
+    """The first ``count`` runs (best first) that are not at the optimum of a better one.
+
+    Two runs are at one optimum when, on the rows X, their mean log-likelihoods differ by
+    at most ``tol`` and their per-row log-likelihoods have a (weighted) standard deviation
+    of the difference of at most ``sqrt(SAME_OPTIMUM_VARIANCE * tol)``. Why: a run whose
+    value is g below an optimum differs from it per row by about the score times the
+    parameters' displacement, of variance about 2 g (the information identity); each run
+    has stopped within about ``tol`` of its optimum, so two runs at one optimum differ
+    with variance at most 8 ``tol``; :data:`SAME_OPTIMUM_VARIANCE` allows four times that
+    for components that do not fit their clusters' shape (the identity's two matrices
+    differ). Runs at distinct optima of equal value (a symmetry of the data) differ per
+    row by the log-density of the rows they place differently, and stay apart; a
+    relabelling of the same optimum differs by nothing.
+
+    When the rows' log-likelihoods are not all finite (missing values: the sample's rows
+    are not complete), runs are one optimum only when their values agree to 1e-9.
+    """
+    weights = np.asarray(weights, dtype=np.float64) / np.sum(weights, dtype=np.float64)
+    tol = max(problem.tol, 0.0)
+    rows: dict[int, np.ndarray] = {}  # the runs' row log-likelihoods, made when needed
+
+    def row_values(index: int) -> np.ndarray:
+        if index not in rows:
+            rows[index] = _row_log_likelihoods(problem, runs[index].params, X)
+        return rows[index]
+
+    def same(index: int, other: int) -> bool:
+        value, other_value = runs[index].history[-1], runs[other].history[-1]
+        if abs(value - other_value) > tol:
+            return False
+        difference = row_values(other) - row_values(index)
+        if not np.isfinite(difference).all():
+            return abs(value - other_value) <= 1e-9 * abs(value)
+        mean = weights @ difference
+        spread = weights @ (difference - mean) ** 2
+        return abs(mean) <= tol and spread <= SAME_OPTIMUM_VARIANCE * tol
+
+    kept: list[int] = []
+    for index in range(len(runs)):
+        if len(kept) == count:
+            break
+        if not any(same(index, other) for other in kept):
+            kept.append(index)
+    return [runs[index] for index in kept]
 
 
 def _surviving(jobs: Iterable[Callable[[], Any]]) -> list[Any]:
