@@ -122,6 +122,9 @@ def _schema(covariance_type: str) -> dict[str, dict[str, _Spec]]:
             "noise_centre": _Spec((("feature",),), floats),
             "noise_axes": _Spec((("feature", "feature_bis"),), floats),
             "noise_half_widths": _Spec((("feature",),), floats),
+            # a MAP-EM fit's conjugate prior (bayesgmm.conjugate_prior.ResolvedPrior)
+            "prior_mean": _Spec((("feature",),), floats),
+            "prior_scale": _Spec(((), ("feature", "feature_bis")), floats),
         },
         "posterior": {
             "weights": _Spec(((*draw, "component"),), floats, True),
@@ -194,6 +197,8 @@ class Header:
     missing: str = "error"  # what NaN means when evaluating ("error" or "marginal")
     noise_weight: float | None = None  # a uniform noise component's weight
     noise_log_vinv: float | None = None  # ... and log-density
+    prior_shrinkage: float | None = None  # a MAP-EM fit's conjugate prior's shrinkage
+    prior_dof: float | None = None  # ... and degrees of freedom
 
 
 def parse_header(attrs: Mapping[str, Any]) -> Header:
@@ -232,6 +237,7 @@ def parse_header(attrs: Mapping[str, Any]) -> Header:
         sizes=sizes,
         missing=missing,
         **_noise_header(attrs),
+        **_prior_header(attrs),
     )
 
 
@@ -249,6 +255,20 @@ def _noise_header(attrs: Mapping[str, Any]) -> dict[str, float | None]:
     if not math.isfinite(log_vinv):
         raise Problem("its attribute 'noise_log_vinv' is not finite")
     return {"noise_weight": weight, "noise_log_vinv": log_vinv}
+
+
+def _prior_header(attrs: Mapping[str, Any]) -> dict[str, float | None]:
+    """A conjugate prior's shrinkage and degrees of freedom (finite, >= 0), both or
+    neither."""
+    present = [name for name in _PRIOR_ATTRS if name in attrs]
+    if not present:
+        return dict.fromkeys(_PRIOR_ATTRS)
+    if len(present) == 1:
+        raise Problem(f"it is damaged or incomplete: it holds only {present[0]!r} of the prior")
+    return {name: _real(attrs, name, low=0.0) for name in _PRIOR_ATTRS}
+
+
+_PRIOR_ATTRS = ("prior_shrinkage", "prior_dof")
 
 
 def _scalar(attrs: Mapping[str, Any], name: str) -> Any:
@@ -457,6 +477,7 @@ def check_values(
     noise = _noise_header(parameters.attrs)["noise_weight"]
     _check_mixture(parameters, covariance_type, "", (), noise or 0.0)
     _check_noise_box(parameters, noise)
+    _check_prior(parameters, _prior_header(parameters.attrs)["prior_dof"] is not None)
     _check_dof(parameters, groups.get("posterior"), family)
     if coordinates:
         _check_coordinates(parameters, groups)
@@ -504,6 +525,33 @@ def _check_noise_box(parameters: Any, noise: float | None) -> None:
             raise Problem(f"its variable {name!r} is NaN or infinite")
     if not (np.asarray(parameters["noise_half_widths"].values) > 0).all():
         raise Problem("its variable 'noise_half_widths' is not positive")
+
+
+def _check_prior(parameters: Any, stated: bool) -> None:
+    """A conjugate prior's mean (finite) and scale (a positive number, or a symmetric
+    positive definite matrix), with its attributes or not at all."""
+    names = ("prior_mean", "prior_scale")
+    present = [name for name in names if name in parameters]
+    if not stated:
+        if present:
+            raise Problem(f"it holds {present} but no 'prior_shrinkage' attribute")
+        return
+    if len(present) < len(names):
+        raise Problem(f"it is damaged or incomplete: the prior needs {list(names)}")
+    for name in names:
+        if not np.isfinite(np.asarray(parameters[name].values, dtype=np.float64)).all():
+            raise Problem(f"its variable {name!r} is NaN or infinite")
+    scale = np.asarray(parameters["prior_scale"].values, dtype=np.float64)
+    if scale.ndim == 0:
+        if not scale > 0:
+            raise Problem("its variable 'prior_scale' is not positive")
+        return
+    if not np.allclose(scale, scale.T):  # what GaussianMixture(prior=...) accepts
+        raise Problem("its variable 'prior_scale' is not symmetric")
+    try:
+        np.linalg.cholesky(scale)
+    except np.linalg.LinAlgError:
+        raise Problem("its variable 'prior_scale' is not positive definite") from None
 
 
 def _check_mixture(

@@ -17,6 +17,7 @@ import numpy as np
 import xarray as xr
 
 from . import _file_schema, gaussian, io
+from .conjugate_prior import ResolvedPrior
 from .covariance import COVARIANCE_TYPES, decompose, get_covariance_model
 from .data import check_int, check_option, check_random_state, check_X
 from .kernels.draws import log_likelihood_draws
@@ -76,6 +77,10 @@ class MixtureResult:
         weights then sum to ``1 - noise_weight``.
     noise_box : NoiseBox or None, default=None
         The noise's box and density (:mod:`bayesgmm.noise`), with ``noise_weight``.
+    prior : ResolvedPrior or None, default=None
+        The conjugate prior of a MAP-EM fit (``GaussianMixture(prior=...)``): its
+        hyperparameters, in data coordinates (:mod:`bayesgmm.conjugate_prior`). Saved
+        files keep it.
 
     Examples
     --------
@@ -109,6 +114,7 @@ class MixtureResult:
         missing: str = "error",
         noise_weight: float | None = None,
         noise_box: NoiseBox | None = None,
+        prior: ResolvedPrior | None = None,
     ) -> None:
         if covariance_type not in COVARIANCE_TYPES:
             raise ValueError(
@@ -141,6 +147,7 @@ class MixtureResult:
         self._prec_chol = self._model.precision_cholesky(self._covariances, self._weights)
         self.missing = check_option("MixtureResult", "missing", missing, ("error", "marginal"))
         self.noise_weight, self.noise_box = _checked_noise(noise_weight, noise_box, posterior)
+        self.prior = _checked_prior(prior, n_features, posterior)
 
     # ------------------------------------------------------------------ shape
     @property
@@ -973,6 +980,10 @@ class MixtureResult:
             variables["noise_centre"] = (("feature",), box.centre.copy())
             variables["noise_axes"] = (("feature", "feature_bis"), box.axes.copy())
             variables["noise_half_widths"] = (("feature",), box.half_widths.copy())
+        if self.prior is not None:
+            scale = np.array(self.prior.scale, dtype=np.float64)
+            variables["prior_mean"] = (("feature",), np.array(self.prior.mean, dtype=np.float64))
+            variables["prior_scale"] = (("feature", "feature_bis")[: scale.ndim], scale)
         attrs = {
             "covariance_type": self.covariance_type,
             "method": self.method,
@@ -991,6 +1002,9 @@ class MixtureResult:
         if self.noise_weight is not None:
             attrs["noise_weight"] = self.noise_weight
             attrs["noise_log_vinv"] = self.noise_box.log_vinv
+        if self.prior is not None:
+            attrs["prior_shrinkage"] = float(self.prior.shrinkage)
+            attrs["prior_dof"] = float(self.prior.dof)
         return xr.Dataset(variables, coords=self._coords(), attrs=attrs)
 
     @classmethod
@@ -1040,6 +1054,14 @@ class MixtureResult:
                 dataset["noise_axes"].values,
                 dataset["noise_half_widths"].values,
                 header.noise_log_vinv,
+            ),
+            prior=None
+            if header.prior_dof is None
+            else ResolvedPrior(
+                header.prior_shrinkage,
+                dataset["prior_mean"].values.copy(),
+                header.prior_dof,
+                _prior_scale(dataset["prior_scale"].values),
             ),
         )
 
@@ -1091,6 +1113,11 @@ class MixtureResult:
         if self.noise_weight is not None:
             vinv = self.noise_box.vinv
             lines.append(f"  {'noise':>9}  {self.noise_weight:6.3f}  (uniform, Vinv {vinv:.4g})")
+        if self.prior is not None:
+            lines.append(
+                f"  conjugate prior (MAP): shrinkage {self.prior.shrinkage:.4g}, "
+                f"dof {self.prior.dof:.4g}"
+            )
         if self.degenerate:
             lines.append("  degenerate: " + "; ".join(self.degenerate))
         return "\n".join(lines)
@@ -1266,6 +1293,32 @@ def _checked_noise(weight: Any, box: Any, posterior: Any) -> tuple:
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"noise_weight must be in [0, 1]; got {weight!r}.")
     return weight, box
+
+
+def _checked_prior(prior: Any, n_features: int, posterior: Any) -> ResolvedPrior | None:
+    """A MAP-EM fit's prior: a ResolvedPrior with one mean per feature (EM fits only)."""
+    if prior is None:
+        return None
+    if not isinstance(prior, ResolvedPrior):
+        raise ValueError(
+            f"prior must be a bayesgmm.conjugate_prior.ResolvedPrior or None; got {prior!r}."
+        )
+    if np.shape(prior.mean) != (n_features,):
+        raise ValueError(
+            f"prior.mean must hold one value per feature ({n_features}); got shape "
+            f"{np.shape(prior.mean)}."
+        )
+    if posterior is not None:
+        raise ValueError(
+            "A conjugate prior's MAP estimate is an EM fit's; a Bayesian result has none."
+        )
+    return prior
+
+
+def _prior_scale(values: np.ndarray) -> np.ndarray | float:
+    """A stored prior scale: a number (diagonal and spherical models) or a matrix."""
+    values = np.array(values, dtype=np.float64)
+    return float(values) if values.ndim == 0 else values
 
 
 def _checked_family(family: str, dof: Any, n_components: int) -> Any:

@@ -865,3 +865,68 @@ def test_a_real_bayesian_fit_with_its_predictive_draws_round_trips(tmp_path):
         back = load(path).posterior
         for group in fit.result_.posterior.groups():
             assert back[group].identical(fit.result_.posterior[group]), group
+
+
+# ------------------------------------------------------------ a MAP-EM fit's prior
+@pytest.fixture(scope="module", params=["VVV", "VII"])
+def map_fit(request) -> GaussianMixture:
+    """A MAP-EM fit: its prior's scale a matrix (VVV) or a number (VII), mclust's default
+    prior but for a user's mean, so that a loader that fell back to the data's mean
+    would be caught."""
+    prior = {"mean": X.mean(axis=0) + 0.5, "dof": 7.0}
+    return GaussianMixture(2, covariance_type=request.param, prior=prior, random_state=0).fit(X)
+
+
+def test_a_map_fit_keeps_its_prior_through_a_file(map_fit, tmp_path):
+    """Every hyperparameter comes back bit for bit, with the fit's values; a fit without
+    a prior loads without one."""
+    loaded = load(_saved(map_fit.result_, tmp_path))
+    assert loaded.prior == map_fit.prior_
+    assert np.ndim(loaded.prior.scale) == np.ndim(map_fit.prior_.scale)
+    np.testing.assert_array_equal(loaded.prior.mean, X.mean(axis=0) + 0.5)
+    assert loaded.prior.dof == 7.0 and loaded.prior.shrinkage == 0.01
+    _assert_same_result(loaded, map_fit.result_)
+    assert "conjugate prior (MAP): shrinkage 0.01, dof 7" in repr(loaded)
+    plain = GaussianMixture(2, covariance_type="VII", random_state=0).fit(X)
+    assert load(_saved(plain.result_, tmp_path, "plain.nc")).prior is None
+
+
+def _map_result_file(tmp_path, edit) -> Path:
+    fit = GaussianMixture(2, covariance_type="VVV", prior="default", random_state=0).fit(X)
+    return _saved_and_edited(fit.result_, tmp_path, edit)
+
+
+BAD_PRIORS = {
+    "dof-alone": (lambda h: h["bayesgmm"].attrs.__delitem__("prior_shrinkage"),
+                  r"it holds only 'prior_dof' of the prior"),
+    "negative-dof": (_attr("prior_dof", -1.0), r"'prior_dof' is -1\.0, not a finite number >= 0"),
+    "infinite-shrinkage": (_attr("prior_shrinkage", np.inf),
+                           r"'prior_shrinkage' is inf, not a finite number >= 0"),
+    "nan-mean": (_set("prior_mean", [np.nan, 0.0, 0.0]), r"'prior_mean' is NaN or infinite"),
+    "indefinite-scale": (_set("prior_scale", _INDEFINITE), r"'prior_scale' is not positive defin"),
+    "asymmetric-scale": (_set("prior_scale", _ASYMMETRIC), r"'prior_scale' is not symmetric"),
+    "scale-without-attrs": (lambda h: [h["bayesgmm"].attrs.__delitem__(name)
+                                       for name in ("prior_shrinkage", "prior_dof")],
+                            r"holds \['prior_mean', 'prior_scale'\] but no 'prior_shrinkage'"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", BAD_PRIORS)
+def test_a_damaged_prior_is_refused(kind, tmp_path):
+    edit, why = BAD_PRIORS[kind]
+    _refused(_map_result_file(tmp_path, edit), why)
+
+
+def test_a_result_checks_the_prior_it_is_given(map_fit):
+    result = map_fit.result_
+    with pytest.raises(ValueError, match=r"prior\.mean must hold one value per feature \(3\)"):
+        MixtureResult(
+            weights=result._weights, means=result._means, covariances=result._covariances,
+            covariance_type=result.covariance_type,
+            prior=type(map_fit.prior_)(0.01, np.zeros(2), 5.0, 1.0),
+        )  # fmt: skip
+    with pytest.raises(ValueError, match=r"prior must be a bayesgmm\.conjugate_prior\.Resol"):
+        MixtureResult(
+            weights=result._weights, means=result._means, covariances=result._covariances,
+            covariance_type=result.covariance_type, prior={"dof": 5.0},
+        )  # fmt: skip

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ..conjugate_prior import ResolvedPrior
 from ..covariance import CovarianceModel
 from ..covariance.prior_kernels import DIAGONAL, FULL, SHARED, SPHERICAL
 from .blocks import Workers
@@ -44,6 +45,7 @@ __all__ = [
     "PriorRule",
     "PRIOR_RULES",
     "check_prior",
+    "prior_terms",
     "resolve_prior",
     "PriorProblem",
     "with_prior",
@@ -83,43 +85,6 @@ class ConjugatePrior:
     mean: Any = None
     dof: float | None = None
     scale: Any = None
-
-
-@dataclass(frozen=True)
-class ResolvedPrior:
-    """The hyperparameters a fit used (``GaussianMixture.prior_``), data coordinates.
-
-    ``scale`` is a (n_features, n_features) matrix for the ellipsoidal models and a
-    number for the diagonal and spherical ones, as mclust's ``defaultPrior`` gives it.
-    """
-
-    shrinkage: float
-    mean: np.ndarray
-    dof: float
-    scale: np.ndarray | float
-
-    def terms(self, shift: np.ndarray, model: CovarianceModel, n_components: int) -> tuple:
-        """``(settings, mean, scale)`` for the compiled M-step, in shifted coordinates."""
-        rule = PRIOR_RULES[model.mclust_name]
-        n_features = len(self.mean)
-        layout = model.layout
-        if not layout.diagonal:
-            kind, scale = (SHARED if layout.shared else FULL), np.asarray(self.scale, float)
-        elif layout.per_feature:
-            kind, scale = DIAGONAL, float(self.scale) * np.eye(n_features)
-        else:
-            kind, scale = SPHERICAL, float(self.scale) / n_features * np.eye(n_features)
-        settings = np.array(
-            [
-                self.shrinkage,
-                rule.extra(self.dof, n_features, n_components),
-                rule.scale_weight(n_components),
-                kind,
-            ],
-            dtype=np.float64,
-        )
-        mean = np.asarray(self.mean, dtype=np.float64) - shift
-        return (settings, np.ascontiguousarray(mean), np.ascontiguousarray(scale))
 
 
 @dataclass(frozen=True)
@@ -200,6 +165,33 @@ def check_prior(owner: str, value: Any, model: CovarianceModel) -> ConjugatePrio
             "prior=None."
         )
     return prior
+
+
+def prior_terms(
+    prior: ResolvedPrior, shift: np.ndarray, model: CovarianceModel, n_components: int
+) -> tuple:
+    """``(settings, mean, scale)`` of ``prior`` for the compiled M-step, in shifted
+    coordinates."""
+    rule = PRIOR_RULES[model.mclust_name]
+    n_features = len(prior.mean)
+    layout = model.layout
+    if not layout.diagonal:
+        kind, scale = (SHARED if layout.shared else FULL), np.asarray(prior.scale, float)
+    elif layout.per_feature:
+        kind, scale = DIAGONAL, float(prior.scale) * np.eye(n_features)
+    else:
+        kind, scale = SPHERICAL, float(prior.scale) / n_features * np.eye(n_features)
+    settings = np.array(
+        [
+            prior.shrinkage,
+            rule.extra(prior.dof, n_features, n_components),
+            rule.scale_weight(n_components),
+            kind,
+        ],
+        dtype=np.float64,
+    )
+    mean = np.asarray(prior.mean, dtype=np.float64) - shift
+    return (settings, np.ascontiguousarray(mean), np.ascontiguousarray(scale))
 
 
 def _data_variance(X: Any, weights: Any, shift: np.ndarray, workers: Workers) -> np.ndarray:
@@ -286,7 +278,7 @@ class PriorProblem(Problem):
     def engine_for(self, X: Any, weights: Any) -> Any:
         """The engine for (a sample of) the data, with the prior's terms attached."""
         engine = super().engine_for(X, weights)
-        engine.prior_terms = (self.prior.terms(self.shift, self.model, self.n_components),)
+        engine.prior_terms = (prior_terms(self.prior, self.shift, self.model, self.n_components),)
         return engine
 
 
