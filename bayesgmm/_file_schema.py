@@ -509,20 +509,29 @@ _OBSERVED_RULES = {
 }
 
 
+def _finite_together(
+    parameters: Any, names: tuple[str, ...], stated: bool, attribute: str, what: str
+) -> bool:
+    """Whether the variables ``names`` of one optional part (``what``) are there: all of
+    them, finite, when the header states the part (its ``attribute``), none otherwise."""
+    present = [name for name in names if name in parameters]
+    if not stated:
+        if present:
+            raise Problem(f"it holds {present} but no {attribute!r} attribute")
+        return False
+    if len(present) < len(names):
+        raise Problem(f"it is damaged or incomplete: {what} needs {list(names)}")
+    for name in names:
+        if not np.isfinite(np.asarray(parameters[name].values, dtype=np.float64)).all():
+            raise Problem(f"its variable {name!r} is NaN or infinite")
+    return True
+
+
 def _check_noise_box(parameters: Any, noise: float | None) -> None:
     """A noise component's box: all three variables, finite, positive half widths."""
     names = ("noise_centre", "noise_axes", "noise_half_widths")
-    present = [name for name in names if name in parameters]
-    if noise is None:
-        if present:
-            raise Problem(f"it holds {present} but no 'noise_weight' attribute")
+    if not _finite_together(parameters, names, noise is not None, "noise_weight", "the noise"):
         return
-    if len(present) < len(names):
-        raise Problem(f"it is damaged or incomplete: the noise needs {list(names)}")
-    for name in names:
-        values = np.asarray(parameters[name].values, dtype=np.float64)
-        if not np.isfinite(values).all():
-            raise Problem(f"its variable {name!r} is NaN or infinite")
     if not (np.asarray(parameters["noise_half_widths"].values) > 0).all():
         raise Problem("its variable 'noise_half_widths' is not positive")
 
@@ -531,16 +540,8 @@ def _check_prior(parameters: Any, stated: bool) -> None:
     """A conjugate prior's mean (finite) and scale (a positive number, or a symmetric
     positive definite matrix), with its attributes or not at all."""
     names = ("prior_mean", "prior_scale")
-    present = [name for name in names if name in parameters]
-    if not stated:
-        if present:
-            raise Problem(f"it holds {present} but no 'prior_shrinkage' attribute")
+    if not _finite_together(parameters, names, stated, "prior_shrinkage", "the prior"):
         return
-    if len(present) < len(names):
-        raise Problem(f"it is damaged or incomplete: the prior needs {list(names)}")
-    for name in names:
-        if not np.isfinite(np.asarray(parameters[name].values, dtype=np.float64)).all():
-            raise Problem(f"its variable {name!r} is NaN or infinite")
     scale = np.asarray(parameters["prior_scale"].values, dtype=np.float64)
     if scale.ndim == 0:
         if not scale > 0:

@@ -95,14 +95,17 @@ def test_every_run_goes_on_when_the_best_is_degenerate(two_clusters):
         assert len(starts_module._worth_continuing(problem, [best, far], X, np.ones(len(X)))) == 2
 
 
-def test_a_large_fit_continues_fewer_optima_and_ends_no_lower(monkeypatch):
-    """Data above the sample's size (made small here): with the rule, the all-rows stage
-    runs fewer starts than without it (SAMPLE_ERRORS infinite) and ends at the same
-    best value, to tol. The pool's race on the sample is off here, so that several of
-    its optima reach the rule (racing stops most of them earlier)."""
+def _four_clusters():
+    """6,000 rows in four clusters (sds 1 and 0.5), 5 apart."""
     rng = np.random.default_rng(0)
     centres = np.array([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0], [5.0, 5.0]])
-    X = np.concatenate([rng.normal(c, [1.0, 0.5], size=(1500, 2)) for c in centres])
+    return np.concatenate([rng.normal(c, [1.0, 0.5], size=(1500, 2)) for c in centres])
+
+
+def _all_rows_stack_sizes(monkeypatch, race=None):
+    """Data above 600 rows run on a 600-row sample; the list fills with the size of each
+    stack run without a screen (the sample's pool, then the all-rows stage), racing or
+    not as ``race`` says (None: as the fit chooses)."""
     monkeypatch.setattr(starts_module, "SCREEN_ROWS", 600)
     sizes = []
     real = starts_module.run_stack
@@ -110,10 +113,21 @@ def test_a_large_fit_continues_fewer_optima_and_ends_no_lower(monkeypatch):
     def recording(stack, *args, **kwargs):
         if not kwargs.get("screen"):
             sizes.append(len(stack))
-            kwargs["race"] = False
+            if race is not None:
+                kwargs["race"] = race
         return real(stack, *args, **kwargs)
 
     monkeypatch.setattr(starts_module, "run_stack", recording)
+    return sizes
+
+
+def test_a_large_fit_continues_fewer_optima_and_ends_no_lower(monkeypatch):
+    """Data above the sample's size (made small here): with the rule, the all-rows stage
+    runs fewer starts than without it (SAMPLE_ERRORS infinite) and ends at the same
+    best value, to tol. The pool's race on the sample is off here, so that several of
+    its optima reach the rule (racing stops most of them earlier)."""
+    X = _four_clusters()
+    sizes = _all_rows_stack_sizes(monkeypatch, race=False)
     fits = {}
     for errors in (np.inf, starts_module.SAMPLE_ERRORS):
         monkeypatch.setattr(starts_module, "SAMPLE_ERRORS", errors)
@@ -241,19 +255,8 @@ def test_a_large_fit_continues_one_optimum_once(monkeypatch):
     copy did, unless their values agreed to 1e-9), and the fit ends where continuing
     every copy ends: value to tol, means within what a gap of tol allows (a mean of a
     component of weight w and sd s moves by about s sqrt(2 tol / w) per tol of value)."""
-    rng = np.random.default_rng(0)
-    centres = np.array([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0], [5.0, 5.0]])
-    X = np.concatenate([rng.normal(c, [1.0, 0.5], size=(1500, 2)) for c in centres])
-    monkeypatch.setattr(starts_module, "SCREEN_ROWS", 600)
-    sizes = []
-    real = starts_module.run_stack
-
-    def recording(stack, *args, **kwargs):
-        if not kwargs.get("screen"):
-            sizes.append(len(stack))
-        return real(stack, *args, **kwargs)
-
-    monkeypatch.setattr(starts_module, "run_stack", recording)
+    X = _four_clusters()
+    sizes = _all_rows_stack_sizes(monkeypatch)
     fits = {}
     for variance in (0.0, starts_module.SAME_OPTIMUM_VARIANCE):
         monkeypatch.setattr(starts_module, "SAME_OPTIMUM_VARIANCE", variance)
