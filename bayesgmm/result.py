@@ -77,7 +77,7 @@ class MixtureResult:
         weights then sum to ``1 - noise_weight``.
     noise_box : NoiseBox or None, default=None
         The noise's box and density (:mod:`bayesgmm.noise`), with ``noise_weight``.
-    prior : ResolvedPrior or None, default=None
+    conjugate_prior : ResolvedPrior or None, default=None
         The conjugate prior of a MAP-EM fit (``GaussianMixture(prior=...)``): its
         hyperparameters, in data coordinates (:mod:`bayesgmm.conjugate_prior`). Saved
         files keep it.
@@ -114,7 +114,7 @@ class MixtureResult:
         missing: str = "error",
         noise_weight: float | None = None,
         noise_box: NoiseBox | None = None,
-        prior: ResolvedPrior | None = None,
+        conjugate_prior: ResolvedPrior | None = None,
     ) -> None:
         if covariance_type not in COVARIANCE_TYPES:
             raise ValueError(
@@ -147,7 +147,7 @@ class MixtureResult:
         self._prec_chol = self._model.precision_cholesky(self._covariances, self._weights)
         self.missing = check_option("MixtureResult", "missing", missing, ("error", "marginal"))
         self.noise_weight, self.noise_box = _checked_noise(noise_weight, noise_box, posterior)
-        self.prior = _checked_prior(prior, n_features, posterior)
+        self.conjugate_prior = _checked_prior(conjugate_prior, n_features, posterior)
 
     # ------------------------------------------------------------------ shape
     @property
@@ -980,9 +980,12 @@ class MixtureResult:
             variables["noise_centre"] = (("feature",), box.centre.copy())
             variables["noise_axes"] = (("feature", "feature_bis"), box.axes.copy())
             variables["noise_half_widths"] = (("feature",), box.half_widths.copy())
-        if self.prior is not None:
-            scale = np.array(self.prior.scale, dtype=np.float64)
-            variables["prior_mean"] = (("feature",), np.array(self.prior.mean, dtype=np.float64))
+        if self.conjugate_prior is not None:
+            scale = np.array(self.conjugate_prior.scale, dtype=np.float64)
+            variables["prior_mean"] = (
+                ("feature",),
+                np.array(self.conjugate_prior.mean, dtype=np.float64),
+            )
             variables["prior_scale"] = (("feature", "feature_bis")[: scale.ndim], scale)
         attrs = {
             "covariance_type": self.covariance_type,
@@ -1002,9 +1005,9 @@ class MixtureResult:
         if self.noise_weight is not None:
             attrs["noise_weight"] = self.noise_weight
             attrs["noise_log_vinv"] = self.noise_box.log_vinv
-        if self.prior is not None:
-            attrs["prior_shrinkage"] = float(self.prior.shrinkage)
-            attrs["prior_dof"] = float(self.prior.dof)
+        if self.conjugate_prior is not None:
+            attrs["prior_shrinkage"] = float(self.conjugate_prior.shrinkage)
+            attrs["prior_dof"] = float(self.conjugate_prior.dof)
         return xr.Dataset(variables, coords=self._coords(), attrs=attrs)
 
     @classmethod
@@ -1055,7 +1058,7 @@ class MixtureResult:
                 dataset["noise_half_widths"].values,
                 header.noise_log_vinv,
             ),
-            prior=None
+            conjugate_prior=None
             if header.prior_dof is None
             else ResolvedPrior(
                 header.prior_shrinkage,
@@ -1113,10 +1116,10 @@ class MixtureResult:
         if self.noise_weight is not None:
             vinv = self.noise_box.vinv
             lines.append(f"  {'noise':>9}  {self.noise_weight:6.3f}  (uniform, Vinv {vinv:.4g})")
-        if self.prior is not None:
+        if self.conjugate_prior is not None:
             lines.append(
-                f"  conjugate prior (MAP): shrinkage {self.prior.shrinkage:.4g}, "
-                f"dof {self.prior.dof:.4g}"
+                f"  conjugate prior (MAP): shrinkage {self.conjugate_prior.shrinkage:.4g}, "
+                f"dof {self.conjugate_prior.dof:.4g}"
             )
         if self.degenerate:
             lines.append("  degenerate: " + "; ".join(self.degenerate))
@@ -1301,11 +1304,12 @@ def _checked_prior(prior: Any, n_features: int, posterior: Any) -> ResolvedPrior
         return None
     if not isinstance(prior, ResolvedPrior):
         raise ValueError(
-            f"prior must be a bayesgmm.conjugate_prior.ResolvedPrior or None; got {prior!r}."
+            "conjugate_prior must be a bayesgmm.conjugate_prior.ResolvedPrior or None; got "
+            f"{prior!r}."
         )
     if np.shape(prior.mean) != (n_features,):
         raise ValueError(
-            f"prior.mean must hold one value per feature ({n_features}); got shape "
+            f"conjugate_prior.mean must hold one value per feature ({n_features}); got shape "
             f"{np.shape(prior.mean)}."
         )
     if posterior is not None:

@@ -881,14 +881,14 @@ def test_a_map_fit_keeps_its_prior_through_a_file(map_fit, tmp_path):
     """Every hyperparameter comes back bit for bit, with the fit's values; a fit without
     a prior loads without one."""
     loaded = load(_saved(map_fit.result_, tmp_path))
-    assert loaded.prior == map_fit.prior_
-    assert np.ndim(loaded.prior.scale) == np.ndim(map_fit.prior_.scale)
-    np.testing.assert_array_equal(loaded.prior.mean, X.mean(axis=0) + 0.5)
-    assert loaded.prior.dof == 7.0 and loaded.prior.shrinkage == 0.01
+    assert loaded.conjugate_prior == map_fit.prior_
+    assert np.ndim(loaded.conjugate_prior.scale) == np.ndim(map_fit.prior_.scale)
+    np.testing.assert_array_equal(loaded.conjugate_prior.mean, X.mean(axis=0) + 0.5)
+    assert loaded.conjugate_prior.dof == 7.0 and loaded.conjugate_prior.shrinkage == 0.01
     _assert_same_result(loaded, map_fit.result_)
     assert "conjugate prior (MAP): shrinkage 0.01, dof 7" in repr(loaded)
     plain = GaussianMixture(2, covariance_type="VII", random_state=0).fit(X)
-    assert load(_saved(plain.result_, tmp_path, "plain.nc")).prior is None
+    assert load(_saved(plain.result_, tmp_path, "plain.nc")).conjugate_prior is None
 
 
 def _map_result_file(tmp_path, edit) -> Path:
@@ -919,14 +919,18 @@ def test_a_damaged_prior_is_refused(kind, tmp_path):
 
 def test_a_result_checks_the_prior_it_is_given(map_fit):
     result = map_fit.result_
-    with pytest.raises(ValueError, match=r"prior\.mean must hold one value per feature \(3\)"):
+    with pytest.raises(
+        ValueError, match=r"conjugate_prior\.mean must hold one value per feature \(3\)"
+    ):
         MixtureResult(
             weights=result._weights, means=result._means, covariances=result._covariances,
             covariance_type=result.covariance_type,
-            prior=type(map_fit.prior_)(0.01, np.zeros(2), 5.0, 1.0),
+            conjugate_prior=type(map_fit.prior_)(0.01, np.zeros(2), 5.0, 1.0),
         )  # fmt: skip
-    with pytest.raises(ValueError, match=r"prior must be a bayesgmm\.conjugate_prior\.Resol"):
+    with pytest.raises(
+        ValueError, match=r"conjugate_prior must be a bayesgmm\.conjugate_prior\.Resol"
+    ):
         MixtureResult(
             weights=result._weights, means=result._means, covariances=result._covariances,
-            covariance_type=result.covariance_type, prior={"dof": 5.0},
+            covariance_type=result.covariance_type, conjugate_prior={"dof": 5.0},
         )  # fmt: skip

@@ -631,7 +631,7 @@ class GaussianMixture(MixtureEstimator):
             missing=options["missing"],
             noise_weight=noise_weight,
             noise_box=options["noise_box"],
-            prior=getattr(problem, "prior", None),
+            conjugate_prior=getattr(problem, "prior", None),
         )
 
     def _n_parameters(self) -> int:
