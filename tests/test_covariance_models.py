@@ -429,3 +429,146 @@ def test_result_exposes_volume_shape_and_orientation():
     D, A = result.orientations.values, result.shapes.values
     rebuilt = result.volumes.values[:, None, None] * (D * A[:, None, :]) @ np.swapaxes(D, 1, 2)
     np.testing.assert_allclose(rebuilt, fit.covariances_, rtol=1e-10)
+
+
+_RULES = {"VVE": "per_component_rule", "EVE": "equal_volume_rule"}
+
+
+def _orientation_kernels(mclust_name):
+    """Compiled profile, derivatives and M-step pieces of EVE or VVE, for the tests."""
+    import numba
+
+    from bayesgmm.covariance import diagonal, ellipsoidal
+    from bayesgmm.covariance import orientation_newton as newton
+
+    rule = getattr(diagonal, _RULES[mclust_name])
+    curvature = newton.free_curvature if mclust_name == "VVE" else newton.equal_volume_curvature
+
+    @numba.njit
+    def profile(nk, rotated):
+        shape = (rotated.shape[0], rotated.shape[1])
+        return newton.profile(nk, rotated, nk.sum(), rule, np.empty(shape), np.empty(shape))
+
+    @numba.njit
+    def derivatives(nk, rotated):
+        pair_p, pair_q = newton.pairs_of(rotated.shape[1])
+        gradient = np.empty(pair_p.shape[0])
+        hessian = np.empty((pair_p.shape[0], pair_p.shape[0]))
+        newton.derivatives(
+            nk, nk.sum(), rotated, rule, curvature, pair_p, pair_q, gradient, hessian
+        )
+        return gradient, hessian
+
+    @numba.njit
+    def sweeps(nk, rotated, count):
+        """``count`` plane-rotation sweeps alone (the rule between them)."""
+        shape = (rotated.shape[0], rotated.shape[1])
+        diagonals, deltas = np.empty(shape), np.empty(shape)
+        orientation = np.eye(rotated.shape[1])
+        for _ in range(count):
+            newton.profile(nk, rotated, nk.sum(), rule, diagonals, deltas)
+            ellipsoidal._orientation_sweep(deltas, rotated, orientation)
+        return newton.profile(nk, rotated, nk.sum(), rule, diagonals, deltas)
+
+    return profile, derivatives, sweeps
+
+
+def _rotated_by(rotated, omega):
+    """``R^T B_k R`` for the Cayley transform R of the skew matrix with upper ``omega``."""
+    n = rotated.shape[1]
+    skew = np.zeros((n, n))
+    skew[np.triu_indices(n, 1)] = omega
+    skew -= skew.T
+    rotation = np.linalg.solve(np.eye(n) - skew / 2, np.eye(n) + skew / 2)
+    return np.einsum("ia,kij,jb->kab", rotation, rotated, rotation)
+
+
+def _thin_components(seed, n_components, n_features, rows, decades=4):
+    """Scatter matrices of components with few rows in many dimensions, the features on
+    scales from 0.1 up to ``decades`` powers of ten (4: to 1,000, as wine's): where the
+    orientation's objective is flat."""
+    rng = np.random.default_rng(seed)
+    scales = np.logspace(-1, decades - 1, n_features)
+    nk = np.full(n_components, float(rows))
+    scatter = np.empty((n_components, n_features, n_features))
+    for k in range(n_components):
+        mixing = np.eye(n_features) + 0.3 * rng.normal(size=(n_features, n_features))
+        points = rng.normal(size=(rows, n_features)) @ mixing * scales
+        centred = points - points.mean(axis=0)
+        scatter[k] = centred.T @ centred + rows * np.diag(1e-6 * scales**2)
+    return nk, scatter
+
+
+@pytest.mark.parametrize("mclust_name", ["VVE", "EVE"])
+def test_orientation_derivatives_match_finite_differences(mclust_name):
+    """The Newton step's gradient and Hessian of the profile are its derivatives (central
+    differences in the rotation's pair coordinates), on badly scaled data away from the
+    minimum. Catches a sign or a missing term in either (the low-rank part of EVI's
+    curvature included), which would leave EM monotone but the steps useless."""
+    profile, derivatives, _ = _orientation_kernels(mclust_name)
+    # scales over 2 decades: over 4, a step that resolves one pair's curvature is too
+    # long for another's (the profile's third derivatives grow with the scale ratio)
+    nk, scatter = _thin_components(seed=2, n_components=3, n_features=5, rows=9, decades=2)
+    gradient, hessian = derivatives(nk, scatter)
+    size = gradient.shape[0]
+
+    def at(omega):
+        return profile(nk, _rotated_by(scatter, omega))
+
+    def differences(step):
+        basis = np.eye(size) * step
+        first = np.array([(at(e) - at(-e)) / (2 * step) for e in basis])
+        second = np.empty((size, size))
+        for i, j in itertools.product(range(size), repeat=2):
+            a, b = basis[i], basis[j]
+            second[i, j] = (at(a + b) - at(a - b) - at(b - a) + at(-a - b)) / (4 * step**2)
+        return first, second
+
+    # central differences; the profile's third derivatives are large along the pairs of
+    # features far apart in scale, so the gradient's step is short (truncation ~ h^2,
+    # rounding ~ eps |f| / h: both ~1e-9 relative at 1e-6) and the Hessian's is
+    # Richardson's extrapolation from h and h / 2 (truncation ~ h^4; rounding ~
+    # eps |f| / h^2)
+    numeric_gradient = differences(1e-6)[0]
+    coarse, fine = differences(1e-4)[1], differences(5e-5)[1]
+    numeric_hessian = (4 * fine - coarse) / 3
+    np.testing.assert_allclose(
+        gradient, numeric_gradient, rtol=1e-6, atol=1e-7 * np.abs(gradient).max()
+    )
+    np.testing.assert_allclose(
+        hessian, numeric_hessian, rtol=1e-5, atol=1e-6 * np.abs(hessian).max()
+    )
+
+
+@pytest.mark.parametrize("mclust_name", ["VVE", "EVE"])
+def test_orientation_m_step_reaches_the_minimum_where_sweeps_creep(mclust_name):
+    """On thin, badly scaled components the plane-rotation sweeps alone stop short of
+    the minimum at the M-step's cap of sweeps; the M-step (sweeps, then Newton steps)
+    ends where twenty times as many sweeps do, at a minimum, and a second M-step from
+    it gains nothing. Catches Newton steps that are never taken or stop short."""
+    from bayesgmm.covariance.ellipsoidal import ORIENTATION_SWEEPS
+
+    profile, derivatives, sweeps = _orientation_kernels(mclust_name)
+    model = get_covariance_model(mclust_name)
+    nk, scatter = _thin_components(seed=2, n_components=6, n_features=13, rows=16)
+    swept = sweeps(nk, scatter.copy(), ORIENTATION_SWEEPS)
+    minimum = sweeps(nk, scatter.copy(), 20 * ORIENTATION_SWEEPS)
+    stored = np.zeros(scatter.shape)
+    model.estimate(nk, scatter, 13, stored)
+    reached = _objective(nk, scatter, stored) / nk.sum()
+    stored_again = stored.copy()
+    model.estimate(nk, scatter, 13, stored_again)
+    again = _objective(nk, scatter, stored_again) / nk.sum()
+    assert swept - minimum > 1e5 * INNER_TOL  # the sweeps alone creep here
+    # the M-step stops once a step gains < INNER_TOL (Newton's last gains shrink
+    # quadratically, so what is left is within a few INNER_TOL)
+    assert reached <= minimum + 10 * INNER_TOL
+    assert again >= reached - 10 * INNER_TOL
+    # a minimum: the Hessian positive definite, and the Newton decrement g' H^-1 g (twice
+    # the gain a Newton step would still make) within the M-step's stopping tolerance
+    _, _, orientations = decompose(stored)
+    rotated = np.einsum("ia,kij,jb->kab", orientations[0], scatter, orientations[0])
+    gradient, hessian = derivatives(nk, rotated)
+    curvatures = np.linalg.eigvalsh(hessian)
+    assert curvatures.min() > 0
+    assert gradient @ np.linalg.solve(hessian, gradient) <= 20 * INNER_TOL
