@@ -96,6 +96,11 @@ ORIENTATION_SWEEPS = 100
 #: take over; where the Hessian is far from positive definite they fail, and sweeps go
 #: on until they slow down again (a retry after 1, 2, 4, ... of them).
 SLOW_SWEEPS = 0.5
+#: EVE and VVE: Newton steps only up to this many features. A step solves a system in
+#: the D (D - 1) / 2 pairs of axes, ~D^6 / 48 operations against ~4 K D^3 for a sweep:
+#: at 32 features and 5 components one step costs about 30 sweeps, and its Hessian
+#: (0.25 M entries) is still small.
+NEWTON_MAX_FEATURES = 32
 
 
 @kernel
@@ -317,22 +322,38 @@ def _common_orientation(nk, scatter, covariances, rule, curvature):
         total += nk[k]
     previous, gain = np.inf, np.inf
     iteration = 0
-    newton = False
+    newton, newton_allowed = False, n_features <= NEWTON_MAX_FEATURES
+    newton_last = False  # whether the last step was a Newton step
     retry, wait = 0, 1
     while True:  # ends on the rule, so the diagonals and D go together
         iteration += 1
         objective = profile(nk, rotated, total, rule, diagonals, deltas)
-        if not previous - objective > INNER_TOL or iteration >= ORIENTATION_SWEEPS:
+        step_gain = previous - objective
+        if iteration >= ORIENTATION_SWEEPS:
             break
-        newton = newton or (previous - objective > SLOW_SWEEPS * gain and iteration >= retry)
-        gain, previous = previous - objective, objective
+        if not step_gain > INNER_TOL:
+            # a sweep that gains nothing may have stalled in a flat valley (the start,
+            # the eigenvectors of the previous covariances, is off along it by their
+            # rounding): one Newton step decides
+            if newton_last or not newton_allowed:
+                break
+            if not newton_rotation(nk, total, rotated, orientation, objective, rule, curvature):
+                break
+            newton = newton_last = True
+            previous = objective
+            continue
+        slow = step_gain > SLOW_SWEEPS * gain and iteration >= retry
+        newton = newton_allowed and (newton or slow)
+        gain, previous = step_gain, objective
         if newton:
+            newton_last = True
             if newton_rotation(nk, total, rotated, orientation, objective, rule, curvature):
                 continue
             # not near a minimum yet: sweep until the sweeps slow down, trying again
             # after 1, 2, 4, ... sweeps
             newton = False
             retry, wait = iteration + wait, 2 * wait
+        newton_last = False
         _orientation_sweep(deltas, rotated, orientation)
     for k in range(n_components):
         compose(orientation, deltas[k], covariances[k])
