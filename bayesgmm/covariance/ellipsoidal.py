@@ -68,6 +68,8 @@ from .diagonal import (
 )
 from .layouts import FULL, SHARED_FULL
 from .orientation_newton import (
+    NEWTON_CONVERGED,
+    NEWTON_STEP,
     equal_volume_curvature,
     free_curvature,
     newton_rotation,
@@ -337,7 +339,8 @@ def _common_orientation(nk, scatter, covariances, rule, curvature):
             # rounding): one Newton step decides
             if newton_last or not newton_allowed:
                 break
-            if not newton_rotation(nk, total, rotated, orientation, objective, rule, curvature):
+            outcome = newton_rotation(nk, total, rotated, orientation, objective, rule, curvature)
+            if outcome != NEWTON_STEP:
                 break
             newton = newton_last = True
             previous = objective
@@ -347,8 +350,11 @@ def _common_orientation(nk, scatter, covariances, rule, curvature):
         gain, previous = step_gain, objective
         if newton:
             newton_last = True
-            if newton_rotation(nk, total, rotated, orientation, objective, rule, curvature):
+            outcome = newton_rotation(nk, total, rotated, orientation, objective, rule, curvature)
+            if outcome == NEWTON_STEP:
                 continue
+            if outcome == NEWTON_CONVERGED:
+                break
             # not near a minimum yet: sweep until the sweeps slow down, trying again
             # after 1, 2, 4, ... sweeps
             newton = False

@@ -39,6 +39,7 @@ __all__ = [
     "NO_FAILURE",
     "SHARED_FAILURE",
     "EMPTY_LOG_WEIGHT",
+    "cholesky_lower",
     "NK_FLOOR",
     "full_coefficients",
     "shared_coefficients",
@@ -359,23 +360,34 @@ def spherical_statistics(T, data_second, reg, nk, means, scatter):
 
 
 @inline
-def upper_precision_factor(covariance, prec):
-    """Upper precision factor ``(L^-1)^T`` of ``covariance = L L^T``; False if not PD."""
-    n_features = covariance.shape[0]
-    lower = np.zeros((n_features, n_features))
-    for j in range(n_features):
-        total = covariance[j, j]
+def cholesky_lower(matrix, lower):
+    """The lower Cholesky factor of ``matrix`` into the lower triangle of ``lower``
+    (which may be ``matrix`` itself); reads only the lower triangle. False if not
+    positive definite."""
+    n = matrix.shape[0]
+    for j in range(n):
+        total = matrix[j, j]
         for m in range(j):
             total -= lower[j, m] * lower[j, m]
         if not total > 0.0:
             return False
         pivot = math.sqrt(total)
         lower[j, j] = pivot
-        for i in range(j + 1, n_features):
-            total = covariance[i, j]
+        for i in range(j + 1, n):
+            total = matrix[i, j]
             for m in range(j):
                 total -= lower[i, m] * lower[j, m]
             lower[i, j] = total / pivot
+    return True
+
+
+@inline
+def upper_precision_factor(covariance, prec):
+    """Upper precision factor ``(L^-1)^T`` of ``covariance = L L^T``; False if not PD."""
+    n_features = covariance.shape[0]
+    lower = np.zeros((n_features, n_features))
+    if not cholesky_lower(covariance, lower):
+        return False
     for i in range(n_features):
         for j in range(n_features):
             prec[i, j] = 0.0

@@ -42,9 +42,14 @@ import math
 import numpy as np
 
 from ..kernels.compile import inline
+from .base import INNER_TOL
+from .layout_kernels import cholesky_lower
 from .spectral import log_mean
 
 __all__ = [
+    "NEWTON_FAILED",
+    "NEWTON_STEP",
+    "NEWTON_CONVERGED",
     "free_curvature",
     "equal_volume_curvature",
     "derivatives",
@@ -53,6 +58,10 @@ __all__ = [
     "profile",
 ]
 
+#: What :func:`newton_rotation` did: no step that lowers the profile (far from a
+#: minimum), a step taken, or none needed (the undamped step would gain at most
+#: :data:`~bayesgmm.covariance.base.INNER_TOL`: the M-step has converged).
+NEWTON_FAILED, NEWTON_STEP, NEWTON_CONVERGED = 0, 1, 2
 #: Damping factors tried on the scaled Hessian, in turn, until it has a Cholesky factor.
 _DAMPING = (0.0, 1e-8, 1e-6, 1e-4)
 #: Halvings of a step that does not lower the profile before it is given up.
@@ -133,26 +142,6 @@ def _hessian_entry(p, q, r, s, mixed, squares):
     if p == r:
         value += 4.0 * squares[p, q, s]
     return value
-
-
-@inline
-def _cholesky(matrix, n):
-    """In-place lower Cholesky factor of ``matrix[:n, :n]``; False if not positive
-    definite."""
-    for j in range(n):
-        value = matrix[j, j]
-        for m in range(j):
-            value -= matrix[j, m] * matrix[j, m]
-        if not value > 0.0:
-            return False
-        pivot = math.sqrt(value)
-        matrix[j, j] = pivot
-        for i in range(j + 1, n):
-            value = matrix[i, j]
-            for m in range(j):
-                value -= matrix[i, m] * matrix[j, m]
-            matrix[i, j] = value / pivot
-    return True
 
 
 @inline
@@ -287,8 +276,11 @@ def newton_rotation(nk, total, rotated, orientation, objective, rule, curvature_
     """One Newton step on the common orientation, from ``rotated[k] = D^T W_k D`` at
     profile value ``objective`` (the rule's deltas for it).
 
-    Updates ``rotated`` and ``orientation`` and returns True when the step (or one of
-    its halvings) lowers the profile; otherwise changes nothing and returns False.
+    Updates ``rotated`` and ``orientation`` and returns :data:`NEWTON_STEP` when the
+    step (or one of its halvings) lowers the profile by more than
+    :data:`~bayesgmm.covariance.base.INNER_TOL`; otherwise changes nothing and returns
+    :data:`NEWTON_CONVERGED` where the Hessian is positive definite and the step's
+    predicted gain ``-g's / 2`` is at most that, :data:`NEWTON_FAILED` else.
     """
     n_components, n = rotated.shape[0], rotated.shape[1]
     pair_p, pair_q = pairs_of(n)
@@ -303,22 +295,23 @@ def newton_rotation(nk, total, rotated, orientation, objective, rule, curvature_
     for index in range(pairs):
         largest = max(largest, abs(hessian[index, index]))
     if not largest > 0.0:
-        return False
+        return NEWTON_FAILED
     for index in range(pairs):
         scale[index] = 1.0 / math.sqrt(max(abs(hessian[index, index]), 1e-12 * largest))
     factor = np.empty((pairs, pairs))
     step = np.empty(pairs)
-    solved = False
+    solved, undamped = False, True
     for damping in _DAMPING:
         for i in range(pairs):
             for j in range(pairs):
                 factor[i, j] = scale[i] * hessian[i, j] * scale[j]
             factor[i, i] += damping
-        if _cholesky(factor, pairs):
+        if cholesky_lower(factor, factor):
             solved = True
             break
+        undamped = False
     if not solved:
-        return False
+        return NEWTON_FAILED
     for i in range(pairs):  # forward: L y = -scale g
         value = -scale[i] * gradient[i]
         for m in range(i):
@@ -330,9 +323,13 @@ def newton_rotation(nk, total, rotated, orientation, objective, rule, curvature_
         for m in range(i + 1, pairs):
             value -= factor[m, i] * step[m]
         step[i] = value / factor[i, i]
+    predicted = 0.0  # the quadratic model's gain, -g's / 2
     for i in range(pairs):
         step[i] *= scale[i]
         longest = max(longest, abs(step[i]))
+        predicted -= 0.5 * gradient[i] * step[i]
+    if undamped and not predicted > INNER_TOL:
+        return NEWTON_CONVERGED
     length = 1.0 if longest <= _LONGEST else _LONGEST / longest
     rotation = np.empty((n, n))
     left = np.empty((n, n))
@@ -342,7 +339,10 @@ def newton_rotation(nk, total, rotated, orientation, objective, rule, curvature_
         _cayley(step, pair_p, pair_q, length, rotation, left)
         _rotate_all(rotated, rotation, trial, work)
         value = profile(nk, trial, total, rule, diagonals, deltas)
-        if value < objective:
+        # a step must gain what would keep the M-step going: one that gains less,
+        # rounding included, would only make two runs whose sums differ in their last
+        # bits (the engines, say) part along a flat valley
+        if value < objective - INNER_TOL:
             rotated[:] = trial
             for i in range(n):
                 for j in range(n):
@@ -351,6 +351,6 @@ def newton_rotation(nk, total, rotated, orientation, objective, rule, curvature_
                         total_ij += orientation[i, m] * rotation[m, j]
                     work[i, j] = total_ij
             orientation[:] = work
-            return True
+            return NEWTON_STEP
         length *= 0.5
-    return False
+    return NEWTON_FAILED
