@@ -39,10 +39,10 @@ M-steps, from the components' regularised scatter matrices ``W_k`` and counts ``
   :data:`SLOW_SWEEPS` of the one before), Newton steps on all pairs at once take over
   (:mod:`bayesgmm.covariance.orientation_newton`): on components with few points in
   many dimensions the objective is nearly flat along combinations of pairs, and sweeps
-  alone crept there (on the 13 features of the wine data every M-step ended at the
-  sweep cap, 0.02 to 0.3 per observation short of the minimum). Browne & McNicholas's
-  (2014) majorisation-minimisation steps for D, which mclust uses, climb the same
-  objective in far more steps (up to the cap of 1,000 in every M-step on wine).
+  alone creep there (M-steps end at the sweep cap far short of the minimum, as on the
+  13 features of the wine data). Browne & McNicholas's (2014) majorisation-minimisation
+  steps for D, which mclust uses, climb the same objective in far more steps (up to the
+  cap of 1,000 in every M-step on wine).
 
 The iterations stop when one lowers the objective by at most
 :data:`~bayesgmm.covariance.base.INNER_TOL` per observation, or after
