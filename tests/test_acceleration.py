@@ -8,6 +8,7 @@ from bayesgmm.covariance import MODELS, get_covariance_model
 from bayesgmm.datasets import load_faithful, load_iris, load_sp500_returns
 from bayesgmm.em import starts as starts_module
 from bayesgmm.em.batch import (
+    AGAINST_CHECKPOINTS,
     BEATEN,
     CONVERGED,
     LIVE,
@@ -20,7 +21,11 @@ from bayesgmm.em.batch import (
 from bayesgmm.em.blocks import Workers
 from bayesgmm.em.estimator import FitData
 from bayesgmm.em.loop import run_em
-from bayesgmm.em.starts import start_parameters
+from bayesgmm.em.starts import (
+    _partition_parameters,
+    _weighted_log_densities,
+    start_parameters,
+)
 
 TOL = 1e-6
 
@@ -193,9 +198,9 @@ def free_runs():
 
 def test_starts_run_against_an_unreachable_value_stop_early(free_runs):
     """``against`` a nat per row above every start's optimum: a start stops for good at
-    a checkpoint (10, 20, 40, ... iterations) once its plain rate is measured, unless it
-    converged before it; nothing stopped is returned, and no failure is raised when
-    none is."""
+    a checkpoint (``AGAINST_CHECKPOINTS``, then 10, 20, 40, ... iterations) once its plain
+    rate is measured, unless it converged before it; nothing stopped is returned, and no
+    failure is raised when none is."""
     problem, engine, starts, free, free_iterations = free_runs
     stack = _stack(problem, engine, starts)
     runs = run_stack(stack, 1000, _no_degeneracy, race=False, margin=TOL,
@@ -205,9 +210,38 @@ def test_starts_run_against_an_unreachable_value_stop_early(free_runs):
     for s in np.flatnonzero(stack.status == BEATEN):
         assert stack.done[s] < free_iterations[f"s{s}"]
         assert stack.done[s] <= 4 * MIN_ITERATIONS  # a nat short is judged within 3 checks
+        assert stack.done[s] in (*AGAINST_CHECKPOINTS, MIN_ITERATIONS, 2 * MIN_ITERATIONS,
+                                 4 * MIN_ITERATIONS)  # fmt: skip
     nothing_ends = run_stack(_stack(problem, engine, starts), 1000, _no_degeneracy, race=False,
                              margin=TOL, against=max(free.values()) + 1e6)  # fmt: skip
     assert nothing_ends == [] or all(run.n_iter < 4 * MIN_ITERATIONS for run in nothing_ends)
+
+
+def test_a_move_from_an_optimum_is_judged_at_the_first_early_check(free_runs):
+    """A move starts from an optimum's hard labels (one M-step away from it), as
+    split-and-merge moves do: its first plain cycle (``AGAINST_CHECKPOINTS[0]`` values)
+    already has shrinking gains. Against a value a nat above that optimum it stops
+    there; against a value just below it, it is never stopped and ends where it ends
+    with nothing to beat (the early checks are call boundaries SQUAREM carries across)."""
+    problem, engine, starts, free, _ = free_runs
+    X = problem.X
+    runs = run_stack(_stack(problem, engine, starts), 1000, _no_degeneracy, race=False,
+                     margin=TOL)  # fmt: skip
+    best = runs[0]
+    resp = np.exp(_weighted_log_densities(problem, best.params, X - problem.shift))
+    labels = resp.argmax(axis=1)
+    move = _partition_parameters(problem, None, labels, X, problem.weights)
+    alone = run_stack(_stack(problem, engine, [move]), 1000, _no_degeneracy, race=False,
+                      margin=TOL)  # fmt: skip
+    assert alone[0].n_iter > AGAINST_CHECKPOINTS[-1]  # it has some way to go
+    stack = _stack(problem, engine, [move])
+    assert run_stack(stack, 1000, _no_degeneracy, race=False, margin=TOL,
+                     against=best.history[-1] + 1.0) == []  # fmt: skip
+    assert stack.status[0] == BEATEN and stack.done[0] == AGAINST_CHECKPOINTS[0]
+    kept = run_stack(_stack(problem, engine, [move]), 1000, _no_degeneracy, race=False,
+                     margin=TOL, against=best.history[-1] - 1e-3)  # fmt: skip
+    assert kept[0].history == alone[0].history
+    np.testing.assert_array_equal(kept[0].params.covariances, alone[0].params.covariances)
 
 
 @pytest.mark.parametrize("screen", [None, (BURST, 8)])

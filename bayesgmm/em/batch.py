@@ -44,6 +44,7 @@ from .acceleration import (
 from .loop import Parameters, Run, compiled_em_steps, em_steps
 
 __all__ = [
+    "AGAINST_CHECKPOINTS",
     "MIN_ITERATIONS",
     "OPTIMISM",
     "RATE_WINDOW",
@@ -55,6 +56,11 @@ __all__ = [
 
 #: A start runs at least this many iterations before the rule may stop it.
 MIN_ITERATIONS = 10
+#: Checkpoints, before :data:`MIN_ITERATIONS`, at which a start run ``against`` a value
+#: (a move from an optimum) may already be stopped. Its first plain SQUAREM cycle, three
+#: recorded values, gives a rate and a gain of EM alone; a move starts next to an optimum,
+#: not from a partition far from any, so where it is heading shows that early.
+AGAINST_CHECKPOINTS = (3, 6)
 #: Gains whose largest ratio is the projected rate of convergence.
 RATE_WINDOW = 5
 #: The gain still to come is projected this many times larger than that rate gives.
@@ -335,10 +341,10 @@ def run_stack(
     when ``race``. Returns the runs that ended, best first by (not degenerate, value).
 
     ``against`` is a value the starts are only worth running to beat (another run's
-    optimum): from :data:`MIN_ITERATIONS` iterations on, at doubling checkpoints, a start
-    that :func:`hopeless` says cannot end above ``against + margin`` stops for good and is
-    not returned (when every start stops so, the result is empty). This holds whether or
-    not the starts race each other.
+    optimum): at :data:`AGAINST_CHECKPOINTS`, then from :data:`MIN_ITERATIONS` iterations
+    on at doubling checkpoints, a start that :func:`hopeless` says cannot end above
+    ``against + margin`` stops for good and is not returned (when every start stops so,
+    the result is empty). This holds whether or not the starts race each other.
 
     ``screen = (burst, keep)`` first runs every start ``burst`` iterations; then only the
     ``keep`` best of those still running go on (the short runs of Biernacki, Celeux &
@@ -357,6 +363,7 @@ def run_stack(
     if screen is not None and max_iter > 0:
         burst, keep = screen
         if against is not None:  # the screen keeps the best of those that may beat it
+            _early_checks(stack, max_iter, margin, against)
             for checkpoint in (MIN_ITERATIONS, burst):
                 stack.advance(min(checkpoint, max_iter), max_iter)
                 _stop_beaten(stack, margin, against)
@@ -428,6 +435,8 @@ def _race(
         return
     checking = race or against is not None
     checkpoint = MIN_ITERATIONS if checking else max_iter
+    if against is not None:
+        _early_checks(stack, max_iter, margin, against)
     while True:
         if against is not None:
             _stop_beaten(stack, margin, against)
@@ -439,10 +448,21 @@ def _race(
         checkpoint *= 2
 
 
-def _is_hopeless(stack: StartStack, s: int, value: float, margin: float) -> bool:
-    """Whether live start ``s`` cannot end above ``value + margin`` (:func:`hopeless`,
-    on the rate of its plain EM steps when SQUAREM jumps)."""
-    if stack.done[s] < MIN_ITERATIONS:
+def _early_checks(stack: StartStack, max_iter: int, margin: float, against: float) -> None:
+    """Advance the live starts to each of :data:`AGAINST_CHECKPOINTS`, stopping there those
+    that cannot end above ``against + margin``."""
+    for checkpoint in AGAINST_CHECKPOINTS:
+        stack.advance(min(checkpoint, max_iter), max_iter)
+        _stop_beaten(stack, margin, against)
+
+
+def _is_hopeless(
+    stack: StartStack, s: int, value: float, margin: float, minimum: int = MIN_ITERATIONS
+) -> bool:
+    """Whether live start ``s``, run at least ``minimum`` iterations, cannot end above
+    ``value + margin`` (:func:`hopeless`, on the rate of its plain EM steps when SQUAREM
+    jumps)."""
+    if stack.done[s] < minimum:
         return False
     plain = tuple(stack.controls[s, 1:3]) if stack.accelerate else None
     return hopeless(stack.histories[s, : stack.done[s]], value, margin, plain)
@@ -451,7 +471,7 @@ def _is_hopeless(stack: StartStack, s: int, value: float, margin: float) -> bool
 def _stop_beaten(stack: StartStack, margin: float, against: float) -> None:
     """Stop for good the live starts that cannot end above ``against + margin``."""
     for s in np.flatnonzero(stack.status == LIVE):
-        if _is_hopeless(stack, s, against, margin):
+        if _is_hopeless(stack, s, against, margin, AGAINST_CHECKPOINTS[0]):
             stack.status[s] = BEATEN
 
 
