@@ -47,7 +47,8 @@ M-steps, from the components' regularised scatter matrices ``W_k`` and counts ``
 The iterations stop when one lowers the objective by at most
 :data:`~bayesgmm.covariance.base.INNER_TOL` per observation, or after
 :data:`~bayesgmm.covariance.base.INNER_MAX_ITER` inner iterations (EVE and VVE:
-:data:`ORIENTATION_SWEEPS` sweeps or Newton steps); every inner step increases the
+:data:`ORIENTATION_SWEEPS` evaluations of the objective, so at most one fewer sweeps or
+Newton steps); every inner step increases the
 expected complete-data log-likelihood, so EM stays monotone.
 """
 
@@ -88,7 +89,8 @@ __all__ = ["VVV", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV"]
 #: their common orientation: ``1 + k g`` (g the golden ratio's fractional part), so
 #: that no two eigenvalues of the combination tie unless every component's do.
 _GOLDEN = 0.6180339887498949
-#: EVE and VVE: most sweeps of plane rotations (or Newton steps) in one M-step. EM's
+#: EVE and VVE: most evaluations of the objective in one M-step, the first at the start
+#: (so at most ``ORIENTATION_SWEEPS - 1`` sweeps of plane rotations or Newton steps). EM's
 #: next M-step goes on from where this one stopped (every step raises the expected
 #: complete-data log-likelihood, so EM stays monotone): the cap bounds an M-step's cost
 #: where the steps converge slowly.
