@@ -11,6 +11,7 @@ from bayesgmm.em.batch import (
     AGAINST_CHECKPOINTS,
     BEATEN,
     CONVERGED,
+    EARLY_OPTIMISM,
     LIVE,
     MIN_ITERATIONS,
     StartStack,
@@ -277,6 +278,9 @@ def test_hopeless_projects_the_limit_optimistically():
     history = np.array([-3.0, -2.0, -1.5, -1.25, -1.125])
     assert hopeless(history, leader=0.2, margin=0.0)
     assert not hopeless(history, leader=0.1, margin=0.0)
+    # the early checks' optimism, ten times more: -1.125 + 100 * 0.125 = 11.375
+    assert not hopeless(history, leader=0.2, margin=0.0, optimism=EARLY_OPTIMISM)
+    assert hopeless(history, leader=11.4, margin=0.0, optimism=EARLY_OPTIMISM)
     assert not hopeless(np.array([-3.0, -2.0, -1.0, 0.0]), leader=5.0, margin=0.0)  # no shrink
 
 

@@ -45,6 +45,7 @@ from .loop import Parameters, Run, compiled_em_steps, em_steps
 
 __all__ = [
     "AGAINST_CHECKPOINTS",
+    "EARLY_OPTIMISM",
     "MIN_ITERATIONS",
     "OPTIMISM",
     "RATE_WINDOW",
@@ -61,6 +62,12 @@ MIN_ITERATIONS = 10
 #: recorded values, gives a rate and a gain of EM alone; a move starts next to an optimum,
 #: not from a partition far from any, so where it is heading shows that early.
 AGAINST_CHECKPOINTS = (3, 6)
+#: The optimism of :func:`hopeless` at those early checkpoints, ten times the later one:
+#: a rate from the first cycle's two gains can be far below the rate that follows (a
+#: move climbing towards a saddle and past it). Moves raced so on small data against
+#: their optimum lost 66 of 630 cells at the later optimism, 21 at this one, 17 when
+#: first judged at 10 iterations (benchmarks/README.md).
+EARLY_OPTIMISM = 100.0
 #: Gains whose largest ratio is the projected rate of convergence.
 RATE_WINDOW = 5
 #: The gain still to come is projected this many times larger than that rate gives.
@@ -120,7 +127,11 @@ _compiled_round = kernel(_rounds(compiled_em_steps, compiled_accelerated_em_step
 
 
 def hopeless(
-    history: np.ndarray, leader: float, margin: float, plain: tuple[float, float] | None = None
+    history: np.ndarray,
+    leader: float,
+    margin: float,
+    plain: tuple[float, float] | None = None,
+    optimism: float = OPTIMISM,
 ) -> bool:
     """Whether a start with these mean log-likelihoods cannot end above ``leader + margin``.
 
@@ -155,7 +166,7 @@ def hopeless(
         return bool(history[-1] < leader + margin) if gain <= 0 else False
     if not 0 <= rate < 1:
         return False
-    remaining = OPTIMISM * gain * rate / (1 - rate)
+    remaining = optimism * gain * rate / (1 - rate)
     return bool(history[-1] + remaining < leader + margin)
 
 
@@ -453,11 +464,16 @@ def _early_checks(stack: StartStack, max_iter: int, margin: float, against: floa
     that cannot end above ``against + margin``."""
     for checkpoint in AGAINST_CHECKPOINTS:
         stack.advance(min(checkpoint, max_iter), max_iter)
-        _stop_beaten(stack, margin, against)
+        _stop_beaten(stack, margin, against, EARLY_OPTIMISM)
 
 
 def _is_hopeless(
-    stack: StartStack, s: int, value: float, margin: float, minimum: int = MIN_ITERATIONS
+    stack: StartStack,
+    s: int,
+    value: float,
+    margin: float,
+    minimum: int = MIN_ITERATIONS,
+    optimism: float = OPTIMISM,
 ) -> bool:
     """Whether live start ``s``, run at least ``minimum`` iterations, cannot end above
     ``value + margin`` (:func:`hopeless`, on the rate of its plain EM steps when SQUAREM
@@ -465,13 +481,15 @@ def _is_hopeless(
     if stack.done[s] < minimum:
         return False
     plain = tuple(stack.controls[s, 1:3]) if stack.accelerate else None
-    return hopeless(stack.histories[s, : stack.done[s]], value, margin, plain)
+    return hopeless(stack.histories[s, : stack.done[s]], value, margin, plain, optimism)
 
 
-def _stop_beaten(stack: StartStack, margin: float, against: float) -> None:
+def _stop_beaten(
+    stack: StartStack, margin: float, against: float, optimism: float = OPTIMISM
+) -> None:
     """Stop for good the live starts that cannot end above ``against + margin``."""
     for s in np.flatnonzero(stack.status == LIVE):
-        if _is_hopeless(stack, s, against, margin, AGAINST_CHECKPOINTS[0]):
+        if _is_hopeless(stack, s, against, margin, AGAINST_CHECKPOINTS[0], optimism):
             stack.status[s] = BEATEN
 
 
