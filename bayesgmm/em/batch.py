@@ -23,6 +23,7 @@ the best of them is degenerate, it can no longer lead, and the stopped starts re
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -79,51 +80,69 @@ OPTIMISM = 10.0
 LIVE, CONVERGED, STOPPED, FAILED, DROPPED, BEATEN = 0, 1, 2, 3, 4, 5
 
 
-def _rounds(steps, accelerated_steps):
-    """One round of every live start, each start's iterations run by ``steps`` (plain EM)
-    or ``accelerated_steps`` (SQUAREM); the same body serves in Python and compiled."""
-
-    def round_of(engine, model, layout, family, data, stack, stats, scratch, controls, units,
-                 histories, done, stop, status, failures, finals, max_iter, tol,
-                 accelerate):  # fmt: skip
-        weights, means, covariances, prec, dof = stack
-        t1s, t2s, t3s = scratch
-        mean_units, covariance_units, log_variances = units
-        for s in range(weights.shape[0]):
-            if status[s] != LIVE or done[s] >= stop[s]:
-                continue
-            params = (weights[s], means[s], covariances[s], prec[s], dof[s])
-            t3 = (t3s[0][s], t3s[1][s], t3s[2][s], t3s[3][s], t3s[4][s])
-            if accelerate:
-                t1 = (t1s[0][s], t1s[1][s], t1s[2][s], t1s[3][s], t1s[4][s])
-                t2 = (t2s[0][s], t2s[1][s], t2s[2][s], t2s[3][s], t2s[4][s])
-                accel = (t1, t2, t3, controls[s], mean_units, covariance_units, log_variances)
-                n_iter, converged, failed = accelerated_steps(
-                    engine, model, layout, family, data, params, stats, accel, histories[s],
-                    done[s], stop[s], tol,
-                )  # fmt: skip
-            else:
-                n_iter, converged, failed = steps(
-                    engine, model, layout, family, data, params, stats, histories[s],
-                    done[s], stop[s], tol,
-                )  # fmt: skip
-            done[s] = n_iter
-            if failed != NO_FAILURE:
-                status[s] = FAILED
-                failures[s] = failed
-            elif converged or n_iter >= max_iter:
-                status[s] = CONVERGED if converged else STOPPED
-                end_cycle(t3, params, controls[s])
-                finals[s] = engine.e_step(layout, family, data, params, stats)
-                finals[s] += prior_penalty(params, stats)
-
-    return round_of
+def _round_of(engine, model, layout, family, data, stack, stats, scratch, controls, units,
+              histories, done, stop, status, failures, finals, max_iter, tol,
+              accelerate):  # fmt: skip
+    """One round of every live start, each run by :func:`em_steps` (plain EM) or
+    :func:`accelerated_em_steps` (SQUAREM) up to its ``stop``; compiled as
+    :data:`_compiled_round`."""
+    weights, means, covariances, prec, dof = stack
+    t1s, t2s, t3s = scratch
+    mean_units, covariance_units, log_variances = units
+    for s in range(weights.shape[0]):
+        if status[s] != LIVE or done[s] >= stop[s]:
+            continue
+        params = (weights[s], means[s], covariances[s], prec[s], dof[s])
+        t3 = (t3s[0][s], t3s[1][s], t3s[2][s], t3s[3][s], t3s[4][s])
+        if accelerate:
+            t1 = (t1s[0][s], t1s[1][s], t1s[2][s], t1s[3][s], t1s[4][s])
+            t2 = (t2s[0][s], t2s[1][s], t2s[2][s], t2s[3][s], t2s[4][s])
+            accel = (t1, t2, t3, controls[s], mean_units, covariance_units, log_variances)
+            n_iter, converged, failed = accelerated_em_steps(
+                engine, model, layout, family, data, params, stats, accel, histories[s],
+                done[s], stop[s], tol,
+            )  # fmt: skip
+        else:
+            n_iter, converged, failed = em_steps(
+                engine, model, layout, family, data, params, stats, histories[s],
+                done[s], stop[s], tol,
+            )  # fmt: skip
+        done[s] = n_iter
+        if failed != NO_FAILURE:
+            status[s] = FAILED
+            failures[s] = failed
+        elif converged or n_iter >= max_iter:
+            status[s] = CONVERGED if converged else STOPPED
+            end_cycle(t3, params, controls[s])
+            finals[s] = engine.e_step(layout, family, data, params, stats)
+            finals[s] += prior_penalty(params, stats)
 
 
-#: A round in Python (engines whose e_step is Python).
-_round_of = _rounds(em_steps, accelerated_em_steps)
+
+def _compiled_twin(function: Callable, **replacements: Callable) -> Callable:
+    """``function``'s code with some of its global names bound to compiled functions.
+
+    The round's body is written once (:func:`_round_of`, run in Python for engines whose
+    ``e_step`` is Python) and compiled with the compiled steps in place of the Python
+    ones. Not as a closure over them: numba keys a closure's disk cache by the pickled
+    cell contents, and a dispatcher pickles with a fresh identifier in every process, so
+    a closure's cache never hits and the round (seconds per covariance model) would be
+    compiled again in every process.
+    """
+    bound = {**function.__globals__, **replacements}
+    twin = types.FunctionType(function.__code__, bound, function.__name__)
+    twin.__doc__ = function.__doc__
+    return twin
+
+
 #: A round compiled (the compiled engine's e_step): no Python work per start or iteration.
-_compiled_round = kernel(_rounds(compiled_em_steps, compiled_accelerated_em_steps))
+_compiled_round = kernel(
+    _compiled_twin(
+        _round_of,
+        em_steps=compiled_em_steps,
+        accelerated_em_steps=compiled_accelerated_em_steps,
+    )
+)
 
 
 def hopeless(
