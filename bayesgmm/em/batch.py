@@ -43,6 +43,7 @@ from .acceleration import (
     new_controls,
 )
 from .loop import Parameters, Run, compiled_em_steps, em_steps
+from .newton_finish import FINISH_AFTER, SLOW_RATE, NewtonFinish
 
 __all__ = [
     "AGAINST_CHECKPOINTS",
@@ -116,7 +117,6 @@ def _round_of(engine, model, layout, family, data, stack, stats, scratch, contro
             end_cycle(t3, params, controls[s])
             finals[s] = engine.e_step(layout, family, data, params, stats)
             finals[s] += prior_penalty(params, stats)
-
 
 
 def _compiled_twin(function: Callable, **replacements: Callable) -> Callable:
@@ -230,6 +230,9 @@ class StartStack:
         Called as ``progress(start, n_iter, mean_log_likelihood)`` after every call
         that advanced a start, at most ``report_every`` iterations apart.
     report_every : int or None, default=None
+    finisher : NewtonFinish or None, default=None
+        Newton's method for runs that EM would take long to finish
+        (:mod:`bayesgmm.em.newton_finish`; one-dimensional data); None: EM alone.
     """
 
     def __init__(
@@ -243,8 +246,11 @@ class StartStack:
         scale: np.ndarray,
         progress: Callable[[int, int, float], None] | None = None,
         report_every: int | None = None,
+        finisher: NewtonFinish | None = None,
     ) -> None:
         self.progress, self.report_every = progress, report_every
+        self.finisher = finisher
+        self._finish_failed = np.zeros(len(starts), dtype=bool)
         self.engine, self.model, self.tol, self.accelerate = engine, model, tol, accelerate
         self.labels = list(labels)
         arrays = [start.arrays() for start in starts]
@@ -325,6 +331,30 @@ class StartStack:
             _compiled_round(self.engine, self.model, *args)
         else:
             _round_of(self.engine, self.model, *args)
+
+    def finish_slow(self) -> None:
+        """Move the live starts that EM is slow to finish (plain rate at least
+        :data:`~bayesgmm.em.newton_finish.SLOW_RATE`, after
+        :data:`~bayesgmm.em.newton_finish.FINISH_AFTER` iterations) to EM's fixed point
+        by Newton's method, where :attr:`finisher` reaches one. Such a start then goes on
+        as after a SQUAREM jump: EM's stopping rule, on plain steps from there, ends it.
+        A start whose finish failed is left to EM for good: where it failed (a component
+        on a few rows, a ridge without a top in reach) it fails again, at the cost of
+        tens of EM iterations an attempt."""
+        factorise = self.model.kernels()["factorise"]
+        due = (self.status == LIVE) & (self.done >= FINISH_AFTER) & ~self._finish_failed
+        for s in np.flatnonzero(due):
+            if not self.controls[s, 1] >= SLOW_RATE:  # inf: not measured yet
+                continue
+            finished = self.finisher.finish(self.params(s), factorise)
+            if finished is None:
+                self._finish_failed[s] = True
+                continue
+            for part, value in zip(self.stack, finished.arrays(), strict=True):
+                part[s] = value
+            control = self.controls[s]
+            control[1], control[2] = np.inf, 0.0  # no plain rate measured from here
+            control[3] = control[4] = control[PENDING] = control[6] = 0.0  # a new cycle
 
     def end_live(self) -> None:
         """End every live start where it is (its E-step gives the final value)."""
@@ -463,7 +493,7 @@ def _race(
     if max_iter <= 0:  # no iteration: each start ends at its initial parameters
         stack.end_live()
         return
-    checking = race or against is not None
+    checking = race or against is not None or stack.finisher is not None
     checkpoint = MIN_ITERATIONS if checking else max_iter
     if against is not None:
         _early_checks(stack, max_iter, margin, against)
@@ -473,6 +503,8 @@ def _race(
         if race:
             _drop_hopeless(stack, margin, verdicts)
         stack.advance(min(checkpoint, max_iter), max_iter)
+        if stack.finisher is not None:
+            stack.finish_slow()
         if not np.any(stack.status == LIVE):
             return
         checkpoint *= 2

@@ -47,6 +47,7 @@ from .degenerate import DegeneracyRule
 from .engines import WholeRunEngine, select_engine
 from .init import initial_responsibilities, one_hot
 from .loop import Parameters, Run, maximise, run_em
+from .newton_finish import newton_finish_for
 from .noise_starts import clean_rows, starting_noise, user_weights_with_noise, with_noise_weight
 from .passes import responsibility_sums
 from .pool import POOL_KINDS, StartPool
@@ -342,6 +343,7 @@ def _stack(problem: Problem, engine: Any, starts: list, labels: list[str], where
         scale=problem.scale if problem.scale is not None else np.ones(problem.X.shape[1]),
         progress=progress,
         report_every=every,
+        finisher=newton_finish_for(engine, problem.model, problem.tol),
     )
 
 
