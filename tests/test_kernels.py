@@ -235,3 +235,31 @@ def test_stacked_kernels_match_numpy():
         np.testing.assert_array_equal(out, expected)
     with pytest.raises(ValueError, match="first"):
         stacked.weight_rows(R, X, 3, np.empty((n_rows, n_components * 4)))
+
+
+def test_no_cached_kernel_is_a_closure():
+    """numba keys a closure's disk cache by its pickled cell contents; compiled functions
+    pickle with a new identifier in each process, so a cached kernel made as a closure over
+    them misses its cache in every process and compiles again (the EM round did: about
+    5 s per covariance model in every fresh process)."""
+    import importlib
+    import pkgutil
+
+    from numba.core.caching import NullCache
+    from numba.core.registry import CPUDispatcher
+
+    import bayesgmm
+
+    cached, closures = 0, []
+    for info in pkgutil.walk_packages(bayesgmm.__path__, "bayesgmm."):
+        try:
+            module = importlib.import_module(info.name)
+        except ImportError:  # a module of an extra that is not installed
+            continue
+        for name, value in vars(module).items():
+            if isinstance(value, CPUDispatcher) and not isinstance(value._cache, NullCache):
+                cached += 1
+                if value.py_func.__closure__ is not None:
+                    closures.append(f"{info.name}.{name}")
+    assert cached > 50  # the walk found the kernels
+    assert closures == []
