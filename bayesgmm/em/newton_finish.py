@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.linalg import solve_triangular
 
 from ..covariance.layout_kernels import NO_FAILURE
 from .engines import BlockEngine, WholeRunEngine
@@ -344,8 +345,6 @@ def _cholesky(matrix: np.ndarray) -> np.ndarray | None:
 
 
 def _solve(factor: np.ndarray, vector: np.ndarray) -> np.ndarray:
-    from scipy.linalg import solve_triangular
-
     half = solve_triangular(factor, vector, lower=True)
     return solve_triangular(factor.T, half, lower=False)
 
